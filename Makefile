@@ -1,0 +1,47 @@
+# Jarvis: `make run` starts the whole desk locally (paper mode, SQLite); `make test` runs the suite
+# against the machine's Postgres and Redis.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+# The test suite uses the real Postgres and Redis; override to isolate parallel runs.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jarvis
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PYTEST_ARGS ?=
+
+.PHONY: install run test bench chaos check clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	@$(PY) -m jarvis.bootstrap
+	@$(PY) manage.py preflight
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py collectstatic --noinput -v0
+	@$(PY) manage.py setup_periodic_tasks
+	@$(PY) manage.py create_demo_operator
+	@$(PY) manage.py desk_procfile --port $(PORT) > var/Procfile
+	@$(PY) manage.py desk_urls --port $(PORT)
+	@exec $(VENV)/bin/honcho -d . -f var/Procfile start
+
+test: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret-key-not-for-production \
+	JARVIS_IGNORE_DOTENV=true JARVIS_VAR_DIR=$(CURDIR)/var/test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+check: install
+	DEBUG=false SECRET_KEY=$$(openssl rand -hex 32) SECURE_SSL_REDIRECT=true SECURE_HSTS_SECONDS=31536000 \
+	SECURE_COOKIES=true JARVIS_IGNORE_DOTENV=true $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var/test .pytest_cache

@@ -1,0 +1,50 @@
+"""First-run set-up for a local desk: writes .env with fresh secrets when it does not exist yet.
+
+Run as ``python -m jarvis.bootstrap`` (``make run`` does). It never overwrites an existing .env and
+prints the operator-facing credentials once, on the run that creates them.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _fresh_env() -> tuple[str, str]:
+    flower_password = secrets.token_urlsafe(12)
+    wallet_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    body = "\n".join(
+        [
+            "# Written by `make run` on first start. Local demo only: keep it out of version control.",
+            f"SECRET_KEY={secrets.token_urlsafe(48)}",
+            "DEBUG=false",
+            "TRADING_MODE=paper",
+            "ALLOWED_HOSTS=localhost,127.0.0.1",
+            f"WALLET_ENCRYPTION_KEYS=k1:{wallet_key}",
+            f"FLOWER_BASIC_AUTH=operator:{flower_password}",
+            "LOG_FORMAT=text",
+            "",
+        ]
+    )
+    return body, flower_password
+
+
+def main() -> int:
+    env_file = BASE_DIR / ".env"
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    if env_file.exists():
+        return 0
+    body, flower_password = _fresh_env()
+    env_file.write_text(body)
+    env_file.chmod(0o600)
+    print(f"Wrote {env_file} with fresh local secrets.")
+    print(f"Flower login (shown once): operator / {flower_password}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The Celery app: Redis broker, one queue per kind of work, routing by task name, JSON only."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+
+from celery import Celery, signals
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jarvis.settings")
+
+from jarvis.config import exit_on_config_error  # noqa: E402
+
+exit_on_config_error()
+
+from django.conf import settings  # noqa: E402
+
+from jarvis import logging as corr  # noqa: E402
+
+QUEUES = ("trades", "tpsl", "telegram", "backups", "default")
+
+# Routing by task name, first match wins. Task names are explicit (`app.verb_noun`), never derived from modules.
+ROUTES = (
+    ("trading.execute_order", "trades"),
+    ("trading.order_*", "trades"),
+    ("trading.tpsl_*", "tpsl"),
+    ("trading.refresh_prices", "tpsl"),
+    ("telegram_app.*", "telegram"),
+    ("backups.*", "backups"),
+    ("*", "default"),
+)
+
+# Acknowledgement policy per queue (CONVENTIONS.md): late acks only where the task is idempotent by
+# construction. Order execution is made idempotent by its client id and state machine; outbound
+# messages by the outbox row's state. Price sweeps are periodic (the next tick covers a lost one) and
+# a backup redelivered mid-run would start a second dump, so both ack early.
+ACKS_LATE = {"trades": True, "telegram": True, "tpsl": False, "backups": False, "default": False}
+
+
+def queue_for(task_name: str) -> str:
+    for pattern, queue in ROUTES:
+        if fnmatch.fnmatchcase(task_name, pattern):
+            return queue
+    return "default"
+
+
+def route_task(name, args, kwargs, options, task=None, **kw):
+    return {"queue": queue_for(name)}
+
+
+class QueuePolicy:
+    """Task annotation: applies the queue's acknowledgement policy to every task routed to it."""
+
+    def annotate(self, task):
+        late = ACKS_LATE[queue_for(task.name)]
+        return {"acks_late": late, "reject_on_worker_lost": late}
+
+
+app = Celery("jarvis")
+app.conf.update(
+    broker_url=settings.CELERY_BROKER_URL,
+    result_backend=settings.CELERY_RESULT_BACKEND,
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": 3600, "socket_connect_timeout": 5, "socket_timeout": 10},
+    result_backend_transport_options={"socket_connect_timeout": 5, "socket_timeout": 10},
+    result_expires=3600,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    event_serializer="json",
+    timezone="UTC",
+    enable_utc=True,
+    task_queues=[Queue(name, routing_key=name) for name in QUEUES],
+    task_default_queue="default",
+    task_routes=(route_task,),
+    task_annotations=(QueuePolicy(),),
+    task_create_missing_queues=False,
+    task_soft_time_limit=settings.CELERY_DEFAULT_SOFT_TIME_LIMIT,
+    task_time_limit=settings.CELERY_DEFAULT_TIME_LIMIT,
+    task_track_started=True,
+    task_send_sent_event=True,
+    worker_send_task_events=True,
+    worker_prefetch_multiplier=1,
+    worker_max_tasks_per_child=settings.CELERY_MAX_TASKS_PER_CHILD,
+    worker_max_memory_per_child=settings.CELERY_MAX_MEMORY_PER_CHILD_KB,
+    worker_hijack_root_logger=False,
+    worker_redirect_stdouts=False,
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
+)
+app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def _use_django_logging(**kwargs):
+    """Celery logs through Django's LOGGING (connecting this signal stops Celery configuring its own)."""
+    import logging.config
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@signals.before_task_publish.connect
+def _propagate_correlation_id(headers=None, **kwargs):
+    value = corr.get()
+    if value and headers is not None:
+        headers.setdefault(corr.HEADER, value)
+
+
+@signals.task_prerun.connect
+def _bind_correlation_id(task=None, **kwargs):
+    value = getattr(task.request, corr.HEADER, None) if task is not None else None
+    if value is None and task is not None:
+        value = (task.request.headers or {}).get(corr.HEADER) if isinstance(task.request.headers, dict) else None
+    corr.bind(value or task.request.id)
+
+
+@signals.task_postrun.connect
+def _unbind_correlation_id(**kwargs):
+    corr.bind(None)

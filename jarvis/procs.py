@@ -1,0 +1,56 @@
+"""The processes of the desk, one line each: the source of the local Procfile (`make run`).
+
+docker-compose.yml gives each of these roles its own service; tests check the two agree.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+# Workers: every queue has a consumer. Locally two workers cover all five queues (2 cores);
+# compose runs one service per queue.
+LOCAL_WORKERS = {
+    "worker-trades": ("trades", "tpsl"),
+    "worker-ops": ("telegram", "backups", "default"),
+}
+
+
+def procfile_lines(*, port: int = 8000, flower_port: int = 5555) -> dict[str, str]:
+    bin_dir = Path(sys.executable).parent
+    python = sys.executable
+    lines = {
+        "web": (
+            f"{bin_dir}/gunicorn jarvis.wsgi:application -c python:jarvis.gunicorn_conf --bind 127.0.0.1:{port}"
+        ),
+    }
+    for name, queues in LOCAL_WORKERS.items():
+        lines[name] = (
+            f"{bin_dir}/celery -A jarvis worker -Q {','.join(queues)} -n {name}@%h --concurrency 1 --loglevel INFO"
+        )
+    lines["beat"] = f"{bin_dir}/celery -A jarvis beat --loglevel INFO"
+    lines["flower"] = (
+        f"{bin_dir}/celery -A jarvis flower --port={flower_port} --address=127.0.0.1"
+        f" --persistent=True --db={settings.VAR_DIR / 'flower.db'} --state_save_interval=10000"
+    )
+    for name, command in extra_processes(python).items():
+        lines[name] = command
+    return lines
+
+
+def extra_processes(python: str) -> dict[str, str]:
+    """Processes contributed by apps (sandbox servers, the bot) through `<app>.procs.PROCESSES(python)`."""
+    import importlib
+
+    extra: dict[str, str] = {}
+    for app in ("trading", "telegram_app", "monitoring", "backups"):
+        try:
+            module = importlib.import_module(f"{app}.procs")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{app}.procs":
+                continue
+            raise
+        extra.update(module.processes(python))
+    return extra

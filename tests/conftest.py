@@ -1,0 +1,72 @@
+"""Shared fixtures: the real Postgres (pytest-django), the real Redis, and a real Celery worker."""
+
+from __future__ import annotations
+
+import pytest
+import redis as redis_lib
+from django.conf import settings
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    client = redis_lib.Redis.from_url(settings.REDIS_URL)
+    client.ping()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def clean_redis(redis_client):
+    """An empty Redis database (the suite's own number, from REDIS_URL) before and after the test."""
+    redis_client.flushdb()
+    yield redis_client
+    redis_client.flushdb()
+
+
+@pytest.fixture(scope="session")
+def celery_app():
+    from jarvis.celery import app
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def celery_worker_session(celery_app, django_db_setup, django_db_blocker):
+    """A real Celery worker thread consuming every queue from Redis, for the whole session.
+
+    Tests that use it must be `transaction=True` so the worker's own connection sees their rows.
+    """
+    from celery.contrib.testing.worker import start_worker
+    from jarvis.celery import QUEUES
+
+    redis_lib.Redis.from_url(settings.REDIS_URL).flushdb()
+    with django_db_blocker.unblock():
+        with start_worker(
+            celery_app,
+            pool="threads",
+            concurrency=2,
+            queues=list(QUEUES),
+            perform_ping_check=False,
+            shutdown_timeout=30,
+            loglevel="WARNING",
+        ) as worker:
+            yield worker
+
+
+@pytest.fixture
+def celery_worker(celery_worker_session, transactional_db):
+    return celery_worker_session
+
+
+def wait_for(predicate, *, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)

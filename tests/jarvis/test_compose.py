@@ -1,0 +1,92 @@
+"""docker-compose.yml cannot run here (no Docker engine), so a test reads it and checks what it promises."""
+
+import importlib
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import get_commands
+
+from jarvis.celery import QUEUES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _command(service: dict) -> list[str]:
+    command = service.get("command")
+    if command is None:
+        return []
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def _queues(command: list[str]) -> set[str]:
+    if "worker" not in command:
+        return set()
+    for flag in ("-Q", "--queues"):
+        if flag in command:
+            return set(command[command.index(flag) + 1].split(","))
+    return set()
+
+
+def test_every_queue_has_a_consumer_service(compose):
+    consumed = set()
+    for service in compose["services"].values():
+        consumed |= _queues(_command(service))
+    assert set(QUEUES) <= consumed, f"queues without a worker service: {set(QUEUES) - consumed}"
+
+
+def test_exactly_one_beat(compose):
+    beats = [name for name, svc in compose["services"].items() if "beat" in _command(svc)]
+    assert beats == ["beat"]
+    assert compose["services"]["beat"].get("deploy", {}).get("replicas", 1) == 1
+
+
+def test_commands_name_modules_and_management_commands_that_exist(compose):
+    known_commands = set(get_commands())
+    for name, service in compose["services"].items():
+        command = _command(service)
+        if not command:
+            continue
+        if command[0] == "gunicorn":
+            module, _, attr = command[1].partition(":")
+            assert hasattr(importlib.import_module(module), attr), name
+        if "-A" in command:
+            importlib.import_module(command[command.index("-A") + 1])
+        if command[:2] == ["python", "manage.py"]:
+            assert command[2] in known_commands, f"{name}: manage.py {command[2]} does not exist"
+        if command[0] == "sh":
+            for part in command[2].split("&&"):
+                words = part.split()
+                if words[:2] == ["python", "manage.py"]:
+                    assert words[2] in known_commands, f"{name}: manage.py {words[2]} does not exist"
+
+
+def test_redis_never_evicts_and_persists(compose):
+    command = _command(compose["services"]["redis"])
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert command[command.index("--appendonly") + 1] == "yes"
+
+
+def test_workers_have_health_checks_restart_and_a_warm_shutdown_grace(compose):
+    for name, service in compose["services"].items():
+        if not _queues(_command(service)):
+            continue
+        assert service["restart"] == "unless-stopped", name
+        assert "healthcheck" in service, name
+        grace = int(service["stop_grace_period"].rstrip("s"))
+        assert grace >= 90, f"{name}: stop grace {grace}s is shorter than the task hard time limit"
+
+
+def test_flower_requires_basic_auth(compose):
+    assert "FLOWER_BASIC_AUTH" in compose["services"]["flower"]["environment"]
+
+
+def test_one_image_for_all_python_roles(compose):
+    images = {svc.get("image") for name, svc in compose["services"].items() if name not in {"postgres", "redis"}}
+    assert images == {"jarvis:latest"}

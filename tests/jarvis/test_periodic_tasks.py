@@ -1,0 +1,36 @@
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from jarvis.management.commands.setup_periodic_tasks import declared_schedules
+
+
+@pytest.mark.django_db
+def test_setup_periodic_tasks_is_idempotent_and_keeps_operator_edits():
+    call_command("setup_periodic_tasks")
+    names = {spec["name"] for spec in declared_schedules()}
+    assert names and set(PeriodicTask.objects.values_list("name", flat=True)) >= names
+    count = PeriodicTask.objects.count()
+
+    task = PeriodicTask.objects.get(name="beat heartbeat")
+    task.interval.every  # noqa: B018
+    from django_celery_beat.models import IntervalSchedule
+
+    slower, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
+    task.interval = slower
+    task.save()
+
+    call_command("setup_periodic_tasks")
+    assert PeriodicTask.objects.count() == count
+    assert PeriodicTask.objects.get(name="beat heartbeat").interval.every == 60
+
+    call_command("setup_periodic_tasks", "--reset-schedules")
+    assert PeriodicTask.objects.get(name="beat heartbeat").interval.every == 10
+
+
+def test_every_declared_schedule_names_a_registered_task():
+    from jarvis.celery import app
+
+    app.loader.import_default_modules()
+    for spec in declared_schedules():
+        assert spec["task"] in app.tasks, spec["name"]

@@ -1,0 +1,33 @@
+import pytest
+from django.test.utils import CaptureQueriesContext
+from django.db import connection
+
+
+def test_liveness_answers_without_touching_the_database(client, settings):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/health/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["version"] == settings.VERSION
+    assert body["time"].endswith("+00:00")
+    assert len(queries) == 0
+    assert response["X-Request-ID"]
+
+
+def test_liveness_needs_no_credentials_even_with_a_bad_session_cookie(client):
+    client.cookies["sessionid"] = "garbage"
+    assert client.get("/api/v1/health/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_api_docs_and_schema_are_served(admin_client):
+    assert admin_client.get("/api/schema/").status_code == 200
+    assert admin_client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_unknown_api_error_is_json_with_a_stable_code(client):
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code in (401, 403)
+    assert response.json()["error"]["code"] in {"not_authenticated", "permission_denied"}
