@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	@$(PY) -m jarvis.bootstrap
+	@$(PY) jarvis/bootstrap.py
 	@$(PY) manage.py preflight
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py collectstatic --noinput -v0

@@ -1,6 +1,6 @@
 """First-run set-up for a local desk: writes .env with fresh secrets when it does not exist yet.
 
-Run as ``python -m jarvis.bootstrap`` (``make run`` does). It never overwrites an existing .env and
+Run as ``python jarvis/bootstrap.py`` (``make run`` does; a script path, so it needs no settings). It never overwrites an existing .env and
 prints the operator-facing credentials once, on the run that creates them.
 """
 

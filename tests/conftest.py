@@ -6,6 +6,16 @@ import pytest
 import redis as redis_lib
 from django.conf import settings
 
+# Each part of the suite keeps its shared fixtures in its own module, so parallel work never edits one file.
+pytest_plugins = [
+    "tests.fixtures.sandbox",
+    "tests.fixtures.trading",
+    "tests.fixtures.tpsl",
+    "tests.fixtures.telegram",
+    "tests.fixtures.monitoring",
+    "tests.fixtures.backups",
+]
+
 
 @pytest.fixture(scope="session")
 def redis_client():
