@@ -181,6 +181,27 @@ CELERY_MAX_MEMORY_PER_CHILD_KB = env_int("CELERY_MAX_MEMORY_PER_CHILD_KB", 300_0
 # paper: simulated fills (the default); sandbox: the live code path against the local chain and
 # venue stand-ins; live: real venues and a real Solana cluster.
 TRADING_MODE = env_choice("TRADING_MODE", "paper", ("paper", "sandbox", "live"))
+# --- External services: real clients in trading/, local stand-ins in trading/sandbox/ -------------
+# In paper and sandbox mode every URL defaults to the local sandbox (`manage.py sandbox`), so nothing
+# reaches a real venue or cluster unless the operator both selects live mode and names real endpoints.
+_LIVE = TRADING_MODE == "live"
+SANDBOX_HOST = env_str("SANDBOX_HOST", "127.0.0.1")
+SANDBOX_RPC_PORT = env_int("SANDBOX_RPC_PORT", 8899, minimum=1, maximum=65535)
+SANDBOX_BAGS_PORT = env_int("SANDBOX_BAGS_PORT", 8901, minimum=1, maximum=65535)
+SANDBOX_JUPITER_PORT = env_int("SANDBOX_JUPITER_PORT", 8902, minimum=1, maximum=65535)
+SANDBOX_SEED = env_int("SANDBOX_SEED", 7)
+SOLANA_RPC_URL = env_str("SOLANA_RPC_URL", None if _LIVE else f"http://{SANDBOX_HOST}:{SANDBOX_RPC_PORT}")
+BAGS_API_URL = env_str(
+    "BAGS_API_URL", "https://public-api-v2.bags.fm/api/v1" if _LIVE else f"http://{SANDBOX_HOST}:{SANDBOX_BAGS_PORT}/api/v1"
+)
+BAGS_API_KEY = env_str("BAGS_API_KEY", None if _LIVE else "sandbox-bags-key")
+JUPITER_API_URL = env_str("JUPITER_API_URL", "https://api.jup.ag" if _LIVE else f"http://{SANDBOX_HOST}:{SANDBOX_JUPITER_PORT}")
+JUPITER_API_KEY = env_str("JUPITER_API_KEY", None if _LIVE else "sandbox-jupiter-key")
+DEXSCREENER_API_URL = env_str("DEXSCREENER_API_URL", "https://api.dexscreener.com" if _LIVE else None)
+if _LIVE:
+    for _name in ("SOLANA_RPC_URL", "BAGS_API_KEY", "JUPITER_API_KEY"):
+        if not globals()[_name]:
+            raise ConfigError(f"{_name} is required when TRADING_MODE=live")
 TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", None)
 TELEGRAM_ADMIN_IDS = env_int_list("TELEGRAM_ADMIN_IDS")
 FLOWER_URL = env_str("FLOWER_URL", "http://127.0.0.1:5555")
