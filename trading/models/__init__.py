@@ -1,0 +1,28 @@
+"""Trading models: money lives here. Amounts are integers (lamports, token base units); prices are Decimal."""
+
+from trading.models.accounts import KillSwitch, RiskLimits, Trader, TradingSettings, Wallet
+from trading.models.choices import Mode, OrderReason, OrderSide, OrderStatus, PositionStatus
+from trading.models.events import DomainEvent
+from trading.models.ledger import PaperLedger
+from trading.models.orders import Order
+from trading.models.positions import ExitLeg, ExitPlan, Position, Token
+
+__all__ = [
+    "DomainEvent",
+    "ExitLeg",
+    "ExitPlan",
+    "KillSwitch",
+    "Mode",
+    "Order",
+    "OrderReason",
+    "OrderSide",
+    "OrderStatus",
+    "PaperLedger",
+    "Position",
+    "PositionStatus",
+    "RiskLimits",
+    "Token",
+    "Trader",
+    "TradingSettings",
+    "Wallet",
+]

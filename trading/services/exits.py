@@ -1,0 +1,109 @@
+"""Exit plans: attach one to every position, keep the position's denormalised trigger prices in step.
+
+What the triggers mean is trading.tpsl's business: if `trading.tpsl.triggers.position_triggers_compute`
+exists it decides; otherwise the plain reading of the plan below applies (stop below entry, next pending
+take-profit, trailing stop once armed, time stop from the open time).
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+
+from trading.errors import Conflict, InvalidInput
+from trading.models import ExitLeg, ExitPlan, Position, PositionStatus, Trader
+from trading.tpsl.plans import ExitPlanSpec, PlanError, preset, spec_from_json, spec_to_json, spec_validate
+
+_HUNDRED = Decimal(100)
+
+
+def exit_spec_resolve(*, spec: ExitPlanSpec | dict | str | None, default: dict | None) -> ExitPlanSpec:
+    """A validated spec from a spec, its JSON, a preset name, or the trader's default (balanced if unset)."""
+    try:
+        if spec is None:
+            return spec_from_json(default) if default else preset()
+        if isinstance(spec, str):
+            return preset(spec)
+        if isinstance(spec, dict):
+            return spec_from_json(spec)
+        return spec_validate(spec)
+    except PlanError as exc:
+        raise InvalidInput(exc.message, exc.code) from None
+
+
+def exit_plan_create(*, position: Position, spec: ExitPlanSpec) -> ExitPlan:
+    plan = ExitPlan.objects.create(
+        position=position,
+        preset=spec.name,
+        spec=spec_to_json(spec),
+        stop_loss_pct=spec.stop_loss_pct,
+        trailing_activation_pct=spec.trailing_activation_pct,
+        trailing_distance_pct=spec.trailing_distance_pct,
+        breakeven_after_first_tp=spec.breakeven_after_first_tp,
+        max_hold_seconds=spec.max_hold_seconds,
+    )
+    ExitLeg.objects.bulk_create(
+        ExitLeg(plan=plan, index=i, trigger_multiple=leg.trigger_multiple, fraction=leg.fraction)
+        for i, leg in enumerate(spec.take_profits)
+    )
+    return plan
+
+
+def exit_plan_update(*, trader: Trader, position_id: int, spec: ExitPlanSpec | dict | str) -> ExitPlan:
+    """Replace a live position's plan; legs already filled stay filled (a new plan's first legs count as done)."""
+    resolved = exit_spec_resolve(spec=spec, default=None)
+    with transaction.atomic():
+        position = Position.objects.select_for_update().filter(id=position_id, trader=trader).first()
+        if position is None:
+            raise InvalidInput("You have no position with that number.", "position_not_found")
+        if position.status not in (PositionStatus.OPENING, PositionStatus.OPEN):
+            raise Conflict("That position is not open, so its exit plan cannot change.", "position_not_open")
+        done = position.exit_plan.legs.filter(status=ExitLeg.Status.FILLED).count()
+        position.exit_plan.delete()
+        plan = exit_plan_create(position=position, spec=resolved)
+        plan.legs.filter(index__lt=done).update(status=ExitLeg.Status.FILLED)
+        position_triggers_refresh(position=position)
+        position.save()
+    return plan
+
+
+def _hook():
+    try:
+        module = importlib.import_module("trading.tpsl.triggers")
+    except ModuleNotFoundError as exc:
+        if exc.name != "trading.tpsl.triggers":
+            raise
+        return None
+    return getattr(module, "position_triggers_compute", None)
+
+
+def position_triggers_refresh(*, position: Position) -> None:
+    """Set the position's trigger fields (not saved: the caller saves inside its transaction)."""
+    plan = position.exit_plan
+    hook = _hook()
+    if hook is not None:
+        for field, value in hook(position=position, plan=plan).items():
+            setattr(position, field, value)
+        return
+    if position.status != PositionStatus.OPEN or position.entry_price is None:
+        position.stop_price = position.take_profit_price = position.trailing_stop_price = position.time_stop_at = None
+        return
+    entry = position.entry_price
+    legs = list(plan.legs.all())
+    filled = [leg for leg in legs if leg.status == ExitLeg.Status.FILLED]
+    pending = [leg for leg in legs if leg.status == ExitLeg.Status.PENDING]
+    stop = entry if (plan.breakeven_after_first_tp and filled) else entry * (1 - plan.stop_loss_pct / _HUNDRED)
+    position.stop_price = stop
+    position.take_profit_price = entry * pending[0].trigger_multiple if pending else None
+    position.trailing_stop_price = None
+    if plan.trailing_distance_pct is not None and position.peak_price is not None:
+        if position.peak_price >= entry * (1 + plan.trailing_activation_pct / _HUNDRED):
+            position.trailing_stop_price = position.peak_price * (1 - plan.trailing_distance_pct / _HUNDRED)
+    position.time_stop_at = (
+        position.opened_at + timedelta(seconds=plan.max_hold_seconds)
+        if plan.max_hold_seconds and position.opened_at
+        else None
+    )
