@@ -1,17 +1,14 @@
 import pytest
-from django.test.utils import CaptureQueriesContext
-from django.db import connection
 
 
 def test_liveness_answers_without_touching_the_database(client, settings):
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get("/api/v1/health/")
+    # No django_db mark: any database access in the view raises, so answering proves none happened.
+    response = client.get("/api/v1/health/")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert body["version"] == settings.VERSION
     assert body["time"].endswith("+00:00")
-    assert len(queries) == 0
     assert response["X-Request-ID"]
 
 
