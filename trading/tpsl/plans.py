@@ -29,6 +29,7 @@ TRAILING_DISTANCE_MAX_PCT = Decimal("90")
 TRAILING_ACTIVATION_MAX_PCT = Decimal("10000")
 MAX_HOLD_MIN_SECONDS = 60
 MAX_HOLD_MAX_SECONDS = 365 * 24 * 3600
+MAX_PLACES = 4  # percents, fractions and multiples fit the ExitPlan/ExitLeg decimal columns
 
 _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
@@ -179,6 +180,12 @@ def spec_validate(spec: ExitPlanSpec) -> ExitPlanSpec:
     for value in (spec.stop_loss_pct, spec.trailing_activation_pct, spec.trailing_distance_pct):
         if value is not None and (not isinstance(value, Decimal) or not value.is_finite()):
             raise PlanError("Every number in an exit plan must be a finite decimal.")
+    numbers = [spec.stop_loss_pct, spec.trailing_activation_pct, spec.trailing_distance_pct]
+    if isinstance(spec.take_profits, tuple):
+        numbers += [n for leg in spec.take_profits if isinstance(leg, TakeProfitLeg) for n in (leg.trigger_multiple, leg.fraction)]
+    for value in numbers:
+        if isinstance(value, Decimal) and value.is_finite() and value.normalize().as_tuple().exponent < -MAX_PLACES:
+            raise PlanError(f"Use at most {MAX_PLACES - 2} decimal places in percentages.", "too_precise")
     if not STOP_LOSS_MIN_PCT <= spec.stop_loss_pct <= STOP_LOSS_MAX_PCT:
         raise PlanError(
             f"The stop-loss must be between {STOP_LOSS_MIN_PCT}% and {STOP_LOSS_MAX_PCT}% below entry; "
