@@ -206,6 +206,20 @@ TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", None)
 TELEGRAM_ADMIN_IDS = env_int_list("TELEGRAM_ADMIN_IDS")
 FLOWER_URL = env_str("FLOWER_URL", "http://127.0.0.1:5555")
 
+# --- Trading core (trading/, docs/trading.md) ---------------------------------------------------------
+# Wallet secrets are encrypted with AES-GCM under the FIRST key of "kid:base64key,..."; every listed key
+# decrypts (rotation: prepend a new key, run `manage.py rotate_wallet_key`, then drop the old one).
+WALLET_ENCRYPTION_KEYS = env_str("WALLET_ENCRYPTION_KEYS", None)
+if _LIVE and not WALLET_ENCRYPTION_KEYS:
+    raise ConfigError("WALLET_ENCRYPTION_KEYS is required when TRADING_MODE=live")
+PAPER_START_BALANCE_LAMPORTS = int(env_decimal("PAPER_START_BALANCE_SOL", "10") * 1_000_000_000)
+if PAPER_START_BALANCE_LAMPORTS < 0:
+    raise ConfigError("PAPER_START_BALANCE_SOL must not be negative")
+PAPER_FEE_BPS = env_int("PAPER_FEE_BPS", 100, minimum=0, maximum=1000)
+PAPER_SLIPPAGE_BPS = env_int("PAPER_SLIPPAGE_BPS", 30, minimum=0, maximum=5000)
+PAPER_IMPACT_BPS_PER_SOL = env_int("PAPER_IMPACT_BPS_PER_SOL", 10, minimum=0, maximum=5000)
+PRICE_MAX_AGE_SECONDS = env_int("PRICE_MAX_AGE_SECONDS", 30, minimum=1)
+
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "text"))
