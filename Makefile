@@ -27,6 +27,7 @@ run: install
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py collectstatic --noinput -v0
 	@$(PY) manage.py setup_periodic_tasks
+	@$(PY) manage.py setup_operator_groups
 	@$(PY) manage.py create_demo_operator
 	@$(PY) manage.py desk_procfile --port $(PORT) > var/Procfile
 	@$(PY) manage.py desk_urls --port $(PORT)

@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.telegram",
     "tests.fixtures.monitoring",
     "tests.fixtures.backups",
+    "tests.fixtures.browser",
 ]
 
 
@@ -59,6 +60,8 @@ def celery_worker_session(celery_app, django_db_setup, django_db_blocker):
             perform_ping_check=False,
             shutdown_timeout=30,
             loglevel="WARNING",
+            hostname="test-worker@jarvis",
+            without_heartbeat=False,  # heartbeats let Flower (and readiness checks) see this worker
         ) as worker:
             yield worker
 
