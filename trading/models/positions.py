@@ -50,6 +50,10 @@ class Position(models.Model):
     take_profit_price = _price(null=True, blank=True)
     trailing_stop_price = _price(null=True, blank=True)
     time_stop_at = models.DateTimeField(null=True, blank=True)
+    # Trailing stop inputs denormalised by trading.tpsl so the per-tick peak update is one SQL statement.
+    trailing_activation_price = _price(null=True, blank=True)
+    trailing_factor = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    exit_stuck_at = models.DateTimeField(null=True, blank=True, help_text="Set when automatic exits keep failing.")
     opened_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -63,6 +67,11 @@ class Position(models.Model):
             models.Index(fields=["token", "take_profit_price"], condition=Q(status="open"), name="position_open_tp"),
             models.Index(fields=["token", "trailing_stop_price"], condition=Q(status="open"), name="position_open_trail"),
             models.Index(fields=["time_stop_at"], condition=Q(status="open"), name="position_open_time_stop"),
+            models.Index(
+                fields=["token", "peak_price"],
+                condition=Q(status="open", trailing_factor__isnull=False),
+                name="position_open_trailing_peak",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(size__gte=0), name="position_size_non_negative"),
