@@ -220,6 +220,19 @@ PAPER_SLIPPAGE_BPS = env_int("PAPER_SLIPPAGE_BPS", 30, minimum=0, maximum=5000)
 PAPER_IMPACT_BPS_PER_SOL = env_int("PAPER_IMPACT_BPS_PER_SOL", 10, minimum=0, maximum=5000)
 PRICE_MAX_AGE_SECONDS = env_int("PRICE_MAX_AGE_SECONDS", 30, minimum=1)
 
+# --- Execution (trading/chain, trading/venues, trading/execution; docs/execution.md) -------------------
+# Timeouts are seconds (not money, so float is fine); fees are integer lamports.
+SOLANA_RPC_TIMEOUT_SECONDS = float(env_decimal("SOLANA_RPC_TIMEOUT_SECONDS", "5"))
+VENUE_TIMEOUT_SECONDS = float(env_decimal("VENUE_TIMEOUT_SECONDS", "5"))
+EXECUTION_RESEND_SECONDS = float(env_decimal("EXECUTION_RESEND_SECONDS", "2"))
+EXECUTION_LAND_BUDGET_SECONDS = env_int("EXECUTION_LAND_BUDGET_SECONDS", 90, minimum=1, maximum=110)
+EXECUTION_LOCK_SECONDS = env_int("EXECUTION_LOCK_SECONDS", 15, minimum=1)
+EXECUTION_MAX_ATTEMPTS = env_int("EXECUTION_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
+EXECUTION_VENUE_ROUNDS = env_int("EXECUTION_VENUE_ROUNDS", 3, minimum=1, maximum=10)
+EXECUTION_PRIORITY_FEE_MAX_LAMPORTS = env_int("EXECUTION_PRIORITY_FEE_MAX_LAMPORTS", 1_000_000, minimum=1)
+EXECUTION_EXIT_SLIPPAGE_BONUS_BPS = env_int("EXECUTION_EXIT_SLIPPAGE_BONUS_BPS", 200, minimum=0, maximum=5000)
+EXECUTION_STALE_SECONDS = env_int("EXECUTION_STALE_SECONDS", 60, minimum=5)
+
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "text"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from trading.execution import tasks as _execution_tasks  # noqa: F401  (registers trading.reconcile_orders)
+
 
 @shared_task(name="trading.execute_order", soft_time_limit=120, time_limit=150)
 def execute_order(order_id: int) -> None:

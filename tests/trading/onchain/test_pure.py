@@ -1,0 +1,146 @@
+"""Pure parts of execution: venue envelopes and error classes, rate-limit pauses, fee/slippage policy, fill math."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trading.chain.retry import TransientError, backoff_delay, call_with_retries
+from trading.execution.policy import MAX_SLIPPAGE_BPS, fee_policy_for, fill_from_deltas, slippage_for
+from trading.venues.bags import envelope_unwrap, rate_limit_from_headers
+from trading.venues.base import (
+    RateLimit,
+    VenueAuthError,
+    VenueNoRoute,
+    VenuePermanentError,
+    VenueRateLimited,
+    VenueTransientError,
+    classify_http_error,
+)
+from trading.venues.router import pause_until
+
+
+def test_bags_envelope_success_returns_the_response():
+    assert envelope_unwrap(status=200, payload={"success": True, "response": {"outAmount": "5"}}) == {"outAmount": "5"}
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "kind"),
+    [
+        (401, "Unauthorized", VenueAuthError),
+        (403, "Forbidden", VenueAuthError),
+        (429, "Too many requests", VenueRateLimited),
+        (500, "boom", VenueTransientError),
+        (503, "unavailable", VenueTransientError),
+        (400, "No route found for this pair", VenueNoRoute),
+        (400, "amount must be positive", VenuePermanentError),
+        (200, "something odd", VenuePermanentError),
+    ],
+)
+def test_bags_envelope_failure_is_classified(status, error, kind):
+    with pytest.raises(kind) as caught:
+        envelope_unwrap(status=status, payload={"success": False, "error": error})
+    assert type(caught.value) is kind
+    assert caught.value.venue == "bags"
+
+
+def test_transient_and_permanent_are_told_apart():
+    assert classify_http_error(venue="jupiter", status=502, detail="").transient is True
+    assert classify_http_error(venue="jupiter", status=400, detail="COULD_NOT_FIND_ANY_ROUTE").transient is True
+    auth = classify_http_error(venue="jupiter", status=401, detail="")
+    assert auth.transient is False and auth.code == "venue_auth_failed"
+    assert isinstance(auth, VenuePermanentError)
+    assert not isinstance(auth, TransientError)
+
+
+def test_envelope_missing_is_permanent_unless_the_status_says_otherwise():
+    with pytest.raises(VenuePermanentError):
+        envelope_unwrap(status=200, payload={"outAmount": "1"})
+    with pytest.raises(VenueTransientError):
+        envelope_unwrap(status=503, payload="oops")
+
+
+def test_rate_limit_headers_are_read_and_tolerate_garbage():
+    limit = rate_limit_from_headers({"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "12"})
+    assert limit == RateLimit(limit=1000, remaining=0, reset=12)
+    assert rate_limit_from_headers({"X-RateLimit-Remaining": "lots"}).remaining is None
+
+
+def test_pause_only_when_nothing_remains():
+    now = 1_800_000_000.0
+    assert pause_until(rate_limit=RateLimit(limit=10, remaining=3, reset=30), now=now) is None
+    assert pause_until(rate_limit=None, now=now) is None
+    assert pause_until(rate_limit=RateLimit(limit=10, remaining=0, reset=30), now=now) == now + 30
+    assert pause_until(rate_limit=RateLimit(limit=10, remaining=0, reset=1_800_000_500), now=now) == 1_800_000_500
+
+
+@given(cap=st.integers(min_value=1, max_value=10**9), attempt=st.integers(min_value=1, max_value=10))
+def test_exits_always_bid_more_than_entries(cap, attempt):
+    entry = fee_policy_for(side="buy", max_lamports=cap, attempt=attempt)
+    exit_ = fee_policy_for(side="sell", max_lamports=cap, attempt=attempt)
+    assert exit_.max_lamports > entry.max_lamports >= cap
+    assert (entry.priority_level, exit_.priority_level) == ("high", "veryHigh")
+    assert fee_policy_for(side="sell", max_lamports=cap, attempt=attempt + 1).max_lamports >= exit_.max_lamports
+
+
+@given(
+    base=st.integers(min_value=0, max_value=10_000),
+    bonus=st.integers(min_value=0, max_value=5_000),
+    attempt=st.integers(min_value=1, max_value=10),
+)
+def test_exit_slippage_is_looser_and_bounded(base, bonus, attempt):
+    entry = slippage_for(side="buy", base_bps=base, exit_bonus_bps=bonus, attempt=attempt)
+    exit_ = slippage_for(side="sell", base_bps=base, exit_bonus_bps=bonus, attempt=attempt)
+    assert entry <= exit_ <= MAX_SLIPPAGE_BPS
+    assert entry == min(base, MAX_SLIPPAGE_BPS)
+    assert slippage_for(side="sell", base_bps=base, exit_bonus_bps=bonus, attempt=attempt + 1) >= exit_
+
+
+def test_buy_fill_from_balance_changes():
+    # 0.5 SOL swapped exact-in, 5000 lamports fee, 2_039_280 lamports of account rent, 1234.5 tokens of 6 decimals.
+    fill = fill_from_deltas(
+        side="buy", sol_delta=-(500_000_000 + 5_000 + 2_039_280), token_delta=1_234_500_000, fee_lamports=5_000,
+        decimals=6, exact_in_lamports=500_000_000,
+    )
+    assert fill.in_amount == 502_044_280 and fill.out_amount == 1_234_500_000 and fill.fee_lamports == 5_000
+    assert fill.price == Decimal("0.5") / Decimal("1234.5")
+
+
+def test_sell_fill_from_balance_changes():
+    fill = fill_from_deltas(side="sell", sol_delta=99_995_000, token_delta=-2_000_000_000, fee_lamports=5_000, decimals=9)
+    assert (fill.in_amount, fill.out_amount) == (2_000_000_000, 99_995_000)
+    assert fill.price == Decimal("0.1") / Decimal("2")
+
+
+@pytest.mark.parametrize(("side", "sol", "tok"), [("buy", 5, 10), ("buy", -5, 0), ("sell", -5, -10), ("sell", 5, 3)])
+def test_inconsistent_balance_changes_are_refused(side, sol, tok):
+    with pytest.raises(ValueError):
+        fill_from_deltas(side=side, sol_delta=sol, token_delta=tok, fee_lamports=0, decimals=6)
+
+
+@given(attempt=st.integers(min_value=1, max_value=30))
+def test_backoff_is_jittered_within_its_cap(attempt):
+    assert 0 <= backoff_delay(attempt=attempt, base=0.1, cap=2.0) <= 2.0
+
+
+def test_retries_are_bounded_and_only_for_transient_errors():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        raise VenueTransientError("down", venue="bags")
+
+    with pytest.raises(VenueTransientError):
+        call_with_retries(flaky, attempts=3, sleep=lambda s: None)
+    assert len(calls) == 3
+
+    def refused():
+        calls.append(2)
+        raise VenueAuthError("no", venue="bags")
+
+    with pytest.raises(VenueAuthError):
+        call_with_retries(refused, attempts=3, sleep=lambda s: None)
+    assert calls.count(2) == 1

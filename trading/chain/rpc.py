@@ -1,0 +1,228 @@
+"""Solana JSON-RPC client (httpx, synchronous): the handful of calls the landing loop and reconciliation need.
+
+Errors come in two kinds (CONVENTIONS.md): ``RpcTransientError`` (timeout, connection refused, HTTP 429/5xx, node behind)
+is retried here with backoff and jitter up to a bound, then raised; ``RpcPermanentError`` (invalid params, unknown method,
+a rejected transaction) is raised at once. Every request carries a timeout.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from dataclasses import dataclass
+
+import httpx
+
+from trading.chain.retry import TransientError, call_with_retries
+
+TOKEN_PROGRAM_ID = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+TOKEN_2022_PROGRAM_ID = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
+SOL_MINT = "So11111111111111111111111111111111111111112"
+
+# JSON-RPC error codes a healthy retry can clear: node unhealthy/behind, slot skipped or not yet available,
+# internal error, and the generic server error range used by rate limiting proxies.
+_TRANSIENT_RPC_CODES = {-32005, -32004, -32007, -32009, -32014, -32016, -32603}
+
+
+class RpcError(Exception):
+    def __init__(self, message: str, *, code: int | None = None, data=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.data = data
+
+
+class RpcTransientError(RpcError, TransientError):
+    """Retry later: the node or the network, not the request, is the problem."""
+
+
+class RpcPermanentError(RpcError):
+    """The request itself was refused; retrying the same call will not help."""
+
+
+@dataclass(frozen=True)
+class Blockhash:
+    blockhash: str
+    last_valid_block_height: int
+
+
+@dataclass(frozen=True)
+class SignatureStatus:
+    slot: int
+    confirmations: int | None
+    err: object | None
+    confirmation_status: str | None
+
+    @property
+    def landed(self) -> bool:
+        """Confirmed or finalized (with or without an error: a failed transaction has landed too)."""
+        return self.confirmation_status in ("confirmed", "finalized")
+
+
+@dataclass(frozen=True)
+class Simulation:
+    err: object | None
+    logs: tuple[str, ...]
+    units_consumed: int | None
+
+
+@dataclass(frozen=True)
+class TransactionMeta:
+    """What a landed transaction did to its accounts: fee, SOL and token balance changes (base units)."""
+
+    slot: int
+    err: object | None
+    fee: int
+    account_keys: tuple[str, ...]
+    pre_balances: tuple[int, ...]
+    post_balances: tuple[int, ...]
+    pre_token_balances: tuple[dict, ...]
+    post_token_balances: tuple[dict, ...]
+
+    def sol_delta(self, owner: str) -> int:
+        """Lamports gained (positive) or spent (negative) by ``owner``, the fee included."""
+        if owner not in self.account_keys:
+            return 0
+        index = self.account_keys.index(owner)
+        return self.post_balances[index] - self.pre_balances[index]
+
+    def token_delta(self, owner: str, mint: str) -> int:
+        """Base units of ``mint`` gained (positive) or given up (negative) by ``owner`` across its token accounts."""
+
+        def total(balances: tuple[dict, ...]) -> int:
+            return sum(
+                int(b["uiTokenAmount"]["amount"]) for b in balances if b.get("owner") == owner and b.get("mint") == mint
+            )
+
+        return total(self.post_token_balances) - total(self.pre_token_balances)
+
+
+class SolanaRpc:
+    """One JSON-RPC endpoint. Cheap to create; use as a context manager or call ``close()``."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 3, backoff: float = 0.05):
+        self.url = url
+        self.retries = retries
+        self.backoff = backoff
+        self._ids = itertools.count(1)
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout), headers={"content-type": "application/json"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SolanaRpc:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- transport ---------------------------------------------------------------------------------
+    def call(self, method: str, params: list | None = None):
+        """One JSON-RPC call with bounded retries of transient failures; returns ``result``."""
+        return call_with_retries(lambda: self._call_once(method, params or []), attempts=self.retries, base=self.backoff)
+
+    def _call_once(self, method: str, params: list):
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        try:
+            response = self._http.post(self.url, json=body)
+        except httpx.TimeoutException as exc:
+            raise RpcTransientError(f"{method}: RPC timed out") from exc
+        except httpx.TransportError as exc:
+            raise RpcTransientError(f"{method}: RPC unreachable ({type(exc).__name__})") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RpcTransientError(f"{method}: RPC answered HTTP {response.status_code}", code=response.status_code)
+        if response.status_code >= 400:
+            raise RpcPermanentError(f"{method}: RPC answered HTTP {response.status_code}", code=response.status_code)
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise RpcTransientError(f"{method}: RPC answered something that is not JSON") from exc
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if error:
+            code = error.get("code")
+            kind = RpcTransientError if code in _TRANSIENT_RPC_CODES else RpcPermanentError
+            raise kind(f"{method}: {error.get('message', 'RPC error')}", code=code, data=error.get("data"))
+        if not isinstance(payload, dict) or "result" not in payload:
+            raise RpcTransientError(f"{method}: RPC answer has no result")
+        return payload["result"]
+
+    # --- calls ---------------------------------------------------------------------------------------
+    def latest_blockhash(self) -> Blockhash:
+        value = self.call("getLatestBlockhash", [{"commitment": "confirmed"}])["value"]
+        return Blockhash(blockhash=value["blockhash"], last_valid_block_height=int(value["lastValidBlockHeight"]))
+
+    def block_height(self) -> int:
+        return int(self.call("getBlockHeight", [{"commitment": "confirmed"}]))
+
+    def send_raw(self, tx: bytes) -> str:
+        """Send signed bytes once: no preflight (we simulate separately), no RPC-side retries (we re-send ourselves)."""
+        encoded = base64.b64encode(tx).decode()
+        opts = {"encoding": "base64", "skipPreflight": True, "maxRetries": 0, "preflightCommitment": "confirmed"}
+        return self.call("sendTransaction", [encoded, opts])
+
+    def simulate(self, tx: bytes, *, sig_verify: bool = True) -> Simulation:
+        encoded = base64.b64encode(tx).decode()
+        opts = {"encoding": "base64", "sigVerify": sig_verify, "commitment": "confirmed", "replaceRecentBlockhash": False}
+        value = self.call("simulateTransaction", [encoded, opts])["value"]
+        return Simulation(err=value.get("err"), logs=tuple(value.get("logs") or ()), units_consumed=value.get("unitsConsumed"))
+
+    def signature_statuses(self, signatures: list[str]) -> list[SignatureStatus | None]:
+        """Status per signature, in order (None = unknown to the cluster), 256 per request, history searched."""
+        found: list[SignatureStatus | None] = []
+        for start in range(0, len(signatures), 256):
+            chunk = signatures[start : start + 256]
+            values = self.call("getSignatureStatuses", [chunk, {"searchTransactionHistory": True}])["value"]
+            for value in values:
+                found.append(
+                    None
+                    if value is None
+                    else SignatureStatus(
+                        slot=int(value["slot"]),
+                        confirmations=value.get("confirmations"),
+                        err=value.get("err"),
+                        confirmation_status=value.get("confirmationStatus"),
+                    )
+                )
+        return found
+
+    def transaction(self, signature: str) -> TransactionMeta | None:
+        opts = {"encoding": "json", "commitment": "confirmed", "maxSupportedTransactionVersion": 0}
+        value = self.call("getTransaction", [signature, opts])
+        if value is None:
+            return None
+        meta = value.get("meta") or {}
+        message = value["transaction"]["message"]
+        keys = list(message.get("accountKeys") or [])
+        loaded = meta.get("loadedAddresses") or {}
+        keys += list(loaded.get("writable") or []) + list(loaded.get("readonly") or [])
+        return TransactionMeta(
+            slot=int(value.get("slot") or 0),
+            err=meta.get("err"),
+            fee=int(meta.get("fee") or 0),
+            account_keys=tuple(keys),
+            pre_balances=tuple(int(x) for x in meta.get("preBalances") or ()),
+            post_balances=tuple(int(x) for x in meta.get("postBalances") or ()),
+            pre_token_balances=tuple(meta.get("preTokenBalances") or ()),
+            post_token_balances=tuple(meta.get("postTokenBalances") or ()),
+        )
+
+    def balance(self, pubkey: str) -> int:
+        return int(self.call("getBalance", [pubkey, {"commitment": "confirmed"}])["value"])
+
+    def token_balances(self, owner: str) -> dict[str, int]:
+        """Base units held by ``owner`` per mint, summed over its accounts of both token programs."""
+        held: dict[str, int] = {}
+        for program in (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID):
+            accounts = self.call(
+                "getTokenAccountsByOwner",
+                [owner, {"programId": program}, {"encoding": "jsonParsed", "commitment": "confirmed"}],
+            )["value"]
+            for account in accounts:
+                info = account["account"]["data"]["parsed"]["info"]
+                held[info["mint"]] = held.get(info["mint"], 0) + int(info["tokenAmount"]["amount"])
+        return held
+
+    def recent_prioritization_fees(self, accounts: list[str] | None = None) -> list[int]:
+        """Micro-lamports per compute unit paid in recent slots (for transactions touching ``accounts``)."""
+        values = self.call("getRecentPrioritizationFees", [accounts or []])
+        return [int(v["prioritizationFee"]) for v in values]

@@ -1,0 +1,1 @@
+"""On-chain execution: the landing loop (`onchain`) and reconciliation after restarts (`reconcile`)."""

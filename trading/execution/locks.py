@@ -1,0 +1,55 @@
+"""One lander per order: a short Redis lease, renewed while the landing loop runs.
+
+A worker killed mid-landing stops renewing, the lease lapses after EXECUTION_LOCK_SECONDS, and reconciliation (or
+the redelivered task) takes over from the persisted signature. The lease never decides correctness on its own: every
+status change is still a compare-and-swap on the order row.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import redis
+from django.conf import settings
+
+KEY = "jarvis:order:{order_id}:lander"
+
+
+@functools.lru_cache(maxsize=4)
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+class OrderLease:
+    def __init__(self, order_id: int, *, seconds: int | None = None):
+        self.seconds = seconds or settings.EXECUTION_LOCK_SECONDS
+        self._lock = _client(settings.REDIS_URL).lock(
+            KEY.format(order_id=order_id), timeout=self.seconds, blocking=False, thread_local=False
+        )
+
+    def acquire(self) -> bool:
+        return bool(self._lock.acquire(blocking=False))
+
+    def renew(self) -> bool:
+        """Push the lease's expiry out again; False if it was lost (another lander may own the order now)."""
+        try:
+            self._lock.reacquire()
+            return True
+        except redis.exceptions.LockError:
+            return False
+
+    def release(self) -> None:
+        try:
+            self._lock.release()
+        except redis.exceptions.LockError:
+            pass
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def order_lease_held(order_id: int) -> bool:
+    return bool(_client(settings.REDIS_URL).exists(KEY.format(order_id=order_id)))

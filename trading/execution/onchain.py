@@ -1,0 +1,290 @@
+"""The on-chain landing loop (DESIGN.md invariant 2, REFERENCE.md "getting a transaction to land, once").
+
+One attempt: quote (bags.fm, else Jupiter) -> build -> sign -> simulate -> PERSIST signature, signed bytes and the last
+valid block height -> send. Then re-send the same bytes every EXECUTION_RESEND_SECONDS until the signature is confirmed,
+or until the block height has passed the last valid one with the status still null. Only then is the attempt expired
+and a new one made with a fresh quote. Nothing is ever re-signed while an earlier signature of the order could land.
+
+Sandbox and live run this same code; configuration alone points it at the local stand-ins or the real services.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import F
+
+from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus, SolanaRpc
+from trading.chain.signing import SigningError, transaction_sign
+from trading.execution.clients import rpc_for_execution, venue_auth_alert, venues_close, venues_in_order
+from trading.execution.locks import OrderLease
+from trading.execution.policy import fee_policy_for, fill_from_deltas, slippage_for
+from trading.models import Order, OrderSide, OrderStatus
+from trading.models.choices import ORDER_TERMINAL, Mode
+from trading.services.fills import position_apply_fill
+from trading.services.orders import order_fail, order_transition
+from trading.venues.base import VenueError
+from trading.venues.router import route_swap
+
+log = logging.getLogger(__name__)
+
+IN_CHAIN = (OrderStatus.SIGNED, OrderStatus.SUBMITTED)
+NEEDS_ATTEMPT = (OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.QUOTING)
+IN_FLIGHT = "in_flight"  # still unresolved when the loop's time budget ran out: reconciliation takes over
+BUSY = "busy"  # another lander holds the order
+LOST = "lost"  # the order moved under us (a compare-and-swap lost)
+POLL_FIRST, POLL_MAX = 0.005, 0.4
+
+
+def order_execute_onchain(*, order_id: int) -> str:
+    """Land one sandbox or live order; returns the status it ended in (or in_flight/busy). Safe to call twice."""
+    row = Order.objects.filter(id=order_id).values("mode", "status").first()
+    if row is None or row["status"] in ORDER_TERMINAL:
+        return row["status"] if row else LOST
+    if row["mode"] not in (Mode.SANDBOX, Mode.LIVE):
+        raise ValueError(f"order {order_id} is a {row['mode']} order; only sandbox and live orders go on chain")
+    if row["mode"] != settings.TRADING_MODE:
+        order_fail(
+            order_id=order_id,
+            error=f"This {row['mode']} order was not sent because the desk now runs in {settings.TRADING_MODE} mode.",
+        )
+        return OrderStatus.FAILED
+    lease = OrderLease(order_id)
+    if not lease.acquire():
+        log.info("order %s is being landed elsewhere", order_id)
+        return BUSY
+    lander = Lander(order_id=order_id, lease=lease)
+    try:
+        return lander.run()
+    finally:
+        lander.close()
+        lease.release()
+
+
+class Lander:
+    def __init__(self, *, order_id: int, lease: OrderLease, rpc: SolanaRpc | None = None):
+        self.order_id = order_id
+        self.lease = lease
+        self.rpc = rpc or rpc_for_execution()
+        self._own_rpc = rpc is None
+        self.deadline = time.monotonic() + settings.EXECUTION_LAND_BUDGET_SECONDS
+
+    def close(self) -> None:
+        if self._own_rpc:
+            self.rpc.close()
+
+    def _load(self) -> Order:
+        return Order.objects.select_related("position__wallet", "position__token").get(id=self.order_id)
+
+    def run(self) -> str:
+        while True:
+            order = self._load()
+            if order.status in ORDER_TERMINAL:
+                return order.status
+            if order.status in IN_CHAIN:
+                outcome = self.land(order)
+                if outcome != OrderStatus.EXPIRED:
+                    return outcome
+                continue
+            if order.attempts >= settings.EXECUTION_MAX_ATTEMPTS:
+                order_fail(
+                    order_id=self.order_id,
+                    error=f"The swap did not confirm in {order.attempts} attempts (each expired unconfirmed); nothing was filled.",
+                )
+                _count(order.venue or "none", "failed")
+                return OrderStatus.FAILED
+            if time.monotonic() > self.deadline:
+                return order.status
+            outcome = self.attempt(order)
+            if outcome is not None:
+                return outcome
+
+    # --- one attempt: quote, build, sign, simulate, persist -------------------------------------------
+    def attempt(self, order: Order) -> str | None:
+        if not order_transition(order_id=order.id, from_statuses=[order.status], to_status=OrderStatus.QUOTING):
+            return LOST
+        position, wallet, token = order.position, order.position.wallet, order.position.token
+        if wallet is None:
+            order_fail(order_id=order.id, error="This position has no wallet, so it cannot trade on chain.")
+            return OrderStatus.FAILED
+        number = order.attempts + 1
+        buying = order.side == OrderSide.BUY
+        fee = fee_policy_for(
+            side=order.side,
+            max_lamports=order.priority_fee_lamports or settings.EXECUTION_PRIORITY_FEE_MAX_LAMPORTS,
+            attempt=number,
+        )
+        slippage = slippage_for(
+            side=order.side,
+            base_bps=order.slippage_bps,
+            exit_bonus_bps=settings.EXECUTION_EXIT_SLIPPAGE_BONUS_BPS,
+            attempt=number,
+        )
+        venues = venues_in_order()
+        try:
+            routed = route_swap(
+                venues=venues,
+                input_mint=SOL_MINT if buying else token.mint,
+                output_mint=token.mint if buying else SOL_MINT,
+                amount=order.amount_in,
+                slippage_bps=slippage,
+                user_public_key=wallet.public_key,
+                fee=fee,
+                on_auth_failure=venue_auth_alert,
+                rounds=settings.EXECUTION_VENUE_ROUNDS,
+                cache=cache,
+            )
+        except VenueError as exc:
+            order_fail(order_id=order.id, error=f"No venue could build this swap: {exc.message}.")
+            _count(getattr(exc, "venue", "none"), "failed")
+            return OrderStatus.FAILED
+        finally:
+            venues_close(venues)
+        venue = routed.quote.venue
+        try:
+            signed, signature = transaction_sign(raw=routed.swap.transaction, keypair=wallet.keypair())
+            simulation = self.rpc.simulate(signed)
+        except SigningError as exc:
+            order_fail(order_id=order.id, error=f"The {venue} transaction could not be signed: {exc}.")
+            return OrderStatus.FAILED
+        except RpcError as exc:
+            order_fail(order_id=order.id, error=f"The {venue} swap could not be simulated ({exc.message}); nothing was sent.")
+            return OrderStatus.FAILED
+        if simulation.err is not None:
+            order_fail(order_id=order.id, error=f"The {venue} swap failed simulation ({simulation.err}); nothing was sent.")
+            _count(venue, "failed")
+            return OrderStatus.FAILED
+        persisted = order_transition(
+            order_id=order.id,
+            from_statuses=[OrderStatus.QUOTING],
+            to_status=OrderStatus.SIGNED,
+            signature=signature,
+            signed_tx=signed,
+            last_valid_block_height=routed.swap.last_valid_block_height,
+            attempts=F("attempts") + 1,
+            venue=venue,
+            amount_out_expected=routed.quote.out_amount,
+            min_amount_out=routed.quote.min_out_amount,
+        )
+        log.info("order %s attempt %s signed on %s: %s", order.id, number, venue, signature)
+        return None if persisted else LOST
+
+    # --- the landing loop of one signed attempt -----------------------------------------------------------
+    def land(self, order: Order) -> str:
+        raw = bytes(order.signed_tx)
+        last_send: float | None = None
+        poll = POLL_FIRST
+        status_value = order.status
+        while True:
+            if not self.lease.renew():
+                return LOST
+            if status_value == OrderStatus.SIGNED and last_send is None:
+                last_send = self._send(order, raw)
+                if order_transition(order_id=order.id, from_statuses=[OrderStatus.SIGNED], to_status=OrderStatus.SUBMITTED):
+                    status_value = OrderStatus.SUBMITTED
+            outcome = order_resolve(order=order, rpc=self.rpc)
+            if outcome is not None:
+                return outcome
+            now = time.monotonic()
+            if last_send is None or now - last_send >= settings.EXECUTION_RESEND_SECONDS:
+                last_send = self._send(order, raw)
+            if now > self.deadline:
+                return IN_FLIGHT
+            time.sleep(poll)
+            poll = min(poll * 2, POLL_MAX)
+
+    def _send(self, order: Order, raw: bytes) -> float:
+        try:
+            self.rpc.send_raw(raw)
+        except RpcError as exc:
+            # Whatever the node says, the signature's status and the block height decide; never re-sign here.
+            log.warning("order %s: send failed (%s); will re-send the same bytes", order.id, exc.message)
+        return time.monotonic()
+
+
+def order_resolve(*, order: Order, rpc: SolanaRpc, status: SignatureStatus | None = None, height: int | None = None) -> str | None:
+    """Decide a signed order by its signature status: confirmed, failed on chain, expired, or None (still in flight).
+
+    The block height is read BEFORE the status, so "status null and height past last valid" proves the transaction can
+    no longer land. A status or height that cannot be read decides nothing.
+    """
+    try:
+        if height is None:
+            height = rpc.block_height()
+        if status is None:
+            status = rpc.signature_statuses([order.signature])[0]
+    except RpcError as exc:
+        log.warning("order %s: status unknown (%s)", order.id, exc.message)
+        return None
+    if status is not None:
+        if not status.landed:
+            return None
+        if status.err is not None:
+            order_fail(order_id=order.id, error=f"The swap landed but failed on chain ({status.err}); nothing was traded.")
+            _count(order.venue, "failed")
+            return OrderStatus.FAILED
+        return order_confirm_landed(order=order, rpc=rpc)
+    if height > (order.last_valid_block_height or 0):
+        note = (
+            f"attempt {order.attempts} ({order.signature[:16]}...) expired unconfirmed at block height {height} "
+            f"(last valid {order.last_valid_block_height})"
+        )
+        order_transition(order_id=order.id, from_statuses=IN_CHAIN, to_status=OrderStatus.EXPIRED, error=note)
+        log.info("order %s: %s", order.id, note)
+        _count(order.venue, "expired")
+        return OrderStatus.EXPIRED
+    return None
+
+
+def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str:
+    """Apply the fill of a confirmed signature from the wallet's balance changes in that transaction."""
+    meta = None
+    for wait in (0, 0.05, 0.2, 0.5, 1.0):
+        time.sleep(wait)
+        try:
+            meta = rpc.transaction(order.signature)
+        except RpcError as exc:
+            log.warning("order %s: transaction not readable yet (%s)", order.id, exc.message)
+        if meta is not None:
+            break
+    if meta is None:
+        return None  # confirmed but unreadable for now: stays in flight, reconciliation retries
+    owner, token = order.position.wallet.public_key, order.position.token
+    buying = order.side == OrderSide.BUY
+    try:
+        fill = fill_from_deltas(
+            side=order.side,
+            sol_delta=meta.sol_delta(owner),
+            token_delta=meta.token_delta(owner, token.mint),
+            fee_lamports=meta.fee,
+            decimals=token.decimals,
+            exact_in_lamports=order.amount_in if buying else None,
+        )
+    except ValueError as exc:
+        # The swap landed, so the fill must be recorded; fall back to the quoted amounts and say so loudly.
+        log.error("order %s: balance changes unreadable (%s); recording the quoted amounts", order.id, exc)
+        quoted_out = order.amount_out_expected or 0
+        fill = fill_from_deltas(
+            side=order.side,
+            sol_delta=-order.amount_in - meta.fee if buying else quoted_out - meta.fee,
+            token_delta=quoted_out if buying else -order.amount_in,
+            fee_lamports=meta.fee,
+            decimals=token.decimals,
+            exact_in_lamports=order.amount_in if buying else None,
+        )
+    position_apply_fill(
+        order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price, fee_lamports=fill.fee_lamports
+    )
+    _count(order.venue, "confirmed")
+    return OrderStatus.CONFIRMED
+
+
+def _count(venue: str, outcome: str) -> None:
+    try:
+        from monitoring import metrics
+    except ImportError:
+        return
+    metrics.trade_execution(venue=venue or "none", outcome=outcome)

@@ -1,0 +1,117 @@
+"""Reconciliation (beat, `trading.reconcile_orders`): after a restart, and every few seconds, resolve every signed or
+submitted order by its signature status BEFORE anything is re-sent; re-queue orders nobody is working on; and compare
+each wallet's on-chain token balances with its open positions.
+
+Only orders of the desk's current mode are looked at: the configured RPC is the only chain that can answer for them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from trading.execution.clients import rpc_for_execution
+from trading.execution.locks import OrderLease, order_lease_held
+from trading.execution.onchain import IN_CHAIN, NEEDS_ATTEMPT, order_resolve
+from trading.models import Order, OrderStatus, Position, PositionStatus
+from trading.models.choices import Mode
+
+log = logging.getLogger(__name__)
+
+ONCHAIN_MODES = (Mode.SANDBOX, Mode.LIVE)
+
+
+def _mode() -> str | None:
+    return settings.TRADING_MODE if settings.TRADING_MODE in ONCHAIN_MODES else None
+
+
+def orders_reconcile() -> dict[str, int]:
+    """Resolve signed/submitted orders by signature status; re-queue the unresolved and the stale. Returns counts."""
+    mode = _mode()
+    counts: Counter[str] = Counter()
+    if mode is None:
+        return dict(counts)
+    signed = list(
+        Order.objects.filter(status__in=IN_CHAIN, mode=mode)
+        .exclude(signature="")
+        .select_related("position__wallet", "position__token")
+        .order_by("id")
+    )
+    requeue: list[int] = []
+    if signed:
+        with rpc_for_execution() as rpc:
+            height = rpc.block_height()  # read before the statuses: see order_resolve
+            statuses = rpc.signature_statuses([order.signature for order in signed])
+            for order, status in zip(signed, statuses, strict=True):
+                lease = OrderLease(order.id)
+                if not lease.acquire():
+                    counts["busy"] += 1  # a live lander owns it
+                    continue
+                try:
+                    if not Order.objects.filter(id=order.id, status=order.status, signature=order.signature).exists():
+                        counts["moved"] += 1
+                        continue
+                    outcome = order_resolve(order=order, rpc=rpc, status=status, height=height)
+                finally:
+                    lease.release()
+                counts[str(outcome or "in_flight")] += 1
+                if outcome in (None, OrderStatus.EXPIRED):
+                    # Still landable (the landing loop re-sends the same bytes) or expired (a fresh attempt).
+                    requeue.append(order.id)
+    cutoff = timezone.now() - timedelta(seconds=settings.EXECUTION_STALE_SECONDS)
+    stale = Order.objects.filter(status__in=NEEDS_ATTEMPT, mode=mode, updated_at__lt=cutoff).values_list("id", flat=True)
+    for order_id in stale:
+        if order_id not in requeue and not order_lease_held(order_id):
+            requeue.append(order_id)
+            counts["stale"] += 1
+    _enqueue(requeue)
+    counts["requeued"] = len(requeue)
+    if any(counts.values()):
+        log.info("orders reconciled: %s", dict(counts))
+    return dict(counts)
+
+
+def _enqueue(order_ids: list[int]) -> None:
+    from trading.tasks import execute_order
+
+    for order_id in order_ids:
+        execute_order.delay(order_id)
+
+
+def wallets_reconcile() -> list[dict]:
+    """Each wallet's on-chain balance per mint against the sum of its open positions; returns the mismatches."""
+    mode = _mode()
+    if mode is None:
+        return []
+    expected: dict[str, dict[str, int]] = defaultdict(dict)
+    rows = (
+        Position.objects.filter(
+            mode=mode, status__in=[PositionStatus.OPEN, PositionStatus.CLOSING], wallet__isnull=False
+        )
+        .values("wallet__public_key", "token__mint")
+        .annotate(size=Sum("size"))
+    )
+    for row in rows:
+        expected[row["wallet__public_key"]][row["token__mint"]] = int(row["size"] or 0)
+    mismatches = []
+    with rpc_for_execution() as rpc:
+        for wallet, mints in expected.items():
+            held = rpc.token_balances(wallet)
+            for mint, size in mints.items():
+                on_chain = held.get(mint, 0)
+                if on_chain != size:
+                    mismatches.append(
+                        {"wallet": wallet, "mint": mint, "positions": size, "on_chain": on_chain, "difference": on_chain - size}
+                    )
+    for item in mismatches:
+        kind = "shortfall" if item["difference"] < 0 else "surplus"
+        log.warning(
+            "wallet %s holds %s of %s on chain but its open positions say %s (%s)",
+            item["wallet"], item["on_chain"], item["mint"], item["positions"], kind,
+        )
+    return mismatches

@@ -1,0 +1,78 @@
+"""bags.fm trade API client: GET /trade/quote, POST /trade/swap (base58 transaction), `{success, response}` envelope,
+`x-api-key`, rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset)."""
+
+from __future__ import annotations
+
+import base58
+
+from trading.venues.base import (
+    FeePolicy,
+    HttpVenue,
+    Quote,
+    RateLimit,
+    SwapTransaction,
+    VenuePermanentError,
+    classify_http_error,
+    response_json,
+)
+
+NAME = "bags"
+
+
+def rate_limit_from_headers(headers) -> RateLimit:
+    def number(name: str) -> int | None:
+        value = headers.get(name)
+        try:
+            return int(str(value).strip()) if value is not None else None
+        except ValueError:
+            return None
+
+    return RateLimit(
+        limit=number("X-RateLimit-Limit"), remaining=number("X-RateLimit-Remaining"), reset=number("X-RateLimit-Reset")
+    )
+
+
+def envelope_unwrap(*, status: int, payload) -> dict:
+    """The ``response`` of a `{success, response}` envelope, or the classified error of a failed one."""
+    if not isinstance(payload, dict) or "success" not in payload:
+        if status >= 400:
+            raise classify_http_error(venue=NAME, status=status, detail="")
+        raise VenuePermanentError("bags.fm answered without its success envelope", venue=NAME, status=status)
+    if payload["success"] is True and status < 400:
+        response = payload.get("response")
+        if not isinstance(response, dict):
+            raise VenuePermanentError("bags.fm answered success without a response", venue=NAME, status=status)
+        return response
+    detail = str(payload.get("error") or payload.get("message") or "")
+    if status < 400:
+        status = 400  # success: false with HTTP 200: a refusal of this request
+    raise classify_http_error(venue=NAME, status=status, detail=detail)
+
+
+class BagsVenue(HttpVenue):
+    name = NAME
+    last_rate_limit: RateLimit | None = None
+
+    def _observe(self, response) -> None:
+        self.last_rate_limit = rate_limit_from_headers(response.headers)
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        response = self._request(method, path, **kwargs)
+        return envelope_unwrap(status=response.status_code, payload=response_json(response, venue=NAME))
+
+    def quote(self, *, input_mint: str, output_mint: str, amount: int, slippage_bps: int) -> Quote:
+        params = {
+            "inputMint": input_mint,
+            "outputMint": output_mint,
+            "amount": str(amount),
+            "slippageMode": "manual",
+            "slippageBps": str(slippage_bps),
+        }
+        raw = self._call("GET", "/trade/quote", params=params)
+        min_out_key = "minOutAmount" if "minOutAmount" in raw else "otherAmountThreshold"
+        return self._quote(raw, input_mint=input_mint, output_mint=output_mint, slippage_bps=slippage_bps, min_out_key=min_out_key)
+
+    def swap(self, *, quote: Quote, user_public_key: str, fee: FeePolicy) -> SwapTransaction:
+        # The documented request is {quoteResponse, userPublicKey}: bags.fm chooses the priority fee itself.
+        raw = self._call("POST", "/trade/swap", json={"quoteResponse": quote.raw, "userPublicKey": user_public_key})
+        return self._swap(raw, decode=base58.b58decode)
