@@ -233,6 +233,30 @@ EXECUTION_PRIORITY_FEE_MAX_LAMPORTS = env_int("EXECUTION_PRIORITY_FEE_MAX_LAMPOR
 EXECUTION_EXIT_SLIPPAGE_BONUS_BPS = env_int("EXECUTION_EXIT_SLIPPAGE_BONUS_BPS", 200, minimum=0, maximum=5000)
 EXECUTION_STALE_SECONDS = env_int("EXECUTION_STALE_SECONDS", 60, minimum=5)
 
+# --- Backups (backups/, docs/runbooks/backup-restore.md) ---------------------------------------------
+BACKUP_STORAGE = env_choice("BACKUP_STORAGE", "local", ("local", "s3"))
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(VAR_DIR / "backups")))
+BACKUP_STAGING_DIR = Path(env_str("BACKUP_STAGING_DIR", str(BACKUP_DIR / ".staging")))
+BACKUP_S3_BUCKET = env_str("BACKUP_S3_BUCKET", None)
+BACKUP_S3_PREFIX = env_str("BACKUP_S3_PREFIX", "jarvis/")
+BACKUP_S3_ENDPOINT_URL = env_str("BACKUP_S3_ENDPOINT_URL", None)
+BACKUP_S3_REGION = env_str("BACKUP_S3_REGION", None)
+BACKUP_S3_ACCESS_KEY_ID = env_str("BACKUP_S3_ACCESS_KEY_ID", None)
+BACKUP_S3_SECRET_ACCESS_KEY = env_str("BACKUP_S3_SECRET_ACCESS_KEY", None)
+BACKUP_S3_TIMEOUT = env_int("BACKUP_S3_TIMEOUT", 30, minimum=1)
+if BACKUP_STORAGE == "s3" and not BACKUP_S3_BUCKET:
+    raise ConfigError("BACKUP_S3_BUCKET is required when BACKUP_STORAGE=s3")
+PG_BIN_DIR = env_str("PG_BIN_DIR", None)  # unset: the newest /usr/lib/postgresql/<n>/bin, else PATH
+BACKUP_COMPRESS_LEVEL = env_int("BACKUP_COMPRESS_LEVEL", 1, minimum=0, maximum=9)
+BACKUP_RESTORE_JOBS = env_int("BACKUP_RESTORE_JOBS", 2, minimum=1, maximum=64)
+BACKUP_SCRATCH_DB_PREFIX = env_str("BACKUP_SCRATCH_DB_PREFIX", "jarvis_verify")
+BACKUP_TIMEOUT_SECONDS = env_int("BACKUP_TIMEOUT_SECONDS", 3000, minimum=10)
+BACKUP_KEEP_HOURLY = env_int("BACKUP_KEEP_HOURLY", 24, minimum=0)
+BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 30, minimum=0)
+BACKUP_KEEP_MONTHLY = env_int("BACKUP_KEEP_MONTHLY", 12, minimum=0)
+BACKUP_KEEP_MANUAL = env_int("BACKUP_KEEP_MANUAL", 10, minimum=0)
+BACKUP_KEEP_FAILED_DAYS = env_int("BACKUP_KEEP_FAILED_DAYS", 30, minimum=1)
+
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "text"))
