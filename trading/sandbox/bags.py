@@ -1,0 +1,136 @@
+"""The bags.fm trade API stand-in: `{success, response}` envelopes, `x-api-key`, rate-limit headers, base58 swaps."""
+
+from __future__ import annotations
+
+import base58
+import threading
+import time
+import uuid
+from decimal import Decimal
+
+from trading.sandbox.faults import Faults
+from trading.sandbox.httpserver import Request, Response
+from trading.sandbox.pools import Pools
+from trading.sandbox.simulator import SOL_MINT
+from trading.sandbox.venues import Venue, VenueError
+
+PREFIX = "/api/v1"
+AUTO_SLIPPAGE_BPS = 100
+RATE_WINDOW_SECONDS = 3600
+
+
+class BagsApp(Venue):
+    service = "bags"
+    label = "Sandbox Bags AMM"
+
+    def __init__(self, *, pools: Pools, faults: Faults, api_key: str, rate_limit: int = 1000):
+        super().__init__(pools=pools, faults=faults, api_key=api_key)
+        self.rate_limit = rate_limit
+        self._window_start = time.time()
+        self._used: dict[str, int] = {}
+        self._rate_lock = threading.Lock()
+        self.routes = {
+            ("GET", f"{PREFIX}/trade/quote"): self.trade_quote,
+            ("POST", f"{PREFIX}/trade/swap"): self.trade_swap,
+            ("GET", f"{PREFIX}/token-launch/top-tokens/lifetime-fees"): self.top_tokens,
+        }
+
+    def error_response(self, error: VenueError) -> Response:
+        return Response.json({"success": False, "error": error.message}, status=error.status)
+
+    def respond(self, route, request: Request) -> Response:
+        headers = self._rate_headers(request.headers.get("x-api-key"))
+        response = Response.json({"success": True, "response": route(request)})
+        response.headers.update(headers)
+        return response
+
+    def _rate_headers(self, key: str) -> dict[str, str]:
+        with self._rate_lock:
+            now = time.time()
+            if now - self._window_start >= RATE_WINDOW_SECONDS:
+                self._window_start, self._used = now, {}
+            used = self._used.get(key, 0) + 1
+            self._used[key] = used
+            reset = int(self._window_start + RATE_WINDOW_SECONDS)
+        headers = {"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": str(max(0, self.rate_limit - used)),
+                   "X-RateLimit-Reset": str(reset)}
+        if used > self.rate_limit:
+            raise VenueError(429, "Rate limit exceeded", "RATE_LIMITED",
+                             headers={**headers, "Retry-After": str(max(1, reset - int(now)))})
+        return headers
+
+    def reset_rate_limit(self) -> None:
+        with self._rate_lock:
+            self._window_start, self._used = time.time(), {}
+
+    # --- endpoints ----------------------------------------------------------------------------------
+    def trade_quote(self, request: Request) -> dict:
+        q = request.query
+        for name in ("inputMint", "outputMint", "amount"):
+            if not q.get(name):
+                raise VenueError(400, f"{name} is required", "INVALID_REQUEST")
+        amount = self.int_param(q["amount"], "amount", minimum=1)
+        mode = q.get("slippageMode", "auto")
+        if mode not in ("auto", "manual"):
+            raise VenueError(400, "slippageMode must be auto or manual", "INVALID_REQUEST")
+        if mode == "manual":
+            if "slippageBps" not in q:
+                raise VenueError(400, "slippageBps is required when slippageMode is manual", "INVALID_REQUEST")
+            slippage = self.int_param(q["slippageBps"], "slippageBps", maximum=10_000)
+        else:
+            slippage = AUTO_SLIPPAGE_BPS
+        quote = self.quote(input_mint=q["inputMint"], output_mint=q["outputMint"], amount=amount)
+        min_out = quote.min_out(slippage)
+        fee_mint = SOL_MINT
+        return {
+            "requestId": uuid.uuid4().hex,
+            "contextSlot": self.pools.chain.block_height(),
+            "inAmount": str(quote.in_amount),
+            "inputMint": q["inputMint"],
+            "outAmount": str(quote.out_amount),
+            "outputMint": q["outputMint"],
+            "minOutAmount": str(min_out),
+            "otherAmountThreshold": str(min_out),
+            "priceImpactPct": self.impact_pct(quote),
+            "slippageBps": slippage,
+            "routePlan": [{
+                "venue": self.label,
+                "marketKey": str(self.pools.pool(quote.mint).authority.pubkey()),
+                "inputMint": q["inputMint"],
+                "outputMint": q["outputMint"],
+                "inAmount": str(quote.in_amount),
+                "outAmount": str(quote.out_amount),
+                "inputMintDecimals": self.mint_decimals(self.pools, q["inputMint"]),
+                "outputMintDecimals": self.mint_decimals(self.pools, q["outputMint"]),
+            }],
+            "platformFee": {"amount": str(quote.fee_amount), "feeBps": self.pools.fee_bps, "feeMint": fee_mint,
+                            "feeAccount": str(self.pools.pool(quote.mint).authority.pubkey())},
+            "outTransferFee": None,
+            "simulatedComputeUnits": 60_000,
+        }
+
+    def trade_swap(self, request: Request) -> dict:
+        raw, last_valid, fee = self.swap_from_request(request)
+        return {
+            "swapTransaction": base58.b58encode(raw).decode(),
+            "computeUnitLimit": 120_000,
+            "lastValidBlockHeight": last_valid,
+            "prioritizationFeeLamports": fee,
+        }
+
+    def top_tokens(self, request: Request) -> list[dict]:
+        """Trending tokens, most active first (lifetime fees ~ the token's liquidity times its recent move)."""
+        rows = []
+        for token in self.pools.market.tokens():
+            change = (token.price / token.open_price - 1) * 100
+            fees = token.liquidity_lamports * self.pools.fee_bps // 10_000
+            rows.append({
+                "token": token.mint,
+                "lifetimeFees": str(fees),
+                "tokenInfo": {"symbol": token.symbol, "name": token.name, "decimals": token.decimals,
+                              "tokenProgram": token.token_program},
+                "priceSol": str(token.price),
+                "priceChangePct": str(change.quantize(Decimal("0.01"))),
+            })
+        rows.sort(key=lambda r: (int(r["lifetimeFees"]), abs(Decimal(r["priceChangePct"]))), reverse=True)
+        return rows

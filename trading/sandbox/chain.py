@@ -1,0 +1,320 @@
+"""The sandbox chain: `solders.litesvm.LiteSVM` (the real runtime: signature checks, fees, the SPL Token, Token-2022 and
+Associated Token Account programs) behind a lock, with a block clock and a ledger.
+
+LiteSVM has no blocks, so the chain keeps a block height that advances with wall time (`slot_seconds` per block), issues a
+fresh LiteSVM blockhash (`expire_blockhash`) whenever the height moved, and accepts a transaction only while the height is
+within `BLOCKHASH_VALIDITY` blocks of its blockhash's issue height, exactly what `lastValidBlockHeight` promises. LiteSVM's own
+check (only the very latest blockhash) is switched off in favour of this window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+
+from solders.account import Account
+from solders.keypair import Keypair
+from solders.litesvm import LiteSVM
+from solders.message import to_bytes_versioned
+from solders.pubkey import Pubkey
+from solders.token.state import Mint, TokenAccount, TokenAccountState
+from solders.transaction import VersionedTransaction
+from solders.transaction_metadata import FailedTransactionMetadata
+from solders.transaction_status import TransactionErrorInstructionError
+from spl.token.instructions import get_associated_token_address
+
+from trading.sandbox import ledger as L
+from trading.sandbox.faults import Faults
+
+BLOCKHASH_VALIDITY = 150
+TOKEN_PROGRAMS = ("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
+MINT_SIZE = 82
+ACCOUNT_SIZE = 165
+
+
+class ChainError(Exception):
+    """A JSON-RPC error answer: code, message and optional data, as a Solana RPC node gives them."""
+
+    def __init__(self, code: int, message: str, data=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+@dataclass
+class TxRecord:
+    """What getSignatureStatuses and getTransaction need about an executed transaction."""
+
+    tx: VersionedTransaction
+    slot: int
+    block_time: int
+    err: object  # solders TransactionErrorType or None
+    fee: int
+    logs: list[str]
+    compute_units: int
+    pre_balances: list[int]
+    post_balances: list[int]
+    pre_tokens: list[tuple[int, str, str, str, int, int]] = field(default_factory=list)  # index, mint, owner, program, amount, decimals
+    post_tokens: list[tuple[int, str, str, str, int, int]] = field(default_factory=list)
+
+
+def message_key(tx: VersionedTransaction) -> bytes:
+    """Identifies a transaction's message whatever its signatures (venues register swaps under it)."""
+    return hashlib.sha256(to_bytes_versioned(tx.message)).digest()
+
+
+class Chain:
+    def __init__(self, *, ledger: L.Ledger, faults: Faults, slot_seconds: float = 0.4, start_height: int = 1_000):
+        self.svm = LiteSVM().with_blockhash_check(False)
+        self.lock = threading.RLock()
+        self.ledger = ledger
+        self.faults = faults
+        self.slot_seconds = slot_seconds
+        self._t0 = time.monotonic()
+        self._height0 = start_height
+        self._extra_blocks = 0
+        self._hash_height = -1
+        self._hash = ""
+        self._blockhashes: dict[str, int] = {}
+        self._records: dict[str, TxRecord] = {}
+        self._pending: list[tuple[float, str, VersionedTransaction]] = []
+        self._synced_height = -1
+        self.latest_blockhash()
+
+    # --- the block clock ------------------------------------------------------------------------------
+    def block_height(self) -> int:
+        return self._height0 + int((time.monotonic() - self._t0) / self.slot_seconds) + self._extra_blocks
+
+    def advance(self, blocks: int) -> int:
+        """Move the block height forward by `blocks` at once (blockhashes issued before then may expire)."""
+        if blocks < 0:
+            raise ValueError("blocks must be non-negative")
+        with self.lock:
+            self._extra_blocks += blocks
+            return self.block_height()
+
+    def expire_blockhash(self) -> int:
+        """Make every blockhash issued so far expire: the height passes their lastValidBlockHeight."""
+        with self.lock:
+            height = self.advance(BLOCKHASH_VALIDITY + 1)
+            self.latest_blockhash()
+            return height
+
+    def latest_blockhash(self) -> tuple[str, int]:
+        """(blockhash, lastValidBlockHeight); a new LiteSVM blockhash for every block height."""
+        height = self.block_height()
+        if height == self._hash_height:
+            return self._hash, height + BLOCKHASH_VALIDITY
+        with self.lock:
+            if height != self._hash_height:
+                self.svm.expire_blockhash()
+                self._hash = str(self.svm.latest_blockhash())
+                self._hash_height = height
+                self._blockhashes[self._hash] = height
+                if len(self._blockhashes) > 4 * BLOCKHASH_VALIDITY:
+                    horizon = height - 2 * BLOCKHASH_VALIDITY
+                    self._blockhashes = {h: at for h, at in self._blockhashes.items() if at >= horizon}
+            return self._hash, height + BLOCKHASH_VALIDITY
+
+    def blockhash_valid(self, blockhash: str) -> bool:
+        issued = self._blockhashes.get(blockhash)
+        return issued is not None and self.block_height() <= issued + BLOCKHASH_VALIDITY
+
+    def _sync_clock(self) -> int:
+        height = self.block_height()
+        if height != self._synced_height:
+            self.svm.warp_to_slot(height)
+            self._synced_height = height
+        return height
+
+    # --- setup helpers (not reachable by transactions) ------------------------------------------------
+    def set_lamports(self, pubkey: Pubkey, lamports: int) -> None:
+        with self.lock:
+            self.svm.set_account(pubkey, Account(lamports=lamports, data=b"", owner=Pubkey.default(), executable=False))
+
+    def create_mint(self, mint: Pubkey, *, decimals: int, program: Pubkey, supply: int) -> None:
+        data = bytes(Mint(mint_authority=None, supply=supply, decimals=decimals, is_initialized=True, freeze_authority=None))
+        with self.lock:
+            rent = self.svm.minimum_balance_for_rent_exemption(len(data))
+            self.svm.set_account(mint, Account(lamports=rent, data=data, owner=program, executable=False))
+
+    def create_token_account(self, address: Pubkey, *, mint: Pubkey, owner: Pubkey, amount: int, program: Pubkey) -> None:
+        data = bytes(TokenAccount(mint=mint, owner=owner, amount=amount, delegate=None, state=TokenAccountState.Initialized,
+                                  is_native=None, delegated_amount=0, close_authority=None))
+        with self.lock:
+            rent = self.svm.minimum_balance_for_rent_exemption(len(data))
+            self.svm.set_account(address, Account(lamports=rent, data=data, owner=program, executable=False))
+
+    # --- reads ----------------------------------------------------------------------------------------
+    def airdrop(self, pubkey, lamports: int) -> str:
+        if lamports <= 0:
+            raise ValueError("lamports must be positive")
+        with self.lock:
+            result = self.svm.airdrop(_pubkey(pubkey), lamports)
+            if isinstance(result, FailedTransactionMetadata):  # the same airdrop twice in one blockhash
+                self.svm.expire_blockhash()
+                result = self.svm.airdrop(_pubkey(pubkey), lamports)
+        if isinstance(result, FailedTransactionMetadata):
+            raise ChainError(-32603, f"airdrop failed: {result.err()}")
+        return str(result.signature())
+
+    def sol_balance(self, pubkey) -> int:
+        with self.lock:
+            return self.svm.get_balance(_pubkey(pubkey)) or 0
+
+    def account(self, pubkey) -> Account | None:
+        with self.lock:
+            return self.svm.get_account(_pubkey(pubkey))
+
+    def mint_info(self, mint) -> tuple[int, Pubkey] | None:
+        """(decimals, token program) of a mint, or None."""
+        acc = self.account(mint)
+        if acc is None or str(acc.owner) not in TOKEN_PROGRAMS or len(acc.data) < MINT_SIZE:
+            return None
+        return Mint.from_bytes(bytes(acc.data[:MINT_SIZE])).decimals, acc.owner
+
+    def token_account(self, address) -> TokenAccount | None:
+        acc = self.account(address)
+        if acc is None or str(acc.owner) not in TOKEN_PROGRAMS or len(acc.data) < ACCOUNT_SIZE:
+            return None
+        return TokenAccount.from_bytes(bytes(acc.data[:ACCOUNT_SIZE]))
+
+    def token_accounts_by_owner(self, owner, *, mint=None, program=None) -> list[tuple[Pubkey, Account]]:
+        owner = _pubkey(owner)
+        with self.lock:
+            if mint is not None:
+                info = self.mint_info(mint)
+                if info is None:
+                    return []
+                address = get_associated_token_address(owner, _pubkey(mint), info[1])
+                acc = self.svm.get_account(address)
+                return [(address, acc)] if acc is not None and len(acc.data) >= ACCOUNT_SIZE else []
+            found = self.svm.get_program_accounts(_pubkey(program))
+        owner_bytes = bytes(owner)
+        return [(a, acc) for a, acc in found if len(acc.data) >= ACCOUNT_SIZE and bytes(acc.data[32:64]) == owner_bytes]
+
+    def token_balance(self, owner, mint) -> int:
+        accounts = self.token_accounts_by_owner(owner, mint=mint)
+        return sum(TokenAccount.from_bytes(bytes(acc.data[:ACCOUNT_SIZE])).amount for _, acc in accounts)
+
+    def record(self, signature: str) -> TxRecord | None:
+        self.process_pending()
+        return self._records.get(signature)
+
+    # --- transactions ---------------------------------------------------------------------------------
+    def decode(self, raw: bytes) -> VersionedTransaction:
+        try:
+            return VersionedTransaction.from_bytes(raw)
+        except Exception:  # solders raises several types for malformed input
+            raise ChainError(-32602, "failed to deserialize solana_transaction::versioned::VersionedTransaction") from None
+
+    def simulate(self, tx: VersionedTransaction, *, sig_verify: bool = False):
+        if sig_verify and not all(tx.verify_with_results()):
+            raise ChainError(-32003, "Transaction signature verification failure")
+        with self.lock:
+            self._sync_clock()
+            return self.svm.simulate_transaction(tx)
+
+    def send(self, raw: bytes, *, skip_preflight: bool = False) -> str:
+        """sendTransaction: returns the signature; raises ChainError for what a node refuses at the door."""
+        tx = self.decode(raw)
+        signature = str(tx.signatures[0])
+        self.process_pending()
+        entry = self.ledger.get(signature)
+        if entry is not None and entry.status in (L.LANDED, L.FAILED, L.PENDING):
+            self.ledger.record(signature=signature, signers=[], status=entry.status, swap=None)  # counts the re-send
+            return signature
+        swap = self.ledger.swap_for(message_key(tx))
+        signers = [str(k) for k in tx.message.account_keys[: tx.message.header.num_required_signatures]]
+        if not all(tx.verify_with_results()):
+            self._note(signature, signers, L.REJECTED, swap, "signature verification failure")
+            raise ChainError(-32003, "Transaction signature verification failure")
+        if self.faults.take("rpc", "drop", method="sendTransaction"):
+            self._note(signature, signers, L.DROPPED, swap, "dropped by fault injection")
+            return signature
+        if not self.blockhash_valid(str(tx.message.recent_blockhash)):
+            if not skip_preflight:
+                self._note(signature, signers, L.REJECTED, swap, "blockhash not found")
+                raise ChainError(-32002, "Transaction simulation failed: Blockhash not found",
+                                 {"err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0})
+            self._note(signature, signers, L.EXPIRED, swap, "blockhash not found")
+            return signature
+        if not skip_preflight:
+            sim = self.simulate(tx)
+            if isinstance(sim, FailedTransactionMetadata):
+                self._note(signature, signers, L.REJECTED, swap, f"preflight: {sim.err()}")
+                raise ChainError(-32002, f"Transaction simulation failed: {sim.err()}",
+                                 {"err": str(sim.err()), "logs": list(sim.meta().logs()), "accounts": None,
+                                  "unitsConsumed": sim.meta().compute_units_consumed()})
+        delay = self.faults.take("rpc", "confirm_delay", method="sendTransaction")
+        seconds = float(delay.params.get("seconds", 1.0)) if delay else 0.0
+        self._note(signature, signers, L.PENDING, swap, None)
+        if seconds > 0:
+            with self.lock:
+                self._pending.append((time.monotonic() + seconds, signature, tx))
+        else:
+            self._execute(signature, tx)
+        return signature
+
+    def _note(self, signature, signers, status, swap, error) -> None:
+        entry = self.ledger.record(signature=signature, signers=signers, status=status, swap=swap, error=error)
+        if entry.status != status and entry.status in (L.DROPPED, L.EXPIRED, L.REJECTED):
+            self.ledger.settle(signature, status=status, error=error)
+
+    def process_pending(self) -> None:
+        if not self._pending:
+            return
+        now = time.monotonic()
+        with self.lock:
+            due = [p for p in self._pending if p[0] <= now]
+            self._pending = [p for p in self._pending if p[0] > now]
+        for _, signature, tx in due:
+            self._execute(signature, tx)
+
+    def _execute(self, signature: str, tx: VersionedTransaction) -> None:
+        with self.lock:
+            if not self.blockhash_valid(str(tx.message.recent_blockhash)):
+                self.ledger.settle(signature, status=L.EXPIRED, error="blockhash expired before the transaction landed")
+                return
+            slot = self._sync_clock()
+            keys = list(tx.message.account_keys)
+            pre_balances, pre_tokens = self._snapshot(keys)
+            result = self.svm.send_transaction(tx)
+            if isinstance(result, FailedTransactionMetadata):
+                err, meta = result.err(), result.meta()
+                if not isinstance(err, TransactionErrorInstructionError):
+                    # not executed at all (fee payer missing, already processed...): it never lands
+                    self.ledger.settle(signature, status=L.REJECTED, error=str(err))
+                    return
+            else:
+                err, meta = None, result
+            post_balances, post_tokens = self._snapshot(keys)
+            self._records[signature] = TxRecord(
+                tx=tx, slot=slot, block_time=int(time.time()), err=err, fee=meta.fee(), logs=list(meta.logs()),
+                compute_units=meta.compute_units_consumed(), pre_balances=pre_balances, post_balances=post_balances,
+                pre_tokens=pre_tokens, post_tokens=post_tokens,
+            )
+        self.ledger.settle(signature, status=L.FAILED if err else L.LANDED, slot=slot,
+                           error=str(err) if err else None, fee=meta.fee())
+
+    def _snapshot(self, keys: list[Pubkey]):
+        balances, tokens = [], []
+        for index, key in enumerate(keys):
+            acc = self.svm.get_account(key)
+            balances.append(acc.lamports if acc else 0)
+            if acc is not None and str(acc.owner) in TOKEN_PROGRAMS and len(acc.data) >= ACCOUNT_SIZE:
+                ta = TokenAccount.from_bytes(bytes(acc.data[:ACCOUNT_SIZE]))
+                info = self.mint_info(ta.mint)
+                tokens.append((index, str(ta.mint), str(ta.owner), str(acc.owner), ta.amount, info[0] if info else 0))
+        return balances, tokens
+
+
+def _pubkey(value) -> Pubkey:
+    if isinstance(value, Pubkey):
+        return value
+    if isinstance(value, Keypair):
+        return value.pubkey()
+    return Pubkey.from_string(str(value))

@@ -1,0 +1,93 @@
+"""Faults on demand for the sandbox services: set by tests, benches and the chaos runs, consumed by the servers.
+
+Each fault is (service, kind) with parameters; `count` bounds how many times it fires (None = until cleared), and
+`methods` (RPC only) limits it to some JSON-RPC methods.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+SERVICES = ("rpc", "bags", "jupiter")
+KINDS = {
+    # RPC: drop a sent transaction (answer with its signature, never land it), delay its confirmation,
+    # answer 429 / 5xx, or hold the request past the client's timeout.
+    "rpc": ("drop", "confirm_delay", "http_429", "http_5xx", "timeout"),
+    # Venues: everything unavailable (503), rate limited (429), slow answers, no route for a quote,
+    # or a swap transaction that fails simulation (and on chain).
+    "bags": ("outage", "http_429", "slow", "no_route", "fail_simulation", "timeout"),
+    "jupiter": ("outage", "http_429", "slow", "no_route", "fail_simulation", "timeout"),
+}
+
+
+class FaultError(ValueError):
+    """An unknown service, fault kind or parameter."""
+
+
+@dataclass
+class Fault:
+    service: str
+    kind: str
+    count: int | None = None
+    methods: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    fired: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "kind": self.kind,
+            "count": self.count,
+            "methods": list(self.methods),
+            "params": self.params,
+            "fired": self.fired,
+        }
+
+
+class Faults:
+    """Thread-safe registry of active faults."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: dict[tuple[str, str], Fault] = {}
+
+    def set(self, service: str, fault: str, *, count: int | None = None, methods=(), **params: Any) -> Fault:
+        if service not in SERVICES:
+            raise FaultError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+        if fault not in KINDS[service]:
+            raise FaultError(f"unknown fault {fault!r} for {service}; expected one of {', '.join(KINDS[service])}")
+        if count is not None and (not isinstance(count, int) or count < 1):
+            raise FaultError("count must be a positive integer")
+        for name in ("seconds",):
+            if name in params and (not isinstance(params[name], (int, float)) or params[name] < 0):
+                raise FaultError(f"{name} must be a non-negative number")
+        entry = Fault(service=service, kind=fault, count=count, methods=tuple(methods or ()), params=dict(params))
+        with self._lock:
+            self._faults[(service, fault)] = entry
+        return entry
+
+    def clear(self, service: str | None = None, fault: str | None = None) -> None:
+        with self._lock:
+            for key in list(self._faults):
+                if (service is None or key[0] == service) and (fault is None or key[1] == fault):
+                    del self._faults[key]
+
+    def active(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [f.as_dict() for f in self._faults.values()]
+
+    def take(self, service: str, fault: str, *, method: str | None = None) -> Fault | None:
+        """The fault if it is active for this call (counting it as fired), else None."""
+        key = (service, fault)
+        if key not in self._faults:  # fast path without the lock: the common case is no fault at all
+            return None
+        with self._lock:
+            entry = self._faults.get(key)
+            if entry is None or (entry.methods and method not in entry.methods):
+                return None
+            entry.fired += 1
+            if entry.count is not None and entry.fired >= entry.count:
+                del self._faults[key]
+            return entry

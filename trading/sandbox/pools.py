@@ -1,0 +1,181 @@
+"""Sandbox pools: one per simulated token, so a swap is a real transaction on the sandbox chain.
+
+A pool is an authority keypair holding SOL and a token account holding the token. A buy moves SOL from the trader to the
+authority (system transfer) and tokens from the pool's token account to the trader's associated token account (created
+idempotently); a sell goes the other way. The authority signs its half when the transaction is built, so a venue hands
+the trader a partially signed VersionedTransaction whose fee payer is the trader.
+
+Pricing is a constant-product curve around the simulator's price: virtual reserves of `liquidity_lamports` SOL and
+liquidity / price tokens, so the marginal price is the simulator's and a trade of size x moves it by x / (reserve + x).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.message import MessageV0, to_bytes_versioned
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
+from solders.transaction import VersionedTransaction
+from spl.token.instructions import (
+    create_idempotent_associated_token_account,
+    get_associated_token_address,
+    transfer_checked,
+)
+from spl.token.instructions import models as token_models
+
+from trading.sandbox.chain import Chain, message_key
+from trading.sandbox.ledger import SwapDetails
+from trading.sandbox.simulator import SOL_MINT, Market, SimToken
+
+LAMPORTS_PER_SOL = 10**9
+POOL_SOL_RESERVE = 10**7 * LAMPORTS_PER_SOL
+COMPUTE_UNIT_LIMIT = 120_000
+
+
+class NoRoute(Exception):
+    """Neither side of the pair is a pool's token, or the trade is too small to yield anything."""
+
+
+@dataclass(frozen=True)
+class Quote:
+    side: str  # buy: SOL -> token; sell: token -> SOL
+    mint: str
+    in_amount: int
+    out_amount: int
+    fee_amount: int  # in the input token for buys (lamports), in lamports of the output for sells
+    price_impact: Decimal  # fraction, e.g. Decimal("0.0012")
+    price: Decimal  # the simulator's price used (SOL per whole token)
+
+    def min_out(self, slippage_bps: int) -> int:
+        return self.out_amount * (10_000 - slippage_bps) // 10_000
+
+
+def quote_exact_in(*, side: str, amount: int, token: SimToken, price: Decimal, fee_bps: int) -> Quote:
+    """Pure pricing on the virtual constant-product curve; amounts in base units, no float."""
+    if amount <= 0:
+        raise NoRoute("amount must be positive")
+    lamports_per_unit = price * LAMPORTS_PER_SOL / (Decimal(10) ** token.decimals)
+    sol_reserve = Decimal(token.liquidity_lamports)
+    token_reserve = sol_reserve / lamports_per_unit
+    if side == "buy":
+        fee = amount * fee_bps // 10_000
+        net = Decimal(amount - fee)
+        out = int(token_reserve * net / (sol_reserve + net))
+        impact = net / (sol_reserve + net)
+    else:
+        gross = int(sol_reserve * amount / (token_reserve + amount))
+        fee = gross * fee_bps // 10_000
+        out = gross - fee
+        impact = Decimal(amount) / (token_reserve + amount)
+    if out <= 0:
+        raise NoRoute("the amount is too small to be routed")
+    return Quote(side=side, mint=token.mint, in_amount=amount, out_amount=out, fee_amount=fee,
+                 price_impact=+impact.quantize(Decimal("1e-12")), price=price)
+
+
+@dataclass
+class Pool:
+    token: SimToken
+    authority: Keypair
+    vault: Pubkey  # the authority's token account
+    program: Pubkey
+    mint: Pubkey
+
+
+class Pools:
+    def __init__(self, *, market: Market, chain: Chain, fee_bps: int = 30):
+        self.market = market
+        self.chain = chain
+        self.fee_bps = fee_bps
+        self._pools: dict[str, Pool] = {}
+
+    def ensure(self) -> None:
+        """Create chain accounts for every simulated token that has no pool yet."""
+        for token in self.market.tokens():
+            if token.mint not in self._pools:
+                self._create(token)
+
+    def _create(self, token: SimToken) -> Pool:
+        seed = hashlib.sha256(f"jarvis-sandbox-pool:{self.market.seed}:{token.mint}".encode()).digest()
+        authority = Keypair.from_seed(seed)
+        mint, program = Pubkey.from_string(token.mint), Pubkey.from_string(token.token_program)
+        supply = min(10**12 * 10**token.decimals, 10**19)  # u64 fits 1.8e19
+        vault = get_associated_token_address(authority.pubkey(), mint, program)
+        self.chain.create_mint(mint, decimals=token.decimals, program=program, supply=supply)
+        self.chain.create_token_account(vault, mint=mint, owner=authority.pubkey(), amount=supply, program=program)
+        self.chain.set_lamports(authority.pubkey(), POOL_SOL_RESERVE)
+        pool = Pool(token=token, authority=authority, vault=vault, program=program, mint=mint)
+        self._pools[token.mint] = pool
+        return pool
+
+    def pool(self, mint: str) -> Pool:
+        if mint not in self._pools:
+            if not self.market.has(mint):
+                raise NoRoute(f"no pool for {mint}")
+            self.ensure()
+        return self._pools[mint]
+
+    # --- quotes ---------------------------------------------------------------------------------------
+    def quote(self, *, input_mint: str, output_mint: str, amount: int) -> Quote:
+        if input_mint == SOL_MINT and output_mint != SOL_MINT and self.market.has(output_mint):
+            side, mint = "buy", output_mint
+        elif output_mint == SOL_MINT and input_mint != SOL_MINT and self.market.has(input_mint):
+            side, mint = "sell", input_mint
+        else:
+            raise NoRoute("no route between these mints")
+        token = self.market.token(mint)
+        return quote_exact_in(side=side, amount=amount, token=token, price=token.price, fee_bps=self.fee_bps)
+
+    # --- swap transactions ----------------------------------------------------------------------------
+    def build_swap(self, *, venue: str, quote: Quote, min_out: int, owner: Pubkey, request_id: str,
+                   priority_fee_lamports: int = 0, fail_reason: str = "") -> tuple[VersionedTransaction, int]:
+        """A partially signed swap at the current price; returns (transaction, lastValidBlockHeight).
+
+        If the current price would pay less than `min_out`, or a fault asks for it, the transaction is built to fail
+        on chain (a TransferChecked with the wrong decimals), as a slippage-protected swap would."""
+        pool = self.pool(quote.mint)
+        token = self.market.token(quote.mint)
+        now = quote_exact_in(side=quote.side, amount=quote.in_amount, token=token, price=token.price, fee_bps=self.fee_bps)
+        out = now.out_amount
+        if not fail_reason and out < min_out:
+            fail_reason = f"slippage exceeded: {out} < {min_out}"
+        decimals = token.decimals + (1 if fail_reason else 0)
+        trader_ata = get_associated_token_address(owner, pool.mint, pool.program)
+        micro_lamports = priority_fee_lamports * 1_000_000 // COMPUTE_UNIT_LIMIT
+        ixs = [set_compute_unit_limit(COMPUTE_UNIT_LIMIT), set_compute_unit_price(micro_lamports)]
+        if quote.side == "buy":
+            ixs += [
+                create_idempotent_associated_token_account(owner, owner, pool.mint, pool.program),
+                transfer(TransferParams(from_pubkey=owner, to_pubkey=pool.authority.pubkey(), lamports=quote.in_amount)),
+                _transfer_checked(pool, source=pool.vault, dest=trader_ata, owner=pool.authority.pubkey(), amount=out,
+                                  decimals=decimals),
+            ]
+        else:
+            ixs += [
+                _transfer_checked(pool, source=trader_ata, dest=pool.vault, owner=owner, amount=quote.in_amount,
+                                  decimals=decimals),
+                transfer(TransferParams(from_pubkey=pool.authority.pubkey(), to_pubkey=owner, lamports=out)),
+            ]
+        blockhash, last_valid = self.chain.latest_blockhash()
+        message = MessageV0.try_compile(owner, ixs, [], Hash.from_string(blockhash))
+        signers = list(message.account_keys[: message.header.num_required_signatures])
+        signatures = [Signature.default()] * len(signers)
+        signatures[signers.index(pool.authority.pubkey())] = pool.authority.sign_message(to_bytes_versioned(message))
+        tx = VersionedTransaction.populate(message, signatures)
+        details = SwapDetails(venue=venue, owner=str(owner), mint=quote.mint, side=quote.side, in_amount=quote.in_amount,
+                              out_amount=out, min_out_amount=min_out, request_id=request_id, will_fail=fail_reason)
+        self.chain.ledger.register_swap(message_key(tx), details)
+        return tx, last_valid
+
+
+def _transfer_checked(pool: Pool, *, source, dest, owner, amount: int, decimals: int):
+    return transfer_checked(token_models.TransferCheckedParams(
+        program_id=pool.program, source=source, mint=pool.mint, dest=dest, owner=owner, amount=amount, decimals=decimals,
+    ))

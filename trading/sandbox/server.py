@@ -1,0 +1,106 @@
+"""The sandbox assembled: simulator, chain, pools, ledger, faults and the four HTTP faces on three ports.
+
+The JSON-RPC server answers on its port, with the control API under `/sandbox/` on the same port; bags.fm and Jupiter
+stand-ins get one port each. `Sandbox(...).start()` serves from background threads (tests, `manage.py sandbox`).
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+from trading.sandbox.bags import BagsApp
+from trading.sandbox.chain import Chain
+from trading.sandbox.control import PREFIX as CONTROL_PREFIX
+from trading.sandbox.control import ControlApp
+from trading.sandbox.faults import Faults
+from trading.sandbox.httpserver import HTTPService, Request, Response
+from trading.sandbox.jupiter import JupiterApp
+from trading.sandbox.ledger import Ledger
+from trading.sandbox.pools import Pools
+from trading.sandbox.rpc import RpcServer
+from trading.sandbox.simulator import Market
+
+DEFAULT_BAGS_KEY = "sandbox-bags-key"
+DEFAULT_JUPITER_KEY = "sandbox-jupiter-key"
+
+
+class Sandbox:
+    def __init__(
+        self,
+        *,
+        seed: int = 7,
+        slot_seconds: float = 0.4,
+        market_step_seconds: float = 1.0,
+        walk: bool = True,
+        seed_tokens: bool = True,
+        fee_bps: int = 30,
+        sol_usd: Decimal = Decimal("150"),
+        bags_api_key: str = DEFAULT_BAGS_KEY,
+        jupiter_api_key: str = DEFAULT_JUPITER_KEY,
+        bags_rate_limit: int = 1000,
+    ):
+        self.bags_api_key = bags_api_key
+        self.jupiter_api_key = jupiter_api_key
+        self.faults = Faults()
+        self.ledger = Ledger()
+        self.market = Market(seed=seed, step_seconds=market_step_seconds, sol_usd=sol_usd, running=walk)
+        if seed_tokens:
+            self.market.seed_default_tokens()
+        self.chain = Chain(ledger=self.ledger, faults=self.faults, slot_seconds=slot_seconds)
+        self.pools = Pools(market=self.market, chain=self.chain, fee_bps=fee_bps)
+        self.pools.ensure()
+        self.rpc = RpcServer(chain=self.chain, faults=self.faults)
+        self.control = ControlApp(self)
+        self.bags = BagsApp(pools=self.pools, faults=self.faults, api_key=bags_api_key, rate_limit=bags_rate_limit)
+        self.jupiter = JupiterApp(pools=self.pools, faults=self.faults, api_key=jupiter_api_key)
+        self._services: dict[str, HTTPService] = {}
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def _rpc_and_control(self, request: Request) -> Response:
+        if request.path.startswith(CONTROL_PREFIX + "/") or request.path == CONTROL_PREFIX:
+            return self.control(request)
+        return self.rpc(request)
+
+    def start(self, *, host: str = "127.0.0.1", rpc_port: int = 0, bags_port: int = 0, jupiter_port: int = 0) -> Sandbox:
+        self._services = {
+            "rpc": HTTPService(self._rpc_and_control, host=host, port=rpc_port, name="rpc").start(),
+            "bags": HTTPService(self.bags, host=host, port=bags_port, name="bags").start(),
+            "jupiter": HTTPService(self.jupiter, host=host, port=jupiter_port, name="jupiter").start(),
+        }
+        self._ticker = threading.Thread(target=self._tick, name="sandbox-ticker", daemon=True)
+        self._ticker.start()
+        return self
+
+    def _tick(self) -> None:
+        """Lands transactions whose confirmation delay is over, even when nobody asks about them."""
+        while not self._stop.wait(0.05):
+            self.chain.process_pending()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for service in self._services.values():
+            service.stop()
+
+    # --- addresses ----------------------------------------------------------------------------------
+    @property
+    def rpc_url(self) -> str:
+        return self._services["rpc"].url
+
+    @property
+    def control_url(self) -> str:
+        return self._services["rpc"].url + CONTROL_PREFIX
+
+    @property
+    def bags_url(self) -> str:
+        return self._services["bags"].url + "/api/v1"
+
+    @property
+    def jupiter_url(self) -> str:
+        return self._services["jupiter"].url
+
+    def urls(self) -> dict[str, str]:
+        if not self._services:
+            return {}
+        return {"rpc": self.rpc_url, "bags": self.bags_url, "jupiter": self.jupiter_url, "control": self.control_url}

@@ -1,0 +1,231 @@
+"""The market simulator: tokens and their prices (SOL per whole token, Decimal) as seeded random walks.
+
+Each token walks in steps of `step_seconds` of wall time: a log-normal move with drift and volatility, and now and then a
+jump (a pump, or a rug that takes most of the price away). The path of every token is a function of the market seed and
+the token's symbol, so two markets with one seed walk alike step for step. Tests force paths with `set_price` / `move`,
+or `pause()` the walk so that nothing moves unless they say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+
+from solders.keypair import Keypair
+
+SOL_MINT = "So11111111111111111111111111111111111111112"
+SPL_TOKEN = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+TOKEN_2022 = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
+PRICE_DIGITS = 12  # significant digits of a SOL price; USD prices keep 15, which a JSON float carries exactly
+USD_DIGITS = 15
+
+
+class MarketError(ValueError):
+    """Bad input to the simulator (unknown mint, non-positive price...)."""
+
+
+@dataclass
+class SimToken:
+    mint: str
+    symbol: str
+    name: str
+    decimals: int
+    token_program: str
+    price: Decimal
+    open_price: Decimal
+    volatility: Decimal
+    drift: Decimal
+    jump_probability: Decimal
+    liquidity_lamports: int
+    rng: random.Random = field(repr=False)
+    steps: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "mint": self.mint,
+            "symbol": self.symbol,
+            "name": self.name,
+            "decimals": self.decimals,
+            "token_program": self.token_program,
+            "price": str(self.price),
+            "open_price": str(self.open_price),
+            "liquidity_lamports": self.liquidity_lamports,
+        }
+
+
+# Seeded tokens: both decimals that occur (6 and 9) and both token programs.
+DEFAULT_TOKENS = (
+    {"symbol": "JRVS", "name": "Jarvis Coin", "decimals": 6, "price": Decimal("0.000450")},
+    {"symbol": "MOON", "name": "Moon Shot", "decimals": 9, "price": Decimal("0.0125")},
+    {"symbol": "BAGZ", "name": "Bags Token", "decimals": 6, "price": Decimal("0.0000082"), "token_program": TOKEN_2022},
+    {"symbol": "RUGR", "name": "Rug Runner", "decimals": 9, "price": Decimal("0.00031"), "jump_probability": Decimal("0.01")},
+)
+
+
+def _quantize(value: Decimal, digits: int = PRICE_DIGITS) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = digits
+        return +value
+
+
+class Market:
+    """Thread-safe set of simulated tokens; prices advance lazily with wall time while running."""
+
+    def __init__(self, *, seed: int = 7, step_seconds: float = 1.0, sol_usd: Decimal = Decimal("150"), running: bool = True):
+        if step_seconds <= 0:
+            raise MarketError("step_seconds must be positive")
+        self.seed = seed
+        self.step_seconds = step_seconds
+        self.sol_usd = sol_usd
+        self._tokens: dict[str, SimToken] = {}
+        self._lock = threading.RLock()
+        self._running = running
+        self._last_step = time.monotonic()
+        self.version = 0  # bumps on every price change; the RPC's contextSlot-like marker for quotes
+
+    # --- tokens ---------------------------------------------------------------------------------------
+    def add_token(
+        self,
+        *,
+        symbol: str,
+        decimals: int,
+        price: Decimal,
+        name: str | None = None,
+        token_program: str = SPL_TOKEN,
+        volatility: Decimal = Decimal("0.004"),
+        drift: Decimal = Decimal("0"),
+        jump_probability: Decimal = Decimal("0.002"),
+        liquidity_lamports: int = 2_000 * 10**9,
+    ) -> SimToken:
+        price = Decimal(price)
+        if not (0 <= decimals <= 12):
+            raise MarketError("decimals must be between 0 and 12")
+        if price <= 0:
+            raise MarketError("price must be positive")
+        if token_program not in (SPL_TOKEN, TOKEN_2022):
+            raise MarketError("token_program must be the SPL Token or the Token-2022 program")
+        digest = hashlib.sha256(f"jarvis-sandbox:{self.seed}:{symbol}".encode()).digest()
+        mint = str(Keypair.from_seed(digest).pubkey())
+        token = SimToken(
+            mint=mint,
+            symbol=symbol,
+            name=name or symbol,
+            decimals=decimals,
+            token_program=token_program,
+            price=_quantize(price),
+            open_price=_quantize(price),
+            volatility=Decimal(volatility),
+            drift=Decimal(drift),
+            jump_probability=Decimal(jump_probability),
+            liquidity_lamports=int(liquidity_lamports),
+            rng=random.Random(int.from_bytes(digest[:8], "big")),
+        )
+        with self._lock:
+            if mint in self._tokens:
+                raise MarketError(f"a token with symbol {symbol} already exists")
+            self._tokens[mint] = token
+            self.version += 1
+        return token
+
+    def seed_default_tokens(self) -> list[SimToken]:
+        return [self.add_token(**spec) for spec in DEFAULT_TOKENS]
+
+    def tokens(self) -> list[SimToken]:
+        with self._lock:
+            self._catch_up()
+            return list(self._tokens.values())
+
+    def token(self, mint: str) -> SimToken:
+        with self._lock:
+            self._catch_up()
+            try:
+                return self._tokens[mint]
+            except KeyError:
+                raise MarketError(f"unknown mint {mint}") from None
+
+    def has(self, mint: str) -> bool:
+        return mint in self._tokens
+
+    def by_symbol(self, symbol: str) -> SimToken:
+        for token in self.tokens():
+            if token.symbol == symbol:
+                return token
+        raise MarketError(f"unknown symbol {symbol}")
+
+    # --- prices ---------------------------------------------------------------------------------------
+    def price(self, mint: str) -> Decimal:
+        return self.token(mint).price
+
+    def usd_price(self, mint: str) -> Decimal:
+        if mint == SOL_MINT:
+            return self.sol_usd
+        return _quantize(self.price(mint) * self.sol_usd, USD_DIGITS)
+
+    def set_price(self, mint: str, price: Decimal) -> Decimal:
+        price = Decimal(price)
+        if price <= 0:
+            raise MarketError("price must be positive")
+        with self._lock:
+            token = self.token(mint)
+            token.price = _quantize(price)
+            self.version += 1
+            return token.price
+
+    def move(self, mint: str, pct: Decimal) -> Decimal:
+        """Move a price by `pct` percent now (-30 = a 30% drop)."""
+        pct = Decimal(pct)
+        if pct <= -100:
+            raise MarketError("a move must leave a positive price (pct > -100)")
+        with self._lock:
+            return self.set_price(mint, self.token(mint).price * (1 + pct / 100))
+
+    # --- the walk -------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def pause(self) -> None:
+        with self._lock:
+            self._catch_up()
+            self._running = False
+
+    def resume(self) -> None:
+        with self._lock:
+            self._last_step = time.monotonic()
+            self._running = True
+
+    def step(self, n: int = 1) -> None:
+        """Advance every token by n steps of its walk, whatever the clock says."""
+        with self._lock:
+            for _ in range(n):
+                for token in self._tokens.values():
+                    self._step_token(token)
+            self.version += 1
+
+    def _catch_up(self) -> None:
+        if not self._running:
+            return
+        now = time.monotonic()
+        due = int((now - self._last_step) / self.step_seconds)
+        if due <= 0:
+            return
+        self._last_step += due * self.step_seconds
+        self.step(min(due, 3600))
+
+    @staticmethod
+    def _step_token(token: SimToken) -> None:
+        rng = token.rng
+        shock = Decimal(repr(round(rng.gauss(0.0, 1.0), 9)))
+        log_return = token.drift + token.volatility * shock
+        if Decimal(repr(rng.random())) < token.jump_probability:
+            # a pump (+20..+120%) or, more often, a rug (-40..-90%)
+            if rng.random() < 0.35:
+                log_return += Decimal(repr(round(rng.uniform(0.18, 0.79), 9)))
+            else:
+                log_return += Decimal(repr(round(rng.uniform(-2.3, -0.51), 9)))
+        token.price = _quantize(token.price * log_return.exp())
+        token.steps += 1

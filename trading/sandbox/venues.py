@@ -1,0 +1,159 @@
+"""What the bags.fm and Jupiter stand-ins share: key checks, faults, quote and swap building over the sandbox pools."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from solders.pubkey import Pubkey
+
+from trading.sandbox.faults import Faults
+from trading.sandbox.httpserver import Request, Response
+from trading.sandbox.pools import NoRoute, Pools, Quote
+from trading.sandbox.simulator import SOL_MINT
+
+AUTO_PRIORITY_FEE = 10_000  # lamports, what "auto" resolves to in the sandbox
+PRIORITY_LEVELS = {"medium": 5_000, "high": 20_000, "veryHigh": 100_000}
+
+
+class VenueError(Exception):
+    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class SwapRequest:
+    quote: Quote
+    min_out: int
+    owner: Pubkey
+    request_id: str
+
+
+class Venue:
+    """Shared behaviour; subclasses render each venue's own shapes."""
+
+    service = ""
+    label = ""
+
+    def __init__(self, *, pools: Pools, faults: Faults, api_key: str):
+        self.pools = pools
+        self.faults = faults
+        self.api_key = api_key
+        self.routes: dict = {}
+
+    def __call__(self, request: Request) -> Response:
+        route = self.routes.get((request.method, request.path))
+        if route is None:
+            return self.error_response(VenueError(404, "Not found", "NOT_FOUND"))
+        fault = self.http_fault()
+        if fault is not None:
+            return fault
+        try:
+            self.check_key(request)
+            return self.respond(route, request)
+        except VenueError as error:
+            response = self.error_response(error)
+            response.headers.update(error.headers)
+            return response
+
+    def respond(self, route, request: Request) -> Response:
+        return Response.json(route(request))
+
+    # --- faults -------------------------------------------------------------------------------------
+    def http_fault(self) -> Response | None:
+        if (f := self.faults.take(self.service, "timeout")) is not None:
+            return Response.hang(float(f.params.get("seconds", 15)))
+        if (f := self.faults.take(self.service, "outage")) is not None:
+            return self.error_response(VenueError(int(f.params.get("status", 503)), "Service unavailable", "SERVICE_UNAVAILABLE"))
+        if (f := self.faults.take(self.service, "http_429")) is not None:
+            response = self.error_response(VenueError(429, "Too many requests", "RATE_LIMITED"))
+            response.headers["Retry-After"] = str(f.params.get("retry_after", 1))
+            return response
+        if (f := self.faults.take(self.service, "slow")) is not None:
+            time.sleep(float(f.params.get("seconds", 1.0)))
+        return None
+
+    def error_response(self, error: VenueError) -> Response:
+        """Jupiter's shape; bags.fm overrides it with its envelope."""
+        return Response.json({"error": error.message, "errorCode": error.code}, status=error.status)
+
+    def check_key(self, request: Request) -> None:
+        if request.headers.get("x-api-key") != self.api_key:
+            raise VenueError(401, "Invalid or missing API key", "UNAUTHORIZED")
+
+    # --- quote and swap -----------------------------------------------------------------------------
+    @staticmethod
+    def int_param(value, name: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+        try:
+            number = int(str(value))
+        except (TypeError, ValueError):
+            raise VenueError(400, f"{name} must be an integer", "INVALID_REQUEST") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            raise VenueError(400, f"{name} is out of range", "INVALID_REQUEST")
+        return number
+
+    def quote(self, *, input_mint: str, output_mint: str, amount: int) -> Quote:
+        if self.faults.take(self.service, "no_route"):
+            raise VenueError(400, "Could not find any route", "COULD_NOT_FIND_ANY_ROUTE")
+        try:
+            return self.pools.quote(input_mint=input_mint, output_mint=output_mint, amount=amount)
+        except NoRoute:
+            raise VenueError(400, "Could not find any route", "COULD_NOT_FIND_ANY_ROUTE") from None
+
+    def parse_swap(self, body) -> SwapRequest:
+        if not isinstance(body, dict) or not isinstance(body.get("quoteResponse"), dict):
+            raise VenueError(400, "quoteResponse is required", "INVALID_REQUEST")
+        q = body["quoteResponse"]
+        try:
+            owner = Pubkey.from_string(str(body.get("userPublicKey")))
+        except Exception:
+            raise VenueError(400, "userPublicKey is not a valid public key", "INVALID_REQUEST") from None
+        amount = self.int_param(q.get("inAmount"), "inAmount", minimum=1)
+        min_out = self.int_param(q.get("otherAmountThreshold", q.get("minOutAmount")), "otherAmountThreshold")
+        quote = self.quote(input_mint=str(q.get("inputMint")), output_mint=str(q.get("outputMint")), amount=amount)
+        return SwapRequest(quote=quote, min_out=min_out, owner=owner, request_id=str(q.get("requestId") or uuid.uuid4()))
+
+    def swap_from_request(self, request: Request) -> tuple[bytes, int, int]:
+        """Parse a swap request and build its transaction: (serialized transaction, lastValidBlockHeight, priority fee)."""
+        try:
+            body = request.json()
+        except ValueError:
+            raise VenueError(400, "the body must be JSON", "INVALID_REQUEST") from None
+        swap = self.parse_swap(body)
+        fee = self.priority_fee(body.get("prioritizationFeeLamports", "auto"))
+        fail = self.faults.take(self.service, "fail_simulation")
+        tx, last_valid = self.pools.build_swap(
+            venue=self.service, quote=swap.quote, min_out=swap.min_out, owner=swap.owner, request_id=swap.request_id,
+            priority_fee_lamports=fee, fail_reason="fault injection: fails simulation" if fail else "",
+        )
+        return bytes(tx), last_valid, fee
+
+    @staticmethod
+    def priority_fee(value) -> int:
+        if value is None or value == "auto":
+            return AUTO_PRIORITY_FEE
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            return max(0, int(value))
+        if isinstance(value, dict):
+            if "priorityLevelWithMaxLamports" in value:
+                spec = value["priorityLevelWithMaxLamports"] or {}
+                level = PRIORITY_LEVELS.get(spec.get("priorityLevel"), AUTO_PRIORITY_FEE)
+                return min(level, int(spec.get("maxLamports", level)))
+            if "jitoTipLamports" in value:
+                return max(0, int(value["jitoTipLamports"]))
+        raise VenueError(400, "prioritizationFeeLamports is invalid", "INVALID_REQUEST")
+
+    @staticmethod
+    def mint_decimals(pools: Pools, mint: str) -> int:
+        return 9 if mint == SOL_MINT else pools.market.token(mint).decimals
+
+    @staticmethod
+    def impact_pct(quote: Quote) -> str:
+        """priceImpactPct as the venues send it: a fraction in a string ("0.0012" = 0.12%)."""
+        return format(quote.price_impact.normalize(), "f")
