@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "jarvis.logging.CorrelationIdMiddleware",
+    "monitoring.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -256,6 +257,24 @@ BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 30, minimum=0)
 BACKUP_KEEP_MONTHLY = env_int("BACKUP_KEEP_MONTHLY", 12, minimum=0)
 BACKUP_KEEP_MANUAL = env_int("BACKUP_KEEP_MANUAL", 10, minimum=0)
 BACKUP_KEEP_FAILED_DAYS = env_int("BACKUP_KEEP_FAILED_DAYS", 30, minimum=1)
+
+# --- Monitoring (monitoring/, docs/monitoring.md) ------------------------------------------------
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, every scrape is refused.
+METRICS_TOKEN = env_str("METRICS_TOKEN", None)
+# Readiness details for an uptime service without a login: /api/v1/health/ready/?token=<this>.
+MONITORING_READINESS_TOKEN = env_str("MONITORING_READINESS_TOKEN", None)
+MONITORING_CHECK_TIMEOUT_SECONDS = float(env_decimal("MONITORING_CHECK_TIMEOUT_SECONDS", "1"))  # not money
+MONITORING_READINESS_CACHE_SECONDS = float(env_decimal("MONITORING_READINESS_CACHE_SECONDS", "1.5"))
+MONITORING_READINESS_SKIP = env_list("MONITORING_READINESS_SKIP", [])
+MONITORING_BEAT_INTERVAL_SECONDS = env_int("MONITORING_BEAT_INTERVAL_SECONDS", 10, minimum=1)
+MONITORING_WORKER_HEARTBEAT_SECONDS = env_int("MONITORING_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
+MONITORING_PRICE_STALE_SECONDS = env_int("MONITORING_PRICE_STALE_SECONDS", 30, minimum=1)
+MONITORING_BOT_STALE_SECONDS = env_int("MONITORING_BOT_STALE_SECONDS", 60, minimum=1)
+MONITORING_UPTIME_KEEP_DAYS = env_int("MONITORING_UPTIME_KEEP_DAYS", 90, minimum=1)
+MONITORING_BUDGET_WARN_PERCENT = env_int("MONITORING_BUDGET_WARN_PERCENT", 80, minimum=1, maximum=100)
+MONITORING_ALERT_WEBHOOK_URL = env_str("MONITORING_ALERT_WEBHOOK_URL", None)
+if MONITORING_CHECK_TIMEOUT_SECONDS <= 0 or MONITORING_READINESS_CACHE_SECONDS < 0:
+    raise ConfigError("MONITORING_CHECK_TIMEOUT_SECONDS must be positive and MONITORING_READINESS_CACHE_SECONDS not negative")
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()

@@ -1,13 +1,44 @@
+"""Heartbeat writes, and the entry points other apps call. More in budgets.py, alerts.py, uptime.py."""
+
 from __future__ import annotations
 
-from django.utils import timezone
+import logging
 
-from monitoring.models import Heartbeat
+import redis
+from django.conf import settings
+
+from monitoring.heartbeats import heartbeat_write, redis_for
+
+logger = logging.getLogger(__name__)
 
 
-def heartbeat_record(*, component: str, detail: dict | None = None) -> Heartbeat:
-    """Record that ``component`` is alive now (one upsert)."""
-    beat, _ = Heartbeat.objects.update_or_create(
+def heartbeat_record(*, component: str, detail: dict | None = None) -> float | None:
+    """Record in Redis that ``component`` (beat, bot, price_feed, ...) is alive now.
+
+    Returns the timestamp written, or None when Redis is unreachable: a heartbeat never breaks its caller
+    (the bot's loop, the price feed); the missing heartbeat is what readiness and alerts then report.
+    """
+    try:
+        return heartbeat_write(redis_for(settings.REDIS_URL), component=component, detail=detail)
+    except redis.RedisError as exc:
+        logger.warning("heartbeat of %s not recorded: %s", component, exc)
+        return None
+
+
+def heartbeat_row_record(*, component: str, detail: dict | None = None):
+    """Upsert the component's Heartbeat row (the admin's view of the last sign of life)."""
+    from django.utils import timezone
+
+    from monitoring.models import Heartbeat
+
+    row, _ = Heartbeat.objects.update_or_create(
         component=component, defaults={"last_seen": timezone.now(), "detail": detail or {}}
     )
-    return beat
+    return row
+
+
+def alert_raise(*, key: str, summary: str, severity: str = "warning") -> bool:
+    """Raise an alert to the admins from code; see monitoring.alerts.alert_raise."""
+    from monitoring.alerts import alert_raise as raise_
+
+    return raise_(key=key, summary=summary, severity=severity)

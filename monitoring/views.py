@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import hmac
+
 from django.conf import settings
+from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from monitoring.checks import readiness_cached
 
 
 class LivenessView(APIView):
@@ -23,3 +29,61 @@ class LivenessView(APIView):
     )
     def get(self, request):
         return Response({"status": "ok", "version": settings.VERSION, "time": timezone.now().isoformat()})
+
+
+def _token_matches(given: str | None, expected: str | None) -> bool:
+    return bool(given and expected and hmac.compare_digest(given.encode(), expected.encode()))
+
+
+class ReadinessView(APIView):
+    """Readiness: 200 when every component is up, 503 otherwise. Details for staff or with the readiness token."""
+
+    permission_classes = [permissions.AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        parameters=[OpenApiParameter("token", str, description="MONITORING_READINESS_TOKEN: shows per-component detail")],
+        responses={
+            200: inline_serializer(
+                "Readiness",
+                {
+                    "status": serializers.ChoiceField(["ready", "not_ready"]),
+                    "checked_at": serializers.DateTimeField(required=False),
+                    "components": serializers.DictField(
+                        child=inline_serializer(
+                            "ReadinessComponent",
+                            {
+                                "status": serializers.ChoiceField(["up", "down"]),
+                                "latency_ms": serializers.FloatField(),
+                                "detail": serializers.CharField(),
+                            },
+                        ),
+                        required=False,
+                    ),
+                },
+            ),
+            503: None,
+        },
+    )
+    def get(self, request):
+        report = readiness_cached()
+        code = 200 if report["status"] == "ready" else 503
+        token = request.query_params.get("token")
+        if _token_matches(token, settings.MONITORING_READINESS_TOKEN) or (token is None and request.user.is_staff):
+            return Response(report, status=code)
+        return Response({"status": report["status"]}, status=code)
+
+
+@require_GET
+def metrics_view(request):
+    """Prometheus exposition; only with `Authorization: Bearer <METRICS_TOKEN>`."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not _token_matches(token.strip(), settings.METRICS_TOKEN):
+        response = HttpResponse("metrics need Authorization: Bearer <METRICS_TOKEN>\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    from monitoring.collectors import metrics_exposition
+
+    body, content_type = metrics_exposition()
+    return HttpResponse(body, content_type=content_type)

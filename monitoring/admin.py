@@ -1,0 +1,55 @@
+from django.contrib import admin
+
+from monitoring.budgets import budget_cache_clear
+from monitoring.models import AlertEvent, AlertRule, Heartbeat, ProviderBudget, ProviderUsageDay, UptimeMinute
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    """Rules are validated by the model (unknown metric, threshold out of range): the form shows the reason."""
+
+    list_display = ("name", "metric", "target", "threshold", "window_minutes", "cooldown_minutes", "enabled")
+    list_filter = ("metric", "enabled")
+    list_editable = ("enabled",)
+    search_fields = ("name", "target")
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "rule", "target", "state", "value", "message", "resolved_at")
+    list_filter = ("state", "rule")
+    date_hierarchy = "started_at"
+
+
+@admin.register(ProviderBudget)
+class ProviderBudgetAdmin(admin.ModelAdmin):
+    list_display = ("provider", "cost_per_call_micro_usd", "monthly_budget_micro_usd", "enabled")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        budget_cache_clear()  # this process at once; the others within budgets.CACHE_SECONDS
+
+
+@admin.register(ProviderUsageDay)
+class ProviderUsageDayAdmin(ReadOnlyAdmin):
+    list_display = ("day", "provider", "calls", "refused", "cost_micro_usd")
+    list_filter = ("provider",)
+
+
+@admin.register(UptimeMinute)
+class UptimeMinuteAdmin(ReadOnlyAdmin):
+    list_display = ("minute", "component", "up")
+    list_filter = ("component", "up")
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ("component", "last_seen", "detail")

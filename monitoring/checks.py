@@ -1,0 +1,186 @@
+"""Readiness: one check per component, run concurrently, each under its own timeout; the answer is cached.
+
+Components: postgres, redis, queue:<name> for every Celery queue (a live consumer's heartbeat), beat (fresher
+than three beat intervals), price_feed, bot, and solana_rpc in live mode. MONITORING_READINESS_SKIP drops some
+(e.g. "bot" on a desk that runs without Telegram).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import httpx
+from django.conf import settings
+from django.db import connections
+
+from monitoring import heartbeats
+
+_executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="readiness")
+_cache: dict = {"at": -math.inf, "report": None}
+_cache_lock = threading.Lock()
+
+
+class CheckFailed(Exception):
+    """A component is not ready; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    status: str  # "up" or "down"
+    latency_ms: float
+    detail: str
+
+
+def _queues() -> list[str]:
+    from jarvis.celery import QUEUES
+
+    return list(QUEUES)
+
+
+def readiness_components() -> list[str]:
+    names = ["postgres", "redis", *(f"queue:{q}" for q in _queues()), "beat", "price_feed", "bot"]
+    if settings.TRADING_MODE == "live":
+        names.append("solana_rpc")
+    skip = set(settings.MONITORING_READINESS_SKIP)
+    return [name for name in names if name not in skip]
+
+
+def _redis():
+    return heartbeats.redis_for(settings.REDIS_URL, timeout=settings.MONITORING_CHECK_TIMEOUT_SECONDS)
+
+
+def check_postgres() -> str:
+    """A fresh connection (never a request thread's), `SELECT 1`, closed again."""
+    default = connections["default"]
+    params = copy.deepcopy(default.settings_dict)
+    if default.vendor == "postgresql":
+        timeout = settings.MONITORING_CHECK_TIMEOUT_SECONDS
+        params.setdefault("OPTIONS", {})["connect_timeout"] = max(1, math.ceil(timeout))
+        params["OPTIONS"]["options"] = f"-c statement_timeout={int(timeout * 1000)}"
+    connection = type(default)(params, alias="readiness")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        connection.close()
+    return f"{default.vendor} answers"
+
+
+def check_redis() -> str:
+    _redis().ping()
+    return "answers PING"
+
+
+def heartbeat_age(ts: float | None, now: float | None = None) -> float | None:
+    return None if ts is None else max(0.0, (time.time() if now is None else now) - ts)
+
+
+def check_queue(queue: str) -> str:
+    stale_after = 3 * settings.MONITORING_WORKER_HEARTBEAT_SECONDS
+    consumers = heartbeats.queue_consumers(_redis(), [queue])[queue]
+    live = {worker: heartbeat_age(beat["ts"]) for worker, beat in consumers.items()}
+    live = {worker: age for worker, age in live.items() if age <= stale_after}
+    if not live:
+        raise CheckFailed(f"no live worker consumes queue {queue!r} (no heartbeat within {stale_after} s)")
+    freshest = min(live.values())
+    return f"{len(live)} worker(s), freshest heartbeat {freshest:.1f} s ago"
+
+
+def check_heartbeat(component: str, stale_after: float) -> str:
+    beat = heartbeats.heartbeat_read(_redis(), [component])[component]
+    if beat is None:
+        raise CheckFailed(f"{component} has never sent a heartbeat")
+    age = heartbeat_age(beat["ts"])
+    if age > stale_after:
+        raise CheckFailed(f"{component} heartbeat is {age:.0f} s old (limit {stale_after:.0f} s)")
+    return f"heartbeat {age:.1f} s ago"
+
+
+def check_solana_rpc() -> str:
+    response = httpx.post(
+        settings.SOLANA_RPC_URL,
+        json={"jsonrpc": "2.0", "id": 1, "method": "getHealth"},
+        timeout=settings.MONITORING_CHECK_TIMEOUT_SECONDS,
+    )
+    body = response.json() if response.status_code == 200 else {}
+    if body.get("result") != "ok":
+        raise CheckFailed(f"getHealth answered HTTP {response.status_code}: {str(body.get('error', ''))[:120]}")
+    return "getHealth ok"
+
+
+def _check_for(name: str):
+    if name == "postgres":
+        return check_postgres
+    if name == "redis":
+        return check_redis
+    if name.startswith("queue:"):
+        return lambda: check_queue(name.split(":", 1)[1])
+    if name == "beat":
+        return lambda: check_heartbeat("beat", 3 * settings.MONITORING_BEAT_INTERVAL_SECONDS)
+    if name == "price_feed":
+        return lambda: check_heartbeat("price_feed", settings.MONITORING_PRICE_STALE_SECONDS)
+    if name == "bot":
+        return lambda: check_heartbeat("bot", settings.MONITORING_BOT_STALE_SECONDS)
+    if name == "solana_rpc":
+        return check_solana_rpc
+    raise ValueError(f"unknown readiness component {name!r}")
+
+
+def _timed(check) -> ComponentStatus:
+    started = time.perf_counter()
+    try:
+        detail, status = check(), "up"
+    except CheckFailed as exc:
+        detail, status = str(exc), "down"
+    except Exception as exc:  # the component's own error (refused, timed out, auth): reported, never raised
+        detail, status = f"{type(exc).__name__}: {str(exc)[:200]}", "down"
+    return ComponentStatus(status, round((time.perf_counter() - started) * 1000, 2), detail)
+
+
+def readiness_run(*, components: list[str] | None = None) -> dict:
+    """Run every check concurrently; a check without an answer by the timeout is reported down."""
+    names = components or readiness_components()
+    timeout = settings.MONITORING_CHECK_TIMEOUT_SECONDS
+    started = time.perf_counter()
+    futures = {name: _executor.submit(_timed, _check_for(name)) for name in names}
+    wait(futures.values(), timeout=timeout)
+    results = {}
+    for name, future in futures.items():
+        if future.done():
+            results[name] = future.result()
+        else:
+            elapsed = round((time.perf_counter() - started) * 1000, 2)
+            results[name] = ComponentStatus("down", elapsed, f"no answer within {timeout:g} s")
+    ready = all(result.status == "up" for result in results.values())
+    return {
+        "status": "ready" if ready else "not_ready",
+        "checked_at": datetime.now(UTC).isoformat(),
+        "components": {name: asdict(result) for name, result in results.items()},
+    }
+
+
+def readiness_cached() -> dict:
+    """The last report if younger than MONITORING_READINESS_CACHE_SECONDS, else a new one (one at a time)."""
+    ttl = settings.MONITORING_READINESS_CACHE_SECONDS
+    report = _cache["report"]
+    if report is not None and time.monotonic() - _cache["at"] < ttl:
+        return report
+    with _cache_lock:
+        report = _cache["report"]
+        if report is not None and time.monotonic() - _cache["at"] < ttl:
+            return report
+        report = readiness_run()
+        _cache.update(at=time.monotonic(), report=report)
+        return report
+
+
+def readiness_cache_clear() -> None:
+    with _cache_lock:
+        _cache.update(at=-math.inf, report=None)
