@@ -207,6 +207,20 @@ TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN", None)
 TELEGRAM_ADMIN_IDS = env_int_list("TELEGRAM_ADMIN_IDS")
 FLOWER_URL = env_str("FLOWER_URL", "http://127.0.0.1:5555")
 
+# --- Telegram (telegram_app/, docs/telegram.md) -------------------------------------------------------
+# Without a token the bot talks to the local Bot API stand-in (`manage.py telegram_standin`).
+TELEGRAM_STANDIN_PORT = env_int("TELEGRAM_STANDIN_PORT", 8903, minimum=1, maximum=65535)
+TELEGRAM_API_URL = env_str(
+    "TELEGRAM_API_URL", "https://api.telegram.org" if TELEGRAM_BOT_TOKEN else f"http://127.0.0.1:{TELEGRAM_STANDIN_PORT}"
+)
+TELEGRAM_WEBHOOK_URL = env_str("TELEGRAM_WEBHOOK_URL", None)  # public https base URL of the web role
+TELEGRAM_WEBHOOK_SECRET = env_str("TELEGRAM_WEBHOOK_SECRET", None)  # path part and X-Telegram-Bot-Api-Secret-Token
+TELEGRAM_SEND_PER_SECOND = env_int("TELEGRAM_SEND_PER_SECOND", 30, minimum=1, maximum=1000)
+TELEGRAM_SEND_MARGIN_MS = env_int("TELEGRAM_SEND_MARGIN_MS", 25, minimum=0, maximum=1000)
+TELEGRAM_GROUP_PER_MINUTE = env_int("TELEGRAM_GROUP_PER_MINUTE", 20, minimum=1, maximum=60)
+TELEGRAM_COMMANDS_PER_MINUTE = env_int("TELEGRAM_COMMANDS_PER_MINUTE", 30, minimum=1)
+TELEGRAM_COMMAND_BURST = env_int("TELEGRAM_COMMAND_BURST", 8, minimum=1)
+
 # --- Trading core (trading/, docs/trading.md) ---------------------------------------------------------
 # Wallet secrets are encrypted with AES-GCM under the FIRST key of "kid:base64key,..."; every listed key
 # decrypts (rotation: prepend a new key, run `manage.py rotate_wallet_key`, then drop the old one).

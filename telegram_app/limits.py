@@ -1,0 +1,186 @@
+"""Limits kept in Redis so every process shares them: the outbound send schedule (Telegram's flood
+limits), the pause after a 429, per-user command token buckets, and the single-bot lock.
+
+Times are Redis server milliseconds (``TIME``), so clocks of different machines never disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+
+PREFIX = "jarvis:tg:"
+GLOBAL_TAT = PREFIX + "send:global"
+PAUSE = PREFIX + "send:pause"
+
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local gi = tonumber(ARGV[1]); local ci = tonumber(ARGV[2])
+local base = math.max(now, tonumber(redis.call('GET', KEYS[3]) or '0'))
+local g = tonumber(redis.call('GET', KEYS[1]) or '0')
+local c = tonumber(redis.call('GET', KEYS[2]) or '0')
+if c > math.max(base, g) then return {0, math.ceil(c - now), now} end
+local start = math.max(base, g, c)
+redis.call('SET', KEYS[1], start + gi, 'PX', math.ceil(start + gi - now + 60000))
+redis.call('SET', KEYS[2], start + ci, 'PX', math.ceil(start + ci - now + 60000))
+return {1, math.ceil(start - now), now}
+"""
+
+# The gate right before the HTTP call: actual send times in a sliding window (bot-wide) and the last
+# send per chat, each widened by a guard so network jitter between here and Telegram cannot bunch them.
+_GATE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1]); local window = tonumber(ARGV[2]); local gap = tonumber(ARGV[3])
+local pause = tonumber(redis.call('GET', KEYS[3]) or '0')
+if pause > now then return math.ceil(pause - now) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local wait = 0
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  wait = tonumber(oldest[2]) + window - now
+end
+local last = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if last >= 0 and now - last < gap then wait = math.max(wait, last + gap - now) end
+if wait > 0 then return math.ceil(wait) end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window + 1000)
+redis.call('SET', KEYS[2], now, 'PX', gap + 1000)
+return 0
+"""
+
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local untilms = now + tonumber(ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if untilms > cur then redis.call('SET', KEYS[1], untilms, 'PX', tonumber(ARGV[1]) + 60000) end
+local g = tonumber(redis.call('GET', KEYS[2]) or '0')
+if untilms > g then redis.call('SET', KEYS[2], untilms, 'PX', math.ceil(tonumber(ARGV[1]) + 60000)) end
+return math.max(untilms, cur)
+"""
+
+_NOW_AND_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return {now, tonumber(redis.call('GET', KEYS[1]) or '0')}
+"""
+
+_BUCKET = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cap = tonumber(ARGV[1]); local per_ms = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1] or cap); local at = tonumber(state[2] or now)
+tokens = math.min(cap, tokens + (now - at) * per_ms)
+local allowed = 0; local wait = 0
+if tokens >= 1 then tokens = tokens - 1; allowed = 1 else wait = math.ceil((1 - tokens) / per_ms) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(cap / per_ms) + 1000)
+return {allowed, wait}
+"""
+
+_REFRESH = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+
+
+@functools.lru_cache(maxsize=4)
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
+
+
+def client() -> redis.Redis:
+    return _client(settings.REDIS_URL)
+
+
+@functools.lru_cache(maxsize=16)
+def _script(url: str, source: str):
+    return _client(url).register_script(source)
+
+
+def _run(source: str, keys: list[str], args: list) -> list | int:
+    return _script(settings.REDIS_URL, source)(keys=keys, args=args)
+
+
+# --- outbound send schedule --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Slot:
+    reserved: bool
+    wait_ms: int  # until the slot (reserved) or until the chat is free (not reserved)
+    now_ms: int
+
+
+def chat_interval_ms(chat_id: int) -> int:
+    """1 a second per private chat; 20 a minute per group (negative ids are groups and channels)."""
+    return 60_000 // settings.TELEGRAM_GROUP_PER_MINUTE if chat_id < 0 else 1000
+
+
+def global_interval_ms() -> float:
+    return 1000 / settings.TELEGRAM_SEND_PER_SECOND
+
+
+def send_slot_reserve(*, chat_id: int) -> Slot:
+    reserved, wait, now = _run(_RESERVE, [GLOBAL_TAT, f"{PREFIX}send:chat:{chat_id}", PAUSE],
+                               [global_interval_ms(), chat_interval_ms(chat_id)])
+    return Slot(reserved=bool(reserved), wait_ms=int(wait), now_ms=int(now))
+
+
+def send_gate(*, chat_id: int, member: str) -> int:
+    """Record a send happening now if every limit allows it (returns 0); else the milliseconds to wait."""
+    guard = settings.TELEGRAM_SEND_MARGIN_MS
+    return int(_run(_GATE, [f"{PREFIX}sent:global", f"{PREFIX}sent:chat:{chat_id}", PAUSE],
+                    [settings.TELEGRAM_SEND_PER_SECOND, 1000 + guard, chat_interval_ms(chat_id) + guard, member]))
+
+
+def send_pause(*, seconds: float) -> int:
+    """After a 429: every sender waits ``retry_after``. Returns the pause end (Redis ms)."""
+    return int(_run(_PAUSE, [PAUSE, GLOBAL_TAT], [int(seconds * 1000)]))
+
+
+def send_clock() -> tuple[int, int]:
+    """(Redis now in ms, pause end in ms)."""
+    now, pause = _run(_NOW_AND_PAUSE, [PAUSE], [])
+    return int(now), int(pause)
+
+
+# --- per-user command buckets ---------------------------------------------------------------------------
+def command_allow(*, user_id: int) -> tuple[bool, int]:
+    """Token bucket per Telegram user: (allowed, seconds to wait). Burst and rate from settings."""
+    cap = settings.TELEGRAM_COMMAND_BURST
+    per_ms = settings.TELEGRAM_COMMANDS_PER_MINUTE / 60_000
+    allowed, wait = _run(_BUCKET, [f"{PREFIX}cmd:{user_id}"], [cap, repr(per_ms)])
+    return bool(allowed), max(1, -(-int(wait) // 1000)) if not allowed else 0
+
+
+# --- one bot process ------------------------------------------------------------------------------------
+class LockHeld(Exception):
+    def __init__(self, holder: str):
+        super().__init__(holder)
+        self.holder = holder
+
+
+class SingleInstanceLock:
+    """``SET NX PX`` with a token, refreshed while alive; a second holder is refused with who holds it."""
+
+    def __init__(self, name: str, *, ttl_ms: int = 30_000):
+        self.key = f"{PREFIX}lock:{name}"
+        self.ttl_ms = ttl_ms
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def acquire(self) -> None:
+        if not client().set(self.key, self.token, nx=True, px=self.ttl_ms):
+            holder = client().get(self.key)
+            raise LockHeld(holder.decode() if holder else "another process")
+
+    def refresh(self) -> bool:
+        return bool(_run(_REFRESH, [self.key], [self.token, self.ttl_ms]))
+
+    def release(self) -> None:
+        _run(_RELEASE, [self.key], [self.token])

@@ -1,0 +1,102 @@
+"""Trading domain events and monitoring alerts turned into outbox messages, exactly once each.
+
+A trading event is claimed by setting its ``delivered_at`` with a compare-and-swap in the same
+transaction that writes the outbox row (whose ``dedupe_key`` is unique as a second guard); the periodic
+sweep delivers events a crash left undelivered. Alerts go to every admin chat, keyed by event and state.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from telegram_app.models import TelegramAccount
+from telegram_app.outbox import outbox_enqueue
+from telegram_app.parsers import format_sol
+
+logger = logging.getLogger(__name__)
+REASONS = {"tp": "Take-profit", "sl": "Stop-loss", "trailing": "Trailing stop", "time": "Time stop",
+           "kill": "Kill switch", "manual": "Your sell"}
+
+
+def _pnl(lamports: int) -> str:
+    return ("+" if lamports > 0 else "") + format_sol(lamports) + " SOL"
+
+
+def event_text(kind: str, p: dict) -> str | None:
+    symbol = p.get("symbol") or (p.get("mint") or "")[:6]
+    if kind == "position.opened":
+        return (f"✅ Bought {symbol}: {format_sol(int(p.get('cost_lamports') or 0))} SOL at "
+                f"{Decimal(p.get('entry_price') or 0):.10g} SOL each ({p.get('mode', 'paper')}).\n"
+                f"Exit plan: {p.get('plan', '')}\n/positions to manage it.")
+    if kind == "exit.filled":
+        reason = REASONS.get(p.get("reason"), "Exit")
+        leg = f" (leg {int(p['leg']) + 1})" if p.get("leg") is not None else ""
+        left = "position closed" if not p.get("remaining_size") else "rest still open"
+        return (f"💰 {reason}{leg} filled on {symbol}: received {format_sol(int(p.get('received_lamports') or 0))} SOL, "
+                f"PnL {_pnl(int(p.get('realised_pnl_lamports') or 0))}; {left}.\nPlan: {p.get('plan', '')}")
+    if kind == "position.closed":
+        return f"🏁 {symbol} position closed. Realised PnL {_pnl(int(p.get('total_realised_pnl_lamports') or 0))}."
+    if kind == "order.failed":
+        side = "buy" if p.get("side") == "buy" else "sell"
+        return f"⚠️ Your {side} of {symbol} did not go through: {str(p.get('error') or 'unknown error')[:200]}. Nothing else changed."
+    if kind == "exit.stuck":
+        return f"⚠️ An exit on {symbol} is taking longer than it should. The desk keeps trying; operators are alerted."
+    if kind == "wallet.exported":
+        return "🔐 Your wallet's private key was exported. If this was not you, move your funds now."
+    return None
+
+
+def _wants(trader_id: int, kind: str) -> bool:
+    TradingSettings = apps.get_model("trading", "TradingSettings")
+    prefs = TradingSettings.objects.filter(trader_id=trader_id).values_list("notifications", flat=True).first() or {}
+    if kind in ("order.failed", "exit.stuck", "wallet.exported"):
+        return True  # failures and security notices are always sent
+    return prefs.get("enabled", True) is not False
+
+
+def on_trading_event(event_id: int) -> None:
+    DomainEvent = apps.get_model("trading", "DomainEvent")
+    with transaction.atomic():
+        if not DomainEvent.objects.filter(pk=event_id, delivered_at__isnull=True).update(delivered_at=timezone.now()):
+            return
+        event = DomainEvent.objects.get(pk=event_id)
+        account = TelegramAccount.objects.filter(trader_id=event.trader_id).first() if event.trader_id else None
+        if account is None or not _wants(event.trader_id, event.kind):
+            return
+        text = event_text(event.kind, event.payload or {})
+        if text:
+            outbox_enqueue(chat_id=account.chat_id, text=text, kind=event.kind, dedupe_key=f"event:{event_id}")
+
+
+def events_redeliver(*, older_than: timedelta = timedelta(seconds=20)) -> int:
+    DomainEvent = apps.get_model("trading", "DomainEvent")
+    ids = list(DomainEvent.objects.filter(delivered_at__isnull=True, created_at__lt=timezone.now() - older_than)
+               .order_by("id").values_list("pk", flat=True)[:1000])
+    for event_id in ids:
+        on_trading_event(event_id)
+    return len(ids)
+
+
+def on_alert(alert_event_id: int) -> None:
+    try:
+        AlertEvent = apps.get_model("monitoring", "AlertEvent")
+    except LookupError:
+        return
+    alert = AlertEvent.objects.filter(pk=alert_event_id).first()
+    if alert is None:
+        return
+    state = str(getattr(alert, "state", "firing"))
+    name = getattr(alert, "rule_name", None) or getattr(alert, "rule", None) or getattr(alert, "name", "alert")
+    message = getattr(alert, "message", "") or getattr(alert, "summary", "")
+    icon = "✅ Resolved" if state == "resolved" else "🚨 Alert"
+    text = f"{icon}: {name}\n{message}".strip()
+    with transaction.atomic():
+        for admin_id in settings.TELEGRAM_ADMIN_IDS:
+            outbox_enqueue(chat_id=admin_id, text=text, kind="alert", dedupe_key=f"alert:{alert_event_id}:{state}:{admin_id}")

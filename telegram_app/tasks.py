@@ -1,0 +1,36 @@
+"""Celery tasks of the telegram queue (routed by the `telegram_app.` prefix, late acks: the outbox row's
+state makes a redelivered task harmless)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from telegram_app import outbox
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="telegram_app.send_message", soft_time_limit=30, time_limit=45, ignore_result=True)
+def send_message(outbox_id: int) -> str:
+    result = outbox.outbox_send(outbox_id=outbox_id)
+    if not result.done:
+        # Come back at the granted slot; the countdown is seconds, far below the broker's visibility timeout.
+        send_message.apply_async((outbox_id,), countdown=round(result.retry_in, 3))
+        return "scheduled"
+    return result.status
+
+
+@shared_task(name="telegram_app.outbox_sweep", soft_time_limit=50, time_limit=60, ignore_result=True)
+def outbox_sweep() -> int:
+    """Periodic: queue again what a dead worker or a lost task left behind, and deliver missed events."""
+    from telegram_app.notify import events_redeliver
+
+    ids = outbox.outbox_recover()
+    for outbox_id in ids:
+        send_message.delay(outbox_id)
+    delivered = events_redeliver()
+    if ids or delivered:
+        logger.info("outbox sweep: %s messages queued again, %s events delivered late", len(ids), delivered)
+    return len(ids)

@@ -1,0 +1,116 @@
+"""The stand-in speaks the Bot API to the real python-telegram-bot client over HTTP."""
+
+import asyncio
+
+import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter
+
+TOKEN = "123456:TEST"
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def _bot(standin) -> Bot:
+    return Bot(TOKEN, base_url=f"{standin.url}/bot")
+
+
+def test_real_client_sends_edits_answers_and_deletes(standin):
+    async def scenario():
+        async with _bot(standin) as bot:
+            me = await bot.get_me()
+            assert me.username == "jarvis_standin_bot"
+            standin.send_text(501, "/start")
+            updates = await bot.get_updates(timeout=1)
+            assert updates[0].message.text == "/start" and updates[0].message.from_user.id == 501
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton("Go", callback_data="go:1")]])
+            sent = await bot.send_message(501, "hello", reply_markup=markup)
+            standin.press(501, 501, sent.message_id, "go:1")
+            updates = await bot.get_updates(offset=updates[-1].update_id + 1, timeout=1)
+            query = updates[0].callback_query
+            assert query.data == "go:1" and query.message.message_id == sent.message_id
+            await bot.answer_callback_query(query.id, text="ok")
+            await bot.edit_message_text("edited", chat_id=501, message_id=sent.message_id)
+            with pytest.raises(BadRequest, match="not modified"):
+                await bot.edit_message_text("edited", chat_id=501, message_id=sent.message_id)
+            await bot.delete_message(501, sent.message_id)
+            return updates[0].update_id
+
+    update_id = _run(scenario())
+    assert standin.bot_messages(501) == []
+    assert standin.callback_answer(update_id) == {"text": "ok", "show_alert": False}
+    assert [e["method"] for e in standin.log(501)] == ["sendMessage", "editMessageText", "deleteMessage"]
+
+
+def test_second_get_updates_consumer_conflicts(standin):
+    async def scenario():
+        async with _bot(standin) as first, _bot(standin) as second:
+            slow = asyncio.create_task(first.get_updates(timeout=5))
+            await asyncio.sleep(0.2)
+            fast = asyncio.create_task(second.get_updates(timeout=0.2))
+            with pytest.raises(Conflict, match="terminated by other getUpdates"):
+                await slow
+            assert await fast == ()
+
+    _run(scenario())
+
+
+def test_webhook_and_polling_exclude_each_other(standin):
+    async def scenario():
+        async with _bot(standin) as bot:
+            await bot.set_webhook("https://bot.example.org/telegram/x/", secret_token="s" * 20)
+            with pytest.raises(Conflict, match="webhook is active"):
+                await bot.get_updates(timeout=0)
+            await bot.delete_webhook()
+            assert await bot.get_updates(timeout=0) == ()
+
+    _run(scenario())
+
+
+def test_flood_limits_answer_429_with_retry_after(standin):
+    for user in range(1, 41):
+        standin.send_text(user, "hi")
+
+    async def scenario():
+        async with _bot(standin) as bot:
+            await bot.send_message(1, "one")
+            with pytest.raises(RetryAfter) as per_chat:
+                await bot.send_message(1, "two")  # 1 a second per chat
+            results = await asyncio.gather(*(bot.send_message(u, "bulk") for u in range(2, 41)), return_exceptions=True)
+            return per_chat.value, results
+
+    per_chat, results = _run(scenario())
+    refused = [r for r in results if isinstance(r, RetryAfter)]
+    assert len(results) - len(refused) <= 29  # 30 a second in all, "one" included
+    assert refused and all(r.message.startswith("Flood control") or "retry after" in r.message.lower() for r in refused)
+    assert standin.stats()["flood_429s"] == 1 + len(refused)
+    assert per_chat.message
+
+
+def test_replies_to_a_users_message_are_not_bulk(standin):
+    updates = [standin.send_text(user, "/pnl") for user in range(1, 41)]
+
+    async def scenario():
+        async with _bot(standin) as bot:
+            for update in updates:
+                message = update["message"]
+                await bot.send_message(message["chat"]["id"], "answer", reply_to_message_id=message["message_id"])
+
+    _run(scenario())
+    assert standin.stats()["flood_429s"] == 0
+
+
+def test_permanent_errors(standin):
+    standin.send_text(77, "/start")
+    standin.block(77)
+
+    async def scenario():
+        async with _bot(standin) as bot:
+            with pytest.raises(Forbidden, match="(?i)blocked"):
+                await bot.send_message(77, "x")
+            with pytest.raises(BadRequest, match="(?i)chat not found"):
+                await bot.send_message(123456789, "x")
+
+    _run(scenario())
