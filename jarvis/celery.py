@@ -90,6 +90,7 @@ app.conf.update(
     beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
 )
 app.autodiscover_tasks()
+app.autodiscover_tasks(["trading.tpsl"])  # the exit engine's tasks (trading/tpsl/tasks.py)
 
 
 @signals.setup_logging.connect

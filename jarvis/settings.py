@@ -235,6 +235,18 @@ PAPER_SLIPPAGE_BPS = env_int("PAPER_SLIPPAGE_BPS", 30, minimum=0, maximum=5000)
 PAPER_IMPACT_BPS_PER_SOL = env_int("PAPER_IMPACT_BPS_PER_SOL", 10, minimum=0, maximum=5000)
 PRICE_MAX_AGE_SECONDS = env_int("PRICE_MAX_AGE_SECONDS", 30, minimum=1)
 
+# --- TP/SL engine (trading/tpsl/, docs/exits.md) ------------------------------------------------------
+TPSL_INTERVAL_SECONDS = env_int("TPSL_INTERVAL_SECONDS", 1, minimum=1, maximum=60)  # beat period of the sweep
+TPSL_PRICE_MAX_AGE_SECONDS = env_int("TPSL_PRICE_MAX_AGE_SECONDS", 10, minimum=1)  # older = no data, no trigger
+TPSL_SHARD_BUDGET = env_int("TPSL_SHARD_BUDGET", 50_000, minimum=100)  # open positions one sweep task handles
+TPSL_EXIT_MAX_FAILURES = env_int("TPSL_EXIT_MAX_FAILURES", 5, minimum=1)  # then flag + "exit.stuck"
+TPSL_RETRY_BASE_SECONDS = env_int("TPSL_RETRY_BASE_SECONDS", 2, minimum=1)
+TPSL_RETRY_MAX_SECONDS = env_int("TPSL_RETRY_MAX_SECONDS", 60, minimum=1)
+TPSL_STUCK_RETRY_SECONDS = env_int("TPSL_STUCK_RETRY_SECONDS", 300, minimum=1)
+TPSL_EXIT_REQUEUE_SECONDS = env_int("TPSL_EXIT_REQUEUE_SECONDS", 30, minimum=5)
+TPSL_STALE_ALERT_EVERY_SECONDS = env_int("TPSL_STALE_ALERT_EVERY_SECONDS", 60, minimum=1)
+TPSL_DEFAULT_SELL_SLIPPAGE_BPS = env_int("TPSL_DEFAULT_SELL_SLIPPAGE_BPS", 500, minimum=1, maximum=5000)
+
 # --- Execution (trading/chain, trading/venues, trading/execution; docs/execution.md) -------------------
 # Timeouts are seconds (not money, so float is fine); fees are integer lamports.
 SOLANA_RPC_TIMEOUT_SECONDS = float(env_decimal("SOLANA_RPC_TIMEOUT_SECONDS", "5"))

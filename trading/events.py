@@ -16,7 +16,15 @@ from trading.models import DomainEvent, Trader
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("position.opened", "position.closed", "order.failed", "exit.filled", "exit.stuck", "wallet.exported")
+KINDS = (
+    "position.opened",
+    "position.closed",
+    "order.failed",
+    "exit.filled",
+    "exit.stuck",
+    "wallet.exported",
+    "prices.stale",  # trading.tpsl: mints with open positions and no fresh price (trader=None)
+)
 
 _handlers: list[Callable[[int], object]] = []
 
