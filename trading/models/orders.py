@@ -35,6 +35,7 @@ class Order(models.Model):
     amount_out_actual = models.BigIntegerField(null=True, blank=True)
     fill_price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True)
     fee_lamports = models.BigIntegerField(default=0)
+    realised_pnl_lamports = models.BigIntegerField(null=True, blank=True, help_text="Set on a confirmed sell.")
     slippage_bps = models.PositiveIntegerField(default=300)
     priority_fee_lamports = models.BigIntegerField(default=0)
     signature = models.CharField(max_length=100, blank=True, db_index=True)

@@ -48,6 +48,7 @@ def position_apply_fill(*, order_id: int, in_amount: int, out_amount: int, price
             kind, payload = "position.opened", _opened_payload(position, order)
         else:
             payload = _apply_sell(position, order, in_amount, out_amount, price, fee_lamports)
+            fields["realised_pnl_lamports"] = payload["realised_pnl_lamports"]
             kind = "exit.filled"
         position_triggers_refresh(position=position)
         position.save()

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trading.events import event_publish
-from trading.models import Order, OrderSide, OrderStatus, Position, PositionStatus
+from trading.models import ExitLeg, Order, OrderSide, OrderStatus, Position, PositionStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ def order_fail(*, order_id: int, error: str) -> bool:
         elif order.side == OrderSide.SELL and position.status == PositionStatus.CLOSING:
             position.status = PositionStatus.OPEN
             position.save(update_fields=["status", "updated_at"])
+        if order.leg_id is not None:
+            ExitLeg.objects.filter(id=order.leg_id, status=ExitLeg.Status.CLAIMED).update(status=ExitLeg.Status.PENDING)
         event_publish(
             kind="order.failed",
             trader=position.trader,

@@ -1,0 +1,179 @@
+"""The price feed: Jupiter Price v3 (batches of up to 50 mints), DexScreener as a second source, Redis cache.
+
+Prices are SOL per whole token (Decimal), converted from Jupiter's USD prices with SOL's own USD price
+from the same answer. In paper and sandbox mode JUPITER_API_URL is the sandbox stand-in, so the feed is
+the market simulator. Each cached price carries its timestamp; a mint with no price has no key at all:
+"no data" is None, never zero.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import httpx
+import redis
+from django.conf import settings
+
+from trading.models.choices import SOL_MINT
+
+logger = logging.getLogger(__name__)
+
+JUPITER_BATCH = 50
+DEXSCREENER_BATCH = 30
+HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+KEY_PREFIX = "jarvis:price:"
+KEY_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    price: Decimal  # SOL per whole token
+    at: float  # unix time the source answered
+    source: str
+    decimals: int | None = None
+
+    @property
+    def age_seconds(self) -> float:
+        return max(0.0, time.time() - self.at)
+
+    def is_fresh(self, max_age: float | None = None) -> bool:
+        return self.age_seconds <= (settings.PRICE_MAX_AGE_SECONDS if max_age is None else max_age)
+
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def _redis() -> redis.Redis:
+    url = settings.REDIS_URL
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return _clients[url]
+
+
+def _positive(value) -> Decimal | None:
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    return number if number.is_finite() and number > 0 else None
+
+
+def _get_json(client: httpx.Client, url: str, **kwargs):
+    response = client.get(url, **kwargs)
+    response.raise_for_status()
+    return json.loads(response.content, parse_float=Decimal)
+
+
+def fetch_jupiter(client: httpx.Client, mints: list[str]) -> dict[str, PricePoint]:
+    """SOL prices from Jupiter Price v3; every batch carries SOL's mint so USD converts to SOL."""
+    headers = {"x-api-key": settings.JUPITER_API_KEY} if settings.JUPITER_API_KEY else {}
+    url = settings.JUPITER_API_URL.rstrip("/") + "/price/v3"
+    found: dict[str, PricePoint] = {}
+    wanted = [m for m in mints if m != SOL_MINT]
+    for start in range(0, max(len(wanted), 1), JUPITER_BATCH - 1):
+        batch = wanted[start : start + JUPITER_BATCH - 1]
+        data = _get_json(client, url, params={"ids": ",".join([SOL_MINT, *batch])}, headers=headers)
+        now = time.time()
+        sol = data.get(SOL_MINT) if isinstance(data, dict) else None
+        sol_usd = _positive(sol.get("usdPrice")) if isinstance(sol, dict) else None
+        if sol_usd is None:
+            logger.warning("jupiter price answer has no SOL price; treating the batch as no data")
+            continue
+        for mint in batch:
+            entry = data.get(mint)
+            usd = _positive(entry.get("usdPrice")) if isinstance(entry, dict) else None
+            if usd is None:
+                continue
+            decimals = entry.get("decimals")
+            found[mint] = PricePoint(usd / sol_usd, now, "jupiter", decimals if isinstance(decimals, int) else None)
+    if SOL_MINT in mints:
+        found[SOL_MINT] = PricePoint(Decimal(1), time.time(), "fixed")
+    return found
+
+
+def fetch_dexscreener(client: httpx.Client, mints: list[str]) -> dict[str, PricePoint]:
+    """SOL prices from DexScreener: each mint's most liquid pair quoted in SOL (`priceNative`)."""
+    base = settings.DEXSCREENER_API_URL.rstrip("/") + "/latest/dex/tokens/"
+    found: dict[str, PricePoint] = {}
+    for start in range(0, len(mints), DEXSCREENER_BATCH):
+        batch = mints[start : start + DEXSCREENER_BATCH]
+        data = _get_json(client, base + ",".join(batch))
+        now = time.time()
+        best: dict[str, tuple[Decimal, Decimal]] = {}
+        for pair in (data or {}).get("pairs") or []:
+            mint = (pair.get("baseToken") or {}).get("address")
+            if mint not in batch or (pair.get("quoteToken") or {}).get("address") != SOL_MINT:
+                continue
+            price = _positive(pair.get("priceNative"))
+            liquidity = _positive((pair.get("liquidity") or {}).get("usd")) or Decimal(0)
+            if price is not None and (mint not in best or liquidity > best[mint][1]):
+                best[mint] = (price, liquidity)
+        for mint, (price, _) in best.items():
+            found[mint] = PricePoint(price, now, "dexscreener")
+    return found
+
+
+def prices_refresh(*, mints: list[str]) -> dict[str, PricePoint]:
+    """Fetch current prices for `mints`, cache them in Redis, and return what was found (absent = no data).
+
+    A source that times out or errors is logged and skipped: the next refresh tries again.
+    """
+    mints = list(dict.fromkeys(mints))
+    if not mints:
+        return {}
+    found: dict[str, PricePoint] = {}
+    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+        try:
+            found.update(fetch_jupiter(client, mints))
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.warning("jupiter price fetch failed: %s", type(exc).__name__)
+        missing = [m for m in mints if m not in found]
+        if missing and settings.DEXSCREENER_API_URL:
+            try:
+                found.update(fetch_dexscreener(client, missing))
+            except (httpx.HTTPError, ValueError) as exc:
+                logger.warning("dexscreener price fetch failed: %s", type(exc).__name__)
+    prices_store(found)
+    return found
+
+
+def prices_store(points: dict[str, PricePoint]) -> None:
+    if not points:
+        return
+    pipe = _redis().pipeline(transaction=False)
+    for mint, point in points.items():
+        value = {"p": str(point.price), "t": point.at, "s": point.source, "d": point.decimals}
+        pipe.set(KEY_PREFIX + mint, json.dumps(value), ex=KEY_TTL_SECONDS)
+    pipe.execute()
+
+
+def _decode(raw: bytes | None) -> PricePoint | None:
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    price = _positive(value.get("p"))
+    return None if price is None else PricePoint(price, float(value["t"]), value.get("s", ""), value.get("d"))
+
+
+def price_get(*, mint: str) -> PricePoint | None:
+    """The cached price of `mint` with its timestamp, or None when there is no data (never zero)."""
+    return _decode(_redis().get(KEY_PREFIX + mint))
+
+
+def prices_get_many(*, mints: list[str]) -> dict[str, PricePoint]:
+    if not mints:
+        return {}
+    raws = _redis().mget([KEY_PREFIX + m for m in mints])
+    return {m: p for m, p in ((m, _decode(r)) for m, r in zip(mints, raws)) if p is not None}
+
+
+def price_fresh(*, mint: str, max_age: float | None = None) -> PricePoint | None:
+    """A fresh price for `mint`: the cached one if young enough, else fetched now. None = no data."""
+    point = price_get(mint=mint)
+    if point is not None and point.is_fresh(max_age):
+        return point
+    return prices_refresh(mints=[mint]).get(mint)

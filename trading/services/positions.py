@@ -1,0 +1,163 @@
+"""Entries and exits: every check runs before anything is written; the writes of one request share a
+transaction, and execution is queued only once it commits."""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import IntegrityError, transaction
+
+from trading.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
+from trading.models import (
+    ExitLeg,
+    Mode,
+    Order,
+    OrderReason,
+    OrderSide,
+    OrderStatus,
+    Position,
+    PositionStatus,
+    Token,
+    Trader,
+)
+from trading.services.accounts import modes_allowed, trading_settings_get
+from trading.services.amounts import amount_validate, mint_validate, percent_validate, slippage_validate
+from trading.services.exits import exit_plan_create, exit_spec_resolve
+from trading.services.orders import order_enqueue
+from trading.services.quotes import balance_available, token_resolve
+from trading.services.risk import risk_check_entry
+from trading.venues.paper import paper_quote
+
+
+def _wallet_for(trader: Trader, mode: str):
+    if mode == Mode.PAPER:
+        return None
+    wallet = trader.wallets.order_by("id").first()
+    if wallet is None:
+        raise InvalidInput("You need a wallet before trading on-chain; create or import one first.", "no_wallet")
+    return wallet
+
+
+def position_open(
+    *, trader: Trader, mint: str, amount_lamports: int, exit_plan=None, slippage_bps: int | None = None
+) -> Position:
+    """Buy `amount_lamports` of SOL worth of `mint`. Writes Position + ExitPlan + Order in one transaction and
+    queues `trading.execute_order` on commit. Refused requests raise a TradingError and write nothing."""
+    mint = mint_validate(mint)
+    amount = amount_validate(amount_lamports)
+    prefs = trading_settings_get(trader=trader)
+    slippage = slippage_validate(prefs.buy_slippage_bps if slippage_bps is None else slippage_bps)
+    spec = exit_spec_resolve(spec=exit_plan, default=prefs.default_exit_plan or None)
+    mode = prefs.mode
+    if mode not in modes_allowed():
+        raise InvalidInput(f"Your account is set to {mode} mode, which this desk does not run.", "mode_not_allowed")
+    wallet = _wallet_for(trader, mode)
+    token, point = token_resolve(mint=mint)
+    with transaction.atomic():
+        Trader.objects.select_for_update().get(id=trader.id)  # one entry decision per trader at a time
+        risk_check_entry(trader=trader, amount_lamports=amount)
+        available = balance_available(trader=trader, mode=mode, wallet=wallet)
+        if amount > available:
+            raise InsufficientBalance(
+                f"You have {available / 10**9:.4f} SOL available, less than the {amount / 10**9:.4f} SOL this buy needs.",
+                "insufficient_balance",
+            )
+        if token.pk is None:
+            token = Token.objects.get_or_create(mint=token.mint, defaults={"decimals": token.decimals, "symbol": token.symbol})[0]
+        position = Position.objects.create(
+            trader=trader, wallet=wallet, token=token, mode=mode, status=PositionStatus.OPENING, cost_lamports=amount
+        )
+        exit_plan_create(position=position, spec=spec)
+        quote = paper_quote(side=OrderSide.BUY, amount_in=amount, price=point.price, decimals=token.decimals)
+        order = Order.objects.create(
+            position=position,
+            side=OrderSide.BUY,
+            reason=OrderReason.MANUAL,
+            mode=mode,
+            venue="paper" if mode == Mode.PAPER else "",
+            amount_in=amount,
+            amount_out_expected=quote.amount_out if mode == Mode.PAPER else None,
+            min_amount_out=quote.min_out(slippage) if mode == Mode.PAPER else None,
+            slippage_bps=slippage,
+        )
+        order_enqueue(order_id=order.id)
+    return position
+
+
+def exit_order_create(
+    *, position_id: int, amount: int, reason: str, leg_id: int | None = None, slippage_bps: int | None = None
+) -> Order | None:
+    """Claim the position's one exit slot with a sell order of `amount` base units and queue it on commit.
+
+    Returns None when another exit is already in flight (the database allows one) or the position is not
+    open; the caller simply tries again on a later tick. Used by manual sells and by the TP/SL engine.
+    """
+    if reason not in OrderReason.values:
+        raise ValueError(f"unknown exit reason {reason!r}")
+    try:
+        with transaction.atomic():
+            position = Position.objects.select_for_update().select_related("trader").get(id=position_id)
+            if position.status != PositionStatus.OPEN or not 0 < amount <= position.size:
+                return None
+            if slippage_bps is None:
+                slippage_bps = trading_settings_get(trader=position.trader).sell_slippage_bps
+            order = Order.objects.create(
+                position=position,
+                side=OrderSide.SELL,
+                reason=reason,
+                leg_id=leg_id,
+                mode=position.mode,
+                venue="paper" if position.mode == Mode.PAPER else "",
+                amount_in=amount,
+                slippage_bps=slippage_bps,
+            )
+            if amount == position.size:
+                position.status = PositionStatus.CLOSING
+                position.save(update_fields=["status", "updated_at"])
+            if leg_id is not None:
+                ExitLeg.objects.filter(id=leg_id, status=ExitLeg.Status.PENDING).update(status=ExitLeg.Status.CLAIMED)
+            order_enqueue(order_id=order.id)
+    except IntegrityError:
+        return None
+    return order
+
+
+def position_sell(*, trader: Trader, position_id: int, percent, reason: str = "manual") -> Order:
+    """Sell `percent` (0 < p <= 100) of what the position holds now; 100 closes it."""
+    percent = percent_validate(percent)
+    position = Position.objects.filter(id=position_id, trader=trader).first()
+    if position is None:
+        raise NotFound("You have no position with that number.", "position_not_found")
+    if position.status == PositionStatus.OPENING:
+        raise Conflict("That position is still being bought; sell it once the buy confirms.", "position_opening")
+    if position.status in (PositionStatus.CLOSED, PositionStatus.FAILED):
+        raise Conflict("That position is already closed.", "position_closed")
+    amount = position.size if percent == 100 else int((position.size * percent / 100).to_integral_value(ROUND_FLOOR))
+    if amount <= 0:
+        raise InvalidInput("That percentage is less than one unit of the token; sell a larger share.", "amount_too_small")
+    order = exit_order_create(position_id=position.id, amount=amount, reason=reason)
+    if order is None:
+        raise Conflict("A sell of that position is already under way; wait for it to finish.", "exit_in_flight")
+    return order
+
+
+def position_close(*, position_id: int, reason: str = OrderReason.KILL) -> Order | None:
+    """Sell everything a position holds (operator action). None if an exit is already in flight."""
+    position = Position.objects.filter(id=position_id).first()
+    if position is None:
+        raise NotFound("There is no position with that number.", "position_not_found")
+    return exit_order_create(position_id=position.id, amount=position.size, reason=reason)
+
+
+def order_retry(*, order_id: int) -> Order:
+    """Retry a failed sell as a new order for what the position still holds (operator action)."""
+    order = Order.objects.select_related("position").filter(id=order_id).first()
+    if order is None:
+        raise NotFound("There is no order with that number.", "order_not_found")
+    if order.status != OrderStatus.FAILED or order.side != OrderSide.SELL:
+        raise Conflict("Only a failed sell can be retried; a failed buy is placed again as a new buy.", "not_retryable")
+    amount = min(order.amount_in, order.position.size)
+    retry = exit_order_create(position_id=order.position_id, amount=amount, reason=order.reason, leg_id=order.leg_id)
+    if retry is None:
+        raise Conflict("That position is not open or already has a sell under way.", "exit_in_flight")
+    return retry

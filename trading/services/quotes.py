@@ -1,0 +1,119 @@
+"""Token resolution, balances and the quote preview a trader sees before buying."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Sum
+
+from trading.errors import InvalidInput, NoPrice, TradingError, VenueError
+from trading.models import Mode, PaperLedger, Position, Token, Trader, Wallet
+from trading.models.choices import POSITION_LIVE, PositionStatus
+from trading.prices import PricePoint, price_fresh
+from trading.services.accounts import trading_settings_get
+from trading.services.amounts import amount_validate, mint_validate
+from trading.services.exits import exit_spec_resolve
+from trading.services.risk import risk_check_entry
+from trading.tpsl.plans import spec_summary
+from trading.venues.paper import paper_quote
+
+# Kept back from an on-chain wallet for network fees and token account rent.
+ONCHAIN_FEE_RESERVE_LAMPORTS = 10_000_000
+
+
+def token_resolve(*, mint: str) -> tuple[Token, PricePoint]:
+    """The Token (unsaved if new) and a fresh price. Unknown mints and mints without a price are refused."""
+    token = Token.objects.filter(mint=mint).first()
+    point = price_fresh(mint=mint)
+    if token is None:
+        if point is None or point.decimals is None:
+            raise InvalidInput("No market knows that token; check the address.", "unknown_mint")
+        token = Token(mint=mint, decimals=point.decimals)
+    if point is None:
+        raise NoPrice(f"There is no price for {token} right now, so it cannot be traded; try again shortly.", "no_price")
+    return token, point
+
+
+def paper_balance(*, trader: Trader) -> int:
+    """start + realised PnL - cost of open positions (all in paper mode), in lamports."""
+    ledger = PaperLedger.objects.filter(trader=trader).first()
+    if ledger is None:
+        ledger = PaperLedger.objects.get_or_create(
+            trader=trader, defaults={"start_balance_lamports": settings.PAPER_START_BALANCE_LAMPORTS}
+        )[0]
+    paper = Position.objects.filter(trader=trader, mode=Mode.PAPER)
+    realised = paper.aggregate(v=Sum("realised_pnl_lamports"))["v"] or 0
+    open_cost = paper.filter(status__in=POSITION_LIVE).aggregate(v=Sum("cost_lamports"))["v"] or 0
+    return ledger.start_balance_lamports + realised - open_cost
+
+
+def onchain_balance(*, wallet: Wallet) -> int:
+    from trading.chain.rpc import RpcError, SolanaRpc
+
+    try:
+        with SolanaRpc(settings.SOLANA_RPC_URL) as rpc:
+            return rpc.balance(wallet.public_key)
+    except RpcError:
+        raise VenueError("Your wallet balance could not be read right now; try again shortly.", "balance_unavailable") from None
+
+
+def balance_available(*, trader: Trader, mode: str, wallet: Wallet | None) -> int:
+    """Lamports a new buy may spend: paper ledger balance, or wallet balance minus buys not yet on chain."""
+    if mode == Mode.PAPER:
+        return paper_balance(trader=trader)
+    pending = (
+        Position.objects.filter(trader=trader, mode=mode, status=PositionStatus.OPENING).aggregate(v=Sum("cost_lamports"))["v"]
+        or 0
+    )
+    return max(0, onchain_balance(wallet=wallet) - pending - ONCHAIN_FEE_RESERVE_LAMPORTS)
+
+
+@dataclass(frozen=True)
+class QuotePreview:
+    mint: str
+    symbol: str
+    mode: str
+    amount_lamports: int
+    price: Decimal  # feed price, SOL per whole token
+    expected_tokens: int  # base units
+    min_tokens: int  # base units after the slippage limit
+    decimals: int
+    fee_lamports: int
+    price_impact_pct: Decimal
+    slippage_bps: int
+    exit_plan: str
+    refused: str | None  # the sentence position_open would refuse with now, if any
+
+
+def quote_preview(*, trader: Trader, mint: str, amount_lamports: int) -> QuotePreview:
+    """What a buy would get now (estimated from the price feed and the fee/slippage model); writes nothing."""
+    mint = mint_validate(mint)
+    amount = amount_validate(amount_lamports)
+    prefs = trading_settings_get(trader=trader)
+    token, point = token_resolve(mint=mint)
+    quote = paper_quote(side="buy", amount_in=amount, price=point.price, decimals=token.decimals)
+    refused = None
+    try:
+        risk_check_entry(trader=trader, amount_lamports=amount)
+        if prefs.mode == Mode.PAPER and amount > paper_balance(trader=trader):
+            refused = "You do not have enough paper SOL for this buy."
+    except TradingError as exc:
+        refused = exc.message
+    spec = exit_spec_resolve(spec=None, default=prefs.default_exit_plan or None)
+    return QuotePreview(
+        mint=mint,
+        symbol=token.symbol,
+        mode=prefs.mode,
+        amount_lamports=amount,
+        price=point.price,
+        expected_tokens=quote.amount_out,
+        min_tokens=quote.min_out(prefs.buy_slippage_bps),
+        decimals=token.decimals,
+        fee_lamports=quote.fee_lamports,
+        price_impact_pct=quote.slippage_bps / 100,
+        slippage_bps=prefs.buy_slippage_bps,
+        exit_plan=spec_summary(spec),
+        refused=refused,
+    )

@@ -1,0 +1,95 @@
+"""The paper venue: fills at the price feed's price minus a fee and a slippage model, no network client.
+
+This module imports no venue or chain client, so a paper order is structurally unable to reach bags.fm,
+Jupiter's swap API or a Solana cluster; the only outside call on its path is the price feed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from trading.models import Mode, Order, OrderSide, OrderStatus
+from trading.models.choices import LAMPORTS_PER_SOL
+from trading.prices import price_fresh
+
+logger = logging.getLogger(__name__)
+
+_BPS = Decimal(10_000)
+
+
+@dataclass(frozen=True)
+class PaperQuote:
+    amount_in: int
+    amount_out: int  # tokens for a buy, lamports for a sell, after fee and slippage
+    fee_lamports: int
+    fill_price: Decimal  # SOL per whole token the fill happens at
+    slippage_bps: Decimal
+    price: Decimal  # the feed price the quote started from
+
+    def min_out(self, slippage_bps: int) -> int:
+        return int(Decimal(self.amount_out) * (_BPS - slippage_bps) / _BPS)
+
+
+def paper_slippage_bps(*, sol_traded: Decimal) -> Decimal:
+    return Decimal(settings.PAPER_SLIPPAGE_BPS) + Decimal(settings.PAPER_IMPACT_BPS_PER_SOL) * sol_traded
+
+
+def paper_quote(*, side: str, amount_in: int, price: Decimal, decimals: int) -> PaperQuote:
+    """Pure: what the paper venue gives for `amount_in` (lamports to buy, base units to sell) at `price`."""
+    scale = Decimal(10) ** decimals
+    fee_bps = Decimal(settings.PAPER_FEE_BPS)
+    if side == OrderSide.BUY:
+        fee = int(Decimal(amount_in) * fee_bps / _BPS)
+        slip = paper_slippage_bps(sol_traded=Decimal(amount_in) / LAMPORTS_PER_SOL)
+        fill_price = price * (_BPS + slip) / _BPS
+        tokens = (Decimal(amount_in - fee) / LAMPORTS_PER_SOL / fill_price * scale).to_integral_value(ROUND_FLOOR)
+        return PaperQuote(amount_in, int(tokens), fee, fill_price, slip, price)
+    gross_sol = Decimal(amount_in) / scale * price
+    slip = paper_slippage_bps(sol_traded=gross_sol)
+    fill_price = max(price * (_BPS - slip) / _BPS, Decimal(0))
+    gross = int((Decimal(amount_in) / scale * fill_price * LAMPORTS_PER_SOL).to_integral_value(ROUND_FLOOR))
+    fee = int(Decimal(gross) * fee_bps / _BPS)
+    return PaperQuote(amount_in, gross - fee, fee, fill_price, slip, price)
+
+
+def paper_order_execute(*, order_id: int) -> None:
+    """Fill a pending paper order, once. The whole fill is one transaction: a worker that dies mid-way leaves
+    the order pending for the redelivered task; a duplicate delivery finds it no longer pending and stops."""
+    from trading.services.fills import position_apply_fill
+    from trading.services.orders import order_fail, order_transition
+
+    order = Order.objects.select_related("position__token").get(id=order_id)
+    if order.mode != Mode.PAPER or order.venue != "paper":
+        raise RuntimeError(f"order {order_id} is not a paper order; the paper venue refuses it")
+    if order.status != OrderStatus.PENDING:
+        return
+    token = order.position.token
+    point = price_fresh(mint=token.mint)
+    if point is None:
+        order_fail(order_id=order_id, error=f"There is no price for {token} right now, so nothing was traded.")
+        return
+    quote = paper_quote(side=order.side, amount_in=order.amount_in, price=point.price, decimals=token.decimals)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(id=order_id)
+        if locked.status != OrderStatus.PENDING:
+            return
+        if quote.amount_out <= 0 or (order.min_amount_out is not None and quote.amount_out < order.min_amount_out):
+            order_fail(
+                order_id=order_id,
+                error=f"The price of {token} moved past your slippage limit, so nothing was traded.",
+            )
+            return
+        order_transition(order_id=order_id, from_statuses=[OrderStatus.PENDING], to_status=OrderStatus.QUOTING, attempts=1)
+        position_apply_fill(
+            order_id=order_id,
+            in_amount=order.amount_in,
+            out_amount=quote.amount_out,
+            price=quote.fill_price,
+            fee_lamports=quote.fee_lamports,
+        )
+    logger.info("paper order %s filled at %s", order_id, quote.fill_price)
