@@ -10,6 +10,7 @@ check (only the very latest blockhash) is switched off in favour of this window.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from solders.pubkey import Pubkey
 from solders.token.state import Mint, TokenAccount, TokenAccountState
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
-from solders.transaction_status import TransactionErrorInstructionError
+from solders.transaction_status import TransactionErrorInstructionError, TransactionStatus
 from spl.token.instructions import get_associated_token_address
 
 from trading.sandbox import ledger as L
@@ -59,6 +60,13 @@ class TxRecord:
     post_balances: list[int]
     pre_tokens: list[tuple[int, str, str, str, int, int]] = field(default_factory=list)  # index, mint, owner, program, amount, decimals
     post_tokens: list[tuple[int, str, str, str, int, int]] = field(default_factory=list)
+
+
+def err_json(err) -> object:
+    """A solders TransactionErrorType in the RPC's JSON form (None stays None)."""
+    if err is None:
+        return None
+    return json.loads(TransactionStatus(0, None, None, err, None).to_json())["err"]
 
 
 def message_key(tx: VersionedTransaction) -> bytes:
@@ -239,7 +247,8 @@ class Chain:
             if not skip_preflight:
                 self._note(signature, signers, L.REJECTED, swap, "blockhash not found")
                 raise ChainError(-32002, "Transaction simulation failed: Blockhash not found",
-                                 {"err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0})
+                                 {"err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0,
+                                  "returnData": None})
             self._note(signature, signers, L.EXPIRED, swap, "blockhash not found")
             return signature
         if not skip_preflight:
@@ -247,8 +256,8 @@ class Chain:
             if isinstance(sim, FailedTransactionMetadata):
                 self._note(signature, signers, L.REJECTED, swap, f"preflight: {sim.err()}")
                 raise ChainError(-32002, f"Transaction simulation failed: {sim.err()}",
-                                 {"err": str(sim.err()), "logs": list(sim.meta().logs()), "accounts": None,
-                                  "unitsConsumed": sim.meta().compute_units_consumed()})
+                                 {"err": err_json(sim.err()), "logs": list(sim.meta().logs()), "accounts": None,
+                                  "unitsConsumed": sim.meta().compute_units_consumed(), "returnData": None})
         delay = self.faults.take("rpc", "confirm_delay", method="sendTransaction")
         seconds = float(delay.params.get("seconds", 1.0)) if delay else 0.0
         self._note(signature, signers, L.PENDING, swap, None)

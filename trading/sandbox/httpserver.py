@@ -78,12 +78,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             time.sleep(response.hang_seconds)
             self.close_connection = True
             return
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts, faults): nothing to answer
+            self.close_connection = True
 
     do_GET = do_POST = do_DELETE = do_PUT = _handle
 
@@ -95,6 +98,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request, client_address) -> None:
+        """Clients that hang up mid-request are normal here (timeout faults); stay quiet about them."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class HTTPService:

@@ -13,23 +13,15 @@ from solders.token.state import Mint, TokenAccount
 from solders.transaction_status import (
     EncodedConfirmedTransactionWithStatusMeta,
     EncodedTransactionWithStatusMeta,
-    TransactionStatus,
     UiLoadedAddresses,
     UiTransactionStatusMeta,
     UiTransactionTokenBalance,
 )
 
-from trading.sandbox.chain import ACCOUNT_SIZE, MINT_SIZE, TOKEN_PROGRAMS, TxRecord
+from trading.sandbox.chain import ACCOUNT_SIZE, MINT_SIZE, TOKEN_PROGRAMS, TxRecord, err_json  # noqa: F401 - re-exported
 
 MAX_RENT_EPOCH = 18446744073709551615
 TOKEN_STATES = {0: "uninitialized", 1: "initialized", 2: "frozen"}
-
-
-def err_json(err) -> object:
-    """A solders TransactionErrorType in the RPC's JSON form (None stays None)."""
-    if err is None:
-        return None
-    return json.loads(TransactionStatus(0, None, None, err, None).to_json())["err"]
 
 
 def ui_amount_string(amount: int, decimals: int) -> str:

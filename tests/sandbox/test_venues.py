@@ -1,0 +1,102 @@
+"""The venue stand-ins speak their services' shapes: keys, envelopes, rate-limit headers, trending tokens, prices."""
+
+from __future__ import annotations
+
+import base58
+import httpx
+import pytest
+from solders.transaction import VersionedTransaction
+
+from tests.sandbox.helpers import SOL
+
+
+def test_bags_requires_its_api_key_and_wraps_every_answer_in_an_envelope(sandbox, sandbox_settings):
+    mint = sandbox.market.by_symbol("JRVS").mint
+    params = {"inputMint": SOL, "outputMint": mint, "amount": "1000"}
+    with httpx.Client(base_url=sandbox.bags_url, timeout=5) as http:
+        missing = http.get("/trade/quote", params=params)
+        wrong = http.get("/trade/quote", params=params, headers={"x-api-key": "nope"})
+        ok = http.get("/trade/quote", params=params, headers={"x-api-key": sandbox.bags_api_key})
+        bad_amount = http.get("/trade/quote", params={**params, "amount": "ten"}, headers={"x-api-key": sandbox.bags_api_key})
+        manual = http.get("/trade/quote", params={**params, "slippageMode": "manual"},
+                          headers={"x-api-key": sandbox.bags_api_key})
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.json() == {"success": False, "error": "Invalid or missing API key"}
+    assert ok.status_code == 200 and ok.json()["success"] is True
+    body = ok.json()["response"]
+    assert body["inAmount"] == "1000" and int(body["minOutAmount"]) <= int(body["outAmount"])
+    assert body["slippageBps"] == 100 and body["routePlan"][0]["outputMintDecimals"] == 6
+    assert bad_amount.status_code == 400 and bad_amount.json()["success"] is False
+    assert manual.status_code == 400 and "slippageBps" in manual.json()["error"]
+
+
+def test_bags_counts_requests_against_the_hourly_limit(sandbox, sandbox_settings):
+    mint = sandbox.market.by_symbol("JRVS").mint
+    headers = {"x-api-key": sandbox.bags_api_key}
+    sandbox.bags.rate_limit = 3
+    try:
+        with httpx.Client(base_url=sandbox.bags_url, timeout=5, headers=headers) as http:
+            answers = [http.get("/trade/quote", params={"inputMint": SOL, "outputMint": mint, "amount": "1000"})
+                       for _ in range(4)]
+    finally:
+        sandbox.bags.rate_limit = 1000
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert answers[0].headers["X-RateLimit-Limit"] == "3" and int(answers[3].headers["Retry-After"]) >= 1
+    assert answers[3].json() == {"success": False, "error": "Rate limit exceeded"}
+
+
+def test_bags_swap_is_a_base58_transaction_paid_by_the_trader(sandbox, sandbox_settings, sandbox_trader):
+    mint = sandbox.market.by_symbol("MOON").mint
+    headers = {"x-api-key": sandbox.bags_api_key}
+    with httpx.Client(base_url=sandbox.bags_url, timeout=5, headers=headers) as http:
+        quote = http.get("/trade/quote", params={"inputMint": SOL, "outputMint": mint, "amount": "5000000"}).json()
+        swap = http.post("/trade/swap", json={"quoteResponse": quote["response"],
+                                              "userPublicKey": str(sandbox_trader.pubkey())}).json()["response"]
+        bad = http.post("/trade/swap", json={"quoteResponse": quote["response"], "userPublicKey": "x"})
+    tx = VersionedTransaction.from_bytes(base58.b58decode(swap["swapTransaction"]))
+    assert tx.message.account_keys[0] == sandbox_trader.pubkey()
+    assert tx.message.header.num_required_signatures == 2  # the trader's slot is empty, the pool signed its own
+    assert swap["lastValidBlockHeight"] > sandbox.chain.block_height()
+    assert bad.status_code == 400 and bad.json()["success"] is False
+
+
+def test_bags_top_tokens_lists_every_simulated_token(sandbox, sandbox_settings):
+    with httpx.Client(base_url=sandbox.bags_url, timeout=5, headers={"x-api-key": sandbox.bags_api_key}) as http:
+        answer = http.get("/token-launch/top-tokens/lifetime-fees").json()
+    assert answer["success"] is True
+    listed = {row["token"]: row["tokenInfo"]["symbol"] for row in answer["response"]}
+    assert {t.mint: t.symbol for t in sandbox.market.tokens()}.items() <= listed.items()
+
+
+def test_jupiter_requires_its_key_and_prices_only_what_it_knows(sandbox, sandbox_settings):
+    token = sandbox.market.by_symbol("BAGZ")
+    unknown = "11111111111111111111111111111111"
+    with httpx.Client(base_url=sandbox.jupiter_url, timeout=5) as http:
+        denied = http.get("/price/v3", params={"ids": token.mint})
+        prices = http.get("/price/v3", params={"ids": f"{token.mint},{unknown},{SOL}"},
+                          headers={"x-api-key": sandbox.jupiter_api_key}).json()
+        too_many = http.get("/price/v3", params={"ids": ",".join([SOL] * 51)}, headers={"x-api-key": sandbox.jupiter_api_key})
+        exact_out = http.get("/swap/v1/quote", headers={"x-api-key": sandbox.jupiter_api_key},
+                             params={"inputMint": SOL, "outputMint": token.mint, "amount": "10", "swapMode": "ExactOut"})
+    assert denied.status_code == 401
+    assert unknown not in prices  # no data is absence, never zero
+    assert prices[token.mint]["decimals"] == 6 and prices[SOL]["usdPrice"] == 150.0
+    from decimal import Decimal
+
+    assert Decimal(str(prices[token.mint]["usdPrice"])) == sandbox.market.price(token.mint) * 150
+    assert too_many.status_code == 400 and exact_out.status_code == 400
+
+
+@pytest.mark.parametrize("fee", ["auto", 25_000, {"jitoTipLamports": 7_000},
+                                 {"priorityLevelWithMaxLamports": {"priorityLevel": "veryHigh", "maxLamports": 40_000}}])
+def test_jupiter_swap_resolves_the_priority_fee(sandbox, sandbox_settings, sandbox_trader, fee):
+    mint = sandbox.market.by_symbol("JRVS").mint
+    with httpx.Client(base_url=sandbox.jupiter_url, timeout=5, headers={"x-api-key": sandbox.jupiter_api_key}) as http:
+        quote = http.get("/swap/v1/quote", params={"inputMint": SOL, "outputMint": mint, "amount": "1000000"}).json()
+        swap = http.post("/swap/v1/swap", json={"quoteResponse": quote, "userPublicKey": str(sandbox_trader.pubkey()),
+                                                "prioritizationFeeLamports": fee}).json()
+    expected = {"auto": 10_000, 25_000: 25_000}.get(fee if isinstance(fee, (str, int)) else None)
+    if isinstance(fee, dict):
+        expected = 7_000 if "jitoTipLamports" in fee else 40_000
+    assert swap["prioritizationFeeLamports"] == expected
