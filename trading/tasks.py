@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from trading.execution import tasks as _execution_tasks  # noqa: F401  (registers trading.reconcile_orders)
 
 
-@shared_task(name="trading.execute_order", soft_time_limit=120, time_limit=150)
+@shared_task(
+    name="trading.execute_order",
+    soft_time_limit=120,
+    time_limit=150,
+    autoretry_for=(OperationalError, InterfaceError),  # the database blinked; the state machine makes a rerun safe
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=5,
+    ignore_result=False,
+)
 def execute_order(order_id: int) -> None:
     """Run an order (trades queue, late acks). Safe to deliver twice: the venue path claims the order by CAS."""
     from trading.services.orders import order_execute
