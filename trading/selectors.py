@@ -1,0 +1,93 @@
+"""Reads of the trading core (no writes): positions, balances, PnL, prices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from trading.errors import NotFound
+from trading.models import Order, OrderSide, OrderStatus, Position, Trader
+from trading.models.choices import LAMPORTS_PER_SOL, POSITION_LIVE
+from trading.prices import PricePoint, prices_get_many
+from trading.prices import price_get as _price_get
+
+
+def position_list_open(*, trader: Trader) -> QuerySet[Position]:
+    """The trader's positions that are opening, open or closing, newest first, with token and exit plan."""
+    return (
+        Position.objects.filter(trader=trader, status__in=POSITION_LIVE)
+        .select_related("token", "exit_plan", "wallet")
+        .order_by("-id")
+    )
+
+
+def position_get(*, trader: Trader, position_id: int) -> Position:
+    position = (
+        Position.objects.select_related("token", "exit_plan", "wallet").filter(id=position_id, trader=trader).first()
+    )
+    if position is None:
+        raise NotFound("You have no position with that number.", "position_not_found")
+    return position
+
+
+def order_list(*, trader: Trader, limit: int = 20) -> QuerySet[Order]:
+    return Order.objects.filter(position__trader=trader).select_related("position__token").order_by("-id")[:limit]
+
+
+def price_get(*, mint: str) -> PricePoint | None:
+    """The cached price (Decimal SOL per whole token + timestamp), or None: no data, never zero."""
+    return _price_get(mint=mint)
+
+
+def position_value_lamports(*, position: Position, price: Decimal) -> int:
+    whole_tokens = Decimal(position.size) / (Decimal(10) ** position.token.decimals)
+    return int((whole_tokens * price * LAMPORTS_PER_SOL).to_integral_value(ROUND_FLOOR))
+
+
+def wallet_balances(*, trader: Trader) -> dict:
+    """Paper balance and each wallet's on-chain SOL (None when the chain cannot be reached right now)."""
+    from trading.services.quotes import onchain_balance, paper_balance
+    from trading.errors import VenueError
+
+    wallets = []
+    for wallet in trader.wallets.order_by("id"):
+        try:
+            lamports = onchain_balance(wallet=wallet)
+        except VenueError:
+            lamports = None
+        wallets.append({"id": wallet.id, "public_key": wallet.public_key, "lamports": lamports})
+    return {"paper_lamports": paper_balance(trader=trader), "wallets": wallets}
+
+
+def pnl_summary(*, trader: Trader) -> dict:
+    """Realised PnL today / this week / all time (UTC) and the unrealised PnL of open positions at cached prices.
+
+    Positions without a cached price are left out of the unrealised figure and counted in `unpriced_positions`.
+    """
+    now = timezone.now()
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    week = day - timedelta(days=day.weekday())
+    sells = Order.objects.filter(position__trader=trader, side=OrderSide.SELL, status=OrderStatus.CONFIRMED)
+
+    def realised(since=None) -> int:
+        rows = sells if since is None else sells.filter(confirmed_at__gte=since)
+        return rows.aggregate(v=Sum("realised_pnl_lamports"))["v"] or 0
+
+    held = list(Position.objects.filter(trader=trader, status__in=POSITION_LIVE, size__gt=0).select_related("token"))
+    prices = prices_get_many(mints=list({p.token.mint for p in held}))
+    unrealised = unpriced = 0
+    for position in held:
+        point = prices.get(position.token.mint)
+        if point is None:
+            unpriced += 1
+            continue
+        unrealised += position_value_lamports(position=position, price=point.price) - position.cost_lamports
+    return {
+        "today": {"realised_lamports": realised(day), "unrealised_lamports": unrealised},
+        "week": {"realised_lamports": realised(week), "unrealised_lamports": unrealised},
+        "all": {"realised_lamports": realised(), "unrealised_lamports": unrealised},
+        "unpriced_positions": unpriced,
+    }
