@@ -37,8 +37,9 @@ def state_export(*, stream: IO[str]) -> dict[str, int]:
         trading_models = []
     counts: dict[str, int] = {}
     data: dict[str, list] = {}
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if outermost and connection.vendor == "postgresql":  # one snapshot for every model
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         for model in sorted(trading_models, key=lambda m: m._meta.label):

@@ -93,7 +93,7 @@ def backup_create(*, kind: str, database: str = "default") -> BackupRecord:
         message = _message(exc)
         BackupRecord.objects.filter(pk=record.pk).update(status=BackupRecord.Status.FAILED, finished_at=timezone.now(),
                                                          error=message)
-        backup_alert(key=f"backup-failed-{record.pk}", title=f"Backup {record.pk} ({kind}) failed", detail=message)
+        backup_alert(key="backup-failed", title=f"Backup {record.pk} ({kind}) failed", detail=message)
         if isinstance(exc, BackupError):
             raise
         raise BackupError(message) from exc
@@ -159,7 +159,7 @@ def backup_verify(*, record_id: int | None = None) -> BackupRecord:
     if problems:
         detail = "; ".join(problems)
         BackupRecord.objects.filter(pk=record.pk).update(verified_at=None, verify_error=detail)
-        backup_alert(key=f"backup-verify-{record.pk}", title=f"Backup {record.pk} failed verification", detail=detail)
+        backup_alert(key="verify-failed", title=f"Backup {record.pk} failed verification", detail=detail)
         raise BackupError(f"backup {record.pk} failed verification: {detail}", "verify_failed")
     BackupRecord.objects.filter(pk=record.pk).update(verified_at=timezone.now(), verify_error="")
     record.refresh_from_db()
@@ -270,5 +270,5 @@ def backup_prune(*, now=None) -> PruneResult:
             if PARTIAL_MARK in leftover.name and leftover.stat().st_mtime < time.time() - 86400:
                 leftover.unlink(missing_ok=True)
     if result.errors:
-        backup_alert(key="backup-prune", title="Backup pruning failed", detail="; ".join(result.errors))
+        backup_alert(key="prune-failed", title="Backup pruning failed", detail="; ".join(result.errors))
     return result

@@ -31,6 +31,14 @@ def _entries() -> int:
         return cursor.fetchone()[0]
 
 
+def _alert(target: str) -> str:
+    """The message of the firing monitoring alert for ``target`` (empty if none)."""
+    from monitoring.models import AlertEvent
+
+    event = AlertEvent.objects.filter(target=target, state=AlertEvent.State.FIRING).first()
+    return event.message if event else ""
+
+
 def _truncate(path):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -55,6 +63,7 @@ def test_a_damaged_backup_is_refused_by_its_checksum_and_never_restored(settings
     record.refresh_from_db()
     assert record.verified_at is None and "SHA-256" in record.verify_error
     assert any(r.levelno == logging.ERROR and "failed verification" in r.getMessage() for r in caplog.records)
+    assert _alert("backups:verify-failed") and f"Backup {record.pk} failed verification" in _alert("backups:verify-failed")
 
     with pytest.raises(CommandError, match="not verified"):
         call_command("restore_backup", str(record.pk), "--yes")
@@ -150,6 +159,7 @@ def test_unreachable_storage_fails_loudly_leaves_no_file_and_the_next_run_succee
     assert failed.status == BackupRecord.Status.FAILED and "could not store" in failed.error
     assert failed.location == "" and _final_files(tmp_path / "staging") == []
     assert any(r.levelno == logging.ERROR and f"Backup {failed.pk}" in r.getMessage() for r in caplog.records)
+    assert "could not store" in _alert("backups:backup-failed")
 
     settings.BACKUP_DIR = tmp_path / "store"
     again = backup_create(kind=BackupRecord.Kind.HOURLY)
