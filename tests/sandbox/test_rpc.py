@@ -10,6 +10,7 @@ import pytest
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.core import RPCException
 from solana.rpc.models import TokenAccountOpts, TxOpts
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
@@ -99,18 +100,22 @@ def test_a_transaction_without_the_traders_signature_is_refused(sandbox, sandbox
     assert sandbox.ledger.get(signature).status == "rejected"
 
 
-def test_plain_transfers_pay_fees_and_preflight_rejects_an_unfunded_payer(sandbox, sandbox_trader):
+def test_plain_transfers_pay_fees_carry_a_memo_client_id_and_preflight_rejects_an_unfunded_payer(sandbox, sandbox_trader):
     target, unfunded = Keypair(), Keypair()
 
     async def scenario():
         async with AsyncClient(sandbox.rpc_url, timeout=5) as client:
             blockhash = (await client.get_latest_blockhash()).value.blockhash
             ix = transfer(TransferParams(from_pubkey=sandbox_trader.pubkey(), to_pubkey=target.pubkey(), lamports=10**9))
-            tx = VersionedTransaction(MessageV0.try_compile(sandbox_trader.pubkey(), [ix], [], blockhash), [sandbox_trader])
+            memo = Instruction(Pubkey.from_string("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo"), b"order-42", [])
+            tx = VersionedTransaction(MessageV0.try_compile(sandbox_trader.pubkey(), [ix, memo], [], blockhash),
+                                      [sandbox_trader])
             before = (await client.get_balance(sandbox_trader.pubkey())).value
             await client.send_raw_transaction(bytes(tx))
             assert (await client.get_balance(target.pubkey())).value == 10**9
             assert before - (await client.get_balance(sandbox_trader.pubkey())).value == 10**9 + 5000
+            [entry] = sandbox.ledger.by_client_id("order-42")
+            assert entry.landed and entry.signature == str(tx.signatures[0]) and entry.swap is None
             ix = transfer(TransferParams(from_pubkey=unfunded.pubkey(), to_pubkey=target.pubkey(), lamports=1))
             tx = VersionedTransaction(MessageV0.try_compile(unfunded.pubkey(), [ix], [], blockhash), [unfunded])
             with pytest.raises(RPCException, match="PreflightFailure|AccountNotFound"):

@@ -32,6 +32,7 @@ from trading.sandbox.faults import Faults
 BLOCKHASH_VALIDITY = 150
 TOKEN_PROGRAMS = ("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
 MINT_SIZE = 82
+MEMO_PROGRAMS = ("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo", "MemoSq4gqABAXKb96qnU1q6bTCEKbqMZZ9E9d1G9e8q")
 ACCOUNT_SIZE = 165
 
 
@@ -67,6 +68,15 @@ def err_json(err) -> object:
     if err is None:
         return None
     return json.loads(TransactionStatus(0, None, None, err, None).to_json())["err"]
+
+
+def memo_of(tx: VersionedTransaction) -> str | None:
+    """The text of the transaction's first memo instruction (the desk puts an order's client id there)."""
+    keys = tx.message.account_keys
+    for ix in tx.message.instructions:
+        if str(keys[ix.program_id_index]) in MEMO_PROGRAMS:
+            return bytes(ix.data).decode("utf-8", errors="replace")[:200]
+    return None
 
 
 def message_key(tx: VersionedTransaction) -> bytes:
@@ -238,29 +248,29 @@ class Chain:
         swap = self.ledger.swap_for(message_key(tx))
         signers = [str(k) for k in tx.message.account_keys[: tx.message.header.num_required_signatures]]
         if not all(tx.verify_with_results()):
-            self._note(signature, signers, L.REJECTED, swap, "signature verification failure")
+            self._note(tx, signature, signers, L.REJECTED, swap, "signature verification failure")
             raise ChainError(-32003, "Transaction signature verification failure")
         if self.faults.take("rpc", "drop", method="sendTransaction"):
-            self._note(signature, signers, L.DROPPED, swap, "dropped by fault injection")
+            self._note(tx, signature, signers, L.DROPPED, swap, "dropped by fault injection")
             return signature
         if not self.blockhash_valid(str(tx.message.recent_blockhash)):
             if not skip_preflight:
-                self._note(signature, signers, L.REJECTED, swap, "blockhash not found")
+                self._note(tx, signature, signers, L.REJECTED, swap, "blockhash not found")
                 raise ChainError(-32002, "Transaction simulation failed: Blockhash not found",
                                  {"err": "BlockhashNotFound", "logs": [], "accounts": None, "unitsConsumed": 0,
                                   "returnData": None})
-            self._note(signature, signers, L.EXPIRED, swap, "blockhash not found")
+            self._note(tx, signature, signers, L.EXPIRED, swap, "blockhash not found")
             return signature
         if not skip_preflight:
             sim = self.simulate(tx)
             if isinstance(sim, FailedTransactionMetadata):
-                self._note(signature, signers, L.REJECTED, swap, f"preflight: {sim.err()}")
+                self._note(tx, signature, signers, L.REJECTED, swap, f"preflight: {sim.err()}")
                 raise ChainError(-32002, f"Transaction simulation failed: {sim.err()}",
                                  {"err": err_json(sim.err()), "logs": list(sim.meta().logs()), "accounts": None,
                                   "unitsConsumed": sim.meta().compute_units_consumed(), "returnData": None})
         delay = self.faults.take("rpc", "confirm_delay", method="sendTransaction")
         seconds = float(delay.params.get("seconds", 1.0)) if delay else 0.0
-        self._note(signature, signers, L.PENDING, swap, None)
+        self._note(tx, signature, signers, L.PENDING, swap, None)
         if seconds > 0:
             with self.lock:
                 self._pending.append((time.monotonic() + seconds, signature, tx))
@@ -268,8 +278,9 @@ class Chain:
             self._execute(signature, tx)
         return signature
 
-    def _note(self, signature, signers, status, swap, error) -> None:
-        entry = self.ledger.record(signature=signature, signers=signers, status=status, swap=swap, error=error)
+    def _note(self, tx: VersionedTransaction, signature, signers, status, swap, error) -> None:
+        entry = self.ledger.record(signature=signature, signers=signers, status=status, swap=swap, error=error,
+                                   client_id=memo_of(tx))
         if entry.status != status and entry.status in (L.DROPPED, L.EXPIRED, L.REJECTED):
             self.ledger.settle(signature, status=status, error=error)
 

@@ -129,6 +129,8 @@ class ControlApp:
     def ledger(self, request: Request, body: dict) -> list[dict]:
         q = request.query
         entries = self.sb.ledger.all(status=q.get("status"), owner=q.get("owner"), mint=q.get("mint"))
+        if q.get("client_id"):
+            entries = [e for e in entries if e.client_id == q["client_id"]]
         if q.get("swaps") == "true":
             entries = [e for e in entries if e.swap is not None]
         return [e.as_dict() for e in entries]

@@ -77,6 +77,7 @@ class Ledger:
             entry = self.entries.get(signature)
             if entry is not None:
                 entry.sends += 1
+                entry.client_id = entry.client_id or client_id
                 return entry
             entry = LedgerEntry(signature=signature, signers=signers, status=status, submitted_at=time.time(),
                                 error=error, client_id=client_id, swap=swap)
@@ -100,6 +101,9 @@ class Ledger:
     # --- queries --------------------------------------------------------------------------------------
     def get(self, signature: str) -> LedgerEntry | None:
         return self.entries.get(signature)
+
+    def by_client_id(self, client_id: str) -> list[LedgerEntry]:
+        return [e for e in self.all() if e.client_id == client_id]
 
     def all(self, *, status: str | None = None, owner: str | None = None, mint: str | None = None) -> list[LedgerEntry]:
         with self._lock:

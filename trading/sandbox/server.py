@@ -104,3 +104,16 @@ class Sandbox:
         if not self._services:
             return {}
         return {"rpc": self.rpc_url, "bags": self.bags_url, "jupiter": self.jupiter_url, "control": self.control_url}
+
+
+def sandbox_serve(*, stop: threading.Event, host: str, rpc_port: int, bags_port: int, jupiter_port: int,
+                  on_ready=None, **options) -> None:
+    """Serve a sandbox on fixed ports until `stop` is set (`manage.py sandbox`)."""
+    sandbox = Sandbox(**options).start(host=host, rpc_port=rpc_port, bags_port=bags_port, jupiter_port=jupiter_port)
+    try:
+        if on_ready is not None:
+            on_ready(sandbox)
+        stop.wait()
+    finally:
+        sandbox.stop()
+
