@@ -9,7 +9,8 @@ import uuid
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 
-HEADER = "correlation_id"
+# Celery message header. Not "correlation_id": Celery sets request.correlation_id to the task id itself.
+HEADER = "jarvis_correlation_id"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 

@@ -152,7 +152,7 @@ class WorkerHeartbeat(threading.Thread):
                 self.beat()
             except Exception as exc:  # Redis away, consumer restarting: the next tick tries again
                 logger.warning("worker heartbeat failed: %s", exc)
-            self._stopped.wait(min(self.interval, 1.0) if not self.queues else self.interval)
+            self._stopped.wait(self.interval if self.queues else min(self.interval, 0.1))  # fast until consuming
 
     def stop(self) -> None:
         self._stopped.set()

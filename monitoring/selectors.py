@@ -97,15 +97,20 @@ def uptime_percentages(*, components: list[str] | None = None, now: datetime | N
     from monitoring.models import UptimeMinute
 
     now = (now or timezone.now()).replace(second=0, microsecond=0)
-    result: dict[str, dict] = {}
+    everything = UptimeMinute.objects.filter(minute__lte=now)
+    if components:
+        everything = everything.filter(component__in=components)
+    first_seen = dict(everything.values("component").annotate(first=Min("minute")).values_list("component", "first"))
+    result: dict[str, dict] = {name: {} for name in first_seen}
     for label, days in (("24h", 1), ("7d", 7), ("30d", 30)):
         start = now - timedelta(days=days)
-        rows = UptimeMinute.objects.filter(minute__gt=start, minute__lte=now)
-        if components:
-            rows = rows.filter(component__in=components)
-        for row in rows.values("component").annotate(up=Count("id", filter=Q(up=True)), first=Min("minute")):
-            expected = int((now - row["first"]).total_seconds() // 60) + 1
-            result.setdefault(row["component"], {})[label] = round(100 * row["up"] / max(expected, 1), 2)
+        up = dict(
+            everything.filter(minute__gt=start, up=True).values("component").annotate(n=Count("id"))
+            .values_list("component", "n")
+        )
+        for name, first in first_seen.items():
+            expected = int((now - max(first, start + timedelta(minutes=1))).total_seconds() // 60) + 1
+            result[name][label] = round(100 * up.get(name, 0) / max(expected, 1), 2)
     return result
 
 
