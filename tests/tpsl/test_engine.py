@@ -1,0 +1,132 @@
+"""The exit engine end to end: the beat task and the exit orders cross Redis to a real Celery worker, paper fills
+at the sandbox feed's prices, Postgres holds the truth."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from tests.conftest import wait_for
+from trading.errors import Conflict
+from trading.models import DomainEvent, Order
+from trading.prices import prices_refresh
+from trading.services.positions import position_sell
+from trading.tpsl import runner
+from trading.tpsl.sweep import tpsl_sweep
+
+E = Decimal("0.0001")
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def confirmed_sells(position):
+    return list(Order.objects.filter(position=position, side="sell", status="confirmed").order_by("id"))
+
+
+def settle(position, count):
+    return wait_for(lambda: len(confirmed_sells(position)) >= count and confirmed_sells(position), message="exit fill")
+
+
+def sweep_through_worker(celery_app, position, count):
+    """Send the beat task to the tpsl queue until the worker has claimed `count` exits of `position`."""
+
+    def claimed():
+        if Order.objects.filter(position=position, side="sell").count() >= count:
+            return True
+        runner.redis_client().delete(runner.START_KEY.format(shard=0, shards=1))
+        celery_app.send_task("trading.tpsl_sweep")
+        return False
+
+    wait_for(claimed, interval=0.5, message="exit claimed by the tpsl worker")
+
+
+def test_ladder_fires_leg_by_leg_through_the_worker(celery_app, celery_worker, trader, listed_token, make_position, price_feed):
+    token = listed_token(price=E)
+    position = make_position(trader=trader, token=token, entry_price=E, size=10_000_000)
+    sold = []
+    for step, multiple in enumerate(("2.2", "5.5", "11"), start=1):
+        price_feed.market.set_price(token.mint, E * Decimal(multiple))
+        sweep_through_worker(celery_app, position, step)
+        sold = [o.amount_in for o in settle(position, step)]
+    assert sold == [5_000_000, 3_000_000, 2_000_000]
+    position.refresh_from_db()
+    assert position.status == "closed" and position.size == 0 and position.realised_pnl_lamports > 0
+    events = DomainEvent.objects.filter(kind="exit.filled", payload__position_id=position.id).order_by("id")
+    assert [(e.payload["reason"], e.payload["sold"], e.payload["remaining_size"]) for e in events] == [
+        ("tp", 5_000_000, 5_000_000),
+        ("tp", 3_000_000, 2_000_000),
+        ("tp", 2_000_000, 0),
+    ]
+    assert all(e.payload["realised_pnl_lamports"] > 0 for e in events)
+
+
+def test_gap_through_the_stop_sells_everything_once(celery_worker, trader, listed_token, make_position, price_feed):
+    token = listed_token(price=E)
+    position = make_position(trader=trader, token=token, entry_price=E, size=777_777)
+    price_feed.market.set_price(token.mint, E / 3)
+    for _ in range(3):
+        tpsl_sweep()
+    (sale,) = settle(position, 1)
+    for _ in range(3):
+        tpsl_sweep()
+    assert (sale.reason, sale.amount_in) == ("sl", 777_777)
+    assert Order.objects.filter(position=position, side="sell").count() == 1
+    position.refresh_from_db()
+    assert position.status == "closed" and position.realised_pnl_lamports < 0
+
+
+def test_manual_sell_racing_the_automatic_exit_ends_with_one_sale(celery_worker, trader, listed_token, make_position, price_feed):
+    tokens = [listed_token(price=E) for _ in range(6)]
+    positions = [make_position(trader=trader, token=token, entry_price=E) for token in tokens]
+    outcomes = []
+
+    def manual(position, barrier, delay):
+        barrier.wait()
+        time.sleep(delay)  # staggered starts: across rounds either side gets to the claim first
+        try:
+            outcomes.append(position_sell(trader=trader, position_id=position.id, percent=Decimal(100)).reason)
+        except Conflict:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    def automatic(barrier):
+        barrier.wait()
+        try:
+            tpsl_sweep(refresh=False)  # the cached price, so both sides reach the claim together
+        finally:
+            connection.close()
+
+    for token, position, delay in zip(tokens, positions, (0, 0.005, 0.01, 0.02, 0.04, 0.08)):
+        price_feed.market.set_price(token.mint, E / 2)  # only this position's stop is crossed, right now
+        prices_refresh(mints=[token.mint])
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=manual, args=(position, barrier, delay)), threading.Thread(target=automatic, args=(barrier,))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    winners = []
+    for position in positions:
+        (sale,) = settle(position, 1)
+        winners.append(sale.reason)
+        position.refresh_from_db()
+        assert position.status == "closed" and sale.amount_in == 1_000_000
+        assert Order.objects.filter(position=position, side="sell").count() == 1
+    assert len(outcomes) == len(positions)
+    assert [w == "manual" for w in winners] == [o == "manual" for o in outcomes]
+
+
+def test_overlapping_sweeps_are_refused(trader, clean_redis):
+    assert runner.sweep_locked() is not None
+    assert runner.sweep_locked() is None  # started less than an interval ago
+    clean_redis.delete(runner.START_KEY.format(shard=0, shards=1))
+    lock = clean_redis.lock(runner.LOCK_KEY.format(shard=0, shards=1), timeout=5)
+    assert lock.acquire(blocking=False)
+    assert runner.sweep_locked() is None  # another run holds the lock
+    lock.release()
+    clean_redis.delete(runner.START_KEY.format(shard=0, shards=1))
+    assert runner.sweep_locked() is not None

@@ -1,0 +1,160 @@
+"""Failed exits: backoff, the "stuck" flag, re-queueing claimed exits nobody picked up, and the stale-price alert.
+
+Everything here is derived from the order rows themselves (failed automatic sells since the position's last
+confirmed sell), so there is no counter to drift and no hook in the order state machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+
+from trading.events import KINDS, event_publish
+from trading.models import Order, OrderSide, OrderStatus, Position
+from trading.models.choices import Mode
+
+logger = logging.getLogger(__name__)
+
+ORDER = Order._meta.db_table
+AUTO_REASONS = ("sl", "trailing", "tp", "time")
+STALE_ALERT_KEY = "jarvis:tpsl:prices-stale-alert"
+
+
+@dataclass(frozen=True)
+class Failures:
+    count: int
+    last_at: datetime
+    last_error: str
+
+
+def failures_for(*, position_ids: list[int]) -> dict[int, Failures]:
+    """Failed automatic exits of each position since its last confirmed sell (one query)."""
+    if not position_ids:
+        return {}
+    sql = f"""
+        SELECT o.position_id, count(*), max(o.updated_at), (array_agg(o.error ORDER BY o.id DESC))[1]
+        FROM {ORDER} o
+        WHERE o.position_id = ANY(%s) AND o.side = 'sell' AND o.status = 'failed' AND o.reason = ANY(%s)
+          AND o.id > COALESCE((SELECT max(c.id) FROM {ORDER} c WHERE c.position_id = o.position_id
+                               AND c.side = 'sell' AND c.status = 'confirmed'), 0)
+        GROUP BY o.position_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(position_ids), list(AUTO_REASONS)])
+        return {pid: Failures(count, last_at, error or "") for pid, count, last_at, error in cursor.fetchall()}
+
+
+def backoff_seconds(*, position_id: int, failures: int) -> float:
+    """Exponential backoff with a deterministic jitter of up to +20%; after the stuck threshold, the slow pace."""
+    if failures <= 0:
+        return 0.0
+    if failures >= settings.TPSL_EXIT_MAX_FAILURES:
+        base = float(settings.TPSL_STUCK_RETRY_SECONDS)
+    else:
+        base = min(float(settings.TPSL_RETRY_MAX_SECONDS), settings.TPSL_RETRY_BASE_SECONDS * 2 ** (failures - 1))
+    digest = hashlib.blake2b(f"{position_id}:{failures}".encode(), digest_size=2).digest()
+    return base * (1 + 0.2 * int.from_bytes(digest, "big") / 65535)
+
+
+def attempt_due(*, position_id: int, failure: Failures | None, now: datetime) -> bool:
+    if failure is None:
+        return True
+    wait = backoff_seconds(position_id=position_id, failures=failure.count)
+    return now >= failure.last_at + timedelta(seconds=wait)
+
+
+def stuck_update(*, positions: list[Position], failures: dict[int, Failures], now: datetime) -> None:
+    """Flag positions whose exits keep failing (once, with an "exit.stuck" event); clear the flag once they work."""
+    for position in positions:
+        failure = failures.get(position.id)
+        if failure is not None and failure.count >= settings.TPSL_EXIT_MAX_FAILURES and position.exit_stuck_at is None:
+            position.exit_stuck_at = now
+            Position.objects.filter(id=position.id).update(exit_stuck_at=now)
+            event_publish(
+                kind="exit.stuck",
+                trader=position.trader,
+                payload={
+                    "position_id": position.id,
+                    "mint": position.token.mint,
+                    "symbol": position.token.symbol,
+                    "failures": failure.count,
+                    "last_error": failure.last_error[:300],
+                    "retry_every_seconds": settings.TPSL_STUCK_RETRY_SECONDS,
+                    "notify_admins": True,
+                },
+            )
+            logger.error("position %s: %s automatic exits failed; flagged as stuck", position.id, failure.count)
+            summary = (
+                f"Automatic exits of position #{position.id} ({position.token.symbol or position.token.mint}) failed "
+                f"{failure.count} times; still retrying every {settings.TPSL_STUCK_RETRY_SECONDS}s."
+            )
+            transaction.on_commit(lambda key=f"tpsl.exit_stuck.{position.id}", text=summary: admin_alert(key=key, summary=text))
+        elif failure is None and position.exit_stuck_at is not None:
+            position.exit_stuck_at = None
+            Position.objects.filter(id=position.id).update(exit_stuck_at=None)
+
+
+def stalled_exits_requeue(*, now: datetime) -> list[int]:
+    """Paper exits claimed but never picked up (a worker died between commit and publish): queue them again.
+
+    On-chain modes are covered by execution's reconcile_orders. Execution claims an order by CAS, so a
+    duplicate message is harmless.
+    """
+    cutoff = now - timedelta(seconds=settings.TPSL_EXIT_REQUEUE_SECONDS)
+    stalled = Order.objects.filter(
+        side=OrderSide.SELL, reason__in=AUTO_REASONS, status=OrderStatus.PENDING, mode=Mode.PAPER, updated_at__lt=cutoff
+    )
+    ids = list(stalled.values_list("id", flat=True)[:500])
+    if ids:
+        Order.objects.filter(id__in=ids, status=OrderStatus.PENDING).update(updated_at=now)
+        from trading.tpsl.sweep import orders_enqueue
+
+        orders_enqueue(order_ids=ids)
+        logger.warning("re-queued %s stalled exit orders", len(ids))
+    return ids
+
+
+def redis_client() -> redis.Redis:
+    """The price feed's Redis client (same server and database: prices, locks and throttles live together)."""
+    from trading.prices import _redis
+
+    return _redis()
+
+
+def prices_stale_alert(*, mints: list[str], max_age_seconds: int) -> bool:
+    """At most once a minute: a "prices.stale" domain event naming the mints with open positions and no fresh price."""
+    if not redis_client().set(STALE_ALERT_KEY, "1", nx=True, ex=settings.TPSL_STALE_ALERT_EVERY_SECONDS):
+        return False
+    logger.warning("no fresh price for %s mints with open positions (first: %s)", len(mints), mints[:3])
+    admin_alert(
+        key="tpsl.prices_stale",
+        summary=f"No fresh price (older than {max_age_seconds}s) for {len(mints)} mints with open positions; "
+        "their exits cannot trigger (time stops still do).",
+    )
+    if "prices.stale" not in KINDS:
+        return False
+    event_publish(
+        kind="prices.stale",
+        trader=None,
+        payload={"mints": sorted(mints)[:100], "count": len(mints), "max_age_seconds": max_age_seconds},
+    )
+    return True
+
+
+def admin_alert(*, key: str, summary: str) -> bool:
+    """Tell the admins through monitoring's alerts when that app is installed; never let an alert break a sweep."""
+    try:
+        from monitoring.services import alert_raise
+    except ImportError:
+        return False
+    try:
+        return alert_raise(key=key, summary=summary, severity="critical")
+    except Exception:
+        logger.exception("could not raise alert %s", key)
+        return False

@@ -1,0 +1,288 @@
+"""One sweep of the exit engine: prices -> bulk peaks -> index lookup -> decide -> claim (CAS) -> enqueue.
+
+Every step is a set operation over the mints of the sweep (one SQL statement each), except the decision, which runs
+in Python only for the positions the index lookup found triggered (about 1% of the book on a busy tick).
+
+Exit orders are the rows trading.services.positions.exit_order_create would write (venue, CLOSING on a full exit,
+legs CLAIMED), written in bulk: one INSERT for the whole tick instead of one transaction per order.
+
+Claiming is a compare-and-swap twice over: the candidate rows are locked with FOR UPDATE SKIP LOCKED (a fill or a
+trader's sell holding a row makes the sweep skip it this tick), and the exit order is inserted with ON CONFLICT DO
+NOTHING against the `one_inflight_exit_per_position` unique index, so a trader's /sell and an automatic exit can never
+both be in flight for one position, whoever commits first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import connection, transaction
+from django.utils import timezone
+
+from trading.models import ExitLeg, Order, OrderSide, Position, PositionStatus, Token
+from trading.models.choices import ORDER_IN_FLIGHT, Mode
+from trading.prices import PricePoint, prices_get_many, prices_refresh
+from trading.tpsl import retry
+from trading.tpsl.decide import PRICE_OK, decide, price_status
+from trading.tpsl.plans import PlanError, spec_from_json
+from trading.tpsl.triggers import legs_done_from, position_state
+
+logger = logging.getLogger(__name__)
+
+POSITION = Position._meta.db_table
+ORDER = Order._meta.db_table
+TOKEN = Token._meta.db_table
+AUTO_REASONS = ("sl", "trailing", "tp", "time")
+_IN_FLIGHT = tuple(str(s) for s in ORDER_IN_FLIGHT)
+
+
+@dataclass
+class SweepReport:
+    shard: int = 0
+    shards: int = 1
+    mints: int = 0
+    fresh: int = 0
+    unpriced: list[str] = field(default_factory=list)
+    peaks_updated: int = 0
+    candidates: int = 0
+    claimed: list[int] = field(default_factory=list)
+    deferred: int = 0
+    contested: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        data = dict(self.__dict__)
+        data["unpriced"] = len(self.unpriced)
+        data["claimed"] = len(self.claimed)
+        return data
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=settings.TPSL_PRICE_MAX_AGE_SECONDS)
+
+
+def _shard_sql(alias: str, shards: int) -> str:
+    return f" AND {alias}.token_id %% %(shards)s = %(shard)s" if shards > 1 else ""
+
+
+def open_mints(*, shard: int = 0, shards: int = 1) -> dict[int, str]:
+    """token id -> mint for every token with an open position (in this shard)."""
+    shard_filter = " AND t.id %% %(shards)s = %(shard)s" if shards > 1 else ""
+    sql = (
+        f"SELECT t.id, t.mint FROM {TOKEN} t WHERE EXISTS "
+        f"(SELECT 1 FROM {POSITION} p WHERE p.token_id = t.id AND p.status = 'open'){shard_filter}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"shard": shard, "shards": shards})
+        return dict(cursor.fetchall())
+
+
+def prices_for(*, mints: list[str], refresh: bool = True) -> dict[str, PricePoint]:
+    """Fresh prices where the sources answer, the cached point otherwise (it may be stale: decide() says so)."""
+    points = prices_refresh(mints=mints) if refresh else {}
+    missing = [m for m in mints if m not in points]
+    if missing:
+        points.update(prices_get_many(mints=missing))
+    return points
+
+
+def peaks_update(*, prices: dict[int, Decimal]) -> int:
+    """Raise peaks (and armed trailing stops) of every trailing position below its mint's price: one statement."""
+    if not prices:
+        return 0
+    sql = f"""
+        UPDATE {POSITION} AS p
+        SET peak_price = v.price,
+            trailing_stop_price = CASE WHEN v.price >= p.trailing_activation_price
+                                       THEN ROUND(v.price * p.trailing_factor, 20)
+                                       ELSE p.trailing_stop_price END
+        FROM unnest(%s::bigint[], %s::numeric[]) AS v(token_id, price)
+        WHERE p.token_id = v.token_id AND p.status = 'open' AND p.trailing_factor IS NOT NULL
+          AND p.peak_price < v.price
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(prices), list(prices.values())])
+        return cursor.rowcount
+
+
+def candidates_find(*, prices: dict[int, Decimal], now: datetime, shard: int = 0, shards: int = 1) -> list[int]:
+    """Open positions with no exit in flight whose stored triggers fire at their mint's price, or whose time is up."""
+    no_exit = (
+        f"NOT EXISTS (SELECT 1 FROM {ORDER} o WHERE o.position_id = p.id AND o.side = 'sell' "
+        f"AND o.status IN %(in_flight)s)"
+    )
+    sql = f"""
+        SELECT p.id FROM {POSITION} p
+        JOIN unnest(%(tokens)s::bigint[], %(prices)s::numeric[]) AS v(token_id, price) ON p.token_id = v.token_id
+        WHERE p.status = 'open'
+          AND (p.stop_price >= v.price OR p.trailing_stop_price >= v.price OR p.take_profit_price <= v.price)
+          AND {no_exit}
+        UNION
+        SELECT p.id FROM {POSITION} p
+        WHERE p.status = 'open' AND p.time_stop_at <= %(now)s AND {no_exit}{_shard_sql("p", shards)}
+    """
+    params = {
+        "tokens": list(prices),
+        "prices": list(prices.values()),
+        "now": now,
+        "in_flight": _IN_FLIGHT,
+        "shard": shard,
+        "shards": shards,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _legs_by_position(position_ids: list[int]) -> dict[int, tuple[dict[int, int], frozenset[int]]]:
+    """position id -> ({leg index: leg id}, legs done)."""
+    rows = ExitLeg.objects.filter(plan__position_id__in=position_ids).values_list(
+        "plan__position_id", "id", "index", "status"
+    )
+    ids: dict[int, dict[int, int]] = {}
+    filled: dict[int, list[int]] = {}
+    for position_id, leg_id, index, status in rows:
+        ids.setdefault(position_id, {})[index] = leg_id
+        if status == ExitLeg.Status.FILLED:
+            filled.setdefault(position_id, []).append(index)
+    return {pid: (ids.get(pid, {}), legs_done_from(filled.get(pid, ()))) for pid in position_ids}
+
+
+def _trader_order_settings(position: Position) -> tuple[int, int]:
+    """The trader's sell slippage and fee cap; execution widens both for every sell (exits bid higher)."""
+    try:
+        prefs = position.trader.settings
+    except ObjectDoesNotExist:
+        return settings.TPSL_DEFAULT_SELL_SLIPPAGE_BPS, 0
+    return prefs.sell_slippage_bps, prefs.priority_fee_max_lamports
+
+
+def exits_claim(
+    *, candidate_ids: list[int], prices: dict[int, PricePoint], now: datetime, report: SweepReport
+) -> list[int]:
+    """Decide and claim the exits of `candidate_ids`; returns the new exit order ids (enqueued on commit)."""
+    if not candidate_ids:
+        return []
+    horizon = stale_after()
+    with transaction.atomic():
+        positions = list(
+            Position.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(id__in=candidate_ids, status=PositionStatus.OPEN)
+            .select_related("exit_plan", "trader__settings", "token")
+        )
+        ids = [p.id for p in positions]
+        legs = _legs_by_position(ids)
+        failures = retry.failures_for(position_ids=ids)
+        retry.stuck_update(positions=positions, failures=failures, now=now)
+        orders: list[Order] = []
+        full_exits: dict[uuid.UUID, int] = {}
+        legs_of: dict[uuid.UUID, list[int]] = {}
+        for position in positions:
+            leg_ids, done = legs[position.id]
+            if not retry.attempt_due(position_id=position.id, failure=failures.get(position.id), now=now):
+                report.deferred += 1
+                continue
+            try:
+                spec = spec_from_json(position.exit_plan.spec)
+            except PlanError:
+                logger.error("position %s has an unreadable exit plan; no automatic exit", position.id)
+                continue
+            point = prices.get(position.token_id)
+            price_time = None if point is None else datetime.fromtimestamp(point.at, tz=UTC)
+            decision = decide(
+                position_state(position, done), spec, None if point is None else point.price, price_time, now, horizon
+            )
+            for action in decision.exits:
+                slippage, fee = _trader_order_settings(position)
+                order = Order(
+                    position=position,
+                    side=OrderSide.SELL,
+                    reason=action.reason,
+                    leg_id=leg_ids.get(action.legs[-1]) if action.legs else None,
+                    mode=position.mode,
+                    venue="paper" if position.mode == Mode.PAPER else "",
+                    amount_in=action.amount,
+                    slippage_bps=slippage,
+                    priority_fee_lamports=fee,
+                    client_id=uuid.uuid4(),
+                )
+                orders.append(order)
+                legs_of[order.client_id] = [leg_ids[i] for i in action.legs if i in leg_ids]
+                if action.amount == position.size:
+                    full_exits[order.client_id] = position.id
+        if not orders:
+            return []
+        Order.objects.bulk_create(orders, ignore_conflicts=True)
+        won = dict(Order.objects.filter(client_id__in=[o.client_id for o in orders]).values_list("client_id", "id"))
+        report.contested += len(orders) - len(won)
+        closing = [pid for cid, pid in full_exits.items() if cid in won]
+        if closing:
+            Position.objects.filter(id__in=closing, status=PositionStatus.OPEN).update(
+                status=PositionStatus.CLOSING, updated_at=now
+            )
+        claimed_legs = [leg for cid, legs_ in legs_of.items() if cid in won for leg in legs_]
+        if claimed_legs:
+            ExitLeg.objects.filter(id__in=claimed_legs, status=ExitLeg.Status.PENDING).update(status=ExitLeg.Status.CLAIMED)
+        order_ids = sorted(won.values())
+        transaction.on_commit(lambda: orders_enqueue(order_ids=order_ids))
+    return order_ids
+
+
+def orders_enqueue(*, order_ids: list[int]) -> None:
+    """Publish `trading.execute_order` for each id over one broker connection (trades queue)."""
+    if not order_ids:
+        return
+    from trading.tasks import execute_order
+
+    with execute_order.app.producer_or_acquire() as producer:
+        for order_id in order_ids:
+            execute_order.apply_async((order_id,), producer=producer)
+
+
+def tpsl_sweep(
+    *, shard: int = 0, shards: int = 1, now: datetime | None = None, refresh: bool = True, still_owner=None
+) -> SweepReport:
+    """Run one sweep over the mints of `shard` (of `shards`). `still_owner()` is checked before claiming."""
+    report = SweepReport(shard=shard, shards=shards)
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        tick = time.perf_counter()
+        report.timings_ms[name] = round((tick - clock) * 1000, 2)
+        clock = tick
+
+    mints = open_mints(shard=shard, shards=shards)
+    report.mints = len(mints)
+    points = prices_for(mints=list(mints.values()), refresh=refresh) if mints else {}
+    lap("prices")
+    now = now or timezone.now()
+    by_token = {tid: points[m] for tid, m in mints.items() if m in points}
+    fresh: dict[int, Decimal] = {}
+    for token_id, mint in mints.items():
+        point = by_token.get(token_id)
+        at = None if point is None else datetime.fromtimestamp(point.at, tz=UTC)
+        if price_status(None if point is None else point.price, at, now, stale_after()) == PRICE_OK:
+            fresh[token_id] = point.price
+        else:
+            report.unpriced.append(mint)
+    report.fresh = len(fresh)
+    report.peaks_updated = peaks_update(prices=fresh)
+    lap("peaks")
+    candidates = candidates_find(prices=fresh, now=now, shard=shard, shards=shards)
+    report.candidates = len(candidates)
+    lap("lookup")
+    if candidates and (still_owner is None or still_owner()):
+        report.claimed = exits_claim(candidate_ids=candidates, prices=by_token, now=now, report=report)
+    lap("claim")
+    if report.unpriced:
+        retry.prices_stale_alert(mints=report.unpriced, max_age_seconds=settings.TPSL_PRICE_MAX_AGE_SECONDS)
+    retry.stalled_exits_requeue(now=now)
+    return report
