@@ -50,6 +50,7 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("retry_order", "Can retry a failed order from the admin")]
         indexes = [models.Index(fields=["status", "updated_at"], name="order_status_updated")]
         constraints = [
             models.UniqueConstraint(

@@ -61,6 +61,7 @@ class Position(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("close_position", "Can close a position (sell everything) from the admin")]
         indexes = [
             models.Index(fields=["trader", "status"], name="position_trader_status"),
             models.Index(fields=["token", "stop_price"], condition=Q(status="open"), name="position_open_stop"),

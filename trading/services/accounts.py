@@ -55,6 +55,8 @@ def _validate(field: str, value):
             raise InvalidInput("The priority fee cap must be between 0 and 0.1 SOL.", "invalid_priority_fee")
         return value
     if field == "default_exit_plan":
+        if value in (None, "", {}):
+            return {}  # no default of one's own: the balanced preset
         return spec_to_json(exit_spec_resolve(spec=value, default=None))
     if field == "buy_presets_lamports":
         if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 8:
@@ -67,9 +69,14 @@ def _validate(field: str, value):
     raise InvalidInput(f"There is no setting called {field!r}.", "unknown_setting")
 
 
+def settings_changes_validate(changes: dict) -> dict:
+    """The cleaned values of `changes`, or InvalidInput for the first bad one."""
+    return {field: _validate(field, value) for field, value in changes.items()}
+
+
 def trading_settings_update(*, trader: Trader, **changes) -> TradingSettings:
     """Validate every change first; apply all of them or none."""
-    cleaned = {field: _validate(field, value) for field, value in changes.items()}
+    cleaned = settings_changes_validate(changes)
     with transaction.atomic():
         row = trading_settings_get(trader=trader)
         row = TradingSettings.objects.select_for_update().get(pk=row.pk)

@@ -1,0 +1,270 @@
+"""Trading in the admin. Wallets show public keys only; money history (positions, orders, exit plans, events,
+ledgers) is read-only; operators act on it through actions that call services (close a position, retry a
+failed order) and steer the desk through settings, risk limits and the kill switch."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from trading.errors import TradingError
+from trading.models import (
+    DomainEvent,
+    ExitLeg,
+    ExitPlan,
+    KillSwitch,
+    Order,
+    PaperLedger,
+    Position,
+    RiskLimits,
+    Token,
+    Trader,
+    TradingSettings,
+    Wallet,
+)
+from trading.models.choices import LAMPORTS_PER_SOL
+from trading.services import kill_switch_set, order_retry, position_close, trading_settings_update
+from trading.services.accounts import settings_changes_validate
+from trading.services.quotes import paper_balance
+
+
+def _sol(lamports: int | None) -> str:
+    return "—" if lamports is None else f"{lamports / LAMPORTS_PER_SOL:,.4f} SOL"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Money history: viewable and searchable, never added, edited or deleted here."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Trader)
+class TraderAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "is_paused", "created_at")
+    list_filter = ("is_paused",)
+    search_fields = ("name",)
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyAdmin):
+    """Public key and key id only: the encrypted secret is not even a field of this page."""
+
+    list_display = ("id", "public_key", "trader", "key_id", "created_at")
+    list_filter = ("key_id",)
+    search_fields = ("public_key", "trader__name")
+    fields = ("public_key", "trader", "key_id", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(Token)
+class TokenAdmin(admin.ModelAdmin):
+    list_display = ("symbol", "name", "mint", "decimals", "token_program")
+    search_fields = ("mint", "symbol", "name")
+    list_filter = ("token_program",)
+
+
+class ExitLegInline(ReadOnlyInline):
+    model = ExitLeg
+    fields = ("index", "trigger_multiple", "fraction", "status", "filled_at")
+    readonly_fields = fields
+
+
+class OrderInline(ReadOnlyInline):
+    model = Order
+    fk_name = "position"
+    fields = ("id", "side", "reason", "status", "venue", "amount_in", "amount_out_actual", "fill_price", "error", "created_at")
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "trader", "token", "mode", "status", "size", "cost", "realised", "entry_price", "opened_at")
+    list_filter = ("status", "mode", "opened_at")
+    search_fields = ("token__symbol", "token__mint", "trader__name", "wallet__public_key")
+    list_select_related = ("trader", "token")
+    readonly_fields = [f.name for f in Position._meta.fields]
+    inlines = (OrderInline,)
+    actions = ("close_positions",)
+
+    @admin.display(description="cost")
+    def cost(self, position: Position) -> str:
+        return _sol(position.cost_lamports)
+
+    @admin.display(description="realised PnL")
+    def realised(self, position: Position) -> str:
+        return _sol(position.realised_pnl_lamports)
+
+    def has_close_permission(self, request) -> bool:
+        return request.user.has_perm("trading.close_position")
+
+    @admin.action(description="Close selected positions (sell everything)", permissions=["close"])
+    def close_positions(self, request, queryset):
+        started = busy = 0
+        for position in queryset:
+            try:
+                order = position_close(position_id=position.id)
+            except TradingError as exc:
+                self.message_user(request, f"Position #{position.id}: {exc.message}", messages.ERROR)
+                continue
+            started, busy = (started + 1, busy) if order else (started, busy + 1)
+        self.message_user(request, f"{started} closing sell(s) queued; {busy} already busy or not open.")
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ("id", "position", "side", "reason", "mode", "venue", "status", "amount_in", "amount_out_actual",
+                    "attempts", "created_at")
+    list_filter = ("status", "side", "reason", "mode", "venue")
+    search_fields = ("client_id", "signature", "position__token__symbol", "position__trader__name")
+    list_select_related = ("position__token",)
+    exclude = ("signed_tx",)
+    readonly_fields = [f.name for f in Order._meta.fields if f.name != "signed_tx"]
+    actions = ("retry_orders",)
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("trading.retry_order")
+
+    @admin.action(description="Retry selected failed sells", permissions=["retry"])
+    def retry_orders(self, request, queryset):
+        for order in queryset:
+            try:
+                retry = order_retry(order_id=order.id)
+            except TradingError as exc:
+                self.message_user(request, f"Order #{order.id}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Order #{order.id} retried as order #{retry.id}.")
+
+
+@admin.register(ExitPlan)
+class ExitPlanAdmin(ReadOnlyAdmin):
+    list_display = ("position", "preset", "stop_loss_pct", "trailing_distance_pct", "max_hold_seconds", "updated_at")
+    list_filter = ("preset",)
+    readonly_fields = [f.name for f in ExitPlan._meta.fields]
+    inlines = (ExitLegInline,)
+
+
+@admin.register(DomainEvent)
+class DomainEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "trader", "created_at", "delivered_at")
+    list_filter = ("kind",)
+    search_fields = ("trader__name",)
+    readonly_fields = [f.name for f in DomainEvent._meta.fields]
+
+
+@admin.register(PaperLedger)
+class PaperLedgerAdmin(ReadOnlyAdmin):
+    list_display = ("trader", "start", "balance", "updated_at")
+    readonly_fields = ("trader", "start_balance_lamports", "created_at")
+
+    @admin.display(description="start")
+    def start(self, ledger: PaperLedger) -> str:
+        return _sol(ledger.start_balance_lamports)
+
+    @admin.display(description="balance now")
+    def balance(self, ledger: PaperLedger) -> str:
+        return _sol(paper_balance(trader=ledger.trader))
+
+
+class TradingSettingsForm(forms.ModelForm):
+    class Meta:
+        model = TradingSettings
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        changes = {
+            name: data[name]
+            for name in self.changed_data
+            if name in data and name != "trader" and data[name] != getattr(self.instance, name, None)
+        }
+        try:
+            self.validated = settings_changes_validate(changes)
+        except TradingError as exc:
+            raise ValidationError(exc.message) from None
+        return data
+
+
+@admin.register(TradingSettings)
+class TradingSettingsAdmin(admin.ModelAdmin):
+    form = TradingSettingsForm
+    list_display = ("trader", "mode", "buy_slippage_bps", "sell_slippage_bps", "priority_fee_policy", "updated_at")
+    list_filter = ("mode", "priority_fee_policy")
+    search_fields = ("trader__name",)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        trading_settings_update(trader=obj.trader, **form.validated)
+
+
+@admin.register(RiskLimits)
+class RiskLimitsAdmin(admin.ModelAdmin):
+    list_display = ("scope", "max_trade", "max_open_positions", "daily_loss", "daily_volume", "updated_at")
+    search_fields = ("trader__name",)
+
+    @admin.display(description="scope")
+    def scope(self, row: RiskLimits) -> str:
+        return str(row.trader) if row.trader_id else "global (defaults)"
+
+    @admin.display(description="max per trade")
+    def max_trade(self, row: RiskLimits) -> str:
+        return _sol(row.max_trade_lamports)
+
+    @admin.display(description="daily loss limit")
+    def daily_loss(self, row: RiskLimits) -> str:
+        return _sol(row.daily_loss_limit_lamports)
+
+    @admin.display(description="daily volume cap")
+    def daily_volume(self, row: RiskLimits) -> str:
+        return _sol(row.daily_volume_cap_lamports)
+
+
+@admin.register(KillSwitch)
+class KillSwitchAdmin(admin.ModelAdmin):
+    list_display = ("scope", "enabled", "changed_by", "changed_at", "reason")
+    list_filter = ("enabled",)
+    search_fields = ("trader__name", "reason")
+    fields = ("trader", "enabled", "reason", "changed_by", "changed_at")
+    readonly_fields = ("changed_by", "changed_at")
+    actions = ("engage", "release")
+
+    @admin.display(description="scope")
+    def scope(self, row: KillSwitch) -> str:
+        return str(row.trader) if row.trader_id else "GLOBAL"
+
+    def save_model(self, request, obj, form, change):
+        switch = kill_switch_set(enabled=obj.enabled, trader=obj.trader, actor=request.user.get_username(), reason=obj.reason)
+        obj.pk = switch.pk
+
+    def _set(self, request, queryset, enabled: bool):
+        for row in queryset:
+            kill_switch_set(enabled=enabled, trader=row.trader, actor=request.user.get_username(), reason=row.reason)
+        self.message_user(request, f"{queryset.count()} kill switch(es) {'engaged' if enabled else 'released'}.")
+
+    @admin.action(description="Engage selected kill switches", permissions=["change"])
+    def engage(self, request, queryset):
+        self._set(request, queryset, True)
+
+    @admin.action(description="Release selected kill switches", permissions=["change"])
+    def release(self, request, queryset):
+        self._set(request, queryset, False)
