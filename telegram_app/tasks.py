@@ -34,3 +34,18 @@ def outbox_sweep() -> int:
     if ids or delivered:
         logger.info("outbox sweep: %s messages queued again, %s events delivered late", len(ids), delivered)
     return len(ids)
+
+
+@shared_task(name="telegram_app.delete_message", soft_time_limit=20, time_limit=30, ignore_result=True)
+def delete_message(chat_id: int, message_id: int) -> bool:
+    """Auto-delete a sensitive message (an exported key) after its time is up; survives a bot restart."""
+    from telegram_app import botapi
+
+    try:
+        botapi.call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
+    except botapi.BotApiError as exc:
+        if exc.transient and delete_message.request.retries < 5:
+            raise delete_message.retry(countdown=5 * (delete_message.request.retries + 1))
+        logger.warning("could not delete message %s in chat %s: %s", message_id, chat_id, exc.description)
+        return False
+    return True

@@ -183,7 +183,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a cancelled long poll)
+            self.close_connection = True
 
     def _handle(self) -> None:
         url = urlsplit(self.path)

@@ -6,6 +6,8 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter
 
+from telegram_app.standin.state import ApiError, FloodLimits
+
 TOKEN = "123456:TEST"
 
 
@@ -69,24 +71,39 @@ def test_webhook_and_polling_exclude_each_other(standin):
     _run(scenario())
 
 
-def test_flood_limits_answer_429_with_retry_after(standin):
-    for user in range(1, 41):
-        standin.send_text(user, "hi")
+def test_a_429_reaches_the_client_with_retry_after(standin):
+    standin.send_text(1, "hi")
+    standin.world.flood.force(count=1, retry_after=3)
 
     async def scenario():
         async with _bot(standin) as bot:
-            await bot.send_message(1, "one")
-            with pytest.raises(RetryAfter) as per_chat:
-                await bot.send_message(1, "two")  # 1 a second per chat
-            results = await asyncio.gather(*(bot.send_message(u, "bulk") for u in range(2, 41)), return_exceptions=True)
-            return per_chat.value, results
+            with pytest.raises(RetryAfter) as refused:
+                await bot.send_message(1, "one")
+            return refused.value
 
-    per_chat, results = _run(scenario())
-    refused = [r for r in results if isinstance(r, RetryAfter)]
-    assert len(results) - len(refused) <= 29  # 30 a second in all, "one" included
-    assert refused and all(r.message.startswith("Flood control") or "retry after" in r.message.lower() for r in refused)
-    assert standin.stats()["flood_429s"] == 1 + len(refused)
-    assert per_chat.message
+    refused = _run(scenario())
+    assert refused.message.startswith("Flood control exceeded") and "3" in refused.message
+    assert standin.stats()["flood_429s"] == 1
+
+
+def test_flood_windows_bot_wide_per_chat_and_per_group():
+    limits = FloodLimits()
+    t = 1000.0
+    for chat in range(30):
+        limits.check(chat + 1, t + chat * 0.01)
+    with pytest.raises(ApiError) as bulk:
+        limits.check(99, t + 0.5)  # the 31st within a second
+    assert bulk.value.code == 429 and bulk.value.retry_after == 1
+    limits.check(99, t + 1.001)  # the window moved on
+    with pytest.raises(ApiError):
+        limits.check(99, t + 1.5)  # 1 a second per chat
+    limits.check(99, t + 2.01)
+    for i in range(20):
+        limits.check(-77, t + 10 + i * 0.2 + (i // 10) * 3)  # 20 to one group inside a minute...
+    with pytest.raises(ApiError) as group:
+        limits.check(-77, t + 30)  # ...and the 21st is refused
+    assert group.value.retry_after >= 40
+    assert limits.refused == 3
 
 
 def test_replies_to_a_users_message_are_not_bulk(standin):

@@ -1,0 +1,1 @@
+"""The bot: a synchronous router (parse, call one service, render) behind a thin python-telegram-bot layer."""

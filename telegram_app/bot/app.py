@@ -1,0 +1,157 @@
+"""The python-telegram-bot layer: turns updates into `Incoming`, runs the router in a worker thread (the
+event loop never blocks on the database), and performs the actions it returns with the real client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import close_old_connections
+from telegram import InlineKeyboardMarkup, ReplyParameters, Update
+from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply
+from telegram_app.bot.router import handle
+
+logger = logging.getLogger(__name__)
+THREADS = 16
+
+
+class PerUserOrder(BaseUpdateProcessor):
+    """Updates of different users run concurrently; one user's updates run in the order they came."""
+
+    def __init__(self, max_concurrent_updates: int = 256):
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update, coroutine) -> None:
+        key = update.effective_user.id if isinstance(update, Update) and update.effective_user else 0
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+
+def _sync_handle(inc: Incoming) -> list:
+    close_old_connections()
+    try:
+        return handle(inc)
+    finally:
+        close_old_connections()
+
+
+def incoming_from(update: Update) -> Incoming | None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return None
+    common = dict(user_id=user.id, chat_id=chat.id, chat_type=chat.type, username=user.username or "",
+                  first_name=user.first_name or "")
+    if update.callback_query is not None:
+        message = update.callback_query.message
+        return Incoming(callback_data=update.callback_query.data or "", message_id=message.message_id if message else None, **common)
+    if update.effective_message is not None and update.effective_message.text is not None:
+        return Incoming(text=update.effective_message.text, message_id=update.effective_message.message_id, **common)
+    return None
+
+
+async def _send(bot, **kwargs):
+    for attempt in range(2):
+        try:
+            return await bot.send_message(**kwargs)
+        except RetryAfter as exc:
+            wait = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else float(exc.retry_after)
+            if attempt or wait > 5:
+                raise
+            await asyncio.sleep(wait)
+
+
+async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
+    actions = sorted(actions, key=lambda a: isinstance(a, Answer))  # the button's answer last: the tap is done
+    for action in actions:
+        markup = InlineKeyboardMarkup.de_json(action.markup, bot) if getattr(action, "markup", None) else None
+        try:
+            if isinstance(action, Reply):
+                reply = None
+                if inc.callback_data is None and inc.message_id:
+                    reply = ReplyParameters(message_id=inc.message_id, allow_sending_without_reply=True)
+                sent = await _send(bot, chat_id=inc.chat_id, text=action.text, reply_markup=markup, reply_parameters=reply)
+                if action.delete_after_s:
+                    await asyncio.to_thread(_delete_later, inc.chat_id, sent.message_id, action.delete_after_s)
+            elif isinstance(action, Edit):
+                await bot.edit_message_text(chat_id=inc.chat_id, message_id=inc.message_id, text=action.text, reply_markup=markup)
+            elif isinstance(action, Delete):
+                await bot.delete_message(chat_id=inc.chat_id, message_id=action.message_id)
+            elif isinstance(action, Answer) and query is not None:
+                await query.answer(text=action.text or None, show_alert=action.alert)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                logger.warning("bot action %s failed for user %s: %s", type(action).__name__, inc.user_id, exc.message)
+        except TelegramError as exc:
+            logger.warning("bot action %s failed for user %s: %s", type(action).__name__, inc.user_id, exc)
+
+
+def _delete_later(chat_id: int, message_id: int, seconds: int) -> None:
+    from telegram_app.tasks import delete_message
+
+    delete_message.apply_async((chat_id, message_id), countdown=seconds)
+
+
+async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    inc = incoming_from(update)
+    if inc is None:
+        return
+    actions = await asyncio.to_thread(_sync_handle, inc)
+    await perform(context.bot, inc, actions, query=update.callback_query)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    logger.error("unhandled bot error: %s", type(context.error).__name__, exc_info=context.error)
+
+
+async def _post_init(app: Application) -> None:
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(THREADS, thread_name_prefix="bot-sync"))
+
+
+def build_application(*, token: str, api_url: str, polling: bool = True, after_update=None) -> Application:
+    """The Application with every handler. ``after_update`` (async, gets the Update) runs after each update."""
+    base = api_url.rstrip("/")
+    builder = (ApplicationBuilder().token(token).base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+               .concurrent_updates(PerUserOrder()).connection_pool_size(64).pool_timeout(10.0)
+               .connect_timeout(5.0).read_timeout(15.0).write_timeout(15.0).get_updates_read_timeout(40.0)
+               .post_init(_post_init))
+    if not polling:
+        builder = builder.updater(None)
+    app = builder.build()
+    app.add_handler(MessageHandler(filters.TEXT, on_update))
+    app.add_handler(CallbackQueryHandler(on_update))
+    if after_update is not None:
+        async def _after(update, context):
+            await after_update(update)
+
+        app.add_handler(TypeHandler(Update, _after), group=100)
+    app.add_error_handler(on_error)
+    return app

@@ -1,0 +1,163 @@
+"""The one entry point for every update: rate limit, authorization, parse, call a screen, render.
+
+Synchronous (it talks to the database and Redis); the async layer runs it in a worker thread so the
+event loop never blocks. Every refusal is one plain sentence; nothing raises to the trader.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram_app import limits, services
+from telegram_app.bot import screens_account as acc
+from telegram_app.bot import screens_admin as adm
+from telegram_app.bot import screens_trade as trade
+from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply, Screen, callback_key
+from telegram_app.callbacks import SHORT_LIVED, CallbackError, cb_verify
+from telegram_app.models import TelegramAccount
+from telegram_app.parsers import ParseError, looks_like_mint, looks_like_secret_key
+
+logger = logging.getLogger(__name__)
+OOPS = "Something went wrong on our side; nothing was changed. Please try again in a minute."
+
+# command -> (screen, needs an account, private chat only, admin only)
+COMMANDS = {
+    "start": (acc.start, False, False, False),
+    "help": (acc.help_, False, False, False),
+    "wallet": (acc.wallet, True, True, False),
+    "buy": (trade.buy_command, True, True, False),
+    "sell": (trade.sell_list, True, True, False),
+    "positions": (trade.positions, True, True, False),
+    "pnl": (trade.pnl, True, True, False),
+    "settings": (acc.settings_screen, True, True, False),
+    "demo": (acc.demo, True, True, False),
+    "trending": (trade.trending, True, True, False),
+    "cancel": (acc.cancel, True, False, False),
+    "status": (adm.status, False, False, True),
+    "killswitch": (adm.killswitch, False, False, True),
+    "health": (adm.health, False, False, True),
+    "broadcast": (adm.broadcast, False, False, True),
+}
+# callback action -> screen(account, inc, *args)
+CALLBACKS = {
+    "wc": acc.wallet_create, "wi": acc.wallet_import_prompt, "we": acc.wallet_export_prompt, "wx": acc.wallet_export_do,
+    "wr": acc.wallet, "st": acc.settings_change, "lv": acc.live_confirm, "dm": acc.demo,
+    "tc": trade.token_card_cb, "bp": trade.buy_preview_cb, "bx": trade.buy_custom_prompt, "bc": trade.buy_confirm,
+    "pv": trade.position_card_cb, "sv": trade.sell_pick, "sp": trade.sell_preview, "sx": trade.sell_custom_prompt,
+    "sc": trade.sell_confirm, "se": trade.stop_prompt, "te": trade.take_profit_prompt, "lp": trade.ladder_set,
+    "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss,
+}
+# conversation state -> screen(account, inc, text, data)
+AWAITING = {
+    "import_key": acc.wallet_import_do,
+    "buy_amount": trade.buy_custom_amount,
+    "sell_percent": trade.sell_custom_percent,
+    "stop_loss": trade.stop_set,
+    "take_profit": trade.take_profit_set,
+    "presets": acc.presets_set,
+}
+
+
+def _render(result, inc: Incoming) -> list:
+    if result is None:
+        return []
+    if isinstance(result, list):
+        return [r for item in result for r in _render(item, inc)]
+    if isinstance(result, Screen):
+        markup = result.markup(inc.user_id)
+        return [Edit(result.text, markup)] if inc.callback_data is not None else [Reply(result.text, markup)]
+    if isinstance(result, str):
+        return _render(Screen(result), inc)
+    return [result]
+
+
+def _account(inc: Incoming) -> TelegramAccount | None:
+    return TelegramAccount.objects.filter(telegram_user_id=inc.user_id).select_related("trader").first()
+
+
+def handle(inc: Incoming) -> list:
+    from trading.errors import TradingError
+    from trading.tpsl.plans import PlanError
+
+    started = time.monotonic()
+    try:
+        allowed, wait = limits.command_allow(user_id=inc.user_id)
+        if not allowed:
+            text = f"You are sending commands too fast. Try again in {wait} s."
+            return [Answer(text, alert=True)] if inc.callback_data is not None else [Reply(text)]
+        actions = _route(inc)
+    except (TradingError, ParseError, PlanError) as exc:
+        text = getattr(exc, "message", str(exc))
+        actions = [Answer(text, alert=True)] if inc.callback_data is not None else [Reply(text)]
+    except Exception:
+        logger.exception("update from user %s failed", inc.user_id)
+        actions = [Answer(OOPS, alert=True)] if inc.callback_data is not None else [Reply(OOPS)]
+    if inc.callback_data is not None and not any(isinstance(a, Answer) for a in actions):
+        actions.append(Answer())
+    logger.debug("handled update of %s in %.1f ms", inc.user_id, (time.monotonic() - started) * 1000)
+    return actions
+
+
+def _route(inc: Incoming) -> list:
+    if inc.callback_data is not None:
+        return _callback(inc)
+    text = (inc.text or "").strip()
+    if looks_like_secret_key(text):
+        state, _ = services.conversation_get(telegram_user_id=inc.user_id)
+        if state == "import_key" and inc.private:
+            account = _account(inc)
+            return _render(acc.wallet_import_do(account, inc, text, {}), inc)
+        where = "a group" if not inc.private else "a chat"
+        return [Delete(inc.message_id), Reply(f"⚠️ That looked like a private key, so I deleted it. Never paste keys into "
+                                               f"{where}; to import a wallet use /wallet in a private chat with me.")]
+    if text.startswith("/"):
+        return _command(inc, text)
+    account = _account(inc)
+    if account is None:
+        return [Reply("Send /start first to open your account.")]
+    state, data = services.conversation_get(telegram_user_id=inc.user_id)
+    if state in AWAITING:
+        return _render(AWAITING[state](account, inc, text, data), inc)
+    if looks_like_mint(text.split()[0] if text else ""):
+        return _render(trade.token_card(account, inc, text.split()[0]), inc)
+    return [Reply("I did not understand that. Paste a token address to trade it, or send /help for the commands.")]
+
+
+def _command(inc: Incoming, text: str) -> list:
+    head, *args = text.split()
+    name = head[1:].split("@", 1)[0].lower()
+    spec = COMMANDS.get(name)
+    if spec is None:
+        return [Reply(f"I do not know /{name[:32]}. Send /help to see what I can do.")]
+    screen, needs_account, private_only, admin_only = spec
+    if admin_only and not inc.is_admin:
+        return [Reply("That command is for the desk's operators only.")]
+    if private_only and not inc.private:
+        return [Reply("Let's talk about money in private: open a direct chat with me and send the command there.")]
+    account = None
+    if needs_account or name == "start":
+        if name == "start":
+            account, created = services.account_register(telegram_user_id=inc.user_id, chat_id=inc.chat_id,
+                                                         username=inc.username, first_name=inc.first_name)
+            return _render(acc.start(account, inc, created), inc)
+        account = _account(inc)
+        if account is None:
+            return [Reply("Send /start first to open your account.")]
+        services.conversation_clear(telegram_user_id=inc.user_id)
+    return _render(screen(account, inc, *args), inc)
+
+
+def _callback(inc: Incoming) -> list:
+    try:
+        cb = cb_verify(key=callback_key(), user_id=inc.user_id, data=inc.callback_data or "", now=time.time())
+    except CallbackError as exc:
+        logger.info("refused button from user %s: %s", inc.user_id, exc.code)
+        return [Answer(exc.message, alert=True)]
+    screen = CALLBACKS.get(cb.action)
+    account = _account(inc)
+    if screen is None or account is None:
+        return [Answer("That button no longer does anything. Send the command again.", alert=True)]
+    if cb.action in SHORT_LIVED and not services.callback_claim_once(sig=cb.sig):
+        return [Answer("Already done: that button works once.", alert=True)]
+    return _render(screen(account, inc, *cb.args), inc)

@@ -1,0 +1,92 @@
+"""Running the bot: long polling, or draining updates the webhook view stored, under a single-instance lock."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import signal
+
+from django.conf import settings
+from telegram import Update
+
+from telegram_app import botapi, limits, services
+from telegram_app.bot.app import build_application
+
+logger = logging.getLogger(__name__)
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+def lock_for(token: str, api_url: str) -> limits.SingleInstanceLock:
+    digest = hashlib.sha256(f"{api_url}|{token}".encode()).hexdigest()[:16]
+    return limits.SingleInstanceLock(f"runbot:{digest}")
+
+
+async def _hold(lock: limits.SingleInstanceLock, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=lock.ttl_ms / 3000)
+        except TimeoutError:
+            pass
+        if not stop.is_set() and not await asyncio.to_thread(lock.refresh):
+            logger.error("the single-bot lock was lost; stopping so two bots never run at once")
+            stop.set()
+
+
+async def _drain_webhook(app, stop: asyncio.Event) -> None:
+    """Feed stored webhook updates to the application in update_id order; a crash leaves them stored."""
+    client = limits.client()
+    queued: set[int] = set()
+    while not stop.is_set():
+        rows = await asyncio.to_thread(services.inbound_next, limit=100)
+        for row in rows:
+            if row.update_id not in queued:
+                queued.add(row.update_id)
+                await app.update_queue.put(Update.de_json(row.payload, app.bot))
+        if len(queued) > 10_000:
+            queued = {u for u in queued if u >= min(queued) + 5_000}
+        await asyncio.to_thread(client.blpop, [f"{limits.PREFIX}inbound"], 1)
+
+
+async def _mark_done(update: Update) -> None:
+    await asyncio.to_thread(services.inbound_done, update_id=update.update_id)
+
+
+async def serve(*, mode: str = "polling", token: str | None = None, api_url: str | None = None,
+                stop: asyncio.Event | None = None, ready: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM). Raises limits.LockHeld if another bot runs."""
+    token = token or botapi.bot_token()
+    api_url = api_url or settings.TELEGRAM_API_URL
+    stop = stop or asyncio.Event()
+    lock = lock_for(token, api_url)
+    await asyncio.to_thread(lock.acquire)
+    loop = asyncio.get_running_loop()
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (RuntimeError, ValueError, NotImplementedError):
+                pass  # not the main thread (tests, botshell): the caller sets `stop`
+        app = build_application(token=token, api_url=api_url, polling=mode == "polling",
+                                after_update=_mark_done if mode == "webhook" else None)
+        holder = asyncio.create_task(_hold(lock, stop))
+        async with app:
+            await app.start()
+            if mode == "polling":
+                await app.bot.delete_webhook(drop_pending_updates=False)
+                await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30, poll_interval=0.0)
+                drain = None
+            else:
+                drain = asyncio.create_task(_drain_webhook(app, stop))
+            logger.info("bot running (%s) as @%s", mode, app.bot.username)
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            if drain is not None:
+                drain.cancel()
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            await app.stop()
+        holder.cancel()
+    finally:
+        await asyncio.to_thread(lock.release)

@@ -1,0 +1,213 @@
+"""Screens: welcome, help, wallet, settings, demo. Each parses its input, calls one service, renders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from telegram_app import services
+from telegram_app.bot.core import Answer, Delete, Reply, Screen
+from telegram_app.parsers import ParseError, format_sol, parse_sol_amount
+
+EXPORT_VISIBLE_S = 60
+HELP = """Commands
+/wallet – your wallet: address, balances, create, import, export
+/buy <mint> [SOL] – buy a token (or just paste its address)
+/sell – sell part or all of a holding
+/positions – open positions, their exit plans, sell and edit buttons
+/pnl – profit and loss today, this week, all time
+/settings – mode, slippage, fees, default exit plan, buy presets, notifications
+/demo – paper trading with a paper balance
+/trending – top tokens with buy buttons
+/cancel – stop what I am waiting for"""
+
+
+def start(account, inc, created: bool = False):
+    mode = _prefs(account).mode
+    hello = "Welcome to Jarvis." if created else "Welcome back."
+    screen = Screen(
+        f"{hello} You are in {mode} mode"
+        + (": trades are simulated with a paper balance, so nothing real is at risk." if mode == "paper" else ".")
+        + "\nEvery position gets an exit plan (stop-loss and take-profits) the desk enforces while you are away.\n"
+        "Create a wallet or import one to trade on-chain, or try paper trading first."
+    )
+    if not account.trader.wallets.exists():
+        screen.row(("Create wallet", "wc"), ("Import wallet", "wi"))
+    screen.button("Paper trading (/demo)", "dm")
+    return screen
+
+
+def help_(account, inc, *args):
+    return Screen(HELP)
+
+
+def cancel(account, inc, *args):
+    return Screen("Cancelled. Send /help to see what I can do.")
+
+
+def dismiss(account, inc, *args):
+    services.conversation_clear(telegram_user_id=inc.user_id)
+    return Screen("Cancelled.")
+
+
+def _prefs(account):
+    from trading.services import trading_settings_get
+
+    return trading_settings_get(trader=account.trader)
+
+
+def wallet(account, inc, *args):
+    from trading.selectors import wallet_balances
+
+    balances = wallet_balances(trader=account.trader)
+    lines = [f"Paper balance: {format_sol(balances['paper_lamports'])} SOL"]
+    if not balances["wallets"]:
+        lines.append("You have no on-chain wallet yet.")
+        return Screen("\n".join(lines)).row(("Create wallet", "wc"), ("Import wallet", "wi"))
+    for w in balances["wallets"]:
+        sol = "unavailable right now" if w["lamports"] is None else f"{format_sol(w['lamports'])} SOL"
+        lines.append(f"Wallet {w['public_key']}\nBalance: {sol}")
+    holdings = _holdings(account)
+    if holdings:
+        lines.append("Tokens: " + ", ".join(holdings))
+    lines.append("To deposit, send SOL to the address above from any wallet or exchange.")
+    return Screen("\n".join(lines)).row(("Refresh", "wr"), ("Export key", "we", balances["wallets"][0]["id"]))
+
+
+def _holdings(account) -> list[str]:
+    from telegram_app.selectors import positions_open
+
+    return [f"{p.token.symbol or p.token.mint[:6]} {Decimal(p.size) / Decimal(10) ** p.token.decimals:.6g}"
+            for p in positions_open(trader=account.trader)]
+
+
+def wallet_create(account, inc, *args):
+    from trading.services import wallet_create as create
+
+    if not inc.private:
+        return Answer("Create wallets in a private chat with me.", alert=True)
+    w = create(trader=account.trader)
+    return Screen(f"Your new wallet: {w.public_key}\nSend SOL to it to trade on-chain. /wallet shows its balance.")
+
+
+def wallet_import_prompt(account, inc, *args):
+    if not inc.private:
+        return Answer("Import wallets in a private chat with me, never in a group.", alert=True)
+    services.conversation_set(telegram_user_id=inc.user_id, state="import_key")
+    return Screen("Send the wallet's private key (base58, or the JSON array of a keypair file) as your next message. "
+                  "I delete that message at once. /cancel to stop.")
+
+
+def wallet_import_do(account, inc, text, data):
+    """The message holding the key is deleted whatever happens next."""
+    from trading.errors import TradingError
+    from trading.services import wallet_import
+
+    services.conversation_clear(telegram_user_id=inc.user_id)
+    actions = [Delete(inc.message_id)]
+    try:
+        w = wallet_import(trader=account.trader, secret=text.strip())
+    except TradingError as exc:
+        return actions + [Reply(f"{exc.message} I deleted your message; open /wallet to try again.")]
+    return actions + [Reply(f"Wallet imported: {w.public_key}. I deleted the message with the key.")]
+
+
+def wallet_export_prompt(account, inc, wallet_id=None, *args):
+    if not inc.private:
+        return Answer("Keys are only shown in a private chat with me.", alert=True)
+    return (Screen("Exporting shows your private key. Anyone who sees it controls the wallet's funds. "
+                   f"The message deletes itself after {EXPORT_VISIBLE_S} seconds. Show it?")
+            .row(("Yes, show the key", "wx", wallet_id), ("Cancel", "no")))
+
+
+def wallet_export_do(account, inc, wallet_id, *args):
+    from trading.services import wallet_export
+
+    if not inc.private:
+        return Answer("Keys are only shown in a private chat with me.", alert=True)
+    secret = wallet_export(trader=account.trader, wallet_id=int(wallet_id))
+    return [Screen("Key sent below; it disappears in a minute."),
+            Reply(f"Private key (deleted in {EXPORT_VISIBLE_S} s):\n{secret}", delete_after_s=EXPORT_VISIBLE_S)]
+
+
+def demo(account, inc, *args):
+    from trading.services import trading_settings_update
+    from trading.services.quotes import paper_balance
+
+    trading_settings_update(trader=account.trader, mode="paper")
+    return Screen(f"Paper trading is on. Paper balance: {format_sol(paper_balance(trader=account.trader))} SOL.\n"
+                  "Paste a token address or try /trending; every screen works exactly as in live mode.")
+
+
+# --- settings ---------------------------------------------------------------------------------------------
+def settings_screen(account, inc, *args):
+    p = _prefs(account)
+    presets = " / ".join(format_sol(v) for v in (p.buy_presets_lamports or []))
+    notifications = "on" if (p.notifications or {}).get("enabled", True) else "off"
+    plan = (p.default_exit_plan or {}).get("name") or "balanced"
+    screen = Screen(f"Settings\nMode: {p.mode}\nBuy slippage: {p.buy_slippage_bps / 100}%  Sell slippage: "
+                    f"{p.sell_slippage_bps / 100}%\nPriority fee: {p.priority_fee_policy}\nDefault exit plan: {plan}\n"
+                    f"Buy presets: {presets} SOL\nNotifications: {notifications}")
+    other = "live" if p.mode == "paper" else "paper"
+    screen.row(("Buy slip 1%", "st", "bs", 100), ("3%", "st", "bs", 300), ("5%", "st", "bs", 500))
+    screen.row(("Sell slip 3%", "st", "ss", 300), ("5%", "st", "ss", 500), ("10%", "st", "ss", 1000))
+    screen.row(("Fee auto", "st", "pf", "auto"), ("low", "st", "pf", "low"), ("high", "st", "pf", "high"))
+    screen.row(("Plan conservative", "st", "ep", "conservative"), ("balanced", "st", "ep", "balanced"),
+               ("aggressive", "st", "ep", "aggressive"))
+    screen.row(("Edit buy presets", "st", "pr"), (f"Notifications {'off' if notifications == 'on' else 'on'}", "st", "nt",
+                                                 0 if notifications == "on" else 1))
+    screen.button(f"Switch to {other} mode", "st", "md", other)
+    return screen
+
+
+def settings_change(account, inc, what, value=None, *args):
+    from trading.services import trading_settings_update
+
+    t = account.trader
+    if what == "bs":
+        trading_settings_update(trader=t, buy_slippage_bps=int(value))
+    elif what == "ss":
+        trading_settings_update(trader=t, sell_slippage_bps=int(value))
+    elif what == "pf":
+        trading_settings_update(trader=t, priority_fee_policy=value)
+    elif what == "ep":
+        from trading.tpsl.plans import preset, spec_to_json
+
+        trading_settings_update(trader=t, default_exit_plan=spec_to_json(preset(value)))
+    elif what == "nt":
+        trading_settings_update(trader=t, notifications={"enabled": value == "1"})
+    elif what == "pr":
+        services.conversation_set(telegram_user_id=inc.user_id, state="presets")
+        return Screen("Send up to four buy presets in SOL separated by spaces, like: 0.1 0.5 1 5. /cancel to stop.")
+    elif what == "md":
+        if value == "paper":
+            trading_settings_update(trader=t, mode="paper")
+        else:
+            if not t.wallets.exists():
+                return Answer("Live trading needs a wallet: create or import one in /wallet first.", alert=True)
+            return (Screen("Live mode trades real SOL from your wallet. Exits still run by your plans. Switch to live?")
+                    .row(("Yes, trade for real", "lv"), ("Stay in paper", "no")))
+    return settings_screen(account, inc)
+
+
+def live_confirm(account, inc, *args):
+    from trading.services import trading_settings_update
+    from trading.services.accounts import modes_allowed
+
+    allowed = [m for m in modes_allowed() if m != "paper"]
+    if not allowed:
+        return Answer("This desk runs in paper mode only.", alert=True)
+    trading_settings_update(trader=account.trader, mode=allowed[0])
+    return settings_screen(account, inc)
+
+
+def presets_set(account, inc, text, data):
+    from trading.services import trading_settings_update
+
+    parts = text.replace(";", " ").split()
+    if not 1 <= len(parts) <= 4:
+        raise ParseError("Send between one and four amounts, like: 0.1 0.5 1 5.")
+    values = [parse_sol_amount(p) for p in parts]
+    trading_settings_update(trader=account.trader, buy_presets_lamports=values)
+    services.conversation_clear(telegram_user_id=inc.user_id)
+    return Screen("Buy presets saved: " + " / ".join(format_sol(v) for v in values) + " SOL.")
+

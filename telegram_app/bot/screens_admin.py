@@ -1,0 +1,76 @@
+"""Admin screens (numeric ids from TELEGRAM_ADMIN_IDS; the router refuses everyone else)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from django.conf import settings
+from django.db import transaction
+
+from telegram_app.bot.core import Screen
+from telegram_app.parsers import ParseError
+
+
+def status(account, inc, *args):
+    import redis as redis_lib
+
+    from jarvis.celery import QUEUES
+    from trading.models import Position
+    from trading.models.choices import POSITION_LIVE
+    from trading.prices import prices_get_many
+
+    client = redis_lib.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
+    depth = {q: client.llen(q) for q in QUEUES}
+    open_positions = Position.objects.filter(status__in=POSITION_LIVE)
+    mints = list(open_positions.values_list("token__mint", flat=True).distinct()[:200])
+    prices = prices_get_many(mints=mints) if mints else {}
+    ages = [time.time() - p.at for p in prices.values()]
+    price_line = f"oldest {max(ages):.0f} s, newest {min(ages):.0f} s" if ages else "none cached"
+    missing = len(mints) - len(prices)
+    try:
+        from monitoring.heartbeats import queue_consumers, redis_for
+
+        consumers = queue_consumers(redis_for(settings.REDIS_URL), list(QUEUES))
+        workers = ", ".join(f"{q}: {len(c)}" for q, c in consumers.items())
+    except Exception as exc:  # monitoring may not run here; say so rather than fail
+        workers = f"unknown ({type(exc).__name__})"
+    return Screen("Desk status\nQueues: " + ", ".join(f"{q} {n}" for q, n in depth.items()) +
+                  f"\nWorkers per queue: {workers}\nOpen positions: {open_positions.count()}\n"
+                  f"Prices of held tokens: {price_line}" + (f", {missing} without a price" if missing else ""))
+
+
+def killswitch(account, inc, *args):
+    from trading.services import kill_switch_set
+
+    if not args or args[0].lower() not in ("on", "off"):
+        raise ParseError("Use /killswitch on or /killswitch off (optionally followed by a reason).")
+    enabled = args[0].lower() == "on"
+    reason = " ".join(args[1:])[:400]
+    kill_switch_set(enabled=enabled, trader=None, actor=f"telegram:{inc.user_id}", reason=reason)
+    return Screen("Global kill switch is ON: no new entries; exits keep running." if enabled
+                  else "Global kill switch is off: entries are allowed again.")
+
+
+def health(account, inc, *args):
+    from monitoring.checks import readiness_run
+
+    report = readiness_run()
+    lines = [f"{name}: {c['status']} ({c['latency_ms']:.0f} ms) {c['detail']}".strip() for name, c in report["components"].items()]
+    return Screen(f"Readiness: {report['status']}\n" + "\n".join(lines))
+
+
+def broadcast(account, inc, *args):
+    from telegram_app.models import TelegramAccount
+    from telegram_app.outbox import outbox_enqueue
+
+    text = " ".join(args).strip()
+    if not text:
+        raise ParseError("Use /broadcast followed by the message to send to every trader.")
+    key = hashlib.sha256(f"{inc.user_id}|{inc.message_id}|{text}".encode()).hexdigest()[:16]
+    count = 0
+    with transaction.atomic():
+        for chat_id in TelegramAccount.objects.values_list("chat_id", flat=True).iterator():
+            outbox_enqueue(chat_id=chat_id, text=f"📣 {text}", kind="broadcast", dedupe_key=f"bc:{key}:{chat_id}")
+            count += 1
+    return Screen(f"Broadcast queued for {count} traders; the dispatcher sends it within Telegram's limits.")

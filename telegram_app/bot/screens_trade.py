@@ -1,0 +1,281 @@
+"""Screens: token card, buy, sell, positions with exit-plan edits, PnL, trending."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from telegram_app import selectors, services
+from telegram_app.bot.core import Answer, Screen
+from telegram_app.parsers import ParseError, format_sol, parse_mint, parse_percent, parse_sol_amount
+
+LADDERS = ("conservative", "balanced", "aggressive", "moon")
+TRAILING_ON = (Decimal("30"), Decimal("15"))  # activation +30%, trail 15% below the peak
+
+
+def _tokens(base_units: int, decimals: int) -> str:
+    return f"{Decimal(base_units) / (Decimal(10) ** decimals):,.6g}"
+
+
+def _price(value) -> str:
+    return f"{Decimal(value):.6g}"
+
+
+# --- buy ----------------------------------------------------------------------------------------------
+def token_card(account, inc, mint_text: str):
+    from trading.services import trading_settings_get
+    from trading.services.quotes import token_resolve
+
+    mint = parse_mint(mint_text)
+    token, point = token_resolve(mint=mint)
+    ref = services.mint_ref(mint=mint)
+    name = token.symbol or mint[:6]
+    screen = Screen(f"{name}  {mint}\nPrice: {_price(point.price)} SOL (source {point.source}, {point.age_seconds:.0f} s ago)\n"
+                    "Choose how much SOL to spend:")
+    presets = trading_settings_get(trader=account.trader).buy_presets_lamports or []
+    screen.row(*[(f"{format_sol(v)} SOL", "bp", ref, v) for v in presets[:4]])
+    screen.button("Custom amount", "bx", ref)
+    return screen
+
+
+def token_card_cb(account, inc, ref):
+    mint = services.mint_of(ref=ref)
+    return token_card(account, inc, mint) if mint else Answer("That token is unknown now; paste its address again.", alert=True)
+
+
+def buy_command(account, inc, *args):
+    if not args:
+        return Screen("Send /buy <token address> [SOL], or just paste a token address.")
+    mint = parse_mint(args[0])
+    if len(args) == 1:
+        return token_card(account, inc, mint)
+    return buy_preview(account, inc, mint, parse_sol_amount(" ".join(args[1:])))
+
+
+def buy_preview(account, inc, mint: str, lamports: int):
+    from trading.services import quote_preview
+
+    q = quote_preview(trader=account.trader, mint=mint, amount_lamports=lamports)
+    ref = services.mint_ref(mint=mint)
+    text = (f"Buy {q.symbol or mint[:6]} for {format_sol(q.amount_lamports)} SOL ({q.mode})\n"
+            f"Expected: {_tokens(q.expected_tokens, q.decimals)} tokens (at least {_tokens(q.min_tokens, q.decimals)})\n"
+            f"Price: {_price(q.price)} SOL  impact ~{q.price_impact_pct}%  fee {format_sol(q.fee_lamports)} SOL\n"
+            f"Exit plan: {q.exit_plan}")
+    if q.refused:
+        return Screen(f"{text}\n\nCannot buy now: {q.refused}")
+    return Screen(text).row(("✅ Confirm buy", "bc", ref, lamports), ("Cancel", "no"))
+
+
+def buy_preview_cb(account, inc, ref, lamports):
+    mint = services.mint_of(ref=ref)
+    if mint is None:
+        return Answer("That token is unknown now; paste its address again.", alert=True)
+    return buy_preview(account, inc, mint, int(lamports))
+
+
+def buy_custom_prompt(account, inc, ref):
+    services.conversation_set(telegram_user_id=inc.user_id, state="buy_amount", data={"ref": int(ref)})
+    return Screen("How much SOL? Send an amount like 0.25. /cancel to stop.")
+
+
+def buy_custom_amount(account, inc, text, data):
+    lamports = parse_sol_amount(text)
+    mint = services.mint_of(ref=data.get("ref", 0))
+    services.conversation_clear(telegram_user_id=inc.user_id)
+    if mint is None:
+        return Screen("That token is unknown now; paste its address again.")
+    return buy_preview(account, inc, mint, lamports)
+
+
+def buy_confirm(account, inc, ref, lamports):
+    from trading.services import position_open
+
+    mint = services.mint_of(ref=ref)
+    if mint is None:
+        return Answer("That token is unknown now; paste its address again.", alert=True)
+    position = position_open(trader=account.trader, mint=mint, amount_lamports=int(lamports))
+    return Screen(f"Buy order placed for {format_sol(int(lamports))} SOL of {position.token.symbol or mint[:6]} "
+                  f"(position #{position.pk}). I will message you when it fills.")
+
+
+# --- positions and sells -----------------------------------------------------------------------------
+def positions(account, inc, *args):
+    rows = selectors.positions_open(trader=account.trader)
+    if not rows:
+        return Screen("You have no open positions. Paste a token address to buy one.")
+    screen = Screen("Open positions:")
+    for p in rows:
+        screen.text += "\n" + _position_line(p)
+        screen.button(f"#{p.pk} {p.token.symbol or p.token.mint[:6]}", "pv", p.pk)
+    return screen
+
+
+def _position_line(p) -> str:
+    value = selectors.position_value_lamports(p)
+    pnl = "no price yet" if value is None else f"PnL {'+' if value >= p.cost_lamports else ''}{format_sol(value - p.cost_lamports)} SOL"
+    return (f"#{p.pk} {p.token.symbol or p.token.mint[:6]} {p.status}: {_tokens(p.size, p.token.decimals)} tokens, "
+            f"cost {format_sol(p.cost_lamports)} SOL, {pnl}")
+
+
+def position_card_cb(account, inc, position_id):
+    p = selectors.position_of(trader=account.trader, position_id=int(position_id))
+    if p is None:
+        return Answer("You have no position with that number.", alert=True)
+    from trading.selectors import price_get
+    from trading.tpsl.plans import spec_from_json, spec_summary
+
+    point = price_get(mint=p.token.mint)
+    spec = spec_from_json(p.exit_plan.spec)
+    fired = p.exit_plan.legs.filter(status="filled").count()
+    text = (f"{_position_line(p)}\nEntry {_price(p.entry_price or 0)} SOL, now "
+            f"{_price(point.price) + ' SOL' if point else 'no price'}\nExit plan: {spec_summary(spec, legs_done=fired)}\n"
+            f"Take-profit legs filled: {fired} of {len(spec.take_profits)}")
+    trailing = spec.trailing_distance_pct is not None
+    return (Screen(text)
+            .row(("Sell 25%", "sp", p.pk, 25), ("50%", "sp", p.pk, 50), ("100%", "sp", p.pk, 100))
+            .row(("Edit stop-loss", "se", p.pk), ("Edit take-profit", "te", p.pk))
+            .row(*[(name.capitalize(), "lp", p.pk, name) for name in LADDERS])
+            .row((f"Trailing stop {'off' if trailing else 'on'}", "tr", p.pk, 0 if trailing else 1), ("« Positions", "ps")))
+
+
+def sell_list(account, inc, *args):
+    rows = [p for p in selectors.positions_open(trader=account.trader) if p.status == "open"]
+    if not rows:
+        return Screen("You hold nothing to sell right now.")
+    screen = Screen("Which holding do you want to sell?")
+    for p in rows:
+        screen.button(f"#{p.pk} {p.token.symbol or p.token.mint[:6]} {_tokens(p.size, p.token.decimals)}", "sv", p.pk)
+    return screen
+
+
+def sell_pick(account, inc, position_id):
+    p = selectors.position_of(trader=account.trader, position_id=int(position_id))
+    if p is None:
+        return Answer("You have no position with that number.", alert=True)
+    return (Screen(f"Sell how much of {_position_line(p)}?")
+            .row(("25%", "sp", p.pk, 25), ("50%", "sp", p.pk, 50), ("100%", "sp", p.pk, 100))
+            .button("Custom percent", "sx", p.pk))
+
+
+def sell_preview(account, inc, position_id, percent):
+    p = selectors.position_of(trader=account.trader, position_id=int(position_id))
+    if p is None:
+        return Answer("You have no position with that number.", alert=True)
+    pct = parse_percent(str(percent))
+    value = selectors.position_value_lamports(p)
+    worth = "no current price" if value is None else f"about {format_sol(int(value * pct / 100))} SOL before fees"
+    amount = p.size * pct / 100
+    return (Screen(f"Sell {pct}% of #{p.pk} {p.token.symbol or p.token.mint[:6]}: {_tokens(int(amount), p.token.decimals)} "
+                   f"tokens, {worth}.")
+            .row(("✅ Confirm sell", "sc", p.pk, pct), ("Cancel", "no")))
+
+
+def sell_custom_prompt(account, inc, position_id):
+    services.conversation_set(telegram_user_id=inc.user_id, state="sell_percent", data={"position": int(position_id)})
+    return Screen("What percent of the position? Send a number like 30. /cancel to stop.")
+
+
+def sell_custom_percent(account, inc, text, data):
+    pct = parse_percent(text)
+    services.conversation_clear(telegram_user_id=inc.user_id)
+    return sell_preview(account, inc, data.get("position", 0), pct)
+
+
+def sell_confirm(account, inc, position_id, percent):
+    from trading.services import position_sell
+
+    order = position_sell(trader=account.trader, position_id=int(position_id), percent=Decimal(percent))
+    return Screen(f"Sell order #{order.pk} placed for {percent}% of position #{position_id}. I will message you when it fills.")
+
+
+# --- exit plan edits ------------------------------------------------------------------------------------
+def _spec(account, position_id):
+    from trading.tpsl.plans import spec_from_json
+
+    p = selectors.position_of(trader=account.trader, position_id=int(position_id))
+    if p is None:
+        raise ParseError("You have no position with that number.", "not_found")
+    return p, spec_from_json(p.exit_plan.spec)
+
+
+def _update(account, inc, position_id, spec, what: str):
+    from trading.services import exit_plan_update
+    from trading.tpsl.plans import spec_summary
+
+    exit_plan_update(trader=account.trader, position_id=int(position_id), spec=spec)
+    services.conversation_clear(telegram_user_id=inc.user_id)
+    return Screen(f"{what} updated for #{position_id}. Exit plan: {spec_summary(spec)}").button("« Position", "pv", position_id)
+
+
+def stop_prompt(account, inc, position_id):
+    _spec(account, position_id)
+    services.conversation_set(telegram_user_id=inc.user_id, state="stop_loss", data={"position": int(position_id)})
+    return Screen("Send the stop-loss as a percent below your entry price, like 20. /cancel to stop.")
+
+
+def stop_set(account, inc, text, data):
+    pct = parse_percent(text, maximum=Decimal("99"))
+    p, spec = _spec(account, data.get("position", 0))
+    return _update(account, inc, p.pk, replace(spec, stop_loss_pct=pct), "Stop-loss")
+
+
+def take_profit_prompt(account, inc, position_id):
+    _spec(account, position_id)
+    services.conversation_set(telegram_user_id=inc.user_id, state="take_profit", data={"position": int(position_id)})
+    return Screen("Send the take-profit as a gain in percent above entry, like 100 for 2x; it sells the whole position "
+                  "there. For a ladder use the preset buttons. /cancel to stop.")
+
+
+def take_profit_set(account, inc, text, data):
+    from trading.tpsl.plans import TakeProfitLeg
+
+    gain = parse_percent(text, maximum=Decimal("100000"))
+    p, spec = _spec(account, data.get("position", 0))
+    legs = (TakeProfitLeg(trigger_multiple=1 + gain / 100, fraction=Decimal("1")),)
+    return _update(account, inc, p.pk, replace(spec, take_profits=legs), "Take-profit")
+
+
+def ladder_set(account, inc, position_id, name):
+    from trading.tpsl.plans import preset
+
+    p, spec = _spec(account, position_id)
+    chosen = preset(name)
+    return _update(account, inc, p.pk, replace(spec, take_profits=chosen.take_profits), f"Ladder '{name}'")
+
+
+def trailing_set(account, inc, position_id, on):
+    p, spec = _spec(account, position_id)
+    activation, distance = TRAILING_ON if str(on) == "1" else (None, None)
+    spec = replace(spec, trailing_activation_pct=activation, trailing_distance_pct=distance)
+    return _update(account, inc, p.pk, spec, "Trailing stop")
+
+
+# --- pnl and trending ---------------------------------------------------------------------------------------
+def pnl(account, inc, *args):
+    from trading.selectors import pnl_summary
+
+    f = pnl_summary(trader=account.trader)
+
+    def fmt(v):
+        return ("+" if v > 0 else "") + format_sol(v) + " SOL"
+
+    note = "" if not f["unpriced_positions"] else f"\n({f['unpriced_positions']} open positions have no current price and are left out)"
+    return Screen(f"Realised PnL\nToday: {fmt(f['today']['realised_lamports'])}\nThis week: {fmt(f['week']['realised_lamports'])}\n"
+                  f"All time: {fmt(f['all']['realised_lamports'])}\n"
+                  f"Unrealised (open positions): {fmt(f['all']['unrealised_lamports'])}{note}")
+
+
+def trending(account, inc, *args):
+    from trading.models import Token
+    from trading.prices import prices_get_many
+
+    tokens = list(Token.objects.order_by("-id")[:50])
+    prices = prices_get_many(mints=[t.mint for t in tokens])
+    listed = [t for t in tokens if t.mint in prices][:8]
+    if not listed:
+        return Screen("No token has a current price right now; try again shortly, or paste a token address.")
+    screen = Screen("Tokens with live prices:")
+    for t in listed:
+        screen.text += f"\n{t.symbol or t.mint[:6]}: {_price(prices[t.mint].price)} SOL"
+        screen.button(f"Buy {t.symbol or t.mint[:6]}", "tc", services.mint_ref(mint=t.mint))
+    return screen

@@ -1,0 +1,84 @@
+"""Writes of the telegram app: accounts, conversation state, mint references, one-time buttons, webhook intake."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from telegram_app import limits
+from telegram_app.models import ConversationState, InboundUpdate, MintRef, TelegramAccount
+
+
+def account_register(*, telegram_user_id: int, chat_id: int, username: str = "", first_name: str = "") -> tuple[TelegramAccount, bool]:
+    """The account of this Telegram user, created with its trader on first contact. (account, created)."""
+    from trading.services import trader_register
+
+    account = TelegramAccount.objects.filter(telegram_user_id=telegram_user_id).first()
+    if account is not None:
+        TelegramAccount.objects.filter(pk=account.pk).update(last_seen_at=timezone.now(), username=username[:64])
+        return account, False
+    try:
+        with transaction.atomic():
+            trader = trader_register(name=f"tg:{telegram_user_id} {first_name}".strip()[:120])
+            account = TelegramAccount.objects.create(
+                telegram_user_id=telegram_user_id, chat_id=chat_id, trader=trader, username=username[:64],
+                first_name=first_name[:128], last_seen_at=timezone.now(),
+            )
+    except IntegrityError:  # two first messages raced; the other one registered it
+        return TelegramAccount.objects.get(telegram_user_id=telegram_user_id), False
+    return account, True
+
+
+def conversation_get(*, telegram_user_id: int) -> tuple[str, dict]:
+    row = ConversationState.objects.filter(telegram_user_id=telegram_user_id).values_list("state", "data").first()
+    return (row[0], row[1] or {}) if row else ("", {})
+
+
+def conversation_set(*, telegram_user_id: int, state: str, data: dict | None = None) -> None:
+    ConversationState.objects.update_or_create(telegram_user_id=telegram_user_id, defaults={"state": state, "data": data or {}})
+
+
+def conversation_clear(*, telegram_user_id: int) -> None:
+    ConversationState.objects.filter(telegram_user_id=telegram_user_id).update(state="", data={})
+
+
+def mint_ref(*, mint: str) -> int:
+    ref = MintRef.objects.filter(mint=mint).values_list("pk", flat=True).first()
+    if ref is None:
+        try:
+            with transaction.atomic():
+                ref = MintRef.objects.create(mint=mint).pk
+        except IntegrityError:
+            ref = MintRef.objects.get(mint=mint).pk
+    return ref
+
+
+def mint_of(*, ref: int | str) -> str | None:
+    return MintRef.objects.filter(pk=int(ref)).values_list("mint", flat=True).first()
+
+
+def callback_claim_once(*, sig: str, ttl_s: int = 86400) -> bool:
+    """True the first time a one-shot button (confirm, export...) is used; False on a second tap."""
+    return bool(limits.client().set(f"{limits.PREFIX}cb:{sig}", 1, nx=True, ex=ttl_s))
+
+
+def webhook_update_store(*, payload: dict) -> bool:
+    """Keep a webhook update before answering 200. False when that update_id was seen before (a retry)."""
+    update_id = payload.get("update_id")
+    if not isinstance(update_id, int):
+        raise ValueError("update without an integer update_id")
+    try:
+        with transaction.atomic():
+            InboundUpdate.objects.create(update_id=update_id, payload=payload)
+    except IntegrityError:
+        return False
+    limits.client().lpush(f"{limits.PREFIX}inbound", update_id)
+    return True
+
+
+def inbound_next(*, limit: int = 50) -> list[InboundUpdate]:
+    return list(InboundUpdate.objects.filter(processed_at__isnull=True).order_by("update_id")[:limit])
+
+
+def inbound_done(*, update_id: int) -> None:
+    InboundUpdate.objects.filter(update_id=update_id).update(processed_at=timezone.now())

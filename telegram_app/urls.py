@@ -1,0 +1,5 @@
+from django.urls import path
+
+from telegram_app.views import webhook
+
+urlpatterns = [path("<str:secret>/", webhook, name="telegram-webhook")]

@@ -1,0 +1,72 @@
+"""Conversations through the stand-in with the real python-telegram-bot client on the bot side."""
+
+import base58
+import pytest
+
+from telegram_app.models import TelegramAccount
+from trading.models import KillSwitch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_start_registers_once_and_offers_wallet_and_demo(tg_user):
+    alice = tg_user(101)
+    first = alice.send("/start")
+    assert "Welcome to Jarvis" in first["text"] and "paper mode" in first["text"]
+    assert [label for label, _ in alice.buttons()] == ["Create wallet", "Import wallet", "Paper trading (/demo)"]
+    again = alice.send("/start")
+    assert "Welcome back" in again["text"]
+    account = TelegramAccount.objects.get(telegram_user_id=101)
+    assert account.chat_id == 101 and account.trader.settings.mode == "paper"
+
+
+def test_help_unknown_command_and_plain_text(tg_user):
+    bob = tg_user(102)
+    assert "/positions" in bob.send("/help")["text"]
+    assert "I do not know /frobnicate" in bob.send("/frobnicate now")["text"]
+    assert "/start first" in bob.send("/wallet")["text"]
+    bob.send("/start")
+    assert "did not understand" in bob.send("hello there")["text"]
+
+
+def test_bad_addresses_get_plain_sentences(tg_user):
+    carol = tg_user(103)
+    carol.send("/start")
+    assert "too short" in carol.send("/buy So1111111111111111111111111111111")["text"]
+    assert "not a Solana address" in carol.send("/buy 0OIl-not-base58")["text"]
+    reply = carol.send("/buy So11111111111111111111111111111111111111112 abc")["text"]
+    assert "not a number" in reply and "Traceback" not in reply
+
+
+def test_a_private_key_posted_in_a_group_is_deleted_and_warned_about(tg_user):
+    dave = tg_user(104, chat_id=-5001, chat_type="group")
+    key = base58.b58encode(bytes(range(64))).decode()
+    answer = dave.send(key)
+    assert "deleted it" in answer["text"]
+    assert [e["method"] for e in dave.standin.log(-5001)] == ["deleteMessage", "sendMessage"]
+    assert dave.standin.message(-5001, 1) is None  # the key message is gone
+    assert "private" in dave.send("/wallet")["text"]
+
+
+def test_admin_commands_are_refused_to_non_admins_and_work_for_admins(tg_user):
+    mallory = tg_user(105)
+    for command in ("/status", "/killswitch on", "/health", "/broadcast hi"):
+        assert "operators only" in mallory.send(command)["text"]
+    assert not KillSwitch.objects.filter(trader=None, enabled=True).exists()
+    admin = tg_user(900001)
+    assert "ON" in admin.send("/killswitch on maintenance")["text"]
+    switch = KillSwitch.objects.get(trader=None)
+    assert switch.enabled and switch.changed_by == "telegram:900001"
+    assert "off" in admin.send("/killswitch off")["text"]
+    assert "Use /killswitch on" in admin.send("/killswitch maybe")["text"]
+
+
+def test_commands_over_the_per_user_rate_are_told_when_to_retry(tg_user, settings):
+    settings.TELEGRAM_COMMAND_BURST = 3
+    settings.TELEGRAM_COMMANDS_PER_MINUTE = 6
+    eve = tg_user(106)
+    replies = [eve.send("/help")["text"] for _ in range(4)]
+    assert all("/positions" in r for r in replies[:3])
+    assert "too fast" in replies[3] and "Try again in" in replies[3]
+    other = tg_user(107)
+    assert "/positions" in other.send("/help")["text"]  # limits are per user
