@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass
 
 import httpx
+from solders.transaction import VersionedTransaction
 
 from trading.chain.retry import TransientError, call_with_retries
 
@@ -186,13 +187,17 @@ class SolanaRpc:
         return found
 
     def transaction(self, signature: str) -> TransactionMeta | None:
-        opts = {"encoding": "json", "commitment": "confirmed", "maxSupportedTransactionVersion": 0}
+        opts = {"encoding": "base64", "commitment": "confirmed", "maxSupportedTransactionVersion": 0}
         value = self.call("getTransaction", [signature, opts])
         if value is None:
             return None
         meta = value.get("meta") or {}
-        message = value["transaction"]["message"]
-        keys = list(message.get("accountKeys") or [])
+        encoded = value["transaction"]
+        if isinstance(encoded, dict):  # a node that answered in "json" encoding anyway
+            keys = list(encoded["message"].get("accountKeys") or [])
+        else:
+            tx = VersionedTransaction.from_bytes(base64.b64decode(encoded[0]))
+            keys = [str(key) for key in tx.message.account_keys]
         loaded = meta.get("loadedAddresses") or {}
         keys += list(loaded.get("writable") or []) + list(loaded.get("readonly") or [])
         return TransactionMeta(

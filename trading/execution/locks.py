@@ -31,12 +31,13 @@ class OrderLease:
         return bool(self._lock.acquire(blocking=False))
 
     def renew(self) -> bool:
-        """Push the lease's expiry out again; False if it was lost (another lander may own the order now)."""
+        """Push the lease's expiry out again. If it lapsed while nobody else took it, take it back; False only when
+        another lander holds it now (every status change is a compare-and-swap anyway, so a lapse is never unsafe)."""
         try:
             self._lock.reacquire()
             return True
         except redis.exceptions.LockError:
-            return False
+            return self.acquire()
 
     def release(self) -> None:
         try:
@@ -53,3 +54,17 @@ class OrderLease:
 
 def order_lease_held(order_id: int) -> bool:
     return bool(_client(settings.REDIS_URL).exists(KEY.format(order_id=order_id)))
+
+
+SIGNATURE_KEY = "jarvis:signature:{signature}"
+
+
+def signature_claim(*, signature: str, order_id: int, seconds: int = 600) -> bool:
+    """Claim a transaction signature for one order. Two orders of the same wallet, amount and token quoted within one
+    block get byte-identical transactions; the cluster lands one, and both orders would see it confirmed. The loser of
+    this claim re-quotes on a later blockhash instead. (A blockhash lives ~90 s; the claim outlives it.)"""
+    key = SIGNATURE_KEY.format(signature=signature)
+    client = _client(settings.REDIS_URL)
+    if client.set(key, order_id, nx=True, ex=seconds):
+        return True
+    return client.get(key) == str(order_id).encode()

@@ -19,8 +19,8 @@ from django.db.models import F
 
 from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus, SolanaRpc
 from trading.chain.signing import SigningError, transaction_sign
-from trading.execution.clients import rpc_for_execution, venue_auth_alert, venues_close, venues_in_order
-from trading.execution.locks import OrderLease
+from trading.execution.clients import rpc_for_execution, venue_auth_alert, venues_in_order
+from trading.execution.locks import OrderLease, signature_claim
 from trading.execution.policy import fee_policy_for, fill_from_deltas, slippage_for
 from trading.models import Order, OrderSide, OrderStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
@@ -37,6 +37,7 @@ IN_FLIGHT = "in_flight"  # still unresolved when the loop's time budget ran out:
 BUSY = "busy"  # another lander holds the order
 LOST = "lost"  # the order moved under us (a compare-and-swap lost)
 POLL_FIRST, POLL_MAX = 0.005, 0.4
+DISTINCT_TRIES, DISTINCT_WAIT = 5, 0.4  # a sandbox/mainnet block is ~0.4 s
 
 
 def order_execute_onchain(*, order_id: int) -> str:
@@ -56,11 +57,9 @@ def order_execute_onchain(*, order_id: int) -> str:
     if not lease.acquire():
         log.info("order %s is being landed elsewhere", order_id)
         return BUSY
-    lander = Lander(order_id=order_id, lease=lease)
     try:
-        return lander.run()
+        return Lander(order_id=order_id, lease=lease).run()
     finally:
-        lander.close()
         lease.release()
 
 
@@ -69,12 +68,7 @@ class Lander:
         self.order_id = order_id
         self.lease = lease
         self.rpc = rpc or rpc_for_execution()
-        self._own_rpc = rpc is None
         self.deadline = time.monotonic() + settings.EXECUTION_LAND_BUDGET_SECONDS
-
-    def close(self) -> None:
-        if self._own_rpc:
-            self.rpc.close()
 
     def _load(self) -> Order:
         return Order.objects.select_related("position__wallet", "position__token").get(id=self.order_id)
@@ -106,12 +100,11 @@ class Lander:
     def attempt(self, order: Order) -> str | None:
         if not order_transition(order_id=order.id, from_statuses=[order.status], to_status=OrderStatus.QUOTING):
             return LOST
-        position, wallet, token = order.position, order.position.wallet, order.position.token
+        wallet, token = order.position.wallet, order.position.token
         if wallet is None:
             order_fail(order_id=order.id, error="This position has no wallet, so it cannot trade on chain.")
             return OrderStatus.FAILED
         number = order.attempts + 1
-        buying = order.side == OrderSide.BUY
         fee = fee_policy_for(
             side=order.side,
             max_lamports=order.priority_fee_lamports or settings.EXECUTION_PRIORITY_FEE_MAX_LAMPORTS,
@@ -123,33 +116,23 @@ class Lander:
             exit_bonus_bps=settings.EXECUTION_EXIT_SLIPPAGE_BONUS_BPS,
             attempt=number,
         )
-        venues = venues_in_order()
         try:
-            routed = route_swap(
-                venues=venues,
-                input_mint=SOL_MINT if buying else token.mint,
-                output_mint=token.mint if buying else SOL_MINT,
-                amount=order.amount_in,
-                slippage_bps=slippage,
-                user_public_key=wallet.public_key,
-                fee=fee,
-                on_auth_failure=venue_auth_alert,
-                rounds=settings.EXECUTION_VENUE_ROUNDS,
-                cache=cache,
-            )
+            routed, signed, signature = self._build_distinct(order, wallet, token, fee=fee, slippage=slippage)
         except VenueError as exc:
             order_fail(order_id=order.id, error=f"No venue could build this swap: {exc.message}.")
             _count(getattr(exc, "venue", "none"), "failed")
             return OrderStatus.FAILED
-        finally:
-            venues_close(venues)
-        venue = routed.quote.venue
-        try:
-            signed, signature = transaction_sign(raw=routed.swap.transaction, keypair=wallet.keypair())
-            simulation = self.rpc.simulate(signed)
         except SigningError as exc:
-            order_fail(order_id=order.id, error=f"The {venue} transaction could not be signed: {exc}.")
+            order_fail(order_id=order.id, error=f"The venue's transaction could not be signed: {exc}.")
             return OrderStatus.FAILED
+        if routed is None:
+            order_fail(order_id=order.id, error="Every quote gave the same transaction as another order of this wallet.")
+            return OrderStatus.FAILED
+        venue = routed.quote.venue
+        if not self.lease.renew():
+            return LOST
+        try:
+            simulation = self.rpc.simulate(signed)
         except RpcError as exc:
             order_fail(order_id=order.id, error=f"The {venue} swap could not be simulated ({exc.message}); nothing was sent.")
             return OrderStatus.FAILED
@@ -171,6 +154,30 @@ class Lander:
         )
         log.info("order %s attempt %s signed on %s: %s", order.id, number, venue, signature)
         return None if persisted else LOST
+
+    def _build_distinct(self, order: Order, wallet, token, *, fee, slippage):
+        """Quote, build and sign until the signature is this order's alone (see signature_claim); bounded."""
+        buying = order.side == OrderSide.BUY
+        for _ in range(DISTINCT_TRIES):
+            routed = route_swap(
+                venues=venues_in_order(),
+                input_mint=SOL_MINT if buying else token.mint,
+                output_mint=token.mint if buying else SOL_MINT,
+                amount=order.amount_in,
+                slippage_bps=slippage,
+                user_public_key=wallet.public_key,
+                fee=fee,
+                on_auth_failure=venue_auth_alert,
+                rounds=settings.EXECUTION_VENUE_ROUNDS,
+                cache=cache,
+            )
+            signed, signature = transaction_sign(raw=routed.swap.transaction, keypair=wallet.keypair())
+            taken = Order.objects.filter(signature=signature).exclude(id=order.id).exists()
+            if not taken and signature_claim(signature=signature, order_id=order.id):
+                return routed, signed, signature
+            log.info("order %s: identical transaction to another order's; re-quoting on a later blockhash", order.id)
+            time.sleep(DISTINCT_WAIT)
+        return None, b"", ""
 
     # --- the landing loop of one signed attempt -----------------------------------------------------------
     def land(self, order: Order) -> str:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from trading.execution.clients import rpc_for_execution
+from trading.execution.clients import execution_alert, rpc_for_execution
 from trading.execution.locks import OrderLease, order_lease_held
 from trading.execution.onchain import IN_CHAIN, NEEDS_ATTEMPT, order_resolve
 from trading.models import Order, OrderStatus, Position, PositionStatus
@@ -44,25 +44,25 @@ def orders_reconcile() -> dict[str, int]:
     )
     requeue: list[int] = []
     if signed:
-        with rpc_for_execution() as rpc:
-            height = rpc.block_height()  # read before the statuses: see order_resolve
-            statuses = rpc.signature_statuses([order.signature for order in signed])
-            for order, status in zip(signed, statuses, strict=True):
-                lease = OrderLease(order.id)
-                if not lease.acquire():
-                    counts["busy"] += 1  # a live lander owns it
+        rpc = rpc_for_execution()
+        height = rpc.block_height()  # read before the statuses: see order_resolve
+        statuses = rpc.signature_statuses([order.signature for order in signed])
+        for order, status in zip(signed, statuses, strict=True):
+            lease = OrderLease(order.id)
+            if not lease.acquire():
+                counts["busy"] += 1  # a live lander owns it
+                continue
+            try:
+                if not Order.objects.filter(id=order.id, status=order.status, signature=order.signature).exists():
+                    counts["moved"] += 1
                     continue
-                try:
-                    if not Order.objects.filter(id=order.id, status=order.status, signature=order.signature).exists():
-                        counts["moved"] += 1
-                        continue
-                    outcome = order_resolve(order=order, rpc=rpc, status=status, height=height)
-                finally:
-                    lease.release()
-                counts[str(outcome or "in_flight")] += 1
-                if outcome in (None, OrderStatus.EXPIRED):
-                    # Still landable (the landing loop re-sends the same bytes) or expired (a fresh attempt).
-                    requeue.append(order.id)
+                outcome = order_resolve(order=order, rpc=rpc, status=status, height=height)
+            finally:
+                lease.release()
+            counts[str(outcome or "in_flight")] += 1
+            if outcome in (None, OrderStatus.EXPIRED):
+                # Still landable (the landing loop re-sends the same bytes) or expired (a fresh attempt).
+                requeue.append(order.id)
     cutoff = timezone.now() - timedelta(seconds=settings.EXECUTION_STALE_SECONDS)
     stale = Order.objects.filter(status__in=NEEDS_ATTEMPT, mode=mode, updated_at__lt=cutoff).values_list("id", flat=True)
     for order_id in stale:
@@ -99,19 +99,23 @@ def wallets_reconcile() -> list[dict]:
     for row in rows:
         expected[row["wallet__public_key"]][row["token__mint"]] = int(row["size"] or 0)
     mismatches = []
-    with rpc_for_execution() as rpc:
-        for wallet, mints in expected.items():
-            held = rpc.token_balances(wallet)
-            for mint, size in mints.items():
-                on_chain = held.get(mint, 0)
-                if on_chain != size:
-                    mismatches.append(
-                        {"wallet": wallet, "mint": mint, "positions": size, "on_chain": on_chain, "difference": on_chain - size}
-                    )
+    rpc = rpc_for_execution()
+    for wallet, mints in expected.items():
+        held = rpc.token_balances(wallet)
+        for mint, size in mints.items():
+            on_chain = held.get(mint, 0)
+            if on_chain != size:
+                mismatches.append(
+                    {"wallet": wallet, "mint": mint, "positions": size, "on_chain": on_chain, "difference": on_chain - size}
+                )
     for item in mismatches:
         kind = "shortfall" if item["difference"] < 0 else "surplus"
-        log.warning(
-            "wallet %s holds %s of %s on chain but its open positions say %s (%s)",
-            item["wallet"], item["on_chain"], item["mint"], item["positions"], kind,
+        execution_alert(
+            key=f"wallet_{kind}:{item['wallet'][:20]}:{item['mint'][:20]}",
+            summary=(
+                f"Wallet {item['wallet']} holds {item['on_chain']} base units of {item['mint']} on chain but its open "
+                f"positions say {item['positions']} ({kind})."
+            ),
+            severity="critical" if kind == "shortfall" else "warning",
         )
     return mismatches

@@ -1,0 +1,153 @@
+"""The landing loop end to end: a real Celery worker runs `trading.execute_order` against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.conftest import wait_for
+from trading.models import Order, OrderStatus, Position, PositionStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _run(order) -> Order:
+    from trading.tasks import execute_order
+
+    execute_order.delay(order.id)
+    wait_for(
+        lambda: Order.objects.filter(id=order.id, status__in=[OrderStatus.CONFIRMED, OrderStatus.FAILED]).exists(),
+        timeout=30, message=f"order {order.id} to end",
+    )
+    return Order.objects.get(id=order.id)
+
+
+def test_buy_lands_once_and_opens_the_position(desk, celery_worker):
+    order = desk.buy(lamports=250_000_000)
+    started = time.monotonic()
+    done = _run(order)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    assert done.status == OrderStatus.CONFIRMED, done.error
+    position = Position.objects.get(id=order.position_id)
+    mint = position.token.mint
+    assert position.status == PositionStatus.OPEN
+    assert position.size == done.amount_out_actual == desk.sandbox.chain.token_balance(desk.owner, mint) > 0
+    assert done.amount_out_actual >= done.min_amount_out > 0
+    assert (done.venue, done.attempts) == ("bags", 1)
+    assert bytes(done.signed_tx) and done.last_valid_block_height > 0
+    landed = desk.sandbox.ledger.landed_swaps(owner=desk.owner)
+    assert [entry.signature for entry in landed] == [done.signature]
+    assert landed[0].swap.in_amount == 250_000_000
+    print(f"sandbox buy, enqueue to confirmed: {elapsed_ms:.1f} ms")
+
+
+def test_bags_down_so_jupiter_fills(desk, celery_worker):
+    desk.sandbox.faults.set("bags", "outage")
+    done = _run(desk.buy())
+    assert done.status == OrderStatus.CONFIRMED, done.error
+    assert done.venue == "jupiter"
+    assert [e.swap.venue for e in desk.sandbox.ledger.landed_swaps(owner=desk.owner)] == ["jupiter"]
+
+
+def test_sell_exit_lands_and_closes_the_position(desk, celery_worker):
+    bought = _run(desk.buy())
+    position = Position.objects.get(id=bought.position_id)
+    sold = _run(desk.sell(position=position, amount=position.size))
+    assert sold.status == OrderStatus.CONFIRMED, sold.error
+    position.refresh_from_db()
+    assert position.status == PositionStatus.CLOSED and position.size == 0
+    assert desk.sandbox.chain.token_balance(desk.owner, position.token.mint) == 0
+    assert sold.amount_out_actual > 0 and position.proceeds_lamports == sold.amount_out_actual
+    assert [e.swap.side for e in desk.sandbox.ledger.landed_swaps(owner=desk.owner)] == ["buy", "sell"]
+
+
+def test_expired_blockhash_is_resent_then_requoted_with_exactly_one_fill(desk, celery_worker):
+    sandbox = desk.sandbox
+    sandbox.faults.set("rpc", "drop", methods=["sendTransaction"])  # every send is accepted and lost
+    order = desk.buy()
+    from trading.tasks import execute_order
+
+    execute_order.delay(order.id)
+    first = wait_for(
+        lambda: Order.objects.filter(id=order.id, status=OrderStatus.SUBMITTED).first(), message="first submission"
+    )
+    wait_for(lambda: (sandbox.ledger.get(first.signature) or 0) and sandbox.ledger.get(first.signature).sends >= 3,
+             message="the same bytes re-sent")
+    # Re-sent, never re-signed, while the blockhash is still valid.
+    assert Order.objects.get(id=order.id).attempts == 1
+    assert {e.signature for e in sandbox.ledger.all(owner=desk.owner)} <= {first.signature}
+    sandbox.faults.clear()
+    sandbox.chain.expire_blockhash()
+    done = wait_for(
+        lambda: Order.objects.filter(id=order.id, status__in=[OrderStatus.CONFIRMED, OrderStatus.FAILED]).first(),
+        message="order to end",
+    )
+    assert done.status == OrderStatus.CONFIRMED, done.error
+    assert done.attempts == 2 and done.signature != first.signature
+    assert "expired unconfirmed" in done.error
+    landed = sandbox.ledger.landed_swaps(owner=desk.owner)
+    assert [e.signature for e in landed] == [done.signature]
+    assert not sandbox.ledger.get(first.signature).landed
+
+
+@pytest.mark.parametrize(
+    ("faults", "reason"),
+    [
+        ([("bags", "outage"), ("jupiter", "outage")], "No venue could build this swap"),
+        ([("bags", "http_429"), ("jupiter", "http_429")], "rate limiting"),
+        ([("bags", "timeout"), ("jupiter", "timeout")], "timed out"),
+        ([("bags", "no_route"), ("jupiter", "no_route")], "no route"),
+        ([("bags", "fail_simulation")], "failed simulation"),
+    ],
+    ids=["5xx", "429", "timeout", "no-route", "fails-simulation"],
+)
+def test_venue_failures_end_the_order_failed_with_a_reason(desk, celery_worker, settings, faults, reason):
+    settings.EXECUTION_VENUE_ROUNDS = 2
+    for service, fault in faults:
+        desk.sandbox.faults.set(service, fault, seconds=2) if fault == "timeout" else desk.sandbox.faults.set(service, fault)
+    done = _run(desk.buy())
+    assert done.status == OrderStatus.FAILED
+    assert reason in done.error
+    assert not done.signature and done.attempts == 0  # nothing was ever signed and sent
+    assert Position.objects.get(id=done.position_id).status == PositionStatus.FAILED
+    assert desk.sandbox.ledger.landed_swaps(owner=desk.owner) == []
+
+
+def test_refused_bags_key_fails_the_order_and_alerts_without_falling_through(desk, celery_worker, settings, caplog):
+    settings.BAGS_API_KEY = "not-the-key"
+    done = _run(desk.buy())
+    assert done.status == OrderStatus.FAILED
+    assert "refused our API key" in done.error
+    assert desk.sandbox.ledger.all(owner=desk.owner) == []  # Jupiter was not asked to fill it
+    assert any("venue authentication failed" in r.getMessage() for r in caplog.records)
+
+
+def test_order_of_another_mode_is_never_sent(desk, celery_worker, settings):
+    order = desk.buy()
+    settings.TRADING_MODE = "live"
+    done = _run(order)
+    assert done.status == OrderStatus.FAILED and "now runs in live mode" in done.error
+    assert desk.sandbox.ledger.all(owner=desk.owner) == []
+
+
+def test_identical_buys_in_one_block_each_fill_once(desk, celery_worker):
+    """Same wallet, token and amount within one blockhash build byte-identical transactions; each order must still
+    get its own signature and fill, and neither may claim the other's."""
+    from trading.tasks import execute_order
+
+    orders = [desk.buy(lamports=123_000_000), desk.buy(lamports=123_000_000)]
+    for order in orders:
+        execute_order.delay(order.id)
+    done = [
+        wait_for(lambda o=o: Order.objects.filter(id=o.id, status__in=[OrderStatus.CONFIRMED, OrderStatus.FAILED]).first(),
+                 message="both orders to end")
+        for o in orders
+    ]
+    assert [d.status for d in done] == [OrderStatus.CONFIRMED] * 2, [d.error for d in done]
+    assert done[0].signature != done[1].signature
+    landed = desk.sandbox.ledger.landed_swaps(owner=desk.owner)
+    assert sorted(e.signature for e in landed) == sorted(d.signature for d in done)
+    mint = done[0].position.token.mint
+    total = sum(Position.objects.get(id=d.position_id).size for d in done)
+    assert total == desk.sandbox.chain.token_balance(desk.owner, mint)
