@@ -8,6 +8,7 @@ than three beat intervals), price_feed, bot, and solana_rpc in live mode. MONITO
 from __future__ import annotations
 
 import copy
+import hmac
 import math
 import threading
 import time
@@ -166,11 +167,25 @@ def readiness_run(*, components: list[str] | None = None) -> dict:
     }
 
 
+def token_matches(given: str | None, expected: str | None) -> bool:
+    """Constant-time comparison; an unset expected token matches nothing."""
+    return bool(given and expected and hmac.compare_digest(given.encode(), expected.encode()))
+
+
 def readiness_cached() -> dict:
-    """The last report if younger than MONITORING_READINESS_CACHE_SECONDS, else a new one (one at a time)."""
+    """The last report if younger than MONITORING_READINESS_CACHE_SECONDS, else a new one (one at a time).
+
+    A report that has just expired (younger than two cache periods plus a check timeout) is still served while
+    one background thread refreshes it, so a poller never waits on the checks; an older one, or none, is
+    computed in the request.
+    """
     ttl = settings.MONITORING_READINESS_CACHE_SECONDS
     report = _cache["report"]
-    if report is not None and time.monotonic() - _cache["at"] < ttl:
+    age = time.monotonic() - _cache["at"]
+    if report is not None and age < ttl:
+        return report
+    if report is not None and ttl > 0 and age < 2 * ttl + settings.MONITORING_CHECK_TIMEOUT_SECONDS:
+        _refresh_in_background()
         return report
     with _cache_lock:
         report = _cache["report"]
@@ -179,6 +194,24 @@ def readiness_cached() -> dict:
         report = readiness_run()
         _cache.update(at=time.monotonic(), report=report)
         return report
+
+
+_refreshing = threading.Lock()
+
+
+def _refresh_in_background() -> None:
+    if not _refreshing.acquire(blocking=False):
+        return  # a refresh is already running
+
+    def refresh() -> None:
+        try:
+            report = readiness_run()
+            with _cache_lock:
+                _cache.update(at=time.monotonic(), report=report)
+        finally:
+            _refreshing.release()
+
+    threading.Thread(target=refresh, name="readiness-refresh", daemon=True).start()
 
 
 def readiness_cache_clear() -> None:

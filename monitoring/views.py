@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import hmac
-
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
@@ -11,7 +9,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring.checks import readiness_cached
+from monitoring.checks import readiness_cached, token_matches
 
 
 class LivenessView(APIView):
@@ -29,10 +27,6 @@ class LivenessView(APIView):
     )
     def get(self, request):
         return Response({"status": "ok", "version": settings.VERSION, "time": timezone.now().isoformat()})
-
-
-def _token_matches(given: str | None, expected: str | None) -> bool:
-    return bool(given and expected and hmac.compare_digest(given.encode(), expected.encode()))
 
 
 class ReadinessView(APIView):
@@ -69,9 +63,13 @@ class ReadinessView(APIView):
         report = readiness_cached()
         code = 200 if report["status"] == "ready" else 503
         token = request.query_params.get("token")
-        if _token_matches(token, settings.MONITORING_READINESS_TOKEN) or (token is None and request.user.is_staff):
-            return Response(report, status=code)
-        return Response({"status": report["status"]}, status=code)
+        if token_matches(token, settings.MONITORING_READINESS_TOKEN) or (token is None and request.user.is_staff):
+            response = Response(report, status=code)
+        else:
+            response = Response({"status": report["status"]}, status=code)
+        # "Not ready" is an answer, not a server error: the alert rules report it, once, not every poll.
+        response._has_been_logged = True
+        return response
 
 
 @require_GET
@@ -79,7 +77,7 @@ def metrics_view(request):
     """Prometheus exposition; only with `Authorization: Bearer <METRICS_TOKEN>`."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not _token_matches(token.strip(), settings.METRICS_TOKEN):
+    if scheme.lower() != "bearer" or not token_matches(token.strip(), settings.METRICS_TOKEN):
         response = HttpResponse("metrics need Authorization: Bearer <METRICS_TOKEN>\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

@@ -28,3 +28,17 @@ def test_unknown_api_error_is_json_with_a_stable_code(client):
     response = client.get("/api/schema/?format=json")
     assert response.status_code in (401, 403)
     assert response.json()["error"]["code"] in {"not_authenticated", "permission_denied"}
+
+
+def test_health_probes_are_answered_before_host_checks_and_sessions(client, settings):
+    from django.urls import reverse
+
+    from monitoring.middleware import LIVENESS_PATH
+
+    assert reverse("health-live") == LIVENESS_PATH
+    settings.ALLOWED_HOSTS = ["desk.example.com"]
+    response = client.get(LIVENESS_PATH, HTTP_HOST="10.0.0.7:8000")  # a probe addressing the pod by IP
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert client.head(LIVENESS_PATH, HTTP_HOST="10.0.0.7:8000").status_code == 200
+    assert client.post(LIVENESS_PATH, HTTP_HOST="10.0.0.7:8000").status_code == 400  # only GET/HEAD short-cut

@@ -127,3 +127,17 @@ def test_readiness_with_redis_stopped_or_hung_answers_503_naming_redis(client, r
     assert response.json()["components"]["redis"]["status"] == "down"
     assert "ConnectionError" in response.json()["components"]["redis"]["detail"]
     assert client.get(URL).json() == {"status": "not_ready"}
+
+
+@pytest.mark.django_db
+def test_a_just_expired_report_is_served_while_one_refresh_runs(client, readiness_settings, clean_redis):
+    import time
+
+    readiness_settings.MONITORING_READINESS_TOKEN = "t"
+    readiness_settings.MONITORING_READINESS_CACHE_SECONDS = 0.2
+    first = client.get(URL, {"token": "t"}).json()
+    assert first["status"] == "not_ready"
+    _all_alive(readiness_settings.REDIS_URL)
+    time.sleep(0.25)  # expire the cache (the one place a wait is the behaviour under test)
+    assert client.get(URL, {"token": "t"}).json() == first  # stale answer, refresh started behind it
+    wait_for(lambda: client.get(URL, {"token": "t"}).json()["status"] == "ready", message="the background refresh")
