@@ -1,41 +1,22 @@
 """The external clients execution uses, built from settings (the same code for sandbox and live: only URLs differ).
-
-Clients are long-lived per process (keyed by pid, so a forked worker child builds its own): building an httpx client
-loads the CA bundle (~0.1 s), and a kept-alive connection saves a handshake on every call of the landing loop.
-httpx clients are safe to share between threads.
-"""
+Shared per process: see trading.chain.shared_client."""
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
 
 from django.conf import settings
 
-from trading.chain import SolanaRpc
+from trading.chain import SolanaRpc, rpc_client, shared_client
 from trading.venues.bags import BagsVenue
 from trading.venues.base import Venue, VenueAuthError
 from trading.venues.jupiter import JupiterVenue
 
 log = logging.getLogger(__name__)
 
-_clients: dict[tuple, object] = {}
-_lock = threading.Lock()
-
-
-def _shared(key: tuple, factory):
-    key = (os.getpid(), *key)
-    with _lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = factory()
-        return client
-
 
 def rpc_for_execution() -> SolanaRpc:
-    url, timeout = settings.SOLANA_RPC_URL, settings.SOLANA_RPC_TIMEOUT_SECONDS
-    return _shared(("rpc", url, timeout), lambda: SolanaRpc(url, timeout=timeout))
+    return rpc_client()
 
 
 def venues_in_order() -> list[Venue]:
@@ -43,10 +24,13 @@ def venues_in_order() -> list[Venue]:
     timeout = settings.VENUE_TIMEOUT_SECONDS
     bags_url, bags_key = settings.BAGS_API_URL, settings.BAGS_API_KEY or ""
     jup_url, jup_key = settings.JUPITER_API_URL, settings.JUPITER_API_KEY or ""
-    return [
-        _shared(("bags", bags_url, bags_key, timeout), lambda: BagsVenue(base_url=bags_url, api_key=bags_key, timeout=timeout)),
-        _shared(("jupiter", jup_url, jup_key, timeout), lambda: JupiterVenue(base_url=jup_url, api_key=jup_key, timeout=timeout)),
-    ]
+    bags = shared_client(
+        ("bags", bags_url, bags_key, timeout), lambda: BagsVenue(base_url=bags_url, api_key=bags_key, timeout=timeout)
+    )
+    jupiter = shared_client(
+        ("jupiter", jup_url, jup_key, timeout), lambda: JupiterVenue(base_url=jup_url, api_key=jup_key, timeout=timeout)
+    )
+    return [bags, jupiter]
 
 
 def execution_alert(*, key: str, summary: str, severity: str) -> None:

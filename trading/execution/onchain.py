@@ -212,17 +212,26 @@ class Lander:
         return time.monotonic()
 
 
-def order_resolve(*, order: Order, rpc: SolanaRpc, status: SignatureStatus | None = None, height: int | None = None) -> str | None:
+def order_resolve(
+    *, order: Order, rpc: SolanaRpc, known: tuple[int, SignatureStatus | None] | None = None
+) -> str | None:
     """Decide a signed order by its signature status: confirmed, failed on chain, expired, or None (still in flight).
 
-    The block height is read BEFORE the status, so "status null and height past last valid" proves the transaction can
-    no longer land. A status or height that cannot be read decides nothing.
+    Expiry needs a null status read AFTER a block height past the last valid one: then the transaction can no longer
+    land. ``known`` is (height, status) read in that order by the caller (reconciliation reads them in batches);
+    otherwise the status is read first (all the happy path needs) and, only while it is null, the height and, past
+    the last valid one, the status once more. A status or height that cannot be read decides nothing.
     """
+    last_valid = order.last_valid_block_height or 0
     try:
-        if height is None:
-            height = rpc.block_height()
-        if status is None:
-            status = rpc.signature_statuses([order.signature])[0]
+        if known is not None:
+            height, status = known
+        else:
+            height, status = None, rpc.signature_statuses([order.signature])[0]
+            if status is None:
+                height = rpc.block_height()
+                if height > last_valid:
+                    status = rpc.signature_statuses([order.signature])[0]
     except RpcError as exc:
         log.warning("order %s: status unknown (%s)", order.id, exc.message)
         return None
@@ -234,7 +243,7 @@ def order_resolve(*, order: Order, rpc: SolanaRpc, status: SignatureStatus | Non
             _count(order.venue, "failed")
             return OrderStatus.FAILED
         return order_confirm_landed(order=order, rpc=rpc)
-    if height > (order.last_valid_block_height or 0):
+    if height is not None and height > last_valid:
         note = (
             f"attempt {order.attempts} ({order.signature[:16]}...) expired unconfirmed at block height {height} "
             f"(last valid {order.last_valid_block_height})"

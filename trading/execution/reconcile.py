@@ -56,7 +56,7 @@ def orders_reconcile() -> dict[str, int]:
                 if not Order.objects.filter(id=order.id, status=order.status, signature=order.signature).exists():
                     counts["moved"] += 1
                     continue
-                outcome = order_resolve(order=order, rpc=rpc, status=status, height=height)
+                outcome = order_resolve(order=order, rpc=rpc, known=(height, status))
             finally:
                 lease.release()
             counts[str(outcome or "in_flight")] += 1

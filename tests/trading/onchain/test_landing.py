@@ -42,6 +42,25 @@ def test_buy_lands_once_and_opens_the_position(desk, celery_worker):
     print(f"sandbox buy, enqueue to confirmed: {elapsed_ms:.1f} ms")
 
 
+def test_position_open_in_sandbox_mode_reaches_an_open_position(desk, celery_worker):
+    """The whole pipeline: the core's position_open (risk, balance, rows, enqueue on commit) -> trades queue ->
+    order_execute -> the landing loop -> position_apply_fill."""
+    from trading.services import position_open
+
+    mint = desk.sandbox.market.tokens()[1].mint
+    started = time.monotonic()
+    position = position_open(trader=desk.trader, mint=mint, amount_lamports=100_000_000)
+    wait_for(lambda: Position.objects.filter(id=position.id).exclude(status=PositionStatus.OPENING).exists(),
+             message="the position to leave opening")
+    elapsed_ms = (time.monotonic() - started) * 1000
+    position.refresh_from_db()
+    order = position.orders.get()
+    assert (position.status, order.status) == (PositionStatus.OPEN, OrderStatus.CONFIRMED), order.error
+    assert position.size == desk.sandbox.chain.token_balance(desk.owner, mint) > 0
+    assert position.wallet_id == desk.wallet.id and order.mode == "sandbox" and order.venue == "bags"
+    print(f"sandbox position_open to open position: {elapsed_ms:.1f} ms")
+
+
 def test_bags_down_so_jupiter_fills(desk, celery_worker):
     desk.sandbox.faults.set("bags", "outage")
     done = _run(desk.buy())
