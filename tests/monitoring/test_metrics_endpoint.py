@@ -80,3 +80,6 @@ def test_celery_tasks_are_counted_by_name_queue_and_state(client, metrics_settin
     # The session worker's own heartbeat thread vouches for every queue it consumes.
     wait_for(lambda: _value(_scrape(client), "jarvis_component_up", component="queue:default") == 1,
              message="the worker's heartbeat")
+    memory = [float(line.rsplit(" ", 1)[1]) for line in _scrape(client).splitlines()
+              if line.startswith("jarvis_worker_memory_bytes{")]
+    assert memory and max(memory) > 10 * 1024 * 1024  # this test process's resident size, read from /proc
