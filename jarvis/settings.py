@@ -79,7 +79,6 @@ MIDDLEWARE = [
     "jarvis.logging.CorrelationIdMiddleware",
     "monitoring.middleware.MetricsMiddleware",
     "monitoring.middleware.HealthMiddleware",
-    "monitoring.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

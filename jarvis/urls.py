@@ -7,7 +7,6 @@ from monitoring import views as monitoring_views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("monitoring.urls")),
-    path("metrics", monitoring_views.metrics_view, name="metrics"),
     path("telegram/", include("telegram_app.urls")),
     path("metrics", monitoring_views.metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
