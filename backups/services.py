@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -272,3 +272,26 @@ def backup_prune(*, now=None) -> PruneResult:
     if result.errors:
         backup_alert(key="prune-failed", title="Backup pruning failed", detail="; ".join(result.errors))
     return result
+
+
+def backup_import() -> list[BackupRecord]:
+    """Add to the catalogue every backup in storage it does not know (after the database was lost): read from each
+    file's sidecar, marked unverified, so a restore needs `backup_verify` (or --force) first."""
+    storage = storage_get()
+    known = set(BackupRecord.objects.exclude(location="").values_list("location", flat=True))
+    names = set(storage.names())
+    added = []
+    for sidecar in sorted(n for n in names if n.endswith(".json")):
+        name = sidecar[: -len(".json")]
+        if name in known or name not in names:
+            continue
+        try:
+            meta = json.loads(storage.read_text(sidecar))
+            started_at = datetime.fromisoformat(meta["started_at"])
+            fields = {"kind": meta["kind"], "engine": meta["engine"], "sha256": meta["sha256"],
+                      "size_bytes": int(meta["size_bytes"]), "manifest": meta["manifest"]}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackupError(f"the sidecar {sidecar} is unreadable ({exc}); restore that file by hand") from exc
+        added.append(BackupRecord.objects.create(status=BackupRecord.Status.SUCCEEDED, started_at=started_at,
+                                                 finished_at=started_at, storage=storage.name, location=name, **fields))
+    return added

@@ -105,6 +105,11 @@ class LocalStorage:
     def exists(self, name: str) -> bool:
         return self.path(name).is_file()
 
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_file() and not p.name.startswith("."))
+
     def delete(self, name: str) -> None:
         try:
             self.path(name).unlink(missing_ok=True)
@@ -176,6 +181,11 @@ class S3Storage:
             return True
         except ClientError:
             return False
+
+    def names(self) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = self._call("list", "the backups", lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix)))
+        return sorted(item["Key"][len(self.prefix):] for page in pages for item in page.get("Contents", []))
 
     def delete(self, name: str) -> None:
         self._call("delete", name, self.client.delete_object, Bucket=self.bucket, Key=self._key(name))

@@ -14,7 +14,7 @@ from backups import pg
 from backups.errors import BackupError
 from backups.models import BackupRecord
 from backups.services import backup_create, backup_verify
-from tests.fixtures.backups import LEDGER_ACCOUNTS, LEDGER_ENTRIES, ledger_consistent, ledger_transfer
+from tests.fixtures.backups import LEDGER_ACCOUNTS, LEDGER_ENTRIES, SCRATCH_PREFIX, ledger_consistent, ledger_transfer
 
 pytestmark = pytest.mark.usefixtures("backup_settings", "test_ledger")
 
@@ -118,7 +118,7 @@ def test_a_backup_taken_while_trades_are_written_is_one_consistent_snapshot():
     assert after > before and before <= in_backup <= after  # trades were being written during the backup
 
     server = pg.PgTarget.from_django(connection.settings_dict)
-    scratch = pg.database_create(target=server, name="jarvis_backups_consistency")
+    scratch = pg.database_create(target=server, name=f"{SCRATCH_PREFIX}_consistency")
     try:
         pg.restore(target=scratch, source=_stored(record), clean=False, jobs=2, timeout=120)
         assert pg.manifest_of(scratch)["tables"] == record.manifest["tables"]  # same counts and checksums
@@ -133,7 +133,7 @@ def test_a_backup_taken_while_trades_are_written_is_one_consistent_snapshot():
         finally:
             restored.close()
     finally:
-        pg.database_drop(target=server, name="jarvis_backups_consistency")
+        pg.database_drop(target=server, name=f"{SCRATCH_PREFIX}_consistency")
 
 
 def _stored(record):

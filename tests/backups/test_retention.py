@@ -40,7 +40,7 @@ def test_the_promised_numbers_of_hourly_daily_and_monthly_backups_are_kept():
     policy=st.builds(Policy, hourly=st.integers(0, 5), daily=st.integers(0, 5), monthly=st.integers(0, 3),
                      manual=st.integers(0, 3)),
 )
-@hsettings(max_examples=300, deadline=None)
+@hsettings(max_examples=150, deadline=None)
 def test_retention_never_drops_the_newest_verified_and_keeps_at_most_the_policy(kinds, gaps, verified, policy):
     candidates, when = [], START
     for i, kind in enumerate(kinds, start=1):

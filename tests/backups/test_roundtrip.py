@@ -9,7 +9,14 @@ from django.db import connection
 from backups import pg
 from backups.models import BackupRecord
 from backups.services import backup_create, backup_verify
-from tests.fixtures.backups import LEDGER_ACCOUNTS, LEDGER_ENTRIES, ledger_consistent, ledger_rows, ledger_transfer
+from tests.fixtures.backups import (
+    LEDGER_ACCOUNTS,
+    LEDGER_ENTRIES,
+    SCRATCH_PREFIX,
+    ledger_consistent,
+    ledger_rows,
+    ledger_transfer,
+)
 
 pytestmark = pytest.mark.usefixtures("backup_settings", "test_ledger")
 
@@ -22,7 +29,7 @@ def _trade(count: int, memo: str = "") -> None:
 
 def _scratch_databases() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE 'jarvis\\_backups\\_verify%%'")
+        cursor.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)", [SCRATCH_PREFIX])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -100,3 +107,28 @@ def test_restore_without_a_terminal_or_yes_changes_nothing():
     with pytest.raises(CommandError, match="backup id"):
         call_command("restore_backup", "yesterday", "--yes")
     assert BackupRecord.objects.count() == 1
+
+
+def test_database_lost_import_verify_restore(capsys):
+    """Disaster recovery: the catalogue is gone with the database; the files in storage bring everything back."""
+    _trade(40)
+    with connection.cursor() as cursor:
+        before = ledger_rows(cursor)
+    record = backup_create(kind=BackupRecord.Kind.DAILY)
+    BackupRecord.objects.all().delete()  # the database and its catalogue are lost
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {LEDGER_ENTRIES}, {LEDGER_ACCOUNTS}")
+
+    call_command("backup_import")
+    imported = BackupRecord.objects.get()
+    assert (imported.location, imported.sha256, imported.manifest) == (record.location, record.sha256, record.manifest)
+    assert "1 backup(s) added" in capsys.readouterr().out
+    call_command("backup_import")
+    assert BackupRecord.objects.count() == 1  # importing twice adds nothing
+
+    with pytest.raises(CommandError, match="not verified"):
+        call_command("restore_backup", "latest", "--yes")
+    call_command("backup_verify", "latest")
+    call_command("restore_backup", "latest", "--yes")
+    with connection.cursor() as cursor:
+        assert ledger_rows(cursor) == before
