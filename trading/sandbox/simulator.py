@@ -36,7 +36,7 @@ class SimToken:
     decimals: int
     token_program: str
     price: Decimal
-    open_price: Decimal
+    open_price: Decimal  # the price when the token was added: the base of priceChange24h and of reset_prices()
     volatility: Decimal
     drift: Decimal
     jump_probability: Decimal
@@ -182,6 +182,13 @@ class Market:
             raise MarketError("a move must leave a positive price (pct > -100)")
         with self._lock:
             return self.set_price(mint, self.token(mint).price * (1 + pct / 100))
+
+    def reset_prices(self) -> None:
+        """Every token back to the price it started with (test isolation)."""
+        with self._lock:
+            for token in self._tokens.values():
+                token.price = token.open_price
+            self.version += 1
 
     # --- the walk -------------------------------------------------------------------------------------
     @property
