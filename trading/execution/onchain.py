@@ -42,15 +42,15 @@ DISTINCT_TRIES, DISTINCT_WAIT = 5, 0.4  # a sandbox/mainnet block is ~0.4 s
 
 def order_execute_onchain(*, order_id: int) -> str:
     """Land one sandbox or live order; returns the status it ended in (or in_flight/busy). Safe to call twice."""
-    row = Order.objects.filter(id=order_id).values("mode", "status").first()
-    if row is None or row["status"] in ORDER_TERMINAL:
-        return row["status"] if row else LOST
-    if row["mode"] not in (Mode.SANDBOX, Mode.LIVE):
-        raise ValueError(f"order {order_id} is a {row['mode']} order; only sandbox and live orders go on chain")
-    if row["mode"] != settings.TRADING_MODE:
+    order = Order.objects.select_related("position__wallet", "position__token").filter(id=order_id).first()
+    if order is None or order.status in ORDER_TERMINAL:
+        return order.status if order else LOST
+    if order.mode not in (Mode.SANDBOX, Mode.LIVE):
+        raise ValueError(f"order {order_id} is a {order.mode} order; only sandbox and live orders go on chain")
+    if order.mode != settings.TRADING_MODE:
         order_fail(
             order_id=order_id,
-            error=f"This {row['mode']} order was not sent because the desk now runs in {settings.TRADING_MODE} mode.",
+            error=f"This {order.mode} order was not sent because the desk now runs in {settings.TRADING_MODE} mode.",
         )
         return OrderStatus.FAILED
     lease = OrderLease(order_id)
@@ -58,7 +58,8 @@ def order_execute_onchain(*, order_id: int) -> str:
         log.info("order %s is being landed elsewhere", order_id)
         return BUSY
     try:
-        return Lander(order_id=order_id, lease=lease).run()
+        # A copy read just before the lease is fine: every move below is a compare-and-swap on the row.
+        return Lander(order_id=order_id, lease=lease).run(order)
     finally:
         lease.release()
 
@@ -73,15 +74,16 @@ class Lander:
     def _load(self) -> Order:
         return Order.objects.select_related("position__wallet", "position__token").get(id=self.order_id)
 
-    def run(self) -> str:
+    def run(self, order: Order | None = None) -> str:
+        order = order or self._load()
         while True:
-            order = self._load()
             if order.status in ORDER_TERMINAL:
                 return order.status
             if order.status in IN_CHAIN:
                 outcome = self.land(order)
                 if outcome != OrderStatus.EXPIRED:
                     return outcome
+                order = self._load()
                 continue
             if order.attempts >= settings.EXECUTION_MAX_ATTEMPTS:
                 order_fail(
@@ -93,11 +95,13 @@ class Lander:
             if time.monotonic() > self.deadline:
                 return order.status
             outcome = self.attempt(order)
-            if outcome is not None:
+            if isinstance(outcome, str):
                 return outcome
+            order = outcome
 
     # --- one attempt: quote, build, sign, simulate, persist -------------------------------------------
-    def attempt(self, order: Order) -> str | None:
+    def attempt(self, order: Order) -> str | Order:
+        """A new attempt; returns the order as persisted (signed, not yet sent) or the status it ended in."""
         if not order_transition(order_id=order.id, from_statuses=[order.status], to_status=OrderStatus.QUOTING):
             return LOST
         wallet, token = order.position.wallet, order.position.token
@@ -140,20 +144,27 @@ class Lander:
             order_fail(order_id=order.id, error=f"The {venue} swap failed simulation ({simulation.err}); nothing was sent.")
             _count(venue, "failed")
             return OrderStatus.FAILED
-        persisted = order_transition(
+        fields = {
+            "signature": signature,
+            "signed_tx": signed,
+            "last_valid_block_height": routed.swap.last_valid_block_height,
+            "venue": venue,
+            "amount_out_expected": routed.quote.out_amount,
+            "min_amount_out": routed.quote.min_out_amount,
+        }
+        if not order_transition(
             order_id=order.id,
             from_statuses=[OrderStatus.QUOTING],
             to_status=OrderStatus.SIGNED,
-            signature=signature,
-            signed_tx=signed,
-            last_valid_block_height=routed.swap.last_valid_block_height,
             attempts=F("attempts") + 1,
-            venue=venue,
-            amount_out_expected=routed.quote.out_amount,
-            min_amount_out=routed.quote.min_out_amount,
-        )
+            **fields,
+        ):
+            return LOST
         log.info("order %s attempt %s signed on %s: %s", order.id, number, venue, signature)
-        return None if persisted else LOST
+        for name, value in fields.items():
+            setattr(order, name, value)
+        order.status, order.attempts = OrderStatus.SIGNED, number
+        return order
 
     def _build_distinct(self, order: Order, wallet, token, *, fee, slippage):
         """Quote, build and sign until the signature is this order's alone (see signature_claim); bounded."""
