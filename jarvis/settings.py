@@ -247,6 +247,8 @@ TPSL_STUCK_RETRY_SECONDS = env_int("TPSL_STUCK_RETRY_SECONDS", 300, minimum=1)
 TPSL_EXIT_REQUEUE_SECONDS = env_int("TPSL_EXIT_REQUEUE_SECONDS", 30, minimum=5)
 TPSL_STALE_ALERT_EVERY_SECONDS = env_int("TPSL_STALE_ALERT_EVERY_SECONDS", 60, minimum=1)
 TPSL_DEFAULT_SELL_SLIPPAGE_BPS = env_int("TPSL_DEFAULT_SELL_SLIPPAGE_BPS", 500, minimum=1, maximum=5000)
+TPSL_PRICE_FETCH_THREADS = env_int("TPSL_PRICE_FETCH_THREADS", 4, minimum=1, maximum=32)  # parallel price batches
+TPSL_INLINE_PUBLISH_MAX = env_int("TPSL_INLINE_PUBLISH_MAX", 16, minimum=1)  # more exits per tick: fanned out
 
 # --- Execution (trading/chain, trading/venues, trading/execution; docs/execution.md) -------------------
 # Timeouts are seconds (not money, so float is fine); fees are integer lamports.

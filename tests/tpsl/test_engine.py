@@ -63,8 +63,10 @@ def test_ladder_fires_leg_by_leg_through_the_worker(celery_app, celery_worker, t
     assert all(e.payload["realised_pnl_lamports"] > 0 for e in events)
 
 
-def test_gap_through_the_stop_sells_everything_once(celery_worker, trader, listed_token, make_position, price_feed):
+def test_gap_through_the_stop_sells_everything_once(celery_worker, trader, listed_token, make_position, price_feed, settings):
+    settings.TPSL_INLINE_PUBLISH_MAX = 2  # five exits in one tick: published by trading.tpsl_exits_publish slices
     token = listed_token(price=E)
+    others = [make_position(trader=trader, token=token, entry_price=E, size=1000 + i) for i in range(4)]
     position = make_position(trader=trader, token=token, entry_price=E, size=777_777)
     price_feed.market.set_price(token.mint, E / 3)
     for _ in range(3):
@@ -76,6 +78,9 @@ def test_gap_through_the_stop_sells_everything_once(celery_worker, trader, liste
     assert Order.objects.filter(position=position, side="sell").count() == 1
     position.refresh_from_db()
     assert position.status == "closed" and position.realised_pnl_lamports < 0
+    for other in others:
+        (sale,) = settle(other, 1)
+        assert sale.amount_in == other.size and Order.objects.filter(position=other, side="sell").count() == 1
 
 
 def test_manual_sell_racing_the_automatic_exit_ends_with_one_sale(celery_worker, trader, listed_token, make_position, price_feed):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -41,6 +42,7 @@ ORDER = Order._meta.db_table
 TOKEN = Token._meta.db_table
 AUTO_REASONS = ("sl", "trailing", "tp", "time")
 _IN_FLIGHT = tuple(str(s) for s in ORDER_IN_FLIGHT)
+PRICE_CHUNK = 4 * 49  # four Jupiter requests per thread (49 mints + SOL each)
 
 
 @dataclass
@@ -85,8 +87,20 @@ def open_mints(*, shard: int = 0, shards: int = 1) -> dict[int, str]:
 
 
 def prices_for(*, mints: list[str], refresh: bool = True) -> dict[str, PricePoint]:
-    """Fresh prices where the sources answer, the cached point otherwise (it may be stale: decide() says so)."""
-    points = prices_refresh(mints=mints) if refresh else {}
+    """Fresh prices where the sources answer, the cached point otherwise (it may be stale: decide() says so).
+
+    The refresh runs in PRICE_CHUNK-mint slices on a few threads: each slice is a few batched requests, and a
+    remote price API's round trips overlap instead of adding up.
+    """
+    points: dict[str, PricePoint] = {}
+    if refresh and mints:
+        chunks = [mints[i : i + PRICE_CHUNK] for i in range(0, len(mints), PRICE_CHUNK)]
+        if len(chunks) == 1:
+            points.update(prices_refresh(mints=chunks[0]))
+        else:
+            with ThreadPoolExecutor(max_workers=min(len(chunks), settings.TPSL_PRICE_FETCH_THREADS)) as pool:
+                for found in pool.map(lambda chunk: prices_refresh(mints=chunk), chunks):
+                    points.update(found)
     missing = [m for m in mints if m not in points]
     if missing:
         points.update(prices_get_many(mints=missing))
@@ -94,18 +108,20 @@ def prices_for(*, mints: list[str], refresh: bool = True) -> dict[str, PricePoin
 
 
 def peaks_update(*, prices: dict[int, Decimal]) -> int:
-    """Raise peaks (and armed trailing stops) of every trailing position below its mint's price: one statement."""
+    """Raise the peaks (and so the trailing stops) of armed trailing positions under a new high: one statement.
+
+    Below its activation price a peak is irrelevant (the stop is not trailing yet), so only positions whose
+    activation price the mint has reached are written: a quiet tick writes almost nothing.
+    """
     if not prices:
         return 0
     sql = f"""
         UPDATE {POSITION} AS p
         SET peak_price = v.price,
-            trailing_stop_price = CASE WHEN v.price >= p.trailing_activation_price
-                                       THEN ROUND(v.price * p.trailing_factor, 20)
-                                       ELSE p.trailing_stop_price END
+            trailing_stop_price = ROUND(v.price * p.trailing_factor, 20)
         FROM unnest(%s::bigint[], %s::numeric[]) AS v(token_id, price)
         WHERE p.token_id = v.token_id AND p.status = 'open' AND p.trailing_factor IS NOT NULL
-          AND p.peak_price < v.price
+          AND p.trailing_activation_price <= v.price AND p.peak_price < v.price
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(prices), list(prices.values())])
@@ -236,9 +252,25 @@ def exits_claim(
 
 
 def orders_enqueue(*, order_ids: list[int]) -> None:
-    """Publish `trading.execute_order` for each id over one broker connection (trades queue)."""
+    """Queue execution of new exit orders. A few are published here; a burst (a crash across many positions) is
+    handed to `trading.tpsl_exits_publish` tasks in slices, so publishing hundreds of messages runs on the tpsl
+    workers in parallel instead of inside the sweep. Nothing is lost if a slice task is: the orders are rows, and a
+    pending exit nobody picks up is queued again (stalled_exits_requeue, execution's reconciliation)."""
     if not order_ids:
         return
+    if len(order_ids) <= settings.TPSL_INLINE_PUBLISH_MAX:
+        orders_publish(order_ids=order_ids)
+        return
+    from trading.tpsl.tasks import tpsl_exits_publish
+
+    size = settings.TPSL_INLINE_PUBLISH_MAX
+    with tpsl_exits_publish.app.producer_or_acquire() as producer:
+        for start in range(0, len(order_ids), size):
+            tpsl_exits_publish.apply_async((order_ids[start : start + size],), producer=producer)
+
+
+def orders_publish(*, order_ids: list[int]) -> None:
+    """Publish `trading.execute_order` for each id (trades queue) over one pooled broker connection."""
     from trading.tasks import execute_order
 
     with execute_order.app.producer_or_acquire() as producer:
