@@ -92,11 +92,8 @@ def on_alert(alert_event_id: int) -> None:
     alert = AlertEvent.objects.filter(pk=alert_event_id).first()
     if alert is None:
         return
-    state = str(getattr(alert, "state", "firing"))
-    name = getattr(alert, "rule_name", None) or getattr(alert, "rule", None) or getattr(alert, "name", "alert")
-    message = getattr(alert, "message", "") or getattr(alert, "summary", "")
-    icon = "✅ Resolved" if state == "resolved" else "🚨 Alert"
-    text = f"{icon}: {name}\n{message}".strip()
+    state = alert.state
+    text = ("✅ " if state == "resolved" else "🚨 ") + alert.text()
     with transaction.atomic():
         for admin_id in settings.TELEGRAM_ADMIN_IDS:
             outbox_enqueue(chat_id=admin_id, text=text, kind="alert", dedupe_key=f"alert:{alert_event_id}:{state}:{admin_id}")

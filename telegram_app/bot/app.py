@@ -23,6 +23,7 @@ from telegram.ext import (
 
 from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply
 from telegram_app.bot.router import handle
+from telegram_app.limits import note_direct_send
 
 logger = logging.getLogger(__name__)
 THREADS = 16
@@ -99,6 +100,8 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
                 if inc.callback_data is None and inc.message_id:
                     reply = ReplyParameters(message_id=inc.message_id, allow_sending_without_reply=True)
                 sent = await _send(bot, chat_id=inc.chat_id, text=action.text, reply_markup=markup, reply_parameters=reply)
+                if reply is None:  # counted by Telegram like any message: keep the outbox a second away
+                    await asyncio.to_thread(note_direct_send, chat_id=inc.chat_id)
                 if action.delete_after_s:
                     await asyncio.to_thread(_delete_later, inc.chat_id, sent.message_id, action.delete_after_s)
             elif isinstance(action, Edit):

@@ -52,6 +52,24 @@ async def _mark_done(update: Update) -> None:
     await asyncio.to_thread(services.inbound_done, update_id=update.update_id)
 
 
+async def _initialize(app, stop: asyncio.Event, *, budget_s: float = 60.0) -> None:
+    """getMe until the Bot API answers (the local stand-in may still be starting); bounded, with backoff."""
+    from telegram.error import NetworkError, TimedOut
+
+    loop = asyncio.get_running_loop()
+    deadline, delay = loop.time() + budget_s, 0.25
+    while True:
+        try:
+            await app.initialize()
+            return
+        except (NetworkError, TimedOut) as exc:
+            if loop.time() + delay > deadline or stop.is_set():
+                raise
+            logger.warning("Bot API not reachable yet (%s); retrying in %.1f s", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 async def serve(*, mode: str = "polling", token: str | None = None, api_url: str | None = None,
                 stop: asyncio.Event | None = None, ready: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM). Raises limits.LockHeld if another bot runs."""
@@ -70,6 +88,7 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
         app = build_application(token=token, api_url=api_url, polling=mode == "polling",
                                 after_update=_mark_done if mode == "webhook" else None)
         holder = asyncio.create_task(_hold(lock, stop))
+        await _initialize(app, stop)
         async with app:
             await app.start()
             if mode == "polling":
@@ -90,3 +109,47 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
         holder.cancel()
     finally:
         await asyncio.to_thread(lock.release)
+
+
+class BackgroundBot:
+    """serve() on its own event loop in a thread: botshell, the benchmark and the tests run the bot this way."""
+
+    def __init__(self, *, api_url: str, mode: str = "polling", token: str | None = None):
+        self.api_url, self.mode, self.token = api_url, mode, token
+        self.state: dict = {}
+
+    def start(self, timeout: float = 60.0) -> "BackgroundBot":
+        import threading
+
+        state = self.state = {}
+        started = threading.Event()
+
+        async def main():
+            state["stop"], ready = asyncio.Event(), asyncio.Event()
+            state["loop"] = asyncio.get_running_loop()
+            task = asyncio.create_task(serve(mode=self.mode, token=self.token, api_url=self.api_url,
+                                             stop=state["stop"], ready=ready))
+            await asyncio.wait([task, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED)
+            started.set()
+            await task
+
+        def run():
+            try:
+                asyncio.run(main())
+            except BaseException as exc:  # handed to start()'s caller
+                state["error"] = exc
+                started.set()
+
+        state["thread"] = threading.Thread(target=run, name="bot", daemon=True)
+        state["thread"].start()
+        if not started.wait(timeout):
+            raise RuntimeError("the bot did not start")
+        if "error" in state:
+            raise state["error"]
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        thread = self.state.get("thread")
+        if thread is not None and thread.is_alive() and "loop" in self.state:
+            self.state["loop"].call_soon_threadsafe(self.state["stop"].set)
+            thread.join(timeout)

@@ -165,6 +165,8 @@ def answer_callback_query(w: World, params: dict, conn=None) -> bool:
         if info is None or info["answered"] is not None:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
         info["answered"] = {"text": params.get("text"), "show_alert": str(params.get("show_alert")).lower() == "true"}
+        w.bot_log.append({"method": "answerCallbackQuery", "chat_id": info.get("chat_id"), **info["answered"],
+                          "at": time.monotonic()})
         w.note_answer(0, None, time.monotonic(), callback_update=info["update_id"])
         return True
 

@@ -95,7 +95,7 @@ class BotApiStandin:
                 "message": {k: v for k, v in msg.items() if not k.startswith("_")},
             }
             update = w.push_update({"callback_query": query}, chat_id=chat_id, user_message_id=None)
-            w.callback_queries[qid] = {"update_id": update["update_id"], "answered": None}
+            w.callback_queries[qid] = {"update_id": update["update_id"], "answered": None, "chat_id": chat_id}
             return update
 
     def block(self, user_id: int) -> None:

@@ -43,7 +43,7 @@ def test_real_client_sends_edits_answers_and_deletes(standin):
     update_id = _run(scenario())
     assert standin.bot_messages(501) == []
     assert standin.callback_answer(update_id) == {"text": "ok", "show_alert": False}
-    assert [e["method"] for e in standin.log(501)] == ["sendMessage", "editMessageText", "deleteMessage"]
+    assert [e["method"] for e in standin.log(501)] == ["sendMessage", "answerCallbackQuery", "editMessageText", "deleteMessage"]
 
 
 def test_second_get_updates_consumer_conflicts(standin):
