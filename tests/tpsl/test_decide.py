@@ -171,7 +171,7 @@ def simulate(plan, original, path):
     return s, sold, exits, trails
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(plans(), st.integers(min_value=1, max_value=10**12), ticks)
 def test_price_paths_never_oversell_and_legs_fire_once(plan, original, path):
     s, sold, exits, _ = simulate(plan, original, path)
@@ -186,7 +186,7 @@ def test_price_paths_never_oversell_and_legs_fire_once(plan, original, path):
         assert exits[-1].reason != "tp" and s.size == 0
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(plans(), ticks)
 def test_trailing_stop_never_moves_down(plan, path):
     _, _, exits, trails = simulate(plan, 10**9, [(m, s) for m, s in path])
@@ -197,7 +197,7 @@ def test_trailing_stop_never_moves_down(plan, path):
         seen = trail if trail is not None else seen
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(plans(), multiples, st.integers(min_value=0, max_value=3), st.none() | multiples)
 def test_stop_wins_a_tie_and_sells_everything(plan, multiple, done, peak):
     s = state(legs_done=frozenset(range(min(done, len(plan.take_profits) - 1))), peak_price=None if peak is None else ENTRY * peak)
@@ -211,7 +211,7 @@ def test_stop_wins_a_tie_and_sells_everything(plan, multiple, done, peak):
             assert all(leg_price(ENTRY, plan.take_profits[i].trigger_multiple) <= ENTRY * multiple for i in e.legs)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(plans(), st.none() | multiples, st.integers(min_value=11, max_value=10**6))
 def test_no_fresh_price_means_only_the_time_stop(plan, multiple, age):
     now = T0 + timedelta(seconds=age)

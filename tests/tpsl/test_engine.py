@@ -135,3 +135,19 @@ def test_overlapping_sweeps_are_refused(trader, clean_redis):
     lock.release()
     clean_redis.delete(runner.START_KEY.format(shard=0, shards=1))
     assert runner.sweep_locked() is not None
+
+
+def test_big_books_are_swept_in_shards_by_mint(celery_worker, trader, listed_token, make_position, price_feed, settings):
+    from trading.tpsl.sweep import open_mints
+
+    settings.TPSL_SHARD_BUDGET = 2
+    tokens = [listed_token(price=E) for _ in range(3)]
+    positions = [make_position(trader=trader, token=tokens[i % 3], entry_price=E) for i in range(5)]
+    shards = [open_mints(shard=i, shards=3) for i in range(3)]
+    assert sorted(t for shard in shards for t in shard) == sorted(t.id for t in tokens)  # a partition of the mints
+    for token in tokens:
+        price_feed.market.set_price(token.mint, E / 2)
+    assert runner.sweep_dispatch() == 3  # ceil(5 open positions / budget 2) shard tasks on the tpsl queue
+    for position in positions:
+        (sale,) = settle(position, 1)
+        assert sale.reason == "sl"
