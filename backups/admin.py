@@ -18,7 +18,7 @@ class BackupRecordAdmin(admin.ModelAdmin):
     list_filter = ("status", "kind", "storage")
     ordering = ("-started_at", "-id")
     actions = ("verify_selected",)
-    change_list_template = "admin/backups/backuprecord/change_list.html"
+    change_list_template = "admin/backups/backuprecord/change_list.html"  # adds the "Back up now" button
     readonly_fields = [field.name for field in BackupRecord._meta.fields]
 
     @admin.display(description="verified")
@@ -42,12 +42,19 @@ class BackupRecordAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # files go through retention (backups.prune), never by hand here
 
-    @admin.action(description="Verify the selected backups (restore into a scratch database)")
+    def has_run_backup_permission(self, request) -> bool:
+        return request.user.has_perm("backups.run_backup")
+
+    @admin.action(description="Verify the selected backups (restore into a scratch database)", permissions=["run_backup"])
     def verify_selected(self, request, queryset):
         ids = list(queryset.filter(status=BackupRecord.Status.SUCCEEDED).values_list("pk", flat=True))
         for record_id in ids:
             transaction.on_commit(lambda record_id=record_id: verify.delay(record_id))
         self.message_user(request, f"verification queued for {len(ids)} backup(s)", messages.SUCCESS)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_run_backup": self.has_run_backup_permission(request)}
+        return super().changelist_view(request, extra_context=extra_context)
 
     def get_urls(self):
         extra = [path("backup-now/", self.admin_site.admin_view(self.backup_now_view), name="backups_backup_now")]
@@ -56,7 +63,7 @@ class BackupRecordAdmin(admin.ModelAdmin):
     def backup_now_view(self, request):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not request.user.has_perm("backups.view_backuprecord"):
+        if not self.has_run_backup_permission(request):
             self.message_user(request, "you may not start backups", messages.ERROR)
         else:
             transaction.on_commit(lambda: run.delay(kind=BackupRecord.Kind.MANUAL))

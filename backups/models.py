@@ -34,6 +34,7 @@ class BackupRecord(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        permissions = [("run_backup", "Can start and verify backups from the admin")]
         indexes = [models.Index(fields=["status", "kind", "-started_at"], name="backups_status_kind_started")]
 
     def __str__(self) -> str:

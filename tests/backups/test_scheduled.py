@@ -72,3 +72,30 @@ def test_the_admin_lists_backups_and_backs_up_now(celery_worker, admin_client):
     assert answer.status_code == 302
     wait_for(lambda: BackupRecord.objects.get(pk=record.pk).verified_at, timeout=120, message="verification")
     assert b"failed:" not in admin_client.get(changelist).content
+
+
+def test_a_viewer_sees_backups_but_cannot_start_or_verify_one(client):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    call_command("setup_operator_groups")
+    viewer = get_user_model().objects.create_user(username="viewer-b", password="x" * 16, is_staff=True)
+    viewer.groups.add(Group.objects.get(name="viewer"))
+    operator = get_user_model().objects.create_user(username="operator-b", password="x" * 16, is_staff=True)
+    operator.groups.add(Group.objects.get(name="operator"))
+    changelist = reverse("admin:backups_backuprecord_changelist")
+    from django.utils import timezone
+
+    BackupRecord.objects.create(kind="hourly", status="succeeded", engine="postgresql", storage="local",
+                                location="jarvis-x.dump", started_at=timezone.now(), size_bytes=4242)
+
+    client.force_login(viewer)
+    page = client.get(changelist)
+    assert page.status_code == 200 and b"4242" in page.content and b"Back up now" not in page.content and b"verify_selected" not in page.content
+    answer = client.post(reverse("admin:backups_backup_now"), follow=True)
+    assert [str(m) for m in answer.context["messages"]] == ["you may not start backups"]
+
+    assert operator.has_perm("backups.run_backup") and not viewer.has_perm("backups.run_backup")
+    client.force_login(operator)
+    page = client.get(changelist)
+    assert b"Back up now" in page.content and b"verify_selected" in page.content
