@@ -100,3 +100,46 @@ def test_jupiter_swap_resolves_the_priority_fee(sandbox, sandbox_settings, sandb
     if isinstance(fee, dict):
         expected = 7_000 if "jitoTipLamports" in fee else 40_000
     assert swap["prioritizationFeeLamports"] == expected
+
+
+@pytest.mark.parametrize("venue", ["bags", "jupiter"])
+def test_a_token_2022_transfer_fee_is_withheld_on_chain_and_in_the_quotes(sandbox, sandbox_settings, sandbox_trader, venue):
+    import asyncio
+    import base64
+    from decimal import Decimal
+
+    from tests.sandbox.helpers import sign_as
+    from tests.sandbox.test_faults import _send
+    from trading.sandbox.simulator import TOKEN_2022
+
+    symbol = f"FEE{venue[0].upper()}"
+    token = sandbox.market.add_token(symbol=symbol, decimals=6, price=Decimal("0.001"), token_program=TOKEN_2022,
+                                     transfer_fee_bps=200)
+    owner = str(sandbox_trader.pubkey())
+
+    def swap(input_mint, output_mint, amount):
+        if venue == "bags":
+            with httpx.Client(base_url=sandbox.bags_url, timeout=5, headers={"x-api-key": sandbox.bags_api_key}) as http:
+                quote = http.get("/trade/quote", params={"inputMint": input_mint, "outputMint": output_mint,
+                                                         "amount": str(amount)}).json()["response"]
+                answer = http.post("/trade/swap", json={"quoteResponse": quote, "userPublicKey": owner}).json()["response"]
+            return quote, base58.b58decode(answer["swapTransaction"])
+        with httpx.Client(base_url=sandbox.jupiter_url, timeout=5, headers={"x-api-key": sandbox.jupiter_api_key}) as http:
+            quote = http.get("/swap/v1/quote", params={"inputMint": input_mint, "outputMint": output_mint,
+                                                       "amount": str(amount)}).json()
+            answer = http.post("/swap/v1/swap", json={"quoteResponse": quote, "userPublicKey": owner}).json()
+        return quote, base64.b64decode(answer["swapTransaction"])
+
+    quote, raw = swap(SOL, token.mint, 100_000_000)
+    asyncio.run(_send(sandbox, bytes(sign_as(sandbox_trader, raw))))
+    held = sandbox.chain.token_balance(owner, token.mint)
+    assert held == int(quote["outAmount"])  # the quote is what arrives, after the 2% withheld
+    if venue == "bags":
+        withheld = int(quote["outTransferFee"])
+        assert withheld == -(-(held + withheld) * 200 // 10_000)  # 2% of what the pool sent, rounded up
+    quote, raw = swap(token.mint, SOL, held)
+    before = sandbox.chain.sol_balance(owner)
+    signature = asyncio.run(_send(sandbox, bytes(sign_as(sandbox_trader, raw))))
+    entry = sandbox.ledger.get(str(signature))
+    assert entry.landed and sandbox.chain.token_balance(owner, token.mint) == 0
+    assert sandbox.chain.sol_balance(owner) - before + entry.fee == int(quote["outAmount"])

@@ -105,7 +105,7 @@ class BagsApp(Venue):
             }],
             "platformFee": {"amount": str(quote.fee_amount), "feeBps": self.pools.fee_bps, "feeMint": fee_mint,
                             "feeAccount": str(self.pools.pool(quote.mint).authority.pubkey())},
-            "outTransferFee": None,
+            "outTransferFee": str(quote.transfer_fee) if quote.transfer_fee and quote.side == "buy" else None,
             "simulatedComputeUnits": 60_000,
         }
 

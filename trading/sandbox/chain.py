@@ -63,6 +63,20 @@ class TxRecord:
     post_tokens: list[tuple[int, str, str, str, int, int]] = field(default_factory=list)
 
 
+def token_kind(acc: Account | None) -> str | None:
+    """"mint", "account" or None for an account of the token programs (Token-2022 extensions tag the kind at byte 165)."""
+    if acc is None or str(acc.owner) not in TOKEN_PROGRAMS:
+        return None
+    size = len(acc.data)
+    if size == ACCOUNT_SIZE:
+        return "account"
+    if size == MINT_SIZE:
+        return "mint"
+    if size > ACCOUNT_SIZE:
+        return {1: "mint", 2: "account"}.get(acc.data[ACCOUNT_SIZE])
+    return None
+
+
 def err_json(err) -> object:
     """A solders TransactionErrorType in the RPC's JSON form (None stays None)."""
     if err is None:
@@ -190,13 +204,13 @@ class Chain:
     def mint_info(self, mint) -> tuple[int, Pubkey] | None:
         """(decimals, token program) of a mint, or None."""
         acc = self.account(mint)
-        if acc is None or str(acc.owner) not in TOKEN_PROGRAMS or len(acc.data) < MINT_SIZE:
+        if token_kind(acc) != "mint":
             return None
         return Mint.from_bytes(bytes(acc.data[:MINT_SIZE])).decimals, acc.owner
 
     def token_account(self, address) -> TokenAccount | None:
         acc = self.account(address)
-        if acc is None or str(acc.owner) not in TOKEN_PROGRAMS or len(acc.data) < ACCOUNT_SIZE:
+        if token_kind(acc) != "account":
             return None
         return TokenAccount.from_bytes(bytes(acc.data[:ACCOUNT_SIZE]))
 
@@ -209,10 +223,10 @@ class Chain:
                     return []
                 address = get_associated_token_address(owner, _pubkey(mint), info[1])
                 acc = self.svm.get_account(address)
-                return [(address, acc)] if acc is not None and len(acc.data) >= ACCOUNT_SIZE else []
+                return [(address, acc)] if token_kind(acc) == "account" else []
             found = self.svm.get_program_accounts(_pubkey(program))
         owner_bytes = bytes(owner)
-        return [(a, acc) for a, acc in found if len(acc.data) >= ACCOUNT_SIZE and bytes(acc.data[32:64]) == owner_bytes]
+        return [(a, acc) for a, acc in found if token_kind(acc) == "account" and bytes(acc.data[32:64]) == owner_bytes]
 
     def token_balance(self, owner, mint) -> int:
         accounts = self.token_accounts_by_owner(owner, mint=mint)
@@ -325,7 +339,7 @@ class Chain:
         for index, key in enumerate(keys):
             acc = self.svm.get_account(key)
             balances.append(acc.lamports if acc else 0)
-            if acc is not None and str(acc.owner) in TOKEN_PROGRAMS and len(acc.data) >= ACCOUNT_SIZE:
+            if token_kind(acc) == "account":
                 ta = TokenAccount.from_bytes(bytes(acc.data[:ACCOUNT_SIZE]))
                 info = self.mint_info(ta.mint)
                 tokens.append((index, str(ta.mint), str(ta.owner), str(acc.owner), ta.amount, info[0] if info else 0))

@@ -90,7 +90,10 @@ class ControlApp:
         }
 
     def add_token(self, request: Request, body: dict) -> dict:
-        fields = {k: body[k] for k in ("name", "token_program", "liquidity_lamports") if k in body}
+        fields = {k: body[k] for k in ("name", "token_program") if k in body}
+        for name in ("liquidity_lamports", "transfer_fee_bps"):
+            if name in body:
+                fields[name] = _int(body[name], name)
         for name in ("volatility", "drift", "jump_probability"):
             if name in body:
                 fields[name] = _decimal(body[name], name)

@@ -12,6 +12,7 @@ liquidity / price tokens, so the marginal price is the simulator's and a trade o
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -32,6 +33,7 @@ from spl.token.instructions import models as token_models
 
 from trading.sandbox.chain import Chain, message_key
 from trading.sandbox.ledger import SwapDetails
+from trading.sandbox.mints import create_pool_mint, transfer_fee
 from trading.sandbox.simulator import SOL_MINT, Market, SimToken
 
 LAMPORTS_PER_SOL = 10**9
@@ -52,6 +54,7 @@ class Quote:
     fee_amount: int  # in the input token for buys (lamports), in lamports of the output for sells
     price_impact: Decimal  # fraction, e.g. Decimal("0.0012")
     price: Decimal  # the simulator's price used (SOL per whole token)
+    transfer_fee: int = 0  # Token-2022 transfer fee withheld from the token leg (out for buys, in for sells)
 
     def min_out(self, slippage_bps: int) -> int:
         return self.out_amount * (10_000 - slippage_bps) // 10_000
@@ -67,17 +70,21 @@ def quote_exact_in(*, side: str, amount: int, token: SimToken, price: Decimal, f
     if side == "buy":
         fee = amount * fee_bps // 10_000
         net = Decimal(amount - fee)
-        out = int(token_reserve * net / (sol_reserve + net))
+        sent = int(token_reserve * net / (sol_reserve + net))
+        withheld = transfer_fee(sent, token.transfer_fee_bps)
+        out = sent - withheld  # what reaches the trader
         impact = net / (sol_reserve + net)
     else:
-        gross = int(sol_reserve * amount / (token_reserve + amount))
+        withheld = transfer_fee(amount, token.transfer_fee_bps)
+        arrived = amount - withheld  # what reaches the pool
+        gross = int(sol_reserve * arrived / (token_reserve + arrived))
         fee = gross * fee_bps // 10_000
         out = gross - fee
-        impact = Decimal(amount) / (token_reserve + amount)
+        impact = Decimal(arrived) / (token_reserve + arrived)
     if out <= 0:
         raise NoRoute("the amount is too small to be routed")
     return Quote(side=side, mint=token.mint, in_amount=amount, out_amount=out, fee_amount=fee,
-                 price_impact=+impact.quantize(Decimal("1e-12")), price=price)
+                 price_impact=+impact.quantize(Decimal("1e-12")), price=price, transfer_fee=withheld)
 
 
 @dataclass
@@ -95,22 +102,24 @@ class Pools:
         self.chain = chain
         self.fee_bps = fee_bps
         self._pools: dict[str, Pool] = {}
+        self._lock = threading.Lock()
 
     def ensure(self) -> None:
         """Create chain accounts for every simulated token that has no pool yet."""
-        for token in self.market.tokens():
-            if token.mint not in self._pools:
-                self._create(token)
+        with self._lock:
+            for token in self.market.tokens():
+                if token.mint not in self._pools:
+                    self._create(token)
 
     def _create(self, token: SimToken) -> Pool:
         seed = hashlib.sha256(f"jarvis-sandbox-pool:{self.market.seed}:{token.mint}".encode()).digest()
         authority = Keypair.from_seed(seed)
         mint, program = Pubkey.from_string(token.mint), Pubkey.from_string(token.token_program)
         supply = min(10**12 * 10**token.decimals, 10**19)  # u64 fits 1.8e19
-        vault = get_associated_token_address(authority.pubkey(), mint, program)
-        self.chain.create_mint(mint, decimals=token.decimals, program=program, supply=supply)
-        self.chain.create_token_account(vault, mint=mint, owner=authority.pubkey(), amount=supply, program=program)
         self.chain.set_lamports(authority.pubkey(), POOL_SOL_RESERVE)
+        vault = create_pool_mint(self.chain, mint_key=Keypair.from_seed(token.key_seed), authority=authority,
+                                 program=program, decimals=token.decimals, supply=supply,
+                                 transfer_fee_bps=token.transfer_fee_bps)
         pool = Pool(token=token, authority=authority, vault=vault, program=program, mint=mint)
         self._pools[token.mint] = pool
         return pool
@@ -154,8 +163,8 @@ class Pools:
             ixs += [
                 create_idempotent_associated_token_account(owner, owner, pool.mint, pool.program),
                 transfer(TransferParams(from_pubkey=owner, to_pubkey=pool.authority.pubkey(), lamports=quote.in_amount)),
-                _transfer_checked(pool, source=pool.vault, dest=trader_ata, owner=pool.authority.pubkey(), amount=out,
-                                  decimals=decimals),
+                _transfer_checked(pool, source=pool.vault, dest=trader_ata, owner=pool.authority.pubkey(),
+                                  amount=out + now.transfer_fee, decimals=decimals),
             ]
         else:
             ixs += [

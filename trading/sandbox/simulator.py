@@ -42,6 +42,8 @@ class SimToken:
     jump_probability: Decimal
     liquidity_lamports: int
     rng: random.Random = field(repr=False)
+    key_seed: bytes = field(default=b"", repr=False)  # the mint keypair's seed (the sandbox creates the mint)
+    transfer_fee_bps: int = 0  # Token-2022 TransferFeeConfig: withheld from every transfer of the token
     steps: int = 0
 
     def as_dict(self) -> dict:
@@ -54,6 +56,7 @@ class SimToken:
             "price": str(self.price),
             "open_price": str(self.open_price),
             "liquidity_lamports": self.liquidity_lamports,
+            "transfer_fee_bps": self.transfer_fee_bps,
         }
 
 
@@ -100,6 +103,7 @@ class Market:
         drift: Decimal = Decimal("0"),
         jump_probability: Decimal = Decimal("0.002"),
         liquidity_lamports: int = 2_000 * 10**9,
+        transfer_fee_bps: int = 0,
     ) -> SimToken:
         price = Decimal(price)
         if not (0 <= decimals <= 12):
@@ -108,6 +112,8 @@ class Market:
             raise MarketError("price must be positive")
         if token_program not in (SPL_TOKEN, TOKEN_2022):
             raise MarketError("token_program must be the SPL Token or the Token-2022 program")
+        if transfer_fee_bps and (token_program != TOKEN_2022 or not 0 < int(transfer_fee_bps) <= 10_000):
+            raise MarketError("a transfer fee (1..10000 bps) needs the Token-2022 program")
         digest = hashlib.sha256(f"jarvis-sandbox:{self.seed}:{symbol}".encode()).digest()
         mint = str(Keypair.from_seed(digest).pubkey())
         token = SimToken(
@@ -123,6 +129,8 @@ class Market:
             jump_probability=Decimal(jump_probability),
             liquidity_lamports=int(liquidity_lamports),
             rng=random.Random(int.from_bytes(digest[:8], "big")),
+            key_seed=digest,
+            transfer_fee_bps=int(transfer_fee_bps),
         )
         with self._lock:
             if mint in self._tokens:

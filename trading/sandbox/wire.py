@@ -18,7 +18,7 @@ from solders.transaction_status import (
     UiTransactionTokenBalance,
 )
 
-from trading.sandbox.chain import ACCOUNT_SIZE, MINT_SIZE, TOKEN_PROGRAMS, TxRecord, err_json  # noqa: F401 - re-exported
+from trading.sandbox.chain import ACCOUNT_SIZE, MINT_SIZE, TOKEN_PROGRAMS, TxRecord, err_json, token_kind  # noqa: F401
 
 MAX_RENT_EPOCH = 18446744073709551615
 TOKEN_STATES = {0: "uninitialized", 1: "initialized", 2: "frozen"}
@@ -43,7 +43,8 @@ def _parsed_account(address: Pubkey, acc: Account, mint_decimals) -> dict | None
         return None
     label = "spl-token" if program == TOKEN_PROGRAMS[0] else "spl-token-2022"
     data = bytes(acc.data)
-    if len(data) >= ACCOUNT_SIZE:
+    kind = token_kind(acc)
+    if kind == "account":
         ta = TokenAccount.from_bytes(data[:ACCOUNT_SIZE])
         info = {
             "isNative": False,
@@ -53,7 +54,7 @@ def _parsed_account(address: Pubkey, acc: Account, mint_decimals) -> dict | None
             "tokenAmount": token_amount(ta.amount, mint_decimals(ta.mint)),
         }
         parsed = {"info": info, "type": "account"}
-    elif len(data) >= MINT_SIZE:
+    elif kind == "mint":
         mint = Mint.from_bytes(data[:MINT_SIZE])
         parsed = {"info": {"decimals": mint.decimals, "freezeAuthority": None, "isInitialized": True,
                            "mintAuthority": None, "supply": str(mint.supply)}, "type": "mint"}
