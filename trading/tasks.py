@@ -24,3 +24,9 @@ def execute_order(order_id: int) -> None:
     from trading.services.orders import order_execute
 
     order_execute(order_id=order_id)
+
+
+@shared_task(name="trading.order_probe", soft_time_limit=5, time_limit=10)
+def order_probe() -> str:
+    """A no-op on the trades queue: its round trip is the floor order execution stands on (bench, health probes)."""
+    return "ok"

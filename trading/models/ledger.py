@@ -9,6 +9,8 @@ from trading.models.accounts import Trader
 class PaperLedger(models.Model):
     trader = models.OneToOneField(Trader, on_delete=models.CASCADE, related_name="paper_ledger")
     start_balance_lamports = models.BigIntegerField()
+    # Running total of realised PnL of paper sells, kept by the fill, so the balance never sums all history.
+    realised_pnl_lamports = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -16,11 +16,14 @@ from trading.models.choices import (
     OrderSide,
     OrderStatus,
 )
+from trading.models.accounts import Trader
 from trading.models.positions import ExitLeg, Position
 
 
 class Order(models.Model):
     position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="orders")
+    # The position's trader, copied so today's volume and losses are an index range, not a join over all history.
+    trader = models.ForeignKey(Trader, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     side = models.CharField(max_length=4, choices=OrderSide.choices)
     reason = models.CharField(max_length=8, choices=OrderReason.choices, default=OrderReason.MANUAL)
     leg = models.ForeignKey(ExitLeg, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
@@ -51,7 +54,10 @@ class Order(models.Model):
     class Meta:
         ordering = ["-id"]
         permissions = [("retry_order", "Can retry a failed order from the admin")]
-        indexes = [models.Index(fields=["status", "updated_at"], name="order_status_updated")]
+        indexes = [
+            models.Index(fields=["status", "updated_at"], name="order_status_updated"),
+            models.Index(fields=["trader", "created_at"], name="order_trader_created"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["position"],

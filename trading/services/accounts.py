@@ -31,6 +31,13 @@ def trader_register(*, name: str) -> Trader:
     return trader
 
 
+def trader_pause_set(*, trader_ids: list[int], paused: bool) -> int:
+    """Pause (new buys refused, exits keep running) or resume traders; returns how many changed."""
+    if not isinstance(paused, bool):
+        raise InvalidInput("A trader is either paused or not.", "invalid_pause")
+    return Trader.objects.filter(id__in=list(trader_ids)).exclude(is_paused=paused).update(is_paused=paused)
+
+
 def trading_settings_get(*, trader: Trader) -> TradingSettings:
     settings_row, _ = TradingSettings.objects.get_or_create(
         trader=trader, defaults={"buy_presets_lamports": list(DEFAULT_BUY_PRESETS)}

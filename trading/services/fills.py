@@ -6,11 +6,12 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from trading.errors import Conflict
 from trading.events import event_publish
-from trading.models import ExitLeg, Order, OrderSide, OrderStatus, Position, PositionStatus
+from trading.models import ExitLeg, Mode, Order, OrderSide, OrderStatus, PaperLedger, Position, PositionStatus
 from trading.models.choices import LAMPORTS_PER_SOL
 from trading.services.exits import position_triggers_refresh
 from trading.tpsl.plans import spec_from_json, spec_summary
@@ -35,33 +36,55 @@ def position_apply_fill(*, order_id: int, in_amount: int, out_amount: int, price
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     with transaction.atomic():
         order = Order.objects.select_for_update().get(id=order_id)
-        if order.status == OrderStatus.CONFIRMED:
-            return order
-        if order.status == OrderStatus.FAILED:
-            raise Conflict(f"Order {order_id} already failed; a fill cannot be applied to it.", "order_finished")
-        position = Position.objects.select_for_update().select_related("token", "trader").get(id=order.position_id)
-        fields = {"amount_out_actual": out_amount, "fill_price": price, "fee_lamports": fee_lamports}
-        for name, value in fields.items():
-            setattr(order, name, value)
-        if order.side == OrderSide.BUY:
-            _apply_buy(position, order, in_amount, out_amount, fee_lamports)
-            kind, payload = "position.opened", _opened_payload(position, order)
-        else:
-            payload = _apply_sell(position, order, in_amount, out_amount, price, fee_lamports)
-            fields["realised_pnl_lamports"] = payload["realised_pnl_lamports"]
-            kind = "exit.filled"
-        position_triggers_refresh(position=position)
-        position.save()
-        order.confirmed_at = timezone.now()
-        won = Order.objects.filter(id=order.id, status=order.status).update(
-            status=OrderStatus.CONFIRMED, confirmed_at=order.confirmed_at, updated_at=order.confirmed_at, **fields
+        return fill_locked(order=order, in_amount=in_amount, out_amount=out_amount, price=price, fee_lamports=fee_lamports)
+
+
+def fill_locked(
+    *,
+    order: Order,
+    in_amount: int,
+    out_amount: int,
+    price: Decimal,
+    fee_lamports: int,
+    attempts: int | None = None,
+    position: Position | None = None,
+) -> Order:
+    """position_apply_fill for a caller that already holds `order`'s row lock (and `position`'s, if it passes
+    one, loaded with its token, trader and exit plan) inside a transaction."""
+    if order.status == OrderStatus.CONFIRMED:
+        return order
+    if order.status == OrderStatus.FAILED:
+        raise Conflict(f"Order {order.id} already failed; a fill cannot be applied to it.", "order_finished")
+    if position is None:
+        position = (
+            Position.objects.select_for_update(of=("self",))
+            .select_related("token", "trader", "exit_plan")
+            .get(id=order.position_id)
         )
-        if won != 1:
-            raise RuntimeError(f"order {order.id} moved while locked")
-        order.status = OrderStatus.CONFIRMED
-        event_publish(kind=kind, trader=position.trader, payload=payload)
-        if order.side == OrderSide.SELL and position.status == PositionStatus.CLOSED:
-            event_publish(kind="position.closed", trader=position.trader, payload=payload)
+    fields = {"amount_out_actual": out_amount, "fill_price": price, "fee_lamports": fee_lamports}
+    if attempts is not None:
+        fields["attempts"] = attempts
+    for name, value in fields.items():
+        setattr(order, name, value)
+    if order.side == OrderSide.BUY:
+        _apply_buy(position, order, in_amount, out_amount, fee_lamports)
+        kind, payload = "position.opened", _opened_payload(position, order)
+    else:
+        payload = _apply_sell(position, order, in_amount, out_amount, price, fee_lamports)
+        fields["realised_pnl_lamports"] = payload["realised_pnl_lamports"]
+        kind = "exit.filled"
+    position_triggers_refresh(position=position)
+    position.save()
+    order.confirmed_at = timezone.now()
+    won = Order.objects.filter(id=order.id, status=order.status).update(
+        status=OrderStatus.CONFIRMED, confirmed_at=order.confirmed_at, updated_at=order.confirmed_at, **fields
+    )
+    if won != 1:
+        raise RuntimeError(f"order {order.id} moved while locked")
+    order.status = OrderStatus.CONFIRMED
+    event_publish(kind=kind, trader=position.trader, payload=payload)
+    if order.side == OrderSide.SELL and position.status == PositionStatus.CLOSED:
+        event_publish(kind="position.closed", trader=position.trader, payload=payload)
     logger.info("order %s confirmed: in=%s out=%s", order.id, in_amount, out_amount)
     return order
 
@@ -90,6 +113,8 @@ def _apply_sell(position: Position, order: Order, sold: int, received: int, pric
     position.size -= sold
     position.cost_lamports -= basis
     position.realised_pnl_lamports += pnl
+    if position.mode == Mode.PAPER:
+        PaperLedger.objects.filter(trader_id=position.trader_id).update(realised_pnl_lamports=F("realised_pnl_lamports") + pnl)
     position.proceeds_lamports += received
     position.fees_lamports += fee
     if order.leg_id:

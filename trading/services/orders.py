@@ -92,14 +92,14 @@ def order_execute(*, order_id: int) -> None:
     Paper orders go to the paper venue, which has no network client at all; sandbox and live orders go
     to the on-chain landing loop (the same code for both, pointed at different URLs by configuration).
     """
-    mode = Order.objects.filter(id=order_id).values_list("mode", flat=True).first()
-    if mode is None:
+    order = Order.objects.select_related("position__token").filter(id=order_id).first()
+    if order is None:
         logger.warning("order %s does not exist", order_id)
         return
-    if mode == Mode.PAPER:
+    if order.mode == Mode.PAPER:
         from trading.venues.paper import paper_order_execute
 
-        paper_order_execute(order_id=order_id)
+        paper_order_execute(order_id=order_id, order=order)
         return
     from trading.execution.onchain import order_execute_onchain
 

@@ -22,6 +22,7 @@ from trading.models import (
 )
 from trading.services.accounts import modes_allowed, trading_settings_get
 from trading.services.amounts import amount_validate, mint_validate, percent_validate, slippage_validate
+from trading.services.book import trader_book
 from trading.services.exits import exit_plan_create, exit_spec_resolve
 from trading.services.orders import order_enqueue
 from trading.services.quotes import balance_available, token_resolve
@@ -45,18 +46,20 @@ def position_open(
     queues `trading.execute_order` on commit. Refused requests raise a TradingError and write nothing."""
     mint = mint_validate(mint)
     amount = amount_validate(amount_lamports)
-    prefs = trading_settings_get(trader=trader)
-    slippage = slippage_validate(prefs.buy_slippage_bps if slippage_bps is None else slippage_bps)
-    spec = exit_spec_resolve(spec=exit_plan, default=prefs.default_exit_plan or None)
-    mode = prefs.mode
-    if mode not in modes_allowed():
-        raise InvalidInput(f"Your account is set to {mode} mode, which this desk does not run.", "mode_not_allowed")
-    wallet = _wallet_for(trader, mode)
+    if slippage_bps is not None:
+        slippage_validate(slippage_bps)
     token, point = token_resolve(mint=mint)
     with transaction.atomic():
-        Trader.objects.select_for_update().get(id=trader.id)  # one entry decision per trader at a time
-        risk_check_entry(trader=trader, amount_lamports=amount)
-        available = balance_available(trader=trader, mode=mode, wallet=wallet)
+        ledger, book = trader_book(trader=trader, lock=True)  # one entry decision per trader at a time
+        prefs = trading_settings_get(trader=trader)
+        slippage = slippage_validate(prefs.buy_slippage_bps if slippage_bps is None else slippage_bps)
+        spec = exit_spec_resolve(spec=exit_plan, default=prefs.default_exit_plan or None)
+        mode = prefs.mode
+        if mode not in modes_allowed():
+            raise InvalidInput(f"Your account is set to {mode} mode, which this desk does not run.", "mode_not_allowed")
+        wallet = _wallet_for(trader, mode)
+        risk_check_entry(trader=trader, amount_lamports=amount, book=book)
+        available = balance_available(mode=mode, wallet=wallet, ledger=ledger, book=book)
         if amount > available:
             raise InsufficientBalance(
                 f"You have {available / 10**9:.4f} SOL available, less than the {amount / 10**9:.4f} SOL this buy needs.",
@@ -71,6 +74,7 @@ def position_open(
         quote = paper_quote(side=OrderSide.BUY, amount_in=amount, price=point.price, decimals=token.decimals)
         order = Order.objects.create(
             position=position,
+            trader=trader,
             side=OrderSide.BUY,
             reason=OrderReason.MANUAL,
             mode=mode,
@@ -103,6 +107,7 @@ def exit_order_create(
                 slippage_bps = trading_settings_get(trader=position.trader).sell_slippage_bps
             order = Order.objects.create(
                 position=position,
+                trader_id=position.trader_id,
                 side=OrderSide.SELL,
                 reason=reason,
                 leg_id=leg_id,

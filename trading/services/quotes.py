@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Sum
 
 from trading.errors import InvalidInput, NoPrice, TradingError, VenueError
-from trading.models import Mode, PaperLedger, Position, Token, Trader, Wallet
-from trading.models.choices import POSITION_LIVE, PositionStatus
+from trading.models import Mode, PaperLedger, Token, Trader, Wallet
 from trading.prices import PricePoint, price_fresh
 from trading.services.accounts import trading_settings_get
 from trading.services.amounts import amount_validate, mint_validate
+from trading.services.book import paper_balance_from, trader_book
 from trading.services.exits import exit_spec_resolve
 from trading.services.risk import risk_check_entry
 from trading.tpsl.plans import spec_summary
@@ -38,15 +37,8 @@ def token_resolve(*, mint: str) -> tuple[Token, PricePoint]:
 
 def paper_balance(*, trader: Trader) -> int:
     """start + realised PnL - cost of open positions (all in paper mode), in lamports."""
-    ledger = PaperLedger.objects.filter(trader=trader).first()
-    if ledger is None:
-        ledger = PaperLedger.objects.get_or_create(
-            trader=trader, defaults={"start_balance_lamports": settings.PAPER_START_BALANCE_LAMPORTS}
-        )[0]
-    paper = Position.objects.filter(trader=trader, mode=Mode.PAPER)
-    realised = paper.aggregate(v=Sum("realised_pnl_lamports"))["v"] or 0
-    open_cost = paper.filter(status__in=POSITION_LIVE).aggregate(v=Sum("cost_lamports"))["v"] or 0
-    return ledger.start_balance_lamports + realised - open_cost
+    ledger, book = trader_book(trader=trader)
+    return paper_balance_from(ledger=ledger, book=book)
 
 
 def onchain_balance(*, wallet: Wallet) -> int:
@@ -59,14 +51,11 @@ def onchain_balance(*, wallet: Wallet) -> int:
         raise VenueError("Your wallet balance could not be read right now; try again shortly.", "balance_unavailable") from None
 
 
-def balance_available(*, trader: Trader, mode: str, wallet: Wallet | None) -> int:
+def balance_available(*, mode: str, wallet: Wallet | None, ledger: PaperLedger, book: dict) -> int:
     """Lamports a new buy may spend: paper ledger balance, or wallet balance minus buys not yet on chain."""
     if mode == Mode.PAPER:
-        return paper_balance(trader=trader)
-    pending = (
-        Position.objects.filter(trader=trader, mode=mode, status=PositionStatus.OPENING).aggregate(v=Sum("cost_lamports"))["v"]
-        or 0
-    )
+        return paper_balance_from(ledger=ledger, book=book)
+    pending = book["opening_cost"][mode]
     return max(0, onchain_balance(wallet=wallet) - pending - ONCHAIN_FEE_RESERVE_LAMPORTS)
 
 
@@ -95,9 +84,10 @@ def quote_preview(*, trader: Trader, mint: str, amount_lamports: int) -> QuotePr
     token, point = token_resolve(mint=mint)
     quote = paper_quote(side="buy", amount_in=amount, price=point.price, decimals=token.decimals)
     refused = None
+    ledger, book = trader_book(trader=trader)
     try:
-        risk_check_entry(trader=trader, amount_lamports=amount)
-        if prefs.mode == Mode.PAPER and amount > paper_balance(trader=trader):
+        risk_check_entry(trader=trader, amount_lamports=amount, book=book)
+        if prefs.mode == Mode.PAPER and amount > paper_balance_from(ledger=ledger, book=book):
             refused = "You do not have enough paper SOL for this buy."
     except TradingError as exc:
         refused = exc.message

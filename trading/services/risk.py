@@ -7,15 +7,14 @@ concurrent buys cannot both squeeze under a limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q, Sum
-from django.utils import timezone
+from django.db.models import Q
 
 from trading.errors import InvalidInput, KillSwitchOn, RiskLimitExceeded
-from trading.models import KillSwitch, Order, OrderSide, OrderStatus, Position, RiskLimits, Trader
-from trading.models.choices import LAMPORTS_PER_SOL, POSITION_LIVE
+from trading.models import KillSwitch, Trader
+from trading.models.choices import LAMPORTS_PER_SOL
+from trading.services.book import trader_book
 
 # Conservative defaults used where neither the global row nor the trader's row sets a limit.
 DEFAULT_LIMITS = {
@@ -39,12 +38,12 @@ def _sol(lamports: int) -> str:
     return f"{text} SOL"
 
 
-def risk_limits_effective(*, trader: Trader) -> Limits:
-    rows = {row.trader_id: row for row in RiskLimits.objects.filter(Q(trader__isnull=True) | Q(trader=trader))}
+def risk_limits_effective(*, trader: Trader, book: dict | None = None) -> Limits:
+    """The trader's own limit where set, else the global row's, else the conservative default."""
+    book = book if book is not None else trader_book(trader=trader)[1]
     values = {}
     for field, default in DEFAULT_LIMITS.items():
-        own = getattr(rows.get(trader.id), field, None)
-        glob = getattr(rows.get(None), field, None)
+        own, glob = book[f"own_{field}"], book[f"global_{field}"]
         values[field] = own if own is not None else glob if glob is not None else default
     return Limits(**values)
 
@@ -70,47 +69,32 @@ def kill_switch_set(*, enabled: bool, trader: Trader | None = None, actor: str, 
     return switch
 
 
-def daily_figures(*, trader: Trader, since: datetime | None = None) -> dict:
-    """Today's (UTC) buy volume and realised PnL of a trader, from orders."""
-    since = since or timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    orders = Order.objects.filter(position__trader=trader, created_at__gte=since)
-    volume = (
-        orders.filter(side=OrderSide.BUY).exclude(status=OrderStatus.FAILED).aggregate(v=Sum("amount_in"))["v"] or 0
-    )
-    realised = (
-        Order.objects.filter(position__trader=trader, side=OrderSide.SELL, status=OrderStatus.CONFIRMED, confirmed_at__gte=since)
-        .aggregate(p=Sum("realised_pnl_lamports"))["p"]
-        or 0
-    )
-    return {"volume_lamports": volume, "realised_pnl_lamports": realised}
-
-
-def risk_check_entry(*, trader: Trader, amount_lamports: int) -> None:
-    """Refuse a new entry the kill switch or a risk limit forbids. Reads only."""
-    if trader.is_paused:
+def risk_check_entry(*, trader: Trader, amount_lamports: int, book: dict | None = None) -> None:
+    """Refuse a new entry the kill switch or a risk limit forbids. Reads only (`book`: trader_book's, if at hand)."""
+    book = book if book is not None else trader_book(trader=trader)[1]
+    if book["is_paused"]:
         raise KillSwitchOn("Your trading is paused by the operator; new buys are refused.", "trader_paused")
-    switch = kill_switch_engaged(trader=trader)
-    if switch is not None:
-        scope = "for your account" if switch.trader_id else "for everyone"
+    if book["kill_global"] or book["kill_trader"]:
+        scope = "for everyone" if book["kill_global"] else "for your account"
         raise KillSwitchOn(f"Trading is stopped {scope} by the kill switch; new buys are refused.", "kill_switch_on")
-    limits = risk_limits_effective(trader=trader)
+    limits = risk_limits_effective(trader=trader, book=book)
     if amount_lamports > limits.max_trade_lamports:
         raise RiskLimitExceeded(
-            f"A buy of {_sol(amount_lamports)} is over your limit of {_sol(limits.max_trade_lamports)} per trade.", "max_trade"
+            f"A buy of {_sol(amount_lamports)} is over your limit of {_sol(limits.max_trade_lamports)} per trade.",
+            "max_trade",
         )
-    open_count = Position.objects.filter(trader=trader, status__in=POSITION_LIVE).count()
-    if open_count >= limits.max_open_positions:
+    if book["live_count"] >= limits.max_open_positions:
         raise RiskLimitExceeded(
-            f"You already hold {open_count} open positions, your limit; close one before buying.", "max_open_positions"
+            f"You already hold {book['live_count']} open positions, your limit; close one before buying.",
+            "max_open_positions",
         )
-    today = daily_figures(trader=trader)
-    if today["volume_lamports"] + amount_lamports > limits.daily_volume_cap_lamports:
+    if book["volume_today"] + amount_lamports > limits.daily_volume_cap_lamports:
         raise RiskLimitExceeded(
             f"This buy would take today's volume past your daily cap of {_sol(limits.daily_volume_cap_lamports)}.",
             "daily_volume_cap",
         )
-    if -today["realised_pnl_lamports"] >= limits.daily_loss_limit_lamports:
+    if -book["realised_today"] >= limits.daily_loss_limit_lamports:
         raise RiskLimitExceeded(
-            f"You have lost {_sol(-today['realised_pnl_lamports'])} today, your daily loss limit; buying resumes tomorrow (UTC).",
+            f"You have lost {_sol(-book['realised_today'])} today, your daily loss limit; buying resumes tomorrow (UTC).",
             "daily_loss_limit",
         )

@@ -57,13 +57,13 @@ def paper_quote(*, side: str, amount_in: int, price: Decimal, decimals: int) -> 
     return PaperQuote(amount_in, gross - fee, fee, fill_price, slip, price)
 
 
-def paper_order_execute(*, order_id: int) -> None:
+def paper_order_execute(*, order_id: int, order: Order | None = None) -> None:
     """Fill a pending paper order, once. The whole fill is one transaction: a worker that dies mid-way leaves
     the order pending for the redelivered task; a duplicate delivery finds it no longer pending and stops."""
-    from trading.services.fills import position_apply_fill
-    from trading.services.orders import order_fail, order_transition
+    from trading.services.fills import fill_locked
+    from trading.services.orders import order_fail
 
-    order = Order.objects.select_related("position__token").get(id=order_id)
+    order = order or Order.objects.select_related("position__token").get(id=order_id)
     if order.mode != Mode.PAPER or order.venue != "paper":
         raise RuntimeError(f"order {order_id} is not a paper order; the paper venue refuses it")
     if order.status != OrderStatus.PENDING:
@@ -75,21 +75,26 @@ def paper_order_execute(*, order_id: int) -> None:
         return
     quote = paper_quote(side=order.side, amount_in=order.amount_in, price=point.price, decimals=token.decimals)
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(id=order_id)
+        locked = (
+            Order.objects.select_for_update(of=("self", "position"))
+            .select_related("position__token", "position__trader", "position__exit_plan")
+            .get(id=order_id)
+        )
         if locked.status != OrderStatus.PENDING:
             return
-        if quote.amount_out <= 0 or (order.min_amount_out is not None and quote.amount_out < order.min_amount_out):
+        if quote.amount_out <= 0 or (locked.min_amount_out is not None and quote.amount_out < locked.min_amount_out):
             order_fail(
                 order_id=order_id,
                 error=f"The price of {token} moved past your slippage limit, so nothing was traded.",
             )
             return
-        order_transition(order_id=order_id, from_statuses=[OrderStatus.PENDING], to_status=OrderStatus.QUOTING, attempts=1)
-        position_apply_fill(
-            order_id=order_id,
-            in_amount=order.amount_in,
+        fill_locked(
+            order=locked,
+            in_amount=locked.amount_in,
             out_amount=quote.amount_out,
             price=quote.fill_price,
             fee_lamports=quote.fee_lamports,
+            attempts=1,
+            position=locked.position,
         )
     logger.info("paper order %s filled at %s", order_id, quote.fill_price)
