@@ -162,3 +162,30 @@ def test_faults_reject_unknown_kinds(sandbox):
     with pytest.raises(FaultError):
         sandbox.faults.set("telegram", "drop")
     assert sandbox.faults.active() == []
+
+
+def test_a_probable_fault_fires_on_about_that_share_and_repeats_with_the_seed():
+    from trading.sandbox.faults import Faults
+
+    def run(seed: int) -> list[bool]:
+        faults = Faults(seed=seed)
+        faults.set("rpc", "drop", probability=0.3)
+        return [faults.take("rpc", "drop") is not None for _ in range(2000)]
+
+    first = run(5)
+    assert first == run(5) and first != run(6)
+    assert 450 < sum(first) < 750
+
+
+def test_faults_with_parameters_over_http(sandbox, sandbox_settings):
+    from trading.sandbox.control import RemoteSandbox
+
+    remote = RemoteSandbox(sandbox.control_url)
+    try:
+        answer = remote.set_fault("rpc", "confirm_delay", seconds=0.25, probability=0.5, count=3)
+        assert answer["params"] == {"seconds": "0.25"}  # decimals travel as strings
+        assert answer["probability"] == 0.5 and answer["count"] == 3
+        with pytest.raises(httpx.HTTPStatusError):
+            remote.set_fault("rpc", "timeout", seconds=-1)
+    finally:
+        remote.close()

@@ -121,8 +121,9 @@ class ControlApp:
 
     def set_fault(self, request: Request, body: dict) -> dict:
         params = dict(body.get("params") or {})
+        probability = float(body.get("probability", 1))
         fault = self.sb.faults.set(str(body["service"]), str(body["fault"]), count=body.get("count"),
-                                   methods=body.get("methods") or (), **params)
+                                   methods=body.get("methods") or (), probability=probability, **params)
         return fault.as_dict()
 
     def clear_faults(self, request: Request, body: dict) -> dict:
@@ -172,8 +173,10 @@ class RemoteSandbox:
         params = {"owner": str(owner), **({"mint": mint} if mint else {})}
         return self._call("GET", "/balance", params=params)
 
-    def set_fault(self, service: str, fault: str, *, count: int | None = None, methods=(), **params) -> dict:
-        body = {"service": service, "fault": fault, "count": count, "methods": list(methods), "params": params}
+    def set_fault(self, service: str, fault: str, *, count: int | None = None, methods=(), probability: float = 1.0,
+                  **params) -> dict:
+        body = {"service": service, "fault": fault, "count": count, "methods": list(methods),
+                "probability": probability, "params": params}
         return self._call("POST", "/faults", json=body)
 
     def clear_faults(self, service: str | None = None) -> None:

@@ -1,13 +1,16 @@
 """Faults on demand for the sandbox services: set by tests, benches and the chaos runs, consumed by the servers.
 
-Each fault is (service, kind) with parameters; `count` bounds how many times it fires (None = until cleared), and
-`methods` (RPC only) limits it to some JSON-RPC methods.
+Each fault is (service, kind) with parameters; `count` bounds how many times it fires (None = until cleared),
+`methods` (RPC only) limits it to some JSON-RPC methods, and `probability` (0 < p <= 1) makes it fire on that share of
+the calls it could hit, drawn from a seeded generator so a chaos run repeats.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 SERVICES = ("rpc", "bags", "jupiter")
@@ -32,6 +35,7 @@ class Fault:
     kind: str
     count: int | None = None
     methods: tuple[str, ...] = ()
+    probability: float = 1.0
     params: dict[str, Any] = field(default_factory=dict)
     fired: int = 0
 
@@ -41,6 +45,7 @@ class Fault:
             "kind": self.kind,
             "count": self.count,
             "methods": list(self.methods),
+            "probability": self.probability,
             "params": self.params,
             "fired": self.fired,
         }
@@ -49,21 +54,27 @@ class Fault:
 class Faults:
     """Thread-safe registry of active faults."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, seed: int = 7) -> None:
         self._lock = threading.Lock()
         self._faults: dict[tuple[str, str], Fault] = {}
+        self._rng = random.Random(seed)
 
-    def set(self, service: str, fault: str, *, count: int | None = None, methods=(), **params: Any) -> Fault:
+    def set(self, service: str, fault: str, *, count: int | None = None, methods=(), probability: float = 1.0,
+            **params: Any) -> Fault:
         if service not in SERVICES:
             raise FaultError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
         if fault not in KINDS[service]:
             raise FaultError(f"unknown fault {fault!r} for {service}; expected one of {', '.join(KINDS[service])}")
         if count is not None and (not isinstance(count, int) or count < 1):
             raise FaultError("count must be a positive integer")
-        for name in ("seconds",):
-            if name in params and (not isinstance(params[name], (int, float)) or params[name] < 0):
+        if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 < probability <= 1:
+            raise FaultError("probability must be a number in (0, 1]")
+        for name in ("seconds", "retry_after", "status"):
+            value = params.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or value < 0):
                 raise FaultError(f"{name} must be a non-negative number")
-        entry = Fault(service=service, kind=fault, count=count, methods=tuple(methods or ()), params=dict(params))
+        entry = Fault(service=service, kind=fault, count=count, methods=tuple(methods or ()),
+                      probability=float(probability), params=dict(params))
         with self._lock:
             self._faults[(service, fault)] = entry
         return entry
@@ -86,6 +97,8 @@ class Faults:
         with self._lock:
             entry = self._faults.get(key)
             if entry is None or (entry.methods and method not in entry.methods):
+                return None
+            if entry.probability < 1 and self._rng.random() >= entry.probability:
                 return None
             entry.fired += 1
             if entry.count is not None and entry.fired >= entry.count:

@@ -42,7 +42,7 @@ class Sandbox:
     ):
         self.bags_api_key = bags_api_key
         self.jupiter_api_key = jupiter_api_key
-        self.faults = Faults()
+        self.faults = Faults(seed=seed)
         self.ledger = Ledger()
         self.market = Market(seed=seed, step_seconds=market_step_seconds, sol_usd=sol_usd, running=walk)
         if seed_tokens:
