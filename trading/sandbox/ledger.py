@@ -6,10 +6,13 @@ Tests and the chaos benchmark count fills here exactly: a signature appears once
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 # Outcomes of a submission
 PENDING = "pending"  # accepted, waiting out a confirmation delay
@@ -82,7 +85,9 @@ class Ledger:
             entry = LedgerEntry(signature=signature, signers=signers, status=status, submitted_at=time.time(),
                                 error=error, client_id=client_id, swap=swap)
             self.entries[signature] = entry
-            return entry
+        if status != PENDING:
+            _log_outcome(entry)
+        return entry
 
     def settle(self, signature: str, *, status: str, slot: int | None = None, error: str | None = None, fee: int = 0) -> None:
         with self._lock:
@@ -93,6 +98,7 @@ class Ledger:
             entry.fee = fee
             if status in (LANDED, FAILED):
                 entry.landed_at = time.time()
+        _log_outcome(entry)
 
     def clear(self) -> None:
         with self._lock:
@@ -134,3 +140,14 @@ class Ledger:
             counts[entry.status] = counts.get(entry.status, 0) + 1
         counts["fills"] = sum(1 for e in self.all() if e.landed and e.swap is not None)
         return counts
+
+
+def _log_outcome(entry: LedgerEntry) -> None:
+    """One line per settled submission: what an operator watching `make run` wants to see."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    swap = entry.swap
+    what = f"{swap.venue} {swap.side} {swap.in_amount} -> {swap.out_amount} of {swap.mint[:8]}" if swap else "transaction"
+    logger.info("sandbox %s %s %s%s", entry.status, what, entry.signature[:12],
+                f" ({entry.error})" if entry.error else "")
+
