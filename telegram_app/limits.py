@@ -132,11 +132,15 @@ def send_slot_reserve(*, chat_id: int) -> Slot:
     return Slot(reserved=bool(reserved), wait_ms=int(wait), now_ms=int(now))
 
 
+CHAT_GUARD_MS = 250  # a chat's next message waits this much longer: cheap, and absorbs a busy machine's jitter
+
+
 def send_gate(*, chat_id: int, member: str) -> int:
     """Record a send happening now if every limit allows it (returns 0); else the milliseconds to wait."""
     guard = settings.TELEGRAM_SEND_MARGIN_MS
+    chat_gap = chat_interval_ms(chat_id) + max(guard, CHAT_GUARD_MS)
     return int(_run(_GATE, [f"{PREFIX}sent:global", f"{PREFIX}sent:chat:{chat_id}", PAUSE],
-                    [settings.TELEGRAM_SEND_PER_SECOND, 1000 + guard, chat_interval_ms(chat_id) + guard, member]))
+                    [settings.TELEGRAM_SEND_PER_SECOND, 1000 + guard, chat_gap, member]))
 
 
 _NOTE = """
@@ -149,7 +153,7 @@ return now
 
 def note_direct_send(*, chat_id: int) -> None:
     """The bot answered this chat directly (not through the outbox): the dispatcher keeps 1 s from it."""
-    gap = chat_interval_ms(chat_id) + settings.TELEGRAM_SEND_MARGIN_MS
+    gap = chat_interval_ms(chat_id) + max(settings.TELEGRAM_SEND_MARGIN_MS, CHAT_GUARD_MS)
     _run(_NOTE, [f"{PREFIX}sent:chat:{chat_id}"], [gap + 1000])
 
 

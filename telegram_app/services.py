@@ -39,7 +39,7 @@ def conversation_set(*, telegram_user_id: int, state: str, data: dict | None = N
 
 
 def conversation_clear(*, telegram_user_id: int) -> None:
-    ConversationState.objects.filter(telegram_user_id=telegram_user_id).update(state="", data={})
+    ConversationState.objects.filter(telegram_user_id=telegram_user_id).exclude(state="").update(state="", data={})
 
 
 def mint_ref(*, mint: str) -> int:

@@ -98,6 +98,11 @@ class BotApiStandin:
             w.callback_queries[qid] = {"update_id": update["update_id"], "answered": None, "chat_id": chat_id}
             return update
 
+    def add_chat(self, chat_id: int) -> None:
+        """A chat the bot may write to (its user started the bot earlier)."""
+        with self.world.lock:
+            self.world.next_message_id[chat_id] += 0
+
     def block(self, user_id: int) -> None:
         with self.world.lock:
             self.world.blocked_by.add(user_id)

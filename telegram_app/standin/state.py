@@ -88,6 +88,7 @@ class World:
         self.delivered: dict[int, float] = {}  # update_id -> time it left the server
         self.answered: dict[int, float] = {}  # update_id -> time the first answer arrived
         self.update_chat: dict[int, tuple[int, int | None]] = {}  # update_id -> (chat_id, user message id)
+        self.unanswered: dict[int, list[int]] = defaultdict(list)  # chat -> delivered update ids not answered yet
         self.calls: dict[str, int] = defaultdict(int)
         self.callback_queries: dict[str, dict] = {}
         self.next_callback = 1
@@ -122,11 +123,12 @@ class World:
         if callback_update is not None:
             self.answered.setdefault(callback_update, now)
             return
-        for update_id, (chat, mid) in reversed(list(self.update_chat.items())[-4096:]):
-            if chat == chat_id and update_id in self.delivered and update_id not in self.answered:
-                if reply_to is None or reply_to == mid:
-                    self.answered[update_id] = now
-                    return
+        waiting = self.unanswered.get(chat_id)
+        for update_id in reversed(waiting or []):
+            if reply_to is not None and reply_to == self.update_chat[update_id][1]:
+                self.answered[update_id] = now
+                waiting.remove(update_id)
+                return
 
     def is_reply(self, chat_id: int, reply_to: int | None, now: float) -> bool:
         if reply_to is None:
@@ -143,5 +145,8 @@ class World:
         out = self.updates[:limit]
         now = time.monotonic()
         for u in out:
-            self.delivered.setdefault(u["update_id"], now)
+            if u["update_id"] not in self.delivered:
+                self.delivered[u["update_id"]] = now
+                if "message" in u:
+                    self.unanswered[self.update_chat[u["update_id"]][0]].append(u["update_id"])
         return out
