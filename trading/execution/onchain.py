@@ -19,7 +19,7 @@ from django.db.models import F
 
 from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus, SolanaRpc
 from trading.chain.signing import SigningError, transaction_sign
-from trading.execution.clients import rpc_for_execution, venue_auth_alert, venues_in_order
+from trading.execution.clients import execution_alert, rpc_for_execution, venue_auth_alert, venues_in_order
 from trading.execution.locks import OrderLease, signature_claim
 from trading.execution.policy import fee_policy_for, fill_from_deltas, slippage_for
 from trading.models import Order, OrderSide, OrderStatus
@@ -94,7 +94,12 @@ class Lander:
                 return OrderStatus.FAILED
             if time.monotonic() > self.deadline:
                 return order.status
-            outcome = self.attempt(order)
+            try:
+                outcome = self.attempt(order)
+            except Exception as exc:  # nothing is signed and persisted yet: fail with a reason rather than stay stuck
+                log.exception("order %s: attempt broke before anything was sent", order.id)
+                order_fail(order_id=order.id, error=f"The swap could not be prepared ({type(exc).__name__}); nothing was sent.")
+                return OrderStatus.FAILED
             if isinstance(outcome, str):
                 return outcome
             order = outcome
@@ -266,7 +271,7 @@ def order_resolve(
     return None
 
 
-def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str:
+def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str | None:
     """Apply the fill of a confirmed signature from the wallet's balance changes in that transaction."""
     meta = None
     for wait in (0, 0.05, 0.2, 0.5, 1.0):
@@ -302,9 +307,21 @@ def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str:
             decimals=token.decimals,
             exact_in_lamports=order.amount_in if buying else None,
         )
-    position_apply_fill(
-        order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price, fee_lamports=fill.fee_lamports
-    )
+    try:
+        position_apply_fill(
+            order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
+            fee_lamports=fill.fee_lamports,
+        )
+    except Exception as exc:
+        # The swap is on chain but the books refuse it: keep the order in flight (reconciliation retries) and call
+        # an operator; never fail an order whose swap happened.
+        log.exception("order %s: landed fill could not be applied", order.id)
+        execution_alert(
+            key=f"fill_unapplied:{order.id}",
+            summary=f"Order {order.id} landed on chain ({order.signature}) but its fill could not be recorded: {exc}",
+            severity="critical",
+        )
+        return None
     _count(order.venue, "confirmed")
     return OrderStatus.CONFIRMED
 

@@ -46,7 +46,8 @@ class Desk:
             )
             exit_plan_create(position=position, spec=preset())
             return Order.objects.create(
-                position=position, side=OrderSide.BUY, mode="sandbox", amount_in=lamports, slippage_bps=slippage_bps
+                position=position, trader=self.trader, side=OrderSide.BUY, mode="sandbox", amount_in=lamports,
+                slippage_bps=slippage_bps,
             )
 
     def sell(self, *, position, amount: int, reason: str = "sl", slippage_bps: int = 500):
@@ -57,8 +58,8 @@ class Desk:
         with transaction.atomic():
             Position.objects.filter(id=position.id).update(status=PositionStatus.CLOSING)
             return Order.objects.create(
-                position=position, side=OrderSide.SELL, reason=reason, mode="sandbox", amount_in=amount,
-                slippage_bps=slippage_bps,
+                position=position, trader=self.trader, side=OrderSide.SELL, reason=reason, mode="sandbox",
+                amount_in=amount, slippage_bps=slippage_bps,
             )
 
 

@@ -170,3 +170,13 @@ def test_identical_buys_in_one_block_each_fill_once(desk, celery_worker):
     mint = done[0].position.token.mint
     total = sum(Position.objects.get(id=d.position_id).size for d in done)
     assert total == desk.sandbox.chain.token_balance(desk.owner, mint)
+
+
+def test_wallet_that_cannot_be_decrypted_fails_the_order_instead_of_sticking(desk, celery_worker, settings):
+    import base64
+
+    order = desk.buy()
+    settings.WALLET_ENCRYPTION_KEYS = "other:" + base64.b64encode(b"\x22" * 32).decode()  # not the key it was sealed with
+    done = _run(order)
+    assert done.status == OrderStatus.FAILED and "could not be prepared" in done.error
+    assert not done.signature and desk.sandbox.ledger.all(owner=desk.owner) == []
