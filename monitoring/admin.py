@@ -26,6 +26,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 class AlertEventAdmin(ReadOnlyAdmin):
     list_display = ("started_at", "rule", "target", "state", "value", "message", "resolved_at")
     list_filter = ("state", "rule")
+    search_fields = ("target", "message")
     date_hierarchy = "started_at"
 
 
@@ -42,14 +43,17 @@ class ProviderBudgetAdmin(admin.ModelAdmin):
 class ProviderUsageDayAdmin(ReadOnlyAdmin):
     list_display = ("day", "provider", "calls", "refused", "cost_micro_usd")
     list_filter = ("provider",)
+    date_hierarchy = "day"
 
 
 @admin.register(UptimeMinute)
 class UptimeMinuteAdmin(ReadOnlyAdmin):
     list_display = ("minute", "component", "up")
     list_filter = ("component", "up")
+    date_hierarchy = "minute"
 
 
 @admin.register(Heartbeat)
 class HeartbeatAdmin(ReadOnlyAdmin):
     list_display = ("component", "last_seen", "detail")
+    search_fields = ("component",)

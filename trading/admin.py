@@ -4,9 +4,15 @@ failed order) and steer the desk through settings, risk limits and the kill swit
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from trading.errors import TradingError
 from trading.models import (
@@ -24,13 +30,37 @@ from trading.models import (
     Wallet,
 )
 from trading.models.choices import LAMPORTS_PER_SOL
+from trading.selectors import position_value_lamports
 from trading.services import kill_switch_set, order_retry, position_close, trading_settings_update
-from trading.services.accounts import settings_changes_validate
+from trading.services.accounts import settings_changes_validate, trader_pause_set
 from trading.services.quotes import paper_balance
 
 
 def _sol(lamports: int | None) -> str:
     return "—" if lamports is None else f"{lamports / LAMPORTS_PER_SOL:,.4f} SOL"
+
+
+EXPLORER_URL = "https://explorer.solana.com"
+
+
+def explorer_link(order: Order) -> str | None:
+    """The transaction on Solana Explorer for the order's cluster: mainnet in live mode, the desk's own RPC as a
+    custom cluster in sandbox mode, nothing in paper mode (no transaction exists)."""
+    if not order.signature or order.mode == "paper":
+        return None
+    if order.mode == "live":
+        return f"{EXPLORER_URL}/tx/{order.signature}"
+    return f"{EXPLORER_URL}/tx/{order.signature}?cluster=custom&customUrl={quote(settings.SOLANA_RPC_URL, safe='')}"
+
+
+def _prices_for(mints: list[str]) -> dict:
+    """Cached prices for a page of rows; Redis down means no price shown, never a broken page."""
+    from trading.prices import prices_get_many
+
+    try:
+        return prices_get_many(mints=mints)
+    except Exception:
+        return {}
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -62,6 +92,22 @@ class TraderAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "is_paused", "created_at")
     list_filter = ("is_paused",)
     search_fields = ("name",)
+    actions = ("pause_traders", "resume_traders")
+
+    def _pause(self, request, queryset, paused: bool) -> None:
+        traders = list(queryset)
+        changed = trader_pause_set(trader_ids=[t.id for t in traders], paused=paused)
+        for trader in traders:  # who and when: the admin history of each trader
+            self.log_change(request, trader, "paused (new buys refused)" if paused else "resumed")
+        self.message_user(request, f"{changed} trader(s) {'paused: their new buys are refused' if paused else 'resumed'}.")
+
+    @admin.action(description="Pause selected traders (refuse new buys; exits keep running)", permissions=["change"])
+    def pause_traders(self, request, queryset):
+        self._pause(request, queryset, True)
+
+    @admin.action(description="Resume selected traders", permissions=["change"])
+    def resume_traders(self, request, queryset):
+        self._pause(request, queryset, False)
 
 
 @admin.register(Wallet)
@@ -98,13 +144,62 @@ class OrderInline(ReadOnlyInline):
 
 @admin.register(Position)
 class PositionAdmin(ReadOnlyAdmin):
-    list_display = ("id", "trader", "token", "mode", "status", "size", "cost", "realised", "entry_price", "opened_at")
-    list_filter = ("status", "mode", "opened_at")
+    list_display = ("id", "trader", "token", "mode", "status", "size", "cost", "realised", "unrealised", "exit_state",
+                    "exit_health", "entry_price", "opened_at")
+    list_filter = ("status", "mode", ("exit_stuck_at", admin.EmptyFieldListFilter), "opened_at")
     search_fields = ("token__symbol", "token__mint", "trader__name", "wallet__public_key")
-    list_select_related = ("trader", "token")
+    list_select_related = ("trader", "token", "exit_plan")
+    date_hierarchy = "opened_at"
     readonly_fields = [f.name for f in Position._meta.fields]
     inlines = (OrderInline,)
-    actions = ("close_positions",)
+    actions = ("close_positions", "retry_failed_exits")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            legs_total=Count("exit_plan__legs", distinct=True),
+            legs_filled=Count("exit_plan__legs", filter=Q(exit_plan__legs__status="filled"), distinct=True),
+            sells_failed=Count("orders", filter=Q(orders__side="sell", orders__status="failed"), distinct=True),
+        )
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        prices = _prices_for(list({p.token.mint for p in changelist.result_list}))
+        for position in changelist.result_list:  # the page's rows, evaluated once: one MGET for all of them
+            position.cached_price = prices.get(position.token.mint)
+        return changelist
+
+    @admin.display(description="unrealised PnL")
+    def unrealised(self, position: Position) -> str:
+        point = getattr(position, "cached_price", None)
+        if position.status == "closed" or position.size == 0:
+            return "—"
+        if point is None:
+            return "no price"
+        return _sol(position_value_lamports(position=position, price=point.price) - position.cost_lamports)
+
+    @admin.display(description="exit plan")
+    def exit_state(self, position: Position) -> str:
+        plan = getattr(position, "exit_plan", None)
+        if plan is None:
+            return "none"
+        parts = [plan.preset or "custom", f"TP {getattr(position, 'legs_filled', 0)}/{getattr(position, 'legs_total', 0)}"]
+        if position.stop_price is not None:
+            parts.append(f"SL @{position.stop_price.normalize():f}")
+        if position.trailing_stop_price is not None:
+            parts.append(f"trail @{position.trailing_stop_price.normalize():f}")
+        return " · ".join(parts)
+
+    @admin.display(description="exits", ordering="exit_stuck_at")
+    def exit_health(self, position: Position) -> str:
+        failed = getattr(position, "sells_failed", 0)
+        orders = reverse("admin:trading_order_changelist") + f"?position__id__exact={position.id}&side__exact=sell"
+        if position.exit_stuck_at is not None:
+            return format_html('<a class="exit-stuck" style="color:#fff;background:#ba2121;padding:1px 4px" href="{}">'
+                               "STUCK since {} · {} failed</a>", orders + "&status__exact=failed",
+                               position.exit_stuck_at.strftime("%H:%M"), failed)
+        if failed:
+            return format_html('<a style="color:#ba2121" href="{}">{} failed</a>', orders, failed)
+        return "ok"
 
     @admin.display(description="cost")
     def cost(self, position: Position) -> str:
@@ -129,17 +224,46 @@ class PositionAdmin(ReadOnlyAdmin):
             started, busy = (started + 1, busy) if order else (started, busy + 1)
         self.message_user(request, f"{started} closing sell(s) queued; {busy} already busy or not open.")
 
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("trading.retry_order")
+
+    @admin.action(description="Retry the last failed exit of selected positions", permissions=["retry"])
+    def retry_failed_exits(self, request, queryset):
+        for position in queryset:
+            failed = position.orders.filter(side="sell", status="failed").order_by("-id").first()
+            if failed is None:
+                self.message_user(request, f"Position #{position.id}: no failed exit to retry.", messages.WARNING)
+                continue
+            try:
+                retry = order_retry(order_id=failed.id)
+            except TradingError as exc:
+                self.message_user(request, f"Position #{position.id}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Position #{position.id}: failed order #{failed.id} retried as order #{retry.id}.")
+
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = ("id", "position", "side", "reason", "mode", "venue", "status", "amount_in", "amount_out_actual",
-                    "attempts", "created_at")
-    list_filter = ("status", "side", "reason", "mode", "venue")
+                    "attempts", "transaction", "short_error", "created_at")
+    list_filter = ("status", "side", "reason", "mode", "venue", "created_at")
+    date_hierarchy = "created_at"
     search_fields = ("client_id", "signature", "position__token__symbol", "position__trader__name")
     list_select_related = ("position__token",)
     exclude = ("signed_tx",)
     readonly_fields = [f.name for f in Order._meta.fields if f.name != "signed_tx"]
     actions = ("retry_orders",)
+
+    @admin.display(description="transaction")
+    def transaction(self, order: Order) -> str:
+        link = explorer_link(order)
+        if link is None:
+            return order.signature[:12] or "—"
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}…</a>', link, order.signature[:12])
+
+    @admin.display(description="error")
+    def short_error(self, order: Order) -> str:
+        return format_html('<span style="color:#ba2121">{}</span>', order.error[:160]) if order.error else ""
 
     def has_retry_permission(self, request) -> bool:
         return request.user.has_perm("trading.retry_order")
@@ -163,10 +287,19 @@ class ExitPlanAdmin(ReadOnlyAdmin):
     inlines = (ExitLegInline,)
 
 
+@admin.register(ExitLeg)
+class ExitLegAdmin(ReadOnlyAdmin):
+    list_display = ("plan", "index", "trigger_multiple", "fraction", "status", "filled_at")
+    list_filter = ("status",)
+    search_fields = ("=plan__position__id",)
+    list_select_related = ("plan",)
+
+
 @admin.register(DomainEvent)
 class DomainEventAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "trader", "created_at", "delivered_at")
     list_filter = ("kind",)
+    date_hierarchy = "created_at"
     search_fields = ("trader__name",)
     readonly_fields = [f.name for f in DomainEvent._meta.fields]
 

@@ -1,0 +1,129 @@
+"""What the admin's front page shows at a glance: a handful of queries and the cached readiness report.
+
+Every part answers on its own: Redis down leaves queue depths and unrealised PnL unknown (shown as such), never
+a broken page; the page is what an operator opens when something is wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+ALERTS_SHOWN = 5
+
+
+def _guarded(name: str, read):
+    """The value, or None when its store does not answer (logged once per page view)."""
+    try:
+        return read()
+    except Exception as exc:  # Redis or a check down: the front page still renders
+        logger.warning("front page: %s unavailable: %s", name, type(exc).__name__)
+        return None
+
+
+def health_overview() -> dict | None:
+    from monitoring.checks import readiness_cached
+
+    def read() -> dict:
+        report = readiness_cached()
+        components = {name: {"status": c["status"], "detail": c["detail"]} for name, c in report["components"].items()}
+        return {"status": report["status"], "checked_at": report["checked_at"], "components": components}
+
+    return _guarded("readiness", read)
+
+
+def queue_depths() -> dict[str, int] | None:
+    from monitoring.selectors import queue_depths as depths
+
+    return _guarded("queue depths", depths)
+
+
+def positions_overview() -> dict:
+    """Open positions by status and mode, stuck exits, and failed sells of the last 24 hours."""
+    from trading.models import Order, Position
+    from trading.models.choices import POSITION_LIVE
+
+    live = Position.objects.filter(status__in=POSITION_LIVE)
+    counts = live.aggregate(
+        total=Count("id"),
+        opening=Count("id", filter=Q(status="opening")),
+        closing=Count("id", filter=Q(status="closing")),
+        stuck=Count("id", filter=Q(exit_stuck_at__isnull=False)),
+    )
+    since = timezone.now() - timezone.timedelta(hours=24)
+    counts["failed_sells_24h"] = Order.objects.filter(side="sell", status="failed", updated_at__gte=since).count()
+    counts["by_mode"] = dict(live.values_list("mode").annotate(n=Count("id")).order_by())
+    return counts
+
+
+def pnl_today() -> dict:
+    """Realised PnL of sells confirmed today (UTC) and unrealised PnL of what is held now at cached prices.
+
+    Open positions are summed per token in SQL (value is linear in size), so this is one row per token held and
+    one Redis MGET, however large the book. Tokens without a cached price are counted, not guessed.
+    """
+    from trading.models import Order, Position
+    from trading.models.choices import LAMPORTS_PER_SOL, POSITION_LIVE
+    from trading.prices import prices_get_many
+
+    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    realised = Order.objects.filter(side="sell", status="confirmed", confirmed_at__gte=start).aggregate(
+        v=Sum("realised_pnl_lamports"))["v"] or 0
+    held = list(
+        Position.objects.filter(status__in=POSITION_LIVE, size__gt=0)
+        .values("token__mint", "token__decimals").annotate(size=Sum("size"), cost=Sum("cost_lamports")).order_by()
+    )
+    prices = _guarded("prices", lambda: prices_get_many(mints=[row["token__mint"] for row in held]))
+    unrealised, unpriced = 0, 0
+    for row in held:
+        point = (prices or {}).get(row["token__mint"])
+        if point is None:
+            unpriced += 1
+            continue
+        whole = Decimal(row["size"]) / (Decimal(10) ** row["token__decimals"])
+        unrealised += int((whole * point.price * LAMPORTS_PER_SOL).to_integral_value(ROUND_FLOOR)) - row["cost"]
+    return {"realised_lamports": int(realised), "unrealised_lamports": unrealised, "unpriced_tokens": unpriced,
+            "prices_available": prices is not None}
+
+
+def alerts_firing(*, limit: int = ALERTS_SHOWN) -> dict:
+    from monitoring.models import AlertEvent
+
+    firing = AlertEvent.objects.filter(state="firing").select_related("rule").order_by("-started_at")
+    return {"count": firing.count(), "latest": list(firing[:limit])}
+
+
+def kill_switch_global():
+    """The global kill switch row, or None when it was never set (trading is on)."""
+    from trading.models import KillSwitch
+
+    return KillSwitch.objects.filter(trader__isnull=True).first()
+
+
+def traders_paused() -> int:
+    from trading.models import Trader
+
+    return Trader.objects.filter(is_paused=True).count()
+
+
+def desk_overview() -> dict:
+    health = health_overview()
+    by_status: dict[str, list[str]] = defaultdict(list)
+    for name, component in (health or {}).get("components", {}).items():
+        by_status[component["status"]].append(name)
+    return {
+        "health": health,
+        "components_down": sorted(by_status.get("down", [])),
+        "queues": queue_depths(),
+        "positions": positions_overview(),
+        "pnl": pnl_today(),
+        "alerts": alerts_firing(),
+        "kill_switch": kill_switch_global(),
+        "traders_paused": traders_paused(),
+    }
