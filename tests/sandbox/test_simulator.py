@@ -82,8 +82,10 @@ def test_bigger_trades_get_worse_prices(small, extra):
     b = quote_exact_in(side="buy", amount=small + extra, token=TOKEN, price=TOKEN.price, fee_bps=30)
     assert b.out_amount >= a.out_amount
     assert b.price_impact >= a.price_impact
-    # tokens per lamport do not improve with size (up to one base unit of rounding)
-    assert b.out_amount * a.in_amount <= (a.out_amount + 1) * b.in_amount
+    # tokens per lamport do not improve with size, up to rounding: one lamport of fee (worth `per_lamport` units)
+    # and one base unit of output
+    per_lamport = a.out_amount // a.in_amount + 1
+    assert b.out_amount * a.in_amount <= (a.out_amount + per_lamport + 1) * b.in_amount
 
 
 def test_dust_has_no_route():
