@@ -70,3 +70,33 @@ def test_commands_over_the_per_user_rate_are_told_when_to_retry(tg_user, setting
     assert "too fast" in replies[3] and "Try again in" in replies[3]
     other = tg_user(107)
     assert "/positions" in other.send("/help")["text"]  # limits are per user
+
+
+def test_settings_buttons_change_settings_and_live_needs_a_wallet(tg_user):
+    from trading.models import TradingSettings
+
+    frank = tg_user(108)
+    frank.send("/start")
+    screen = frank.send("/settings")
+    assert "Mode: paper" in screen["text"] and "Buy slippage: 3.0%" in screen["text"]
+    assert "Buy slippage: 1.0%" in frank.press("Buy slip 1%")["message"]["text"]
+    frank.press("Plan conservative")
+    prefs = TradingSettings.objects.get(trader__telegram_account__telegram_user_id=108)
+    assert prefs.buy_slippage_bps == 100 and prefs.default_exit_plan["name"] == "conservative"
+    refused = frank.press("Switch to live mode")
+    assert refused["answer"]["show_alert"] and "needs a wallet" in refused["answer"]["text"]
+    frank.press("Edit buy presets")
+    assert "not a number" in frank.send("0.2 lots")["text"]
+    assert "Buy presets saved: 0.2 / 1.5 SOL" in frank.send("0.2 1,5")["text"]
+    prefs.refresh_from_db()
+    assert prefs.buy_presets_lamports == [200_000_000, 1_500_000_000] and prefs.mode == "paper"
+
+
+def test_exported_key_message_is_deleted_by_the_task(telegram_settings, standin):
+    from telegram_app.tasks import delete_message
+
+    standin.send_text(109, "/start")
+    sent = standin.world.messages[(109, 1)]
+    assert delete_message.run(109, sent["message_id"]) is True
+    assert standin.message(109, 1) is None
+    assert delete_message.run(109, 1) is False  # already gone: logged, not retried

@@ -10,7 +10,7 @@ from telegram_app.bot.core import callback_key
 from telegram_app.callbacks import cb_sign
 from tests.conftest import wait_for
 from tests.fixtures.trading import mint_address
-from trading.models import ExitPlan, Order, Position
+from trading.models import ExitPlan, Order, Position, Token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -142,3 +142,18 @@ def test_wallet_create_import_and_export(tg_user):
     bob.press("Yes, show the key")
     shown = [e for e in bob.standin.log(207, "sendMessage") if key_text in e["text"]]
     assert len(shown) == 1 and "deleted in 60 s" in shown[0]["text"]
+
+
+def test_buy_with_an_amount_goes_straight_to_the_preview_and_trending_lists_priced_tokens(tg_user, listed):
+    alice = tg_user(208)
+    alice.send("/start")
+    preview = alice.send(f"/buy {listed} 0.3")
+    assert "for 0.3 SOL" in preview["text"] and "Confirm buy" in str(preview["reply_markup"])
+    assert "more than zero" in alice.send(f"/buy {listed} -1")["text"]
+    assert "without exponents" in alice.send(f"/buy {listed} 1e3")["text"]
+    assert "at most 100,000 SOL" in alice.send(f"/buy {listed} 999999999")["text"]
+    Token.objects.create(mint=listed, symbol="BONK", decimals=6)  # a token the desk knows (price cached above)
+    trending = alice.send("/trending")
+    assert "Tokens with live prices" in trending["text"] and "Buy" in str(trending["reply_markup"])
+    card = alice.press("Buy")["message"]
+    assert listed in card["text"] and "Custom amount" in str(card["reply_markup"])
