@@ -76,14 +76,15 @@ class Lander:
 
     def run(self, order: Order | None = None) -> str:
         order = order or self._load()
+        fresh = False
         while True:
             if order.status in ORDER_TERMINAL:
                 return order.status
             if order.status in IN_CHAIN:
-                outcome = self.land(order)
+                outcome = self.land(order, fresh=fresh)
                 if outcome != OrderStatus.EXPIRED:
                     return outcome
-                order = self._load()
+                order, fresh = self._load(), False
                 continue
             if order.attempts >= settings.EXECUTION_MAX_ATTEMPTS:
                 order_fail(
@@ -102,7 +103,7 @@ class Lander:
                 return OrderStatus.FAILED
             if isinstance(outcome, str):
                 return outcome
-            order = outcome
+            order, fresh = outcome, True
 
     # --- one attempt: quote, build, sign, simulate, persist -------------------------------------------
     def attempt(self, order: Order) -> str | Order:
@@ -196,24 +197,32 @@ class Lander:
         return None, b"", ""
 
     # --- the landing loop of one signed attempt -----------------------------------------------------------
-    def land(self, order: Order) -> str:
+    def land(self, order: Order, *, fresh: bool = False) -> str:
+        """Send and re-send the persisted bytes until the signature resolves. ``fresh``: signed in this run, so it is
+        sent at once; a resumed order (restart, redelivery, reconciliation) is resolved by status before any re-send."""
         raw = bytes(order.signed_tx)
         last_send: float | None = None
         poll = POLL_FIRST
         status_value = order.status
+        resolve = not fresh
         while True:
             if not self.lease.renew():
                 return LOST
-            if status_value == OrderStatus.SIGNED and last_send is None:
-                last_send = self._send(order, raw)
-                if order_transition(order_id=order.id, from_statuses=[OrderStatus.SIGNED], to_status=OrderStatus.SUBMITTED):
-                    status_value = OrderStatus.SUBMITTED
-            outcome = order_resolve(order=order, rpc=self.rpc)
-            if outcome is not None:
-                return outcome
+            if resolve:
+                outcome = order_resolve(order=order, rpc=self.rpc)
+                if outcome is not None:
+                    return outcome
+            resolve = True
             now = time.monotonic()
             if last_send is None or now - last_send >= settings.EXECUTION_RESEND_SECONDS:
+                first = last_send is None
                 last_send = self._send(order, raw)
+                if status_value == OrderStatus.SIGNED and order_transition(
+                    order_id=order.id, from_statuses=[OrderStatus.SIGNED], to_status=OrderStatus.SUBMITTED
+                ):
+                    status_value = OrderStatus.SUBMITTED
+                if first and fresh:
+                    continue  # look for the status at once: a fast cluster confirms within the first poll
             if now > self.deadline:
                 return IN_FLIGHT
             time.sleep(poll)

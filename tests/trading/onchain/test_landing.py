@@ -69,7 +69,7 @@ def test_bags_down_so_jupiter_fills(desk, celery_worker):
     assert [e.swap.venue for e in desk.sandbox.ledger.landed_swaps(owner=desk.owner)] == ["jupiter"]
 
 
-def test_sell_exit_lands_and_closes_the_position(desk, celery_worker):
+def test_sell_exit_lands_and_closes_the_position(desk, celery_worker, settings):
     bought = _run(desk.buy())
     position = Position.objects.get(id=bought.position_id)
     sold = _run(desk.sell(position=position, amount=position.size))
@@ -79,6 +79,11 @@ def test_sell_exit_lands_and_closes_the_position(desk, celery_worker):
     assert desk.sandbox.chain.token_balance(desk.owner, position.token.mint) == 0
     assert sold.amount_out_actual > 0 and position.proceeds_lamports == sold.amount_out_actual
     assert [e.swap.side for e in desk.sandbox.ledger.landed_swaps(owner=desk.owner)] == ["buy", "sell"]
+    # Exits are quoted looser than entries: the trader's 300/500 bps, plus the exit bonus on the sell.
+    bonus = settings.EXECUTION_EXIT_SLIPPAGE_BONUS_BPS
+    for order, bps in ((bought, 300), (sold, 500 + bonus)):
+        expected_min = order.amount_out_expected * (10_000 - bps) // 10_000
+        assert abs(order.min_amount_out - expected_min) <= max(2, expected_min // 1000), (order.side, bps)
 
 
 def test_expired_blockhash_is_resent_then_requoted_with_exactly_one_fill(desk, celery_worker):
