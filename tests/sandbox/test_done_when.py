@@ -12,9 +12,8 @@ import httpx
 import pytest
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.models import TokenAccountOpts, TxOpts
-from solders.signature import Signature
-from spl.token.instructions import get_associated_token_address
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 
 from tests.sandbox.helpers import SOL, sign_as
 
