@@ -266,15 +266,18 @@ def trigger_latency(*, feed: Feed, tokens, crash_pool: list[int], samples: int) 
     from django.db import connection
 
     call_command("setup_periodic_tasks", verbosity=0)
-    env = {**os.environ, **ENV, "JUPITER_API_URL": feed.jupiter_url, "JUPITER_API_KEY": feed.jupiter_api_key}
+    # The book holds the pending exits of (a) and (b) and no trades worker runs: no re-queueing of those here.
+    env = {**os.environ, **ENV, "JUPITER_API_URL": feed.jupiter_url, "JUPITER_API_KEY": feed.jupiter_api_key,
+           "TPSL_EXIT_REQUEUE_SECONDS": "86400"}
     celery = str(ROOT / ".venv" / "bin" / "celery")
     var = Path(ENV["JARVIS_VAR_DIR"])
     var.mkdir(parents=True, exist_ok=True)
+    logs = [open(var / "worker.log", "w"), open(var / "beat.log", "w")]  # noqa: SIM115 - closed in finally
     procs = [
         subprocess.Popen([celery, "-A", "jarvis", "worker", "-Q", "tpsl", "-c", "2", "-l", "warning", "-n", "bench-tpsl@%h"],
-                         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                         env=env, cwd=ROOT, stdout=logs[0], stderr=subprocess.STDOUT),
         subprocess.Popen([celery, "-A", "jarvis", "beat", "-l", "warning", "-s", str(var / "beat-schedule"),
-                          "--pidfile", ""], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                          "--pidfile", ""], env=env, cwd=ROOT, stdout=logs[1], stderr=subprocess.STDOUT),
     ]
     latencies = []
     try:
@@ -317,6 +320,8 @@ def trigger_latency(*, feed: Feed, tokens, crash_pool: list[int], samples: int) 
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for log in logs:
+            log.close()
     return latencies
 
 

@@ -249,6 +249,7 @@ TPSL_STALE_ALERT_EVERY_SECONDS = env_int("TPSL_STALE_ALERT_EVERY_SECONDS", 60, m
 TPSL_DEFAULT_SELL_SLIPPAGE_BPS = env_int("TPSL_DEFAULT_SELL_SLIPPAGE_BPS", 500, minimum=1, maximum=5000)
 TPSL_PRICE_FETCH_THREADS = env_int("TPSL_PRICE_FETCH_THREADS", 4, minimum=1, maximum=32)  # parallel price batches
 TPSL_INLINE_PUBLISH_MAX = env_int("TPSL_INLINE_PUBLISH_MAX", 16, minimum=1)  # more exits per tick: fanned out
+TPSL_PUBLISH_SLICES = env_int("TPSL_PUBLISH_SLICES", 8, minimum=1)  # at most this many publishing tasks per tick
 
 # --- Execution (trading/chain, trading/venues, trading/execution; docs/execution.md) -------------------
 # Timeouts are seconds (not money, so float is fine); fees are integer lamports.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -117,16 +118,17 @@ def fetch_dexscreener(client: httpx.Client, mints: list[str]) -> dict[str, Price
     return found
 
 
-def prices_refresh(*, mints: list[str]) -> dict[str, PricePoint]:
+def prices_refresh(*, mints: list[str], client: httpx.Client | None = None) -> dict[str, PricePoint]:
     """Fetch current prices for `mints`, cache them in Redis, and return what was found (absent = no data).
 
-    A source that times out or errors is logged and skipped: the next refresh tries again.
+    A source that times out or errors is logged and skipped: the next refresh tries again. A caller that
+    refreshes every second passes its own long-lived `client` (creating one costs far more than a request).
     """
     mints = list(dict.fromkeys(mints))
     if not mints:
         return {}
     found: dict[str, PricePoint] = {}
-    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
+    with nullcontext(client) if client is not None else httpx.Client(timeout=HTTP_TIMEOUT) as client:
         try:
             found.update(fetch_jupiter(client, mints))
         except (httpx.HTTPError, ValueError) as exc:

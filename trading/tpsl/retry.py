@@ -69,35 +69,38 @@ def attempt_due(*, position_id: int, failure: Failures | None, now: datetime) ->
     return now >= failure.last_at + timedelta(seconds=wait)
 
 
-def stuck_update(*, positions: list[Position], failures: dict[int, Failures], now: datetime) -> None:
-    """Flag positions whose exits keep failing (once, with an "exit.stuck" event); clear the flag once they work."""
-    for position in positions:
-        failure = failures.get(position.id)
-        if failure is not None and failure.count >= settings.TPSL_EXIT_MAX_FAILURES and position.exit_stuck_at is None:
-            position.exit_stuck_at = now
-            Position.objects.filter(id=position.id).update(exit_stuck_at=now)
-            event_publish(
-                kind="exit.stuck",
-                trader=position.trader,
-                payload={
-                    "position_id": position.id,
-                    "mint": position.token.mint,
-                    "symbol": position.token.symbol,
-                    "failures": failure.count,
-                    "last_error": failure.last_error[:300],
-                    "retry_every_seconds": settings.TPSL_STUCK_RETRY_SECONDS,
-                    "notify_admins": True,
-                },
-            )
-            logger.error("position %s: %s automatic exits failed; flagged as stuck", position.id, failure.count)
-            summary = (
-                f"Automatic exits of position #{position.id} ({position.token.symbol or position.token.mint}) failed "
-                f"{failure.count} times; still retrying every {settings.TPSL_STUCK_RETRY_SECONDS}s."
-            )
-            transaction.on_commit(lambda key=f"tpsl.exit_stuck.{position.id}", text=summary: admin_alert(key=key, summary=text))
-        elif failure is None and position.exit_stuck_at is not None:
-            position.exit_stuck_at = None
-            Position.objects.filter(id=position.id).update(exit_stuck_at=None)
+def stuck_update(*, stuck_at: dict[int, datetime | None], failures: dict[int, Failures], now: datetime) -> None:
+    """Flag positions whose exits keep failing (once, with an "exit.stuck" event and an admin alert); clear the flag
+    once they work. `stuck_at` maps the candidate positions to their current flag."""
+    to_flag = [
+        pid for pid, flagged in stuck_at.items()
+        if flagged is None and pid in failures and failures[pid].count >= settings.TPSL_EXIT_MAX_FAILURES
+    ]
+    to_clear = [pid for pid, flagged in stuck_at.items() if flagged is not None and pid not in failures]
+    if to_clear:
+        Position.objects.filter(id__in=to_clear).update(exit_stuck_at=None)
+    for position in Position.objects.filter(id__in=to_flag).select_related("trader", "token"):
+        failure = failures[position.id]
+        Position.objects.filter(id=position.id).update(exit_stuck_at=now)
+        event_publish(
+            kind="exit.stuck",
+            trader=position.trader,
+            payload={
+                "position_id": position.id,
+                "mint": position.token.mint,
+                "symbol": position.token.symbol,
+                "failures": failure.count,
+                "last_error": failure.last_error[:300],
+                "retry_every_seconds": settings.TPSL_STUCK_RETRY_SECONDS,
+                "notify_admins": True,
+            },
+        )
+        logger.error("position %s: %s automatic exits failed; flagged as stuck", position.id, failure.count)
+        summary = (
+            f"Automatic exits of position #{position.id} ({position.token.symbol or position.token.mint}) failed "
+            f"{failure.count} times; still retrying every {settings.TPSL_STUCK_RETRY_SECONDS}s."
+        )
+        transaction.on_commit(lambda key=f"tpsl.exit_stuck.{position.id}", text=summary: admin_alert(key=key, summary=text))
 
 
 def stalled_exits_requeue(*, now: datetime) -> list[int]:

@@ -3,37 +3,32 @@
 Every step is a set operation over the mints of the sweep (one SQL statement each), except the decision, which runs
 in Python only for the positions the index lookup found triggered (about 1% of the book on a busy tick).
 
-Exit orders are the rows trading.services.positions.exit_order_create would write (venue, CLOSING on a full exit,
-legs CLAIMED), written in bulk: one INSERT for the whole tick instead of one transaction per order.
-
-Claiming is a compare-and-swap twice over: the candidate rows are locked with FOR UPDATE SKIP LOCKED (a fill or a
-trader's sell holding a row makes the sweep skip it this tick), and the exit order is inserted with ON CONFLICT DO
-NOTHING against the `one_inflight_exit_per_position` unique index, so a trader's /sell and an automatic exit can never
-both be in flight for one position, whoever commits first.
+Claiming (trading/tpsl/claim.py) is a compare-and-swap twice over: the candidate rows are locked with FOR UPDATE
+SKIP LOCKED, and all exit orders of the tick are inserted in one statement with ON CONFLICT DO NOTHING against the
+`one_inflight_exit_per_position` unique index, so a trader's /sell and an automatic exit are never both in flight.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import httpx
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
-from trading.models import ExitLeg, Order, OrderSide, Position, PositionStatus, Token
-from trading.models.choices import ORDER_IN_FLIGHT, Mode
+from trading.models import Order, Position, Token
+from trading.models.choices import ORDER_IN_FLIGHT
+from trading.prices import HTTP_TIMEOUT as PRICE_HTTP_TIMEOUT
 from trading.prices import PricePoint, prices_get_many, prices_refresh
 from trading.tpsl import retry
-from trading.tpsl.decide import PRICE_OK, decide, price_status
-from trading.tpsl.plans import PlanError, spec_from_json
-from trading.tpsl.triggers import legs_done_from, position_state
+from trading.tpsl.claim import exits_claim
+from trading.tpsl.decide import PRICE_OK, price_status
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +81,17 @@ def open_mints(*, shard: int = 0, shards: int = 1) -> dict[int, str]:
         return dict(cursor.fetchall())
 
 
+_http: httpx.Client | None = None
+
+
+def _http_client() -> httpx.Client:
+    """One HTTP client per process for the price feed (thread-safe; keeps connections alive between ticks)."""
+    global _http
+    if _http is None:
+        _http = httpx.Client(timeout=PRICE_HTTP_TIMEOUT, limits=httpx.Limits(max_connections=32))
+    return _http
+
+
 def prices_for(*, mints: list[str], refresh: bool = True) -> dict[str, PricePoint]:
     """Fresh prices where the sources answer, the cached point otherwise (it may be stale: decide() says so).
 
@@ -95,11 +101,12 @@ def prices_for(*, mints: list[str], refresh: bool = True) -> dict[str, PricePoin
     points: dict[str, PricePoint] = {}
     if refresh and mints:
         chunks = [mints[i : i + PRICE_CHUNK] for i in range(0, len(mints), PRICE_CHUNK)]
+        client = _http_client()
         if len(chunks) == 1:
-            points.update(prices_refresh(mints=chunks[0]))
+            points.update(prices_refresh(mints=chunks[0], client=client))
         else:
             with ThreadPoolExecutor(max_workers=min(len(chunks), settings.TPSL_PRICE_FETCH_THREADS)) as pool:
-                for found in pool.map(lambda chunk: prices_refresh(mints=chunk), chunks):
+                for found in pool.map(lambda chunk: prices_refresh(mints=chunk, client=client), chunks):
                     points.update(found)
     missing = [m for m in mints if m not in points]
     if missing:
@@ -157,100 +164,6 @@ def candidates_find(*, prices: dict[int, Decimal], now: datetime, shard: int = 0
         return [row[0] for row in cursor.fetchall()]
 
 
-def _legs_by_position(position_ids: list[int]) -> dict[int, tuple[dict[int, int], frozenset[int]]]:
-    """position id -> ({leg index: leg id}, legs done)."""
-    rows = ExitLeg.objects.filter(plan__position_id__in=position_ids).values_list(
-        "plan__position_id", "id", "index", "status"
-    )
-    ids: dict[int, dict[int, int]] = {}
-    filled: dict[int, list[int]] = {}
-    for position_id, leg_id, index, status in rows:
-        ids.setdefault(position_id, {})[index] = leg_id
-        if status == ExitLeg.Status.FILLED:
-            filled.setdefault(position_id, []).append(index)
-    return {pid: (ids.get(pid, {}), legs_done_from(filled.get(pid, ()))) for pid in position_ids}
-
-
-def _trader_order_settings(position: Position) -> tuple[int, int]:
-    """The trader's sell slippage and fee cap; execution widens both for every sell (exits bid higher)."""
-    try:
-        prefs = position.trader.settings
-    except ObjectDoesNotExist:
-        return settings.TPSL_DEFAULT_SELL_SLIPPAGE_BPS, 0
-    return prefs.sell_slippage_bps, prefs.priority_fee_max_lamports
-
-
-def exits_claim(
-    *, candidate_ids: list[int], prices: dict[int, PricePoint], now: datetime, report: SweepReport
-) -> list[int]:
-    """Decide and claim the exits of `candidate_ids`; returns the new exit order ids (enqueued on commit)."""
-    if not candidate_ids:
-        return []
-    horizon = stale_after()
-    with transaction.atomic():
-        positions = list(
-            Position.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(id__in=candidate_ids, status=PositionStatus.OPEN)
-            .select_related("exit_plan", "trader__settings", "token")
-        )
-        ids = [p.id for p in positions]
-        legs = _legs_by_position(ids)
-        failures = retry.failures_for(position_ids=ids)
-        retry.stuck_update(positions=positions, failures=failures, now=now)
-        orders: list[Order] = []
-        full_exits: dict[uuid.UUID, int] = {}
-        legs_of: dict[uuid.UUID, list[int]] = {}
-        for position in positions:
-            leg_ids, done = legs[position.id]
-            if not retry.attempt_due(position_id=position.id, failure=failures.get(position.id), now=now):
-                report.deferred += 1
-                continue
-            try:
-                spec = spec_from_json(position.exit_plan.spec)
-            except PlanError:
-                logger.error("position %s has an unreadable exit plan; no automatic exit", position.id)
-                continue
-            point = prices.get(position.token_id)
-            price_time = None if point is None else datetime.fromtimestamp(point.at, tz=UTC)
-            decision = decide(
-                position_state(position, done), spec, None if point is None else point.price, price_time, now, horizon
-            )
-            for action in decision.exits:
-                slippage, fee = _trader_order_settings(position)
-                order = Order(
-                    position=position,
-                    side=OrderSide.SELL,
-                    reason=action.reason,
-                    leg_id=leg_ids.get(action.legs[-1]) if action.legs else None,
-                    mode=position.mode,
-                    venue="paper" if position.mode == Mode.PAPER else "",
-                    amount_in=action.amount,
-                    slippage_bps=slippage,
-                    priority_fee_lamports=fee,
-                    client_id=uuid.uuid4(),
-                )
-                orders.append(order)
-                legs_of[order.client_id] = [leg_ids[i] for i in action.legs if i in leg_ids]
-                if action.amount == position.size:
-                    full_exits[order.client_id] = position.id
-        if not orders:
-            return []
-        Order.objects.bulk_create(orders, ignore_conflicts=True)
-        won = dict(Order.objects.filter(client_id__in=[o.client_id for o in orders]).values_list("client_id", "id"))
-        report.contested += len(orders) - len(won)
-        closing = [pid for cid, pid in full_exits.items() if cid in won]
-        if closing:
-            Position.objects.filter(id__in=closing, status=PositionStatus.OPEN).update(
-                status=PositionStatus.CLOSING, updated_at=now
-            )
-        claimed_legs = [leg for cid, legs_ in legs_of.items() if cid in won for leg in legs_]
-        if claimed_legs:
-            ExitLeg.objects.filter(id__in=claimed_legs, status=ExitLeg.Status.PENDING).update(status=ExitLeg.Status.CLAIMED)
-        order_ids = sorted(won.values())
-        transaction.on_commit(lambda: orders_enqueue(order_ids=order_ids))
-    return order_ids
-
-
 def orders_enqueue(*, order_ids: list[int]) -> None:
     """Queue execution of new exit orders. A few are published here; a burst (a crash across many positions) is
     handed to `trading.tpsl_exits_publish` tasks in slices, so publishing hundreds of messages runs on the tpsl
@@ -263,18 +176,18 @@ def orders_enqueue(*, order_ids: list[int]) -> None:
         return
     from trading.tpsl.tasks import tpsl_exits_publish
 
-    size = settings.TPSL_INLINE_PUBLISH_MAX
-    with tpsl_exits_publish.app.producer_or_acquire() as producer:
+    size = max(settings.TPSL_INLINE_PUBLISH_MAX, -(-len(order_ids) // settings.TPSL_PUBLISH_SLICES))
+    with tpsl_exits_publish.app.producer_or_acquire() as producer, producer.batch(max_size=1000):
         for start in range(0, len(order_ids), size):
             tpsl_exits_publish.apply_async((order_ids[start : start + size],), producer=producer)
 
 
 def orders_publish(*, order_ids: list[int]) -> None:
-    """Publish `trading.execute_order` for each id (trades queue) over one pooled broker connection."""
+    """Publish `trading.execute_order` for each id (trades queue) over one pooled broker connection, batched."""
     from trading.tasks import execute_order
 
-    with execute_order.app.producer_or_acquire() as producer:
-        for order_id in order_ids:
+    with execute_order.app.producer_or_acquire() as producer, producer.batch(max_size=1000):
+        for order_id in order_ids:  # one Redis pipeline for the whole slice
             execute_order.apply_async((order_id,), producer=producer)
 
 
@@ -312,7 +225,8 @@ def tpsl_sweep(
     report.candidates = len(candidates)
     lap("lookup")
     if candidates and (still_owner is None or still_owner()):
-        report.claimed = exits_claim(candidate_ids=candidates, prices=by_token, now=now, report=report)
+        claim = exits_claim(candidate_ids=candidates, prices=by_token, now=now, stale_after=stale_after())
+        report.claimed, report.deferred, report.contested = claim.order_ids, claim.deferred, claim.contested
     lap("claim")
     if report.unpriced:
         retry.prices_stale_alert(mints=report.unpriced, max_age_seconds=settings.TPSL_PRICE_MAX_AGE_SECONDS)
