@@ -189,3 +189,16 @@ def test_faults_with_parameters_over_http(sandbox, sandbox_settings):
             remote.set_fault("rpc", "timeout", seconds=-1)
     finally:
         remote.close()
+
+
+def test_copies_of_one_transaction_sent_at_once_fill_once(sandbox, sandbox_settings, sandbox_trader):
+    from concurrent.futures import ThreadPoolExecutor
+
+    token, quote, raw = _buy_raw(sandbox, sandbox_trader)
+    signed = bytes(sign_as(sandbox_trader, raw))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        signatures = set(pool.map(lambda _: sandbox.chain.send(signed, skip_preflight=True), range(12)))
+    assert len(signatures) == 1
+    entry = sandbox.ledger.get(signatures.pop())
+    assert entry.landed and entry.sends == 12
+    assert sandbox.chain.token_balance(sandbox_trader.pubkey(), token.mint) == int(quote["outAmount"])

@@ -253,8 +253,12 @@ class Chain:
     def send(self, raw: bytes, *, skip_preflight: bool = False) -> str:
         """sendTransaction: returns the signature; raises ChainError for what a node refuses at the door."""
         tx = self.decode(raw)
-        signature = str(tx.signatures[0])
         self.process_pending()
+        with self.lock:  # copies of one transaction sent at once: exactly one of them executes
+            return self._send(tx, skip_preflight=skip_preflight)
+
+    def _send(self, tx: VersionedTransaction, *, skip_preflight: bool) -> str:
+        signature = str(tx.signatures[0])
         entry = self.ledger.get(signature)
         if entry is not None and entry.status in (L.LANDED, L.FAILED, L.PENDING):
             self.ledger.record(signature=signature, signers=[], status=entry.status, swap=None)  # counts the re-send
@@ -319,8 +323,10 @@ class Chain:
             result = self.svm.send_transaction(tx)
             if isinstance(result, FailedTransactionMetadata):
                 err, meta = result.err(), result.meta()
+                if "AlreadyProcessed" in str(err):  # a copy already executed: its outcome stands
+                    return
                 if not isinstance(err, TransactionErrorInstructionError):
-                    # not executed at all (fee payer missing, already processed...): it never lands
+                    # not executed at all (fee payer missing or broke...): it never lands
                     self.ledger.settle(signature, status=L.REJECTED, error=str(err))
                     return
             else:
