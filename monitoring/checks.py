@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hmac
 import math
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -23,6 +24,16 @@ from django.db import connections
 from monitoring import heartbeats
 
 _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="readiness")
+
+
+def _new_executor_after_fork() -> None:
+    """A forked child (Celery prefork, gunicorn) must not inherit a pool whose threads stayed in the parent."""
+    global _executor, _cache_lock, _refreshing
+    _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="readiness")
+    _cache_lock, _refreshing = threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_executor_after_fork)
 _cache: dict = {"at": -math.inf, "report": None}
 _cache_lock = threading.Lock()
 
