@@ -48,6 +48,14 @@ def test_default_preset_is_balanced_and_every_preset_is_valid():
         assert sum(leg.fraction for leg in spec.take_profits) == 1
 
 
+def test_plan_errors_are_trading_input_errors():
+    from trading.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as err:
+        spec_single(stop_loss="100%")
+    assert isinstance(err.value, ValueError) and err.value.as_dict()["code"] == "stop_loss_out_of_range"
+
+
 def test_unknown_preset_names_the_choices():
     with pytest.raises(PlanError) as err:
         preset("yolo")

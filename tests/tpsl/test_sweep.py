@@ -212,3 +212,18 @@ def test_failed_exits_back_off_then_flag_the_position(
     assert DomainEvent.objects.filter(kind="exit.stuck").count() == 1
     assert ExitLeg.objects.filter(plan__position=position, status="filled").count() == 0
     assert Position.objects.get(id=position.id).status == "closing"
+
+
+def test_a_plan_change_counts_from_the_next_sweep(trader, listed_token, make_position, price_feed):
+    from trading.services.exits import exit_plan_update
+
+    token = listed_token(price=E)
+    position = make_position(trader=trader, token=token, entry_price=E)
+    price_feed.market.set_price(token.mint, E * Decimal("1.6"))
+    assert tpsl_sweep().claimed == []  # balanced: first leg at 2x
+    exit_plan_update(trader=trader, position_id=position.id, spec="single")  # +50% / -20%
+    position.refresh_from_db()
+    assert position.take_profit_price == E * Decimal("1.5")
+    tpsl_sweep()
+    (order,) = sells(position)
+    assert (order.reason, order.amount_in) == ("tp", 1_000_000)

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
+from trading.errors import InvalidInput
+
 JSON_VERSION = 1
 DEFAULT_PRESET = "balanced"
 
@@ -35,13 +37,13 @@ _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 
 
-class PlanError(ValueError):
-    """An exit plan a trader cannot have. ``message`` is one plain sentence; ``code`` is stable."""
+class PlanError(InvalidInput):
+    """An exit plan a trader cannot have. ``message`` is one plain sentence; ``code`` is stable (a ValueError too)."""
+
+    code = "invalid_exit_plan"
 
     def __init__(self, message: str, code: str = "invalid_exit_plan"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code)
 
 
 @dataclass(frozen=True)
