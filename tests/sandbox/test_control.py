@@ -31,6 +31,9 @@ def test_prices_airdrops_and_balances_over_http(sandbox, remote):
     remote.airdrop(str(wallet.pubkey()), 3_000_000)
     assert remote.balance(str(wallet.pubkey()), token.mint) == {"owner": str(wallet.pubkey()), "lamports": 3_000_000,
                                                                "mint": token.mint, "amount": 0}
+    remote.force_path(token.mint, [Decimal("0.001"), Decimal("0.0007")])
+    remote.step(2)
+    assert sandbox.market.price(token.mint) == Decimal("0.0007")
     height = sandbox.chain.block_height()
     assert remote.expire_blockhash() > height + 150
     state = remote.state()

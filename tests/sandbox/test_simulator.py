@@ -56,6 +56,21 @@ def test_forced_moves_are_exact_and_a_paused_market_stands_still():
         market.add_token(symbol="F", decimals=9, price=Decimal("1"))
 
 
+def test_a_forced_path_is_followed_step_by_step_then_the_walk_goes_on():
+    market = Market(seed=5, running=False)
+    token = market.add_token(symbol="P", decimals=6, price=Decimal("1"))
+    market.force_path(token.mint, [Decimal("0.9"), Decimal("0.5"), Decimal("0.45")])
+    seen = []
+    for _ in range(3):
+        market.step()
+        seen.append(market.price(token.mint))
+    assert seen == [Decimal("0.9"), Decimal("0.5"), Decimal("0.45")]
+    market.step()
+    assert market.price(token.mint) != Decimal("0.45")
+    with pytest.raises(MarketError):
+        market.force_path(token.mint, [Decimal("1"), Decimal("0")])
+
+
 def test_a_running_market_walks_with_time():
     market = Market(seed=5, step_seconds=0.001)
     token = market.add_token(symbol="W", decimals=6, price=Decimal("1"))

@@ -47,6 +47,7 @@ class ControlApp:
             ("POST", "/tokens"): self.add_token,
             ("POST", "/price"): lambda r, b: {"price": self.sb.market.set_price(b["mint"], _decimal(b["price"], "price"))},
             ("POST", "/move"): lambda r, b: {"price": self.sb.market.move(b["mint"], _decimal(b["pct"], "pct"))},
+            ("POST", "/path"): self.force_path,
             ("POST", "/market"): self.market,
             ("POST", "/airdrop"): lambda r, b: {"signature": self.sb.chain.airdrop(b["pubkey"], _int(b["lamports"], "lamports"))},
             ("POST", "/expire-blockhash"): lambda r, b: {"block_height": self.sb.chain.expire_blockhash()},
@@ -101,6 +102,11 @@ class ControlApp:
                                          price=_decimal(body["price"], "price"), **fields)
         self.sb.pools.ensure()
         return token.as_dict()
+
+    def force_path(self, request: Request, body: dict) -> dict:
+        prices = [_decimal(p, "prices") for p in body["prices"]]
+        self.sb.market.force_path(body["mint"], prices)
+        return {"mint": body["mint"], "forced": len(prices)}
 
     def market(self, request: Request, body: dict) -> dict:
         if "running" in body:
@@ -159,6 +165,12 @@ class RemoteSandbox:
 
     def move(self, mint: str, pct: Decimal) -> Decimal:
         return Decimal(self._call("POST", "/move", json={"mint": mint, "pct": str(pct)})["price"])
+
+    def force_path(self, mint: str, prices) -> None:
+        self._call("POST", "/path", json={"mint": mint, "prices": [str(p) for p in prices]})
+
+    def step(self, n: int = 1) -> None:
+        self._call("POST", "/market", json={"step": n})
 
     def set_market_running(self, running: bool) -> None:
         self._call("POST", "/market", json={"running": running})

@@ -45,6 +45,7 @@ class SimToken:
     key_seed: bytes = field(default=b"", repr=False)  # the mint keypair's seed (the sandbox creates the mint)
     transfer_fee_bps: int = 0  # Token-2022 TransferFeeConfig: withheld from every transfer of the token
     steps: int = 0
+    forced: list[Decimal] = field(default_factory=list, repr=False)  # prices the next steps take instead of walking
 
     def as_dict(self) -> dict:
         return {
@@ -183,6 +184,14 @@ class Market:
             self.version += 1
             return token.price
 
+    def force_path(self, mint: str, prices) -> None:
+        """The next len(prices) steps of this token take these prices (then it walks on from the last)."""
+        path = [Decimal(p) for p in prices]
+        if not path or any(p <= 0 for p in path):
+            raise MarketError("a path needs at least one price, all positive")
+        with self._lock:
+            self.token(mint).forced = [_quantize(p) for p in path]
+
     def move(self, mint: str, pct: Decimal) -> Decimal:
         """Move a price by `pct` percent now (-30 = a 30% drop)."""
         pct = Decimal(pct)
@@ -196,6 +205,7 @@ class Market:
         with self._lock:
             for token in self._tokens.values():
                 token.price = token.open_price
+                token.forced = []
             self.version += 1
 
     # --- the walk -------------------------------------------------------------------------------------
@@ -234,6 +244,10 @@ class Market:
     @staticmethod
     def _step_token(token: SimToken) -> None:
         rng = token.rng
+        if token.forced:
+            token.price = token.forced.pop(0)
+            token.steps += 1
+            return
         shock = Decimal(repr(round(rng.gauss(0.0, 1.0), 9)))
         log_return = token.drift + token.volatility * shock
         if Decimal(repr(rng.random())) < token.jump_probability:
