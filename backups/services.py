@@ -77,6 +77,7 @@ def backup_create(*, kind: str, database: str = "default") -> BackupRecord:
     name = f"jarvis-{record.started_at:%Y%m%dT%H%M%SZ}-{kind}-{record.pk}.{_EXTENSIONS[engine]}"
     staging = Path(settings.BACKUP_STAGING_DIR)
     partial = staging / f"{name}{PARTIAL_MARK}{uuid.uuid4().hex}"
+    stored = None
     try:
         try:
             staging.mkdir(parents=True, exist_ok=True)
@@ -86,11 +87,15 @@ def backup_create(*, kind: str, database: str = "default") -> BackupRecord:
         sha256, size = file_sha256(partial)
         storage = storage_get()
         storage.save(local_path=partial, name=name)
+        stored = storage
         sidecar = {"name": name, "sha256": sha256, "size_bytes": size, "engine": engine, "kind": kind,
                    "started_at": record.started_at.isoformat(), "manifest": manifest}
         storage.save_text(name=sidecar_name(name), text=json.dumps(sidecar, indent=1, sort_keys=True))
     except Exception as exc:
         message = _message(exc)
+        if stored is not None:  # the dump landed but its sidecar did not: take the dump back, the record says failed
+            with contextlib.suppress(BackupError):
+                stored.delete(name)
         BackupRecord.objects.filter(pk=record.pk).update(status=BackupRecord.Status.FAILED, finished_at=timezone.now(),
                                                          error=message)
         backup_alert(key="backup-failed", title=f"Backup {record.pk} ({kind}) failed", detail=message)

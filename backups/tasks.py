@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from backups.selectors import backup_latest
 from backups.services import backup_create, backup_prune, backup_verify
 
 _SOFT = settings.BACKUP_TIMEOUT_SECONDS + 120
@@ -24,6 +25,8 @@ def run(kind: str = "hourly") -> dict:
 
 @shared_task(name="backups.verify", soft_time_limit=_SOFT, time_limit=_HARD)
 def verify(record_id: int | None = None) -> dict:
+    if record_id is None and backup_latest() is None:
+        return {"backup_id": None, "skipped": "no successful backup yet"}  # a fresh install, before its first backup
     record = backup_verify(record_id=record_id)
     return {"backup_id": record.pk, "verified_at": record.verified_at.isoformat()}
 

@@ -30,6 +30,7 @@ def test_the_hourly_schedule_backs_up_verifies_and_prunes_through_a_real_worker(
     assert hourly.crontab.minute == "5" and json.loads(hourly.kwargs) == {"kind": "hourly"}
     assert PeriodicTask.objects.get(name="backups: daily").crontab.hour == "3"
 
+    assert _fire("backups: verify newest").get(timeout=60) == {"backup_id": None, "skipped": "no successful backup yet"}
     assert _fire("backups: hourly").get(timeout=120)["backup_id"]
     record = BackupRecord.objects.get(kind=BackupRecord.Kind.HOURLY)
     assert record.status == BackupRecord.Status.SUCCEEDED and LEDGER_ENTRIES in record.manifest["tables"]
