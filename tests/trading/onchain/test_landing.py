@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import pytest
 
 from tests.conftest import wait_for
 from trading.models import Order, OrderStatus, Position, PositionStatus
+from trading.models.choices import TOKEN_2022_PROGRAM
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -185,3 +187,33 @@ def test_wallet_that_cannot_be_decrypted_fails_the_order_instead_of_sticking(des
     done = _run(order)
     assert done.status == OrderStatus.FAILED and "could not be prepared" in done.error
     assert not done.signature and desk.sandbox.ledger.all(owner=desk.owner) == []
+
+
+@pytest.fixture
+def fee_token(sandbox):
+    """A Token-2022 mint with a 2.5 % transfer fee: what a holder gets is less than what the pool sends."""
+    from trading.sandbox.simulator import MarketError
+
+    try:
+        sandbox.market.add_token(symbol="TAXD", decimals=6, price=Decimal("0.0002"),
+                                 token_program=TOKEN_2022_PROGRAM, transfer_fee_bps=250)
+    except MarketError:
+        pass  # added by an earlier test of this session
+    sandbox.pools.ensure()
+    return next(i for i, t in enumerate(sandbox.market.tokens()) if t.symbol == "TAXD")
+
+
+def test_transfer_fee_token_position_holds_what_the_wallet_holds(desk, celery_worker, fee_token):
+    from trading.execution.reconcile import wallets_reconcile
+
+    bought = _run(desk.buy(token_index=fee_token))
+    assert bought.status == OrderStatus.CONFIRMED, bought.error
+    position = Position.objects.get(id=bought.position_id)
+    held = desk.sandbox.chain.token_balance(desk.owner, position.token.mint)
+    assert position.size == held == bought.amount_out_actual
+    assert wallets_reconcile() == []
+    sold = _run(desk.sell(position=position, amount=position.size))
+    assert sold.status == OrderStatus.CONFIRMED, sold.error
+    position.refresh_from_db()
+    assert position.status == PositionStatus.CLOSED
+    assert desk.sandbox.chain.token_balance(desk.owner, position.token.mint) == 0
