@@ -17,7 +17,8 @@ from trading.tpsl.decide import (
     decide,
     leg_price,
 )
-from trading.tpsl.plans import PRESETS, ExitPlanSpec, TakeProfitLeg, spec_custom
+from tests.tpsl.strategies import exit_plans
+from trading.tpsl.plans import PRESETS, spec_custom
 
 D = Decimal
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -125,27 +126,8 @@ def test_in_flight_exit_or_empty_position_gets_nothing():
 # --- properties over random plans and price paths ------------------------------------------------
 
 
-@st.composite
-def plans(draw):
-    count = draw(st.integers(min_value=1, max_value=4))
-    triggers = sorted(draw(st.sets(st.decimals(min_value="1.05", max_value="30", places=2), min_size=count, max_size=count)))
-    left = D(100)
-    legs = []
-    for trigger in triggers:
-        if left <= 0:
-            break
-        frac = draw(st.decimals(min_value="0.01", max_value=left, places=2))
-        left -= frac
-        legs.append(TakeProfitLeg(trigger, frac / 100))
-    trailing = draw(st.booleans())
-    return ExitPlanSpec(
-        stop_loss_pct=draw(st.decimals(min_value=5, max_value=99, places=1)),
-        take_profits=tuple(legs),
-        trailing_activation_pct=draw(st.decimals(min_value=0, max_value=300, places=1)) if trailing else None,
-        trailing_distance_pct=draw(st.decimals(min_value=1, max_value=90, places=1)) if trailing else None,
-        breakeven_after_first_tp=draw(st.booleans()),
-        max_hold_seconds=draw(st.none() | st.integers(min_value=60, max_value=600)),
-    )
+def plans():
+    return exit_plans(max_trigger="30", max_legs=4, max_activation=300, max_hold=600)
 
 
 multiples = st.decimals(min_value="0.01", max_value="40", places=3)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.tpsl.strategies import exit_plans
 from trading.tpsl.plans import (
     PRESETS,
     ExitPlanSpec,
@@ -137,35 +138,7 @@ def test_bad_stored_json_is_an_error_not_a_default():
 
 # --- properties ---------------------------------------------------------------------------------
 
-pct = st.decimals(min_value=0, max_value=200, places=2, allow_nan=False, allow_infinity=False)
-
-
-@st.composite
-def valid_specs(draw):
-    count = draw(st.integers(min_value=1, max_value=5))
-    triggers = sorted(draw(st.sets(st.decimals(min_value="1.05", max_value="1000", places=2), min_size=count, max_size=count)))
-    remaining = D(100)
-    legs = []
-    for trigger in triggers:
-        if remaining <= 0:
-            break
-        frac = draw(st.decimals(min_value="0.01", max_value=remaining, places=2))
-        remaining -= frac
-        legs.append(TakeProfitLeg(trigger, frac / 100))
-    if len(legs) == 1 and legs[0].fraction == 1 and legs[0].trigger_multiple > 6:
-        legs = [TakeProfitLeg(D(6), D(1))]
-    trailing = draw(st.booleans())
-    return ExitPlanSpec(
-        stop_loss_pct=draw(st.decimals(min_value=5, max_value=99, places=1)),
-        take_profits=tuple(legs),
-        trailing_activation_pct=draw(pct) if trailing else None,
-        trailing_distance_pct=draw(st.decimals(min_value=1, max_value=90, places=1)) if trailing else None,
-        breakeven_after_first_tp=draw(st.booleans()),
-        max_hold_seconds=draw(st.none() | st.integers(min_value=60, max_value=365 * 24 * 3600)),
-    )
-
-
-@given(valid_specs())
+@given(exit_plans())
 def test_json_round_trip_is_exact(spec):
     assert spec_validate(spec) is spec
     data = json.loads(json.dumps(spec_to_json(spec)))
