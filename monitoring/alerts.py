@@ -80,16 +80,9 @@ def _component_down(rule: AlertRule, ctx: Context) -> list[Observation]:
 
 
 def _prices_stale(rule: AlertRule, ctx: Context) -> list[Observation]:
-    from monitoring.checks import _redis, heartbeat_age
-    from monitoring.heartbeats import heartbeat_read
-
-    beat = heartbeat_read(_redis(), ["price_feed"])["price_feed"]
-    age = heartbeat_age(beat["ts"]) if beat else None
-    stale = age is None or age > rule.threshold
-    shown = "never updated" if age is None else f"last updated {age:.0f} s ago"
-    value = Decimal(-1) if age is None else Decimal(int(age))
-    return [Observation("price_feed", value, stale, f"Prices are stale: the price feed was {shown} "
-                        f"(limit {rule.threshold} s); exits cannot trigger without prices.")]
+    fresh, oldest, detail = selectors.price_feed_status(stale_after=float(rule.threshold))
+    value = Decimal(-1) if oldest is None else Decimal(int(oldest))
+    return [Observation("price_feed", value, not fresh, f"Prices are stale: {detail}.")]
 
 
 def _exit_failures(rule: AlertRule, ctx: Context) -> list[Observation]:
@@ -159,7 +152,7 @@ def _readiness_targets() -> list[str]:
 METRICS: dict[str, Metric] = {
     "component_down": Metric("A readiness component is down.", "", Decimal(0), Decimal(0), _component_down,
                              _readiness_targets),
-    "prices_stale": Metric("Seconds since the price feed's last heartbeat.", "s", Decimal(1), Decimal(86400),
+    "prices_stale": Metric("Age of the oldest price of a held token.", "s", Decimal(1), Decimal(86400),
                            _prices_stale),
     "exit_failures": Metric("Failed exit orders within the window.", "orders", Decimal(1), Decimal(100000),
                             _exit_failures),

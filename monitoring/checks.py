@@ -115,6 +115,16 @@ def check_heartbeat(component: str, stale_after: float) -> str:
     return f"heartbeat {age:.1f} s ago"
 
 
+def check_price_feed() -> str:
+    """Every token held in a live position has a cached price younger than MONITORING_PRICE_STALE_SECONDS."""
+    from monitoring.selectors import price_feed_status
+
+    fresh, _, detail = price_feed_status(stale_after=settings.MONITORING_PRICE_STALE_SECONDS)
+    if not fresh:
+        raise CheckFailed(detail)
+    return detail
+
+
 def check_solana_rpc() -> str:
     response = httpx.post(
         settings.SOLANA_RPC_URL,
@@ -137,7 +147,7 @@ def _check_for(name: str):
     if name == "beat":
         return lambda: check_heartbeat("beat", 3 * settings.MONITORING_BEAT_INTERVAL_SECONDS)
     if name == "price_feed":
-        return lambda: check_heartbeat("price_feed", settings.MONITORING_PRICE_STALE_SECONDS)
+        return check_price_feed
     if name == "bot":
         return lambda: check_heartbeat("bot", settings.MONITORING_BOT_STALE_SECONDS)
     if name == "solana_rpc":
@@ -153,6 +163,8 @@ def _timed(check) -> ComponentStatus:
         detail, status = str(exc), "down"
     except Exception as exc:  # the component's own error (refused, timed out, auth): reported, never raised
         detail, status = f"{type(exc).__name__}: {str(exc)[:200]}", "down"
+    finally:
+        connections.close_all()  # this pool thread's own ORM connections: never left idle
     return ComponentStatus(status, round((time.perf_counter() - started) * 1000, 2), detail)
 
 

@@ -181,3 +181,44 @@ def alert_events_list(*, state: str | None = None, limit: int = 100) -> list[dic
                 "value": e.value, "message": e.message, "started_at": e.started_at, "resolved_at": e.resolved_at})
         for e in events[:limit]
     ]
+
+
+def held_price_ages(*, now: float | None = None) -> dict[str, float | None] | None:
+    """Age in seconds of the cached price of every token held in a live position (None: no price at all).
+
+    Returns None when trading's price feed is not there (monitoring then falls back to the heartbeat).
+    """
+    models = trading_models()
+    try:
+        from trading.prices import prices_get_many
+    except ImportError:
+        return None
+    if models is None:
+        return None
+    mints = list(
+        models[0].objects.filter(status__in=OPEN_STATUSES).values_list("token__mint", flat=True).distinct()[:1000]
+    )
+    points = prices_get_many(mints=mints) if mints else {}
+    now = timezone.now().timestamp() if now is None else now
+    return {mint: (max(0.0, now - points[mint].at) if mint in points else None) for mint in mints}
+
+
+def price_feed_status(*, stale_after: float) -> tuple[bool, float | None, str]:
+    """(fresh, oldest age or None, one-line detail) of the prices exits depend on."""
+    ages = held_price_ages()
+    if ages is None:
+        beat = heartbeats.heartbeat_read(heartbeats.redis_for(settings.REDIS_URL), ["price_feed"])["price_feed"]
+        if beat is None:
+            return False, None, "the price feed has never sent a heartbeat"
+        age = max(0.0, timezone.now().timestamp() - beat["ts"])
+        return age <= stale_after, age, f"price feed heartbeat {age:.0f} s ago (limit {stale_after:.0f} s)"
+    if not ages:
+        return True, 0.0, "no open positions need a price"
+    missing = sum(1 for age in ages.values() if age is None)
+    known = [age for age in ages.values() if age is not None]
+    oldest = max(known) if known else None
+    stale = sum(1 for age in known if age > stale_after)
+    if missing or stale:
+        return False, oldest, (f"{missing + stale} of {len(ages)} held tokens have no price fresher than "
+                               f"{stale_after:.0f} s; exits cannot trigger for them")
+    return True, oldest, f"{len(ages)} held tokens priced, oldest {oldest:.0f} s ago"

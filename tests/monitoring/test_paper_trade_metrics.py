@@ -35,8 +35,8 @@ def test_metrics_after_a_paper_trade_show_it(client, readiness_settings, celery_
     after = wait_for(
         lambda: (t := _scrape(client))
         and _value(t, "jarvis_exits_total", reason="manual") == _value(before, "jarvis_exits_total", reason="manual") + 1
+        and executed(t) >= executed(before) + 2
         and t,
-        message="the exit in /metrics",
+        message="the exit and the sell's task in /metrics",
     )
-    assert executed(after) >= executed(before) + 2
     assert _value(after, "jarvis_celery_task_duration_seconds_count", task="trading.execute_order", queue="trades") >= 2

@@ -141,3 +141,41 @@ def test_a_just_expired_report_is_served_while_one_refresh_runs(client, readines
     time.sleep(0.25)  # expire the cache (the one place a wait is the behaviour under test)
     assert client.get(URL, {"token": "t"}).json() == first  # stale answer, refresh started behind it
     wait_for(lambda: client.get(URL, {"token": "t"}).json()["status"] == "ready", message="the background refresh")
+
+
+@pytest.mark.django_db(transaction=True)  # the checks run in their own threads and connections
+def test_price_feed_readiness_and_the_stale_prices_alert_follow_the_held_tokens(
+    client, readiness_settings, clean_redis, make_trader, make_token
+):
+    import time
+    from decimal import Decimal
+
+    from monitoring.alerts import alert_rule_create, alerts_evaluate
+    from monitoring.models import AlertEvent, AlertRule
+    from trading.models import Position
+    from trading.prices import PricePoint, prices_store
+
+    readiness_settings.MONITORING_READINESS_TOKEN = "t"
+
+    def price_feed():
+        return client.get(URL, {"token": "t"}).json()["components"]["price_feed"]
+
+    first = price_feed()
+    assert (first["status"], first["detail"]) == ("up", "no open positions need a price")
+    token = make_token("POPCAT")
+    Position.objects.create(trader=make_trader("held"), token=token, mode="paper", status="open", size=10,
+                            original_size=10, cost_lamports=1000)
+    AlertRule.objects.all().delete()
+    alert_rule_create(name="stale", metric="prices_stale", threshold=30)
+
+    assert price_feed()["status"] == "down"
+    assert "1 of 1 held tokens have no price fresher than 30 s" in price_feed()["detail"]
+    prices_store({token.mint: PricePoint(Decimal("0.001"), time.time() - 120, "test")})
+    assert price_feed()["status"] == "down"
+    assert alerts_evaluate()["fired"] == 1
+    assert AlertEvent.objects.get().value == Decimal(120)
+
+    prices_store({token.mint: PricePoint(Decimal("0.001"), time.time(), "test")})
+    assert price_feed()["status"] == "up"
+    assert price_feed()["detail"].startswith("1 held tokens priced, oldest")
+    assert alerts_evaluate()["resolved"] == 1
