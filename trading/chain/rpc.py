@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 from solders.transaction import VersionedTransaction
 
+from trading.chain.observe import provider_call
 from trading.chain.retry import TransientError, call_with_retries
 
 TOKEN_PROGRAM_ID = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
@@ -125,7 +126,8 @@ class SolanaRpc:
     def _call_once(self, method: str, params: list):
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         try:
-            response = self._http.post(self.url, json=body)
+            with provider_call("solana_rpc", method):
+                response = self._http.post(self.url, json=body)
         except httpx.TimeoutException as exc:
             raise RpcTransientError(f"{method}: RPC timed out") from exc
         except httpx.TransportError as exc:

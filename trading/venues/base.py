@@ -7,6 +7,7 @@ import abc
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from trading.chain.observe import provider_call
 from trading.chain.retry import TransientError
 from trading.errors import VenueError as TradingVenueError
 
@@ -118,7 +119,8 @@ class HttpVenue(Venue):
 
     def _request(self, method: str, path: str, **kwargs):
         """The response of a request; timeouts, transport errors, 401/403, 429 and 5xx already raised as VenueErrors."""
-        response = venue_request(self._http, method, f"{self.base_url}{path}", venue=self.name, **kwargs)
+        with provider_call(self.name, path):
+            response = venue_request(self._http, method, f"{self.base_url}{path}", venue=self.name, **kwargs)
         self._observe(response)
         if response.status_code in (401, 403, 429) or response.status_code >= 500:
             raise classify_http_error(venue=self.name, status=response.status_code, detail=response.text[:200])

@@ -41,6 +41,12 @@ def test_buy_lands_once_and_opens_the_position(desk, celery_worker):
     landed = desk.sandbox.ledger.landed_swaps(owner=desk.owner)
     assert [entry.signature for entry in landed] == [done.signature]
     assert landed[0].swap.in_amount == 250_000_000
+    # Every external call was counted against its provider's budget (monitoring): bags quote + swap, and the RPC's
+    # simulate, send, status and getTransaction; Jupiter was never asked.
+    from monitoring.budgets import budget_usage
+
+    calls = {row["provider"]: row["calls_today"] for row in budget_usage()}
+    assert calls.get("bags") == 2 and calls.get("solana_rpc", 0) >= 4 and not calls.get("jupiter")
     print(f"sandbox buy, enqueue to confirmed: {elapsed_ms:.1f} ms")
 
 
