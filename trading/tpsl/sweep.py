@@ -141,12 +141,16 @@ def candidates_find(*, prices: dict[int, Decimal], now: datetime, shard: int = 0
         f"NOT EXISTS (SELECT 1 FROM {ORDER} o WHERE o.position_id = p.id AND o.side = 'sell' "
         f"AND o.status IN %(in_flight)s)"
     )
+    # Per mint, three range scans on the partial (token, trigger) indexes: only triggered rows are ever read.
+    per_trigger = " UNION ALL ".join(
+        f"SELECT p.id FROM {POSITION} p WHERE p.token_id = v.token_id AND p.status = 'open' AND p.{condition}"
+        for condition in ("stop_price >= v.price", "trailing_stop_price >= v.price", "take_profit_price <= v.price")
+    )
     sql = f"""
-        SELECT p.id FROM {POSITION} p
-        JOIN unnest(%(tokens)s::bigint[], %(prices)s::numeric[]) AS v(token_id, price) ON p.token_id = v.token_id
-        WHERE p.status = 'open'
-          AND (p.stop_price >= v.price OR p.trailing_stop_price >= v.price OR p.take_profit_price <= v.price)
-          AND {no_exit}
+        SELECT c.id FROM unnest(%(tokens)s::bigint[], %(prices)s::numeric[]) AS v(token_id, price)
+        CROSS JOIN LATERAL ({per_trigger}) AS c
+        WHERE NOT EXISTS (SELECT 1 FROM {ORDER} o WHERE o.position_id = c.id AND o.side = 'sell'
+                          AND o.status IN %(in_flight)s)
         UNION
         SELECT p.id FROM {POSITION} p
         WHERE p.status = 'open' AND p.time_stop_at <= %(now)s AND {no_exit}{_shard_sql("p", shards)}
