@@ -17,3 +17,14 @@ def backup_latest(*, verified: bool = False, exclude_kinds: tuple[str, ...] = ()
     if verified:
         records = records.filter(verified_at__isnull=False, verify_error="")
     return records.order_by("-started_at", "-id").first()
+
+
+def database_other_connections() -> int:
+    """How many other sessions are connected to the default database (PostgreSQL; 0 elsewhere)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return cursor.fetchone()[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections
 
 from backups import pg
 from backups.models import BackupRecord
@@ -55,8 +55,15 @@ def test_backup_verify_wipe_restore_gives_back_identical_money_tables(capsys, se
         cursor.execute(f"DELETE FROM {LEDGER_ENTRIES} WHERE id % 3 = 0")
         cursor.execute(f"UPDATE {LEDGER_ACCOUNTS} SET balance_lamports = 0")
 
-    call_command("restore_backup", str(record.pk), "--yes")
-    out = capsys.readouterr().out
+    bystander = connections.create_connection("default")  # e.g. a worker someone forgot to stop
+    try:
+        bystander.ensure_connection()
+        call_command("restore_backup", str(record.pk), "--yes")
+    finally:
+        bystander.close()
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "other session(s) are connected" in captured.err
     assert f"restored backup {record.pk}" in out and "money tables match" in out
 
     with connection.cursor() as cursor:

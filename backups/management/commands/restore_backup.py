@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from backups.errors import BackupError
+from backups.selectors import database_other_connections
 from backups.services import backup_restore
 
 
@@ -20,6 +21,10 @@ class Command(BaseCommand):
         if backup != "latest" and not backup.isdigit():
             raise CommandError("give a backup id (a number, see backup_list) or 'latest'")
         database = settings.DATABASES["default"]["NAME"]
+        others = database_other_connections()
+        if others:
+            self.stderr.write(f"warning: {others} other session(s) are connected to {database}; stop web, bot, workers and "
+                              "beat first, or the restore waits for their locks and they see the database change")
         if not yes:
             if not sys.stdin.isatty():
                 raise CommandError("refusing to restore without confirmation: run it in a terminal or pass --yes")
