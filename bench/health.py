@@ -9,8 +9,8 @@ Django endpoint stands on). The load generator is a small asyncio HTTP/1.1 keep-
 Readiness needs fresh heartbeats: the bench writes them for beat, bot, price feed and a worker per queue (as
 those processes would), so the endpoint answers 200 and its real checks (Postgres, Redis, heartbeats) run.
 
-Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; readiness only runs SELECT 1),
-REDIS_URL (default redis://127.0.0.1:6379/13), BENCH_SECONDS (default 20).
+Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/jarvis_bench_health, created and migrated
+if missing), REDIS_URL (default redis://127.0.0.1:6379/13), BENCH_SECONDS (default 20).
 Last line: {"bench": "health", "live_p50_ms", "live_p99_ms", "ready_p50_ms", "ready_p99_ms", "live_rps", ...}
 """
 
@@ -205,6 +205,25 @@ class Heartbeats(threading.Thread):
             self.done.wait(2)
 
 
+def prepare_database(url: str, env: dict) -> None:
+    """Create the bench database if missing and migrate it (readiness reads trading tables)."""
+    from urllib.parse import urlsplit
+
+    import psycopg2
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = psycopg2.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username,
+                             password=parts.password, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+
+
 def main() -> None:
     seconds = float(os.environ.get("BENCH_SECONDS", "20"))
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -215,7 +234,7 @@ def main() -> None:
         SECRET_KEY=secrets.token_hex(32),
         JARVIS_IGNORE_DOTENV="true",
         JARVIS_VAR_DIR=var_dir,
-        DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jarvis_bench_health"),
         REDIS_URL=redis_url,
         TRADING_MODE="paper",
         PYTHONPATH=str(ROOT),
@@ -224,6 +243,8 @@ def main() -> None:
     os.environ.update({k: env[k] for k in ("DEBUG", "SECRET_KEY", "JARVIS_IGNORE_DOTENV", "JARVIS_VAR_DIR", "DATABASE_URL",
                                            "REDIS_URL")})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jarvis.settings")
+    prepare_database(env["DATABASE_URL"], env)
+    load_before = os.getloadavg()[0]
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -257,7 +278,9 @@ def main() -> None:
         stop(web)
         beats.done.set()
 
-    print(f"health bench: gunicorn jarvis.gunicorn_conf on 127.0.0.1, DEBUG off, {os.cpu_count()} cores")
+    load_after = os.getloadavg()[0]
+    print(f"health bench: gunicorn jarvis.gunicorn_conf on 127.0.0.1, DEBUG off, {os.cpu_count()} cores, "
+          f"load average {load_before:.1f} before / {load_after:.1f} after (other work on the machine skews all figures)")
     for name, r in results.items():
         print(f"  {name:16} {r['requests']:6} req  {r['rps']:8.1f} rps  p50 {r['p50_ms']:7.2f} ms  "
               f"p99 {r['p99_ms']:7.2f} ms  max {r['max_ms']:8.2f} ms  statuses {r['statuses']}  errors {r['errors']}")
@@ -283,6 +306,7 @@ def main() -> None:
         "baseline_rps": floor["rps"],
         "live_rps_vs_baseline": round(top["rps"] / floor["rps"], 3),
         "seconds_per_phase": seconds,
+        "load_average": [round(load_before, 1), round(load_after, 1)],
         "goals": goals,
     }))
 
