@@ -56,3 +56,16 @@ def test_api_doc_lists_every_endpoint_of_the_schema():
     for path in schema["paths"]:
         documented = re.sub(r"\{[^}]+\}", lambda m: f"<{m.group(0)[1:-1].upper()}>", path)
         assert path in text or documented.split("<")[0] in text, f"{path} is not in docs/api.md"
+
+
+def test_every_test_and_benchmark_named_in_features_exists():
+    root = DOCS.parent
+    text = _text(DOCS / "features.md")
+    tests = re.findall(r"(tests/[\w/]+\.py)::(\w+)", text)
+    benches = set(re.findall(r"(bench/\w+\.py)", text))
+    assert len(tests) > 50 and benches
+    for path, name in tests:
+        assert (root / path).exists(), path
+        assert re.search(rf"^(async )?def {name}\(", (root / path).read_text(), re.M), f"{path}::{name}"
+    for path in benches:
+        assert (root / path).exists(), path

@@ -53,3 +53,13 @@ def test_the_procfile_starts_every_role_with_a_persistent_flower(settings):
     for name in ("worker-trades", "worker-ops"):
         queues |= set(lines[name].split(" -Q ")[1].split()[0].split(","))
     assert queues == {"trades", "tpsl", "telegram", "backups", "default"}
+
+
+def test_make_run_prints_where_the_screens_are(settings):
+    settings.FLOWER_URL = "http://127.0.0.1:5555"
+    out = io.StringIO()
+    call_command("desk_urls", "--port", "8123", stdout=out)
+    text = out.getvalue()
+    for url in ("http://127.0.0.1:8123/admin/", "http://127.0.0.1:8123/api/v1/health/", "http://127.0.0.1:8123/api/docs/",
+                "http://127.0.0.1:5555/"):
+        assert url in text
