@@ -31,6 +31,7 @@ def _new_executor_after_fork() -> None:
     global _executor, _cache_lock, _refreshing
     _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="readiness")
     _cache_lock, _refreshing = threading.Lock(), threading.Lock()
+    _http.clear()
 
 
 os.register_at_fork(after_in_child=_new_executor_after_fork)
@@ -125,8 +126,20 @@ def check_price_feed() -> str:
     return detail
 
 
+# One keep-alive client per process, built at import: building one per check costs an SSL context each time,
+# which a loaded machine can stretch past the check's timeout.
+_http: dict[str, httpx.Client] = {"client": httpx.Client()}
+
+
+def _http_client() -> httpx.Client:
+    client = _http.get("client")
+    if client is None:
+        client = _http.setdefault("client", httpx.Client())
+    return client
+
+
 def check_solana_rpc() -> str:
-    response = httpx.post(
+    response = _http_client().post(
         settings.SOLANA_RPC_URL,
         json={"jsonrpc": "2.0", "id": 1, "method": "getHealth"},
         timeout=settings.MONITORING_CHECK_TIMEOUT_SECONDS,

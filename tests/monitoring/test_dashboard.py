@@ -11,7 +11,7 @@ BASE = "/api/v1/dashboard/"
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("page", ["summary", "positions", "trades", "alerts", "uptime", "budgets"])
-def test_every_dashboard_page_needs_staff(client, django_user_model, page):
+def test_every_dashboard_page_needs_staff(client, django_user_model, fast_passwords, page):
     assert client.get(f"{BASE}{page}/").status_code in (401, 403)
     client.force_login(django_user_model.objects.create_user("trader", password="a-long-test-password"))
     response = client.get(f"{BASE}{page}/")
@@ -20,7 +20,7 @@ def test_every_dashboard_page_needs_staff(client, django_user_model, page):
 
 
 @pytest.mark.django_db
-def test_basic_auth_works_for_scripts(client, django_user_model, readiness_settings, clean_redis):
+def test_basic_auth_works_for_scripts(client, django_user_model, fast_passwords, readiness_settings, clean_redis):
     import base64
 
     django_user_model.objects.create_user("ops", password="a-long-test-password", is_staff=True)

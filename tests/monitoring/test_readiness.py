@@ -17,7 +17,7 @@ def _all_alive(redis_url: str) -> None:
 
 
 @pytest.fixture
-def staff_client(client, db):
+def staff_client(client, db, fast_passwords):
     user = get_user_model().objects.create_user("ops", password="a-long-test-password", is_staff=True)
     client.force_login(user)
     return client
@@ -179,3 +179,52 @@ def test_price_feed_readiness_and_the_stale_prices_alert_follow_the_held_tokens(
     assert price_feed()["status"] == "up"
     assert price_feed()["detail"].startswith("1 held tokens priced, oldest")
     assert alerts_evaluate()["resolved"] == 1
+
+
+@pytest.fixture
+def rpc_standin():
+    """A JSON-RPC endpoint answering getHealth the way a Solana node does (healthy or behind)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    state = {"healthy": True}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if state["healthy"]:
+                body = {"jsonrpc": "2.0", "id": request["id"], "result": "ok"}
+            else:
+                body = {"jsonrpc": "2.0", "id": request["id"],
+                        "error": {"code": -32005, "message": "Node is behind by 42 slots"}}
+            payload = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db
+def test_in_live_mode_readiness_asks_the_solana_rpc_for_its_health(client, readiness_settings, clean_redis, rpc_standin):
+    url, state = rpc_standin
+    readiness_settings.MONITORING_READINESS_TOKEN = "t"
+    readiness_settings.TRADING_MODE = "live"
+    readiness_settings.SOLANA_RPC_URL = url
+    rpc = client.get(URL, {"token": "t"}).json()["components"]["solana_rpc"]
+    assert (rpc["status"], rpc["detail"]) == ("up", "getHealth ok")
+    state["healthy"] = False
+    rpc = client.get(URL, {"token": "t"}).json()["components"]["solana_rpc"]
+    assert rpc["status"] == "down" and "Node is behind by 42 slots" in rpc["detail"]
+    readiness_settings.TRADING_MODE = "paper"
+    assert "solana_rpc" not in client.get(URL, {"token": "t"}).json()["components"]
