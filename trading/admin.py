@@ -251,7 +251,7 @@ class OrderAdmin(ReadOnlyAdmin):
     search_fields = ("client_id", "signature", "position__token__symbol", "position__trader__name")
     list_select_related = ("position__token",)
     exclude = ("signed_tx",)
-    readonly_fields = [f.name for f in Order._meta.fields if f.name != "signed_tx"]
+    readonly_fields = [f.name for f in Order._meta.fields if f.name != "signed_tx"] + ["transaction"]
     actions = ("retry_orders",)
 
     @admin.display(description="transaction")

@@ -143,3 +143,14 @@ def test_explorer_links_follow_the_cluster(settings):
     sandbox = explorer_link(Order(mode="sandbox", signature="5sig"))
     assert sandbox == "https://explorer.solana.com/tx/5sig?cluster=custom&customUrl=http%3A%2F%2F127.0.0.1%3A8899"
     assert explorer_link(Order(mode="sandbox", signature="")) is None
+
+
+def test_order_pages_link_the_signature_only_outside_paper_mode(root, open_position, settings):
+    settings.SOLANA_RPC_URL = "http://127.0.0.1:8899"
+    buy = open_position.orders.get()
+    Order.objects.filter(id=buy.id).update(signature="5sigPaper")
+    listing = reverse("admin:trading_order_changelist")
+    assert "explorer.solana.com" not in root.get(listing).content.decode()
+    Order.objects.filter(id=buy.id).update(mode="sandbox", signature="5sigSandbox")
+    for url in (listing, reverse("admin:trading_order_change", args=[buy.id])):
+        assert "https://explorer.solana.com/tx/5sigSandbox?cluster=custom" in root.get(url).content.decode(), url
