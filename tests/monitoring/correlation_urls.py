@@ -1,4 +1,4 @@
-"""A URL conf for the correlation test: the project's URLs plus one view that enqueues a task."""
+"""A URL conf for tests: the project's URLs plus a view that enqueues a task and a route only these tests call."""
 
 from django.http import JsonResponse
 from django.urls import path
@@ -12,4 +12,12 @@ def enqueue_evaluation(request):
     return JsonResponse({"queued": True})
 
 
-urlpatterns = [path("test/enqueue-evaluation/", enqueue_evaluation), *project_urls]
+def probe(request, code: int):
+    return JsonResponse({"code": code}, status=code)
+
+
+urlpatterns = [
+    path("test/enqueue-evaluation/", enqueue_evaluation),
+    path("test/probe/<int:code>/", probe),
+    *project_urls,
+]

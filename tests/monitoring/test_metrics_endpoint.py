@@ -43,12 +43,18 @@ def test_a_scrape_without_or_with_a_wrong_token_is_refused(client, metrics_setti
 
 @pytest.mark.django_db
 def test_http_requests_are_counted_by_route_and_status(client, metrics_settings, clean_redis):
-    before = _value(_scrape(client), "jarvis_http_requests_total", method="GET", route="api/v1/health/", status="200")
-    client.get("/api/v1/health/")
-    client.get("/api/v1/health/")
+    metrics_settings.ROOT_URLCONF = "tests.monitoring.correlation_urls"  # a route no other test suite calls
+    route = "test/probe/<int:code>/"
+    before = _scrape(client)
+    client.get("/test/probe/200/")
+    client.get("/test/probe/200/")
+    client.get("/test/probe/418/")
     text = _scrape(client)
-    assert _value(text, "jarvis_http_requests_total", method="GET", route="api/v1/health/", status="200") == before + 2
-    assert _value(text, "jarvis_http_request_duration_seconds_count", method="GET", route="api/v1/health/") >= 2
+    for status, calls in (("200", 2), ("418", 1)):
+        counted = _value(text, "jarvis_http_requests_total", method="GET", route=route, status=status)
+        assert counted == _value(before, "jarvis_http_requests_total", method="GET", route=route, status=status) + calls
+    duration = _value(text, "jarvis_http_request_duration_seconds_count", method="GET", route=route)
+    assert duration == _value(before, "jarvis_http_request_duration_seconds_count", method="GET", route=route) + 3
 
 
 @pytest.mark.django_db
@@ -68,18 +74,37 @@ def test_queue_depth_worker_memory_and_component_health_are_gauges(client, metri
 
 
 def test_celery_tasks_are_counted_by_name_queue_and_state(client, metrics_settings, celery_worker):
-    def succeeded(text):
-        return _value(text, "jarvis_celery_tasks_total", task="monitoring.heartbeat", queue="default", state="succeeded")
+    task = "monitoring.prune_uptime"  # a task no other test suite sends, so the counts are this test's own
 
-    before = succeeded(_scrape(client))
-    app.send_task("monitoring.heartbeat", kwargs={"component": "metrics-test"})
-    text = wait_for(lambda: (t := _scrape(client)) and succeeded(t) == before + 1 and t, message="the task's metrics")
-    started = _value(text, "jarvis_celery_tasks_total", task="monitoring.heartbeat", queue="default", state="started")
-    assert started >= before + 1
-    assert _value(text, "jarvis_celery_task_duration_seconds_count", task="monitoring.heartbeat", queue="default") >= 1
+    def count(text, state):
+        return _value(text, "jarvis_celery_tasks_total", task=task, queue="default", state=state)
+
+    before = _scrape(client)
+    app.send_task(task)
+    text = wait_for(lambda: (t := _scrape(client)) and count(t, "succeeded") == count(before, "succeeded") + 1 and t,
+                    message="the task's metrics")
+    assert count(text, "started") == count(before, "started") + 1
+    assert count(text, "failed") == count(before, "failed")
+    runs = _value(text, "jarvis_celery_task_duration_seconds_count", task=task, queue="default")
+    assert runs == _value(before, "jarvis_celery_task_duration_seconds_count", task=task, queue="default") + 1
     # The session worker's own heartbeat thread vouches for every queue it consumes.
     wait_for(lambda: _value(_scrape(client), "jarvis_component_up", component="queue:default") == 1,
              message="the worker's heartbeat")
     memory = [float(line.rsplit(" ", 1)[1]) for line in _scrape(client).splitlines()
               if line.startswith("jarvis_worker_memory_bytes{")]
     assert memory and max(memory) > 10 * 1024 * 1024  # this test process's resident size, read from /proc
+
+
+def test_a_retried_task_is_counted(client, metrics_settings, celery_worker):
+    """The webhook task retries a transport error (nothing listens on the port): the retry shows in /metrics."""
+    from tests.fixtures.monitoring import free_port
+
+    from monitoring.alerts import alert_raise
+
+    def retried(text):
+        return _value(text, "jarvis_celery_tasks_total", task="monitoring.alert_webhook", queue="default", state="retried")
+
+    before = retried(_scrape(client))
+    metrics_settings.MONITORING_ALERT_WEBHOOK_URL = f"http://127.0.0.1:{free_port()}/hook"
+    assert alert_raise(key="retry-test", summary="Webhook receiver is down.")
+    wait_for(lambda: retried(_scrape(client)) >= before + 1, message="the retry in /metrics")

@@ -34,7 +34,8 @@ def test_metrics_after_a_paper_trade_show_it(client, readiness_settings, celery_
     wait_for(lambda: Order.objects.get(pk=sell.pk).status == "confirmed", message="the paper sell")
     after = wait_for(
         lambda: (t := _scrape(client))
-        and _value(t, "jarvis_exits_total", reason="manual") == _value(before, "jarvis_exits_total", reason="manual") + 1
+        # ">=": other suites running at the same time share the metrics directory and may sell too
+        and _value(t, "jarvis_exits_total", reason="manual") >= _value(before, "jarvis_exits_total", reason="manual") + 1
         and executed(t) >= executed(before) + 2
         and t,
         message="the exit and the sell's task in /metrics",
