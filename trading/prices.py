@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -19,6 +18,7 @@ import httpx
 import redis
 from django.conf import settings
 
+from trading.chain import shared_client
 from trading.models.choices import SOL_MINT
 
 logger = logging.getLogger(__name__)
@@ -128,17 +128,18 @@ def prices_refresh(*, mints: list[str], client: httpx.Client | None = None) -> d
     if not mints:
         return {}
     found: dict[str, PricePoint] = {}
-    with nullcontext(client) if client is not None else httpx.Client(timeout=HTTP_TIMEOUT) as client:
+    if client is None:  # the process's long-lived client (never closed; safe across threads)
+        client = shared_client(("prices",), lambda: httpx.Client(timeout=HTTP_TIMEOUT))
+    try:
+        found.update(fetch_jupiter(client, mints))
+    except (httpx.HTTPError, ValueError) as exc:
+        logger.warning("jupiter price fetch failed: %s", type(exc).__name__)
+    missing = [m for m in mints if m not in found]
+    if missing and settings.DEXSCREENER_API_URL:
         try:
-            found.update(fetch_jupiter(client, mints))
+            found.update(fetch_dexscreener(client, missing))
         except (httpx.HTTPError, ValueError) as exc:
-            logger.warning("jupiter price fetch failed: %s", type(exc).__name__)
-        missing = [m for m in mints if m not in found]
-        if missing and settings.DEXSCREENER_API_URL:
-            try:
-                found.update(fetch_dexscreener(client, missing))
-            except (httpx.HTTPError, ValueError) as exc:
-                logger.warning("dexscreener price fetch failed: %s", type(exc).__name__)
+            logger.warning("dexscreener price fetch failed: %s", type(exc).__name__)
     prices_store(found)
     return found
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 
 from trading.errors import InvalidInput, NoPrice, TradingError, VenueError
 from trading.models import Mode, PaperLedger, Token, Trader, Wallet
@@ -42,11 +41,10 @@ def paper_balance(*, trader: Trader) -> int:
 
 
 def onchain_balance(*, wallet: Wallet) -> int:
-    from trading.chain.rpc import RpcError, SolanaRpc
+    from trading.chain import RpcError, rpc_client
 
     try:
-        with SolanaRpc(settings.SOLANA_RPC_URL) as rpc:
-            return rpc.balance(wallet.public_key)
+        return rpc_client().balance(wallet.public_key)
     except RpcError:
         raise VenueError("Your wallet balance could not be read right now; try again shortly.", "balance_unavailable") from None
 
