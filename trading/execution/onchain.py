@@ -21,7 +21,7 @@ from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus, SolanaRpc
 from trading.chain.signing import SigningError, transaction_sign
 from trading.execution.clients import execution_alert, rpc_for_execution, venue_auth_alert, venues_in_order
 from trading.execution.locks import OrderLease, signature_claim
-from trading.execution.policy import fee_policy_for, fill_from_deltas, slippage_for
+from trading.execution.policy import Fill, fee_policy_for, fill_from_deltas, slippage_for
 from trading.models import Order, OrderSide, OrderStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
 from trading.services.fills import position_apply_fill
@@ -293,30 +293,8 @@ def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str | None:
             break
     if meta is None:
         return None  # confirmed but unreadable for now: stays in flight, reconciliation retries
-    owner, token = order.position.wallet.public_key, order.position.token
-    buying = order.side == OrderSide.BUY
     try:
-        fill = fill_from_deltas(
-            side=order.side,
-            sol_delta=meta.sol_delta(owner),
-            token_delta=meta.token_delta(owner, token.mint),
-            fee_lamports=meta.fee,
-            decimals=token.decimals,
-            exact_in_lamports=order.amount_in if buying else None,
-        )
-    except ValueError as exc:
-        # The swap landed, so the fill must be recorded; fall back to the quoted amounts and say so loudly.
-        log.error("order %s: balance changes unreadable (%s); recording the quoted amounts", order.id, exc)
-        quoted_out = order.amount_out_expected or 0
-        fill = fill_from_deltas(
-            side=order.side,
-            sol_delta=-order.amount_in - meta.fee if buying else quoted_out - meta.fee,
-            token_delta=quoted_out if buying else -order.amount_in,
-            fee_lamports=meta.fee,
-            decimals=token.decimals,
-            exact_in_lamports=order.amount_in if buying else None,
-        )
-    try:
+        fill = _fill_of(order=order, meta=meta)
         position_apply_fill(
             order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
             fee_lamports=fill.fee_lamports,
@@ -333,6 +311,29 @@ def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str | None:
         return None
     _count(order.venue, "confirmed")
     return OrderStatus.CONFIRMED
+
+
+def _fill_of(*, order: Order, meta) -> Fill:
+    """The fill from the wallet's balance changes; if those do not describe the swap, the quoted amounts (logged)."""
+    owner, token = order.position.wallet.public_key, order.position.token
+    buying = order.side == OrderSide.BUY
+    exact_in = order.amount_in if buying else None
+    try:
+        return fill_from_deltas(
+            side=order.side, sol_delta=meta.sol_delta(owner), token_delta=meta.token_delta(owner, token.mint),
+            fee_lamports=meta.fee, decimals=token.decimals, exact_in_lamports=exact_in,
+        )
+    except ValueError as exc:
+        log.error("order %s: balance changes unreadable (%s); recording the quoted amounts", order.id, exc)
+    quoted_out = order.amount_out_expected or 0
+    return fill_from_deltas(
+        side=order.side,
+        sol_delta=-order.amount_in - meta.fee if buying else quoted_out - meta.fee,
+        token_delta=quoted_out if buying else -order.amount_in,
+        fee_lamports=meta.fee,
+        decimals=token.decimals,
+        exact_in_lamports=exact_in,
+    )
 
 
 def _count(venue: str, outcome: str) -> None:
