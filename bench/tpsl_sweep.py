@@ -378,10 +378,10 @@ def run_size(*, positions: int, mints: int, sweeps: int, naive_sweeps: int, naiv
         result = {
             "positions": positions,
             "sweep_p50_ms": round(statistics.median(engine), 1),
-            "naive_p50_ms": round(statistics.median(naive), 1),
+            "naive_p50_ms": round(statistics.median(naive), 1) if naive else None,
             "exits_per_sweep_p50": statistics.median(claimed),
         }
-        result["speedup"] = round(result["naive_p50_ms"] / result["sweep_p50_ms"], 1)
+        result["speedup"] = round(result["naive_p50_ms"] / result["sweep_p50_ms"], 1) if naive else None
         if samples:
             tick(feed, tokens, [])
             latencies = trigger_latency(feed=feed, tokens=tokens, crash_pool=crash_pool, samples=samples)
@@ -426,7 +426,7 @@ def main() -> None:
         conn.close()
     print("\nsize      engine p50   naive p50   speedup")
     for r in results:
-        print(f"{r['positions']:>7}  {r['sweep_p50_ms']:>9.1f}ms {r['naive_p50_ms']:>9.1f}ms {r['speedup']:>8.1f}x")
+        print(f"{r['positions']:>7}  {r['sweep_p50_ms']:>9.1f}ms {r['naive_p50_ms'] or 0:>9.1f}ms {r['speedup'] or 0:>8.1f}x")
     top = results[-1]
     line = {"bench": "tpsl_sweep", **{k: top[k] for k in ("positions", "sweep_p50_ms", "naive_p50_ms", "speedup")}}
     line["trigger_to_order_p50_ms"] = top.get("trigger_to_order_p50_ms")

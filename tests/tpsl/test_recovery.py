@@ -68,17 +68,23 @@ def test_worker_killed_mid_exit_then_exactly_one_sale(celery_app, trader, listed
             celery_app.send_task("trading.tpsl_sweep", connection=sender)
             return False
 
-        wait_for(step, timeout=90, interval=1.0, message=message)
+        wait_for(step, timeout=150, interval=1.0, message=message)
 
     try:
         sweep_until(lambda: Order.objects.filter(position=position, side="sell").exists(), "the exit claimed")
         order = Order.objects.get(position=position, side="sell")
         assert (order.reason, order.amount_in, order.status) == ("sl", 424_242, "pending")
 
+        # The sweep worker idle (no queued tick, no run holding the lock), so nothing refreshes the price behind us.
+        wait_for(
+            lambda: broker.llen("tpsl") == 0 and not broker.exists("jarvis:tpsl:sweep-lock:0/1"),
+            timeout=60,
+            message="the sweep worker idle",
+        )
         broker.delete(KEY_PREFIX + token.mint)  # the fill must ask the feed, which now hangs
         fault = price_feed.faults.set("jupiter", "slow", count=1, seconds=20)
         workers["doomed"] = start_worker("trades", "trades-doomed", env)
-        wait_for(lambda: fault.fired >= 1, timeout=90, message="the trades worker inside the exit")
+        wait_for(lambda: fault.fired >= 1, timeout=150, message="the trades worker inside the exit")
         os.kill(workers["doomed"].pid, signal.SIGKILL)
         workers["doomed"].wait(timeout=10)
         order.refresh_from_db()
