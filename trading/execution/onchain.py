@@ -127,7 +127,7 @@ class Lander:
             attempt=number,
         )
         try:
-            routed, signed, signature = self._build_distinct(order, wallet, token, fee=fee, slippage=slippage)
+            routed, signed, signature, amount = self._build_distinct(order, wallet, token, fee=fee, slippage=slippage)
         except VenueError as exc:
             order_fail(order_id=order.id, error=f"No venue could build this swap: {exc.message}.")
             _count(getattr(exc, "venue", "none"), "failed")
@@ -151,6 +151,7 @@ class Lander:
             _count(venue, "failed")
             return OrderStatus.FAILED
         fields = {
+            "amount_in": amount,  # a buy may be a lamport or two less (see _build_distinct)
             "signature": signature,
             "signed_tx": signed,
             "last_valid_block_height": routed.swap.last_valid_block_height,
@@ -173,14 +174,18 @@ class Lander:
         return order
 
     def _build_distinct(self, order: Order, wallet, token, *, fee, slippage):
-        """Quote, build and sign until the signature is this order's alone (see signature_claim); bounded."""
+        """Quote, build and sign until the signature is this order's alone (see signature_claim); bounded.
+
+        On a clash a buy spends one lamport less (a different amount is a different transaction at once); a sell,
+        whose amount must stay whole, waits for a later blockhash instead."""
         buying = order.side == OrderSide.BUY
+        amount = order.amount_in
         for _ in range(DISTINCT_TRIES):
             routed = route_swap(
                 venues=venues_in_order(),
                 input_mint=SOL_MINT if buying else token.mint,
                 output_mint=token.mint if buying else SOL_MINT,
-                amount=order.amount_in,
+                amount=amount,
                 slippage_bps=slippage,
                 user_public_key=wallet.public_key,
                 fee=fee,
@@ -191,10 +196,13 @@ class Lander:
             signed, signature = transaction_sign(raw=routed.swap.transaction, keypair=wallet.keypair())
             taken = Order.objects.filter(signature=signature).exclude(id=order.id).exists()
             if not taken and signature_claim(signature=signature, order_id=order.id):
-                return routed, signed, signature
-            log.info("order %s: identical transaction to another order's; re-quoting on a later blockhash", order.id)
-            time.sleep(DISTINCT_WAIT)
-        return None, b"", ""
+                return routed, signed, signature, amount
+            log.info("order %s: identical transaction to another order's; building a distinct one", order.id)
+            if buying and amount > 1:
+                amount -= 1
+            else:
+                time.sleep(DISTINCT_WAIT)
+        return None, b"", "", amount
 
     # --- the landing loop of one signed attempt -----------------------------------------------------------
     def land(self, order: Order, *, fresh: bool = False) -> str:

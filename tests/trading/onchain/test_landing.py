@@ -180,6 +180,9 @@ def test_identical_buys_in_one_block_each_fill_once(desk, celery_worker):
     assert done[0].signature != done[1].signature
     landed = desk.sandbox.ledger.landed_swaps(owner=desk.owner)
     assert sorted(e.signature for e in landed) == sorted(d.signature for d in done)
+    # A buy that clashed spent a lamport less rather than wait a block; each order records what it swapped.
+    assert sorted(e.swap.in_amount for e in landed) == sorted(d.amount_in for d in done)
+    assert all(123_000_000 - 5 <= d.amount_in <= 123_000_000 for d in done)
     mint = done[0].position.token.mint
     total = sum(Position.objects.get(id=d.position_id).size for d in done)
     assert total == desk.sandbox.chain.token_balance(desk.owner, mint)
