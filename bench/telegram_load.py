@@ -88,8 +88,9 @@ def prepare(users: int) -> tuple[list[int], object]:
     return [BASE_USER + i for i in range(users)], token
 
 
-def start_processes(standin_url: str) -> list[subprocess.Popen]:
-    env = dict(os.environ, TELEGRAM_API_URL=standin_url, LOG_LEVEL="warning", TELEGRAM_BOT_TOKEN="")
+def start_processes(standin_url: str, bot_processes: int) -> list[subprocess.Popen]:
+    env = dict(os.environ, TELEGRAM_API_URL=standin_url, LOG_LEVEL="warning", TELEGRAM_BOT_TOKEN="",
+               TELEGRAM_BOT_PROCESSES=str(bot_processes))
     python = sys.executable
     log_dir = Path(settings.VAR_DIR) / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--mean-gap", type=float, default=10.0, help="mean seconds between one user's commands")
     parser.add_argument("--notify-rate", type=float, default=50.0)
+    parser.add_argument("--bot-processes", type=int, default=2, help="TELEGRAM_BOT_PROCESSES for runbot")
     args = parser.parse_args()
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         raise SystemExit("telegram_load needs Postgres: set DATABASE_URL (SQLite cannot take this many writers)")
@@ -178,7 +180,7 @@ def main() -> None:
     standin = BotApiStandin().start()
     for user in users:  # every simulated trader has talked to the bot before (else Telegram: chat not found)
         standin.add_chat(user)
-    procs = start_processes(standin.url)
+    procs = start_processes(standin.url, args.bot_processes)
     stop = threading.Event()
     try:
         wait_bot_ready(standin)
@@ -217,26 +219,32 @@ def main() -> None:
 
     base, load = read_only_ms(base_log), read_only_ms(load_log)
     unanswered = sum(1 for u in load_log if u not in latencies)
+    answered_in_window = sum(1 for u in load_log if u in latencies and standin.world.answered[u] <= t0 + elapsed)
     notes = [e for e in standin.log(method="sendMessage")[sends_before:] if e["reply_to"] is None and e["at"] >= t0]
     window = [e["at"] for e in notes if e["at"] <= t0 + elapsed]
     sent_per_s = len(window) / elapsed if elapsed else 0.0
-    flood = standin.stats()["flood_429s"]
+    stats = standin.stats()
+    flood, flood_notifications = stats["flood_429s"], stats["flood_429s_unsolicited"]
     standin.stop()
 
     result = {
-        "bench": "telegram_load", "users": args.users, "seconds": round(elapsed, 1),
+        "bench": "telegram_load", "users": args.users, "seconds": round(elapsed, 1), "bot_processes": args.bot_processes,
         "updates_sent": driven, "updates_per_s": round(driven / elapsed, 1), "unanswered": unanswered,
+        "answered_per_s": round(answered_in_window / elapsed, 1),
         "reply_p50_ms": round(statistics.median(load), 1) if load else None,
         "reply_p95_ms": round(percentile(load, 0.95), 1) if load else None,
         "baseline_p50_ms": round(statistics.median(base), 1) if base else None,
         "baseline_p95_ms": round(percentile(base, 0.95), 1) if base else None,
         "p95_vs_baseline": round(percentile(load, 0.95) / percentile(base, 0.95), 2) if load and base else None,
         "notifications_published": counter.value, "sent_per_s": round(sent_per_s, 2), "flood_429s": flood,
+        "flood_429s_notifications": flood_notifications,
     }
-    print(f"users {args.users}, {driven} updates in {elapsed:.0f} s ({driven / elapsed:.0f}/s), {unanswered} unanswered")
+    print(f"users {args.users}, {driven} updates in {elapsed:.0f} s ({driven / elapsed:.0f}/s), "
+          f"{result['answered_per_s']}/s answered during the run, {unanswered} never answered")
     print(f"read-only reply latency: p50 {result['reply_p50_ms']} ms, p95 {result['reply_p95_ms']} ms "
           f"(baseline at 5/s: p50 {result['baseline_p50_ms']} ms, p95 {result['baseline_p95_ms']} ms)")
-    print(f"notifications: {counter.value} published at {args.notify_rate}/s, sent {sent_per_s:.1f}/s, 429s from the stand-in: {flood}")
+    print(f"notifications: {counter.value} published at {args.notify_rate}/s, sent {sent_per_s:.1f}/s; 429s from the stand-in: {flood} "
+          f"({flood_notifications} to notifications, the rest to replies sent after the 60 s reply window)")
     print(json.dumps(result))
 
 

@@ -221,6 +221,7 @@ TELEGRAM_SEND_MARGIN_MS = env_int("TELEGRAM_SEND_MARGIN_MS", 25, minimum=0, maxi
 TELEGRAM_GROUP_PER_MINUTE = env_int("TELEGRAM_GROUP_PER_MINUTE", 20, minimum=1, maximum=60)
 TELEGRAM_COMMANDS_PER_MINUTE = env_int("TELEGRAM_COMMANDS_PER_MINUTE", 30, minimum=1)
 TELEGRAM_COMMAND_BURST = env_int("TELEGRAM_COMMAND_BURST", 8, minimum=1)
+TELEGRAM_BOT_PROCESSES = env_int("TELEGRAM_BOT_PROCESSES", 0, minimum=0, maximum=64)  # 0: handlers in threads
 
 # --- Trading core (trading/, docs/trading.md) ---------------------------------------------------------
 # Wallet secrets are encrypted with AES-GCM under the FIRST key of "kid:base64key,..."; every listed key

@@ -72,12 +72,14 @@ def webhook_update_store(*, payload: dict) -> bool:
             InboundUpdate.objects.create(update_id=update_id, payload=payload)
     except IntegrityError:
         return False
-    limits.client().lpush(f"{limits.PREFIX}inbound", update_id)
+    key = f"{limits.PREFIX}inbound"  # only a wake-up call for the bot; the row is the truth
+    limits.client().pipeline(transaction=False).lpush(key, update_id).ltrim(key, 0, 99).execute()
     return True
 
 
-def inbound_next(*, limit: int = 50) -> list[InboundUpdate]:
-    return list(InboundUpdate.objects.filter(processed_at__isnull=True).order_by("update_id")[:limit])
+def inbound_next(*, after: int = 0, limit: int = 50) -> list[InboundUpdate]:
+    """Stored updates not processed yet, oldest first (all of them after a restart: ``after=0``)."""
+    return list(InboundUpdate.objects.filter(processed_at__isnull=True, update_id__gt=after).order_by("update_id")[:limit])
 
 
 def inbound_done(*, update_id: int) -> None:

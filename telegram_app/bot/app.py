@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import close_old_connections
 from telegram import InlineKeyboardMarkup, ReplyParameters, Update
 from telegram.error import BadRequest, RetryAfter, TelegramError
@@ -22,6 +24,7 @@ from telegram.ext import (
 )
 
 from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply
+from telegram_app.bot.pool import handle_in_child, pool_create
 from telegram_app.bot.router import handle
 from telegram_app.limits import note_direct_send
 
@@ -127,7 +130,11 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     inc = incoming_from(update)
     if inc is None:
         return
-    actions = await asyncio.to_thread(_sync_handle, inc)
+    pool = context.application.bot_data.get("pool")
+    if pool is not None:
+        actions = await asyncio.get_running_loop().run_in_executor(pool, handle_in_child, inc)
+    else:
+        actions = await asyncio.to_thread(_sync_handle, inc)
     await perform(context.bot, inc, actions, query=update.callback_query)
 
 
@@ -137,6 +144,18 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _post_init(app: Application) -> None:
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(THREADS, thread_name_prefix="bot-sync"))
+    if settings.TELEGRAM_BOT_PROCESSES:
+        pool = pool_create(settings.TELEGRAM_BOT_PROCESSES)
+        app.bot_data["pool"] = pool
+        # Start every child now (Django set-up takes a while), not on the first update.
+        await asyncio.gather(*(asyncio.get_running_loop().run_in_executor(pool, os.getpid)
+                               for _ in range(settings.TELEGRAM_BOT_PROCESSES)))
+
+
+async def _post_shutdown(app: Application) -> None:
+    pool = app.bot_data.pop("pool", None)
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def build_application(*, token: str, api_url: str, polling: bool = True, after_update=None) -> Application:
@@ -145,7 +164,7 @@ def build_application(*, token: str, api_url: str, polling: bool = True, after_u
     builder = (ApplicationBuilder().token(token).base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
                .concurrent_updates(PerUserOrder()).connection_pool_size(64).pool_timeout(10.0)
                .connect_timeout(5.0).read_timeout(15.0).write_timeout(15.0).get_updates_read_timeout(40.0)
-               .post_init(_post_init))
+               .post_init(_post_init).post_shutdown(_post_shutdown))
     if not polling:
         builder = builder.updater(None)
     app = builder.build()

@@ -23,7 +23,7 @@ OOPS = "Something went wrong on our side; nothing was changed. Please try again 
 
 # command -> (screen, needs an account, private chat only, admin only)
 COMMANDS = {
-    "start": (acc.start, False, False, False),
+    "start": (acc.start, False, True, False),
     "help": (acc.help_, False, False, False),
     "wallet": (acc.wallet, True, True, False),
     "buy": (trade.buy_command, True, True, False),

@@ -36,16 +36,14 @@ async def _hold(lock: limits.SingleInstanceLock, stop: asyncio.Event) -> None:
 async def _drain_webhook(app, stop: asyncio.Event) -> None:
     """Feed stored webhook updates to the application in update_id order; a crash leaves them stored."""
     client = limits.client()
-    queued: set[int] = set()
+    last = 0
     while not stop.is_set():
-        rows = await asyncio.to_thread(services.inbound_next, limit=100)
+        rows = await asyncio.to_thread(services.inbound_next, after=last, limit=100)
         for row in rows:
-            if row.update_id not in queued:
-                queued.add(row.update_id)
-                await app.update_queue.put(Update.de_json(row.payload, app.bot))
-        if len(queued) > 10_000:
-            queued = {u for u in queued if u >= min(queued) + 5_000}
-        await asyncio.to_thread(client.blpop, [f"{limits.PREFIX}inbound"], 1)
+            await app.update_queue.put(Update.de_json(row.payload, app.bot))
+            last = row.update_id
+        if not rows:
+            await asyncio.to_thread(client.blpop, [f"{limits.PREFIX}inbound"], 1)
 
 
 async def _mark_done(update: Update) -> None:
@@ -83,7 +81,7 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, stop.set)
-            except (RuntimeError, ValueError, NotImplementedError):
+            except (RuntimeError, ValueError):
                 pass  # not the main thread (tests, botshell): the caller sets `stop`
         app = build_application(token=token, api_url=api_url, polling=mode == "polling",
                                 after_update=_mark_done if mode == "webhook" else None)

@@ -95,7 +95,11 @@ def send_message(w: World, params: dict, conn=None) -> dict:
     with w.lock:
         _known_chat(w, chat_id)
         if not w.is_reply(chat_id, reply_to, now):
-            w.flood.check(chat_id, now)
+            try:
+                w.flood.check(chat_id, now)
+            except ApiError:
+                w.flood.refused_unsolicited += reply_to is None
+                raise
         mid = w.new_message_id(chat_id)
         msg = {"message_id": mid, "date": int(time.time()), "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
                "from": _public(w.bot), "text": text, "_from_bot": True}

@@ -25,6 +25,13 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a client went away (cancelled long poll, stopped bot): nothing to report
+        super().handle_error(request, client_address)
+
 
 class BotApiStandin:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, flood: FloodLimits | None = None, token: str | None = None):
@@ -136,7 +143,8 @@ class BotApiStandin:
         w = self.world
         with w.lock:
             latencies = [w.answered[u] - w.delivered[u] for u in w.answered if u in w.delivered]
-            return {"calls": dict(w.calls), "flood_429s": w.flood.refused, "pending_updates": len(w.updates),
+            return {"calls": dict(w.calls), "flood_429s": w.flood.refused,
+                    "flood_429s_unsolicited": w.flood.refused_unsolicited, "pending_updates": len(w.updates),
                     "answered": len(latencies), "webhook": dict(w.webhook)}
 
     def latencies(self) -> dict[int, float]:

@@ -31,6 +31,7 @@ class FloodLimits:
         self._global: deque[float] = deque()
         self._chat: dict[int, deque[float]] = defaultdict(deque)
         self.refused = 0
+        self.refused_unsolicited = 0  # of which: messages that answered nobody (notifications)
         self.refusals: list[float] = []  # monotonic times of every 429
         self._forced: list[int] = []
 

@@ -100,3 +100,17 @@ def test_exported_key_message_is_deleted_by_the_task(telegram_settings, standin)
     assert delete_message.run(109, sent["message_id"]) is True
     assert standin.message(109, 1) is None
     assert delete_message.run(109, 1) is False  # already gone: logged, not retried
+
+
+def test_handlers_can_run_in_a_process_pool(telegram_settings, standin, transactional_db):
+    from tests.fixtures.telegram import BotRunner, TelegramUser
+
+    telegram_settings.TELEGRAM_BOT_PROCESSES = 1
+    runner = BotRunner(standin).start()
+    try:
+        grace = TelegramUser(standin, 110)
+        assert "Welcome to Jarvis" in grace.send("/start")["text"]
+        assert "Paper trading is on" in grace.press("Paper trading")["message"]["text"]
+    finally:
+        runner.stop()
+    assert TelegramAccount.objects.get(telegram_user_id=110).trader.settings.mode == "paper"

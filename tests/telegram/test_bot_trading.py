@@ -10,7 +10,7 @@ from telegram_app.bot.core import callback_key
 from telegram_app.callbacks import cb_sign
 from tests.conftest import wait_for
 from tests.fixtures.trading import mint_address
-from trading.models import ExitPlan, Order, Position, Token
+from trading.models import ExitPlan, Order, Position, Token, Wallet
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,6 +106,13 @@ def test_another_trader_cannot_touch_a_position_even_with_forged_buttons(tg_user
     assert "no position" in bob.press("", data=forged_edit, message_id=bob_msg)["answer"]["text"]
     assert not Order.objects.filter(position=position, side="sell").exists()
     assert "You have no open positions" in bob.send("/positions")["text"]
+    alice.send("/wallet")
+    wallet = alice.press("Create wallet")["message"]["text"].split()[3]
+    wallet_id = Wallet.objects.get(public_key=wallet).pk
+    forged_export = cb_sign(key=callback_key(), user_id=204, action="wx", args=(wallet_id,), now=time.time())
+    refused = bob.press("", data=forged_export, message_id=bob_msg)
+    assert "no wallet with that number" in refused["answer"]["text"]
+    assert all(wallet not in (e.get("text") or "") for e in bob.standin.log(204))
 
 
 def test_conversation_state_survives_a_bot_restart(bot_runner, tg_user, listed):
