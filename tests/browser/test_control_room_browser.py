@@ -20,6 +20,9 @@ from trading.services.risk import risk_check_entry
 from trading.tpsl.retry import failures_for, stuck_update
 
 SOL = 10**9
+# The session's worker has two threads shared with the whole suite: a backup another test queued may hold them for a
+# while on a loaded machine. A bound, not a speed assertion.
+WORKER_WAIT = 90
 
 
 @pytest.fixture
@@ -43,7 +46,7 @@ def test_close_a_position_from_the_list_and_see_the_exit_order_fill(live_server,
     mint = mint_address()
     price_standin.set(mint, "0.0001")
     position = position_open(trader=trader, mint=mint, amount_lamports=SOL // 10)
-    wait_for(lambda: Position.objects.get(pk=position.pk).status == "open", message="the paper buy to fill")
+    wait_for(lambda: Position.objects.get(pk=position.pk).status == "open", timeout=WORKER_WAIT, message="the paper buy to fill")
 
     page = logged_in
     page.click("#desk-positions a")  # "1 open" on the front page
@@ -55,7 +58,7 @@ def test_close_a_position_from_the_list_and_see_the_exit_order_fill(live_server,
     page.wait_for_selector("text=1 closing sell(s) queued")
 
     sell = wait_for(lambda: Order.objects.filter(position=position, side="sell", status="confirmed").first(),
-                    message="the exit order to fill through the worker")
+                    timeout=WORKER_WAIT, message="the exit order to fill through the worker")
     page.goto(f"{live_server.url}/admin/trading/order/?position__id__exact={position.pk}&side__exact=sell")
     row = page.inner_text(f'tr:has(a[href*="/admin/trading/order/{sell.pk}/change/"])')
     assert "Confirmed" in row and "paper" in row
@@ -91,14 +94,14 @@ def test_newcomer_finds_a_stuck_exit_retries_it_and_sees_it_finish_in_flower(
     mint = mint_address()
     price_standin.set(mint, "0.0001")
     position = position_open(trader=trader, mint=mint, amount_lamports=SOL // 10)
-    wait_for(lambda: Position.objects.get(pk=position.pk).status == "open", message="the paper buy to fill")
+    wait_for(lambda: Position.objects.get(pk=position.pk).status == "open", timeout=WORKER_WAIT, message="the paper buy to fill")
 
     # A stop-loss exit fails (no price), and the TP/SL engine flags the position as stuck.
     settings.PRICE_MAX_AGE_SECONDS = 0
     settings.TPSL_EXIT_MAX_FAILURES = 1
     del price_standin.jupiter[mint]
     failed = exit_order_create(position_id=position.pk, amount=Position.objects.get(pk=position.pk).size, reason="sl")
-    wait_for(lambda: Order.objects.get(pk=failed.pk).status == "failed", message="the exit to fail")
+    wait_for(lambda: Order.objects.get(pk=failed.pk).status == "failed", timeout=WORKER_WAIT, message="the exit to fail")
     with transaction.atomic():
         stuck_update(stuck_at={position.pk: None}, failures=failures_for(position_ids=[position.pk]), now=timezone.now())
     price_standin.set(mint, "0.0001")  # the venue is back
@@ -115,7 +118,7 @@ def test_newcomer_finds_a_stuck_exit_retries_it_and_sees_it_finish_in_flower(
     page.click("button[name=index]")
     page.wait_for_selector(f"text=failed order #{failed.pk} retried as order")
     retry = Order.objects.filter(position=position, side="sell").exclude(pk=failed.pk).get()
-    wait_for(lambda: Order.objects.get(pk=retry.pk).status == "confirmed", message="the retried exit to fill")
+    wait_for(lambda: Order.objects.get(pk=retry.pk).status == "confirmed", timeout=WORKER_WAIT, message="the retried exit to fill")
 
     def flower_task():
         tasks = httpx.get(f"{url}/api/tasks", params={"taskname": "trading.execute_order"}, auth=FLOWER_AUTH,
