@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/trade_latency.py [--buys 220] [--warmup 10] [--probes 300]
 
-In one run, on a dedicated database (jarvis_bench_trade on BENCH_DATABASE_SERVER) and Redis database
-BENCH_REDIS_DB (default 8), with an in-process sandbox (chain, bags.fm and Jupiter stand-ins; no confirmation delay)
+In one run, on a database of its own (jarvis_bench_trade_<pid> on BENCH_DATABASE_SERVER, dropped at the end) and
+Redis database BENCH_REDIS_DB (default 8; flushed, so one run at a time per Redis database), with an in-process sandbox (chain, bags.fm and Jupiter stand-ins; no confirmation delay)
 and one `celery worker -Q trades` process (prefork, 2 processes, prefetch 1, as worker-trades runs):
 
 (a) baseline: the round trip of a no-op task on the trades queue (`trading.order_probe`, apply_async + result get);
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SERVER = os.environ.get("BENCH_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432").rstrip("/")
-DB_NAME = "jarvis_bench_trade"
+DB_NAME = f"jarvis_bench_trade_{os.getpid()}"  # one database per run, dropped at the end
 REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '8')}"
 SOL = 10**9
 
@@ -64,22 +64,29 @@ def environment(sandbox) -> dict:
     }
 
 
-def recreate_database() -> None:
+def server_sql(*statements: str) -> None:
     import psycopg2
 
     conn = psycopg2.connect(f"{SERVER}/postgres")
     conn.autocommit = True
     with conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DB_NAME}")
+        for statement in statements:
+            cursor.execute(statement)
     conn.close()
+
+
+def recreate_database() -> None:
+    server_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)", f"CREATE DATABASE {DB_NAME}")
 
 
 def start_worker() -> subprocess.Popen:
     command = [str(ROOT / ".venv" / "bin" / "celery"), "-A", "jarvis", "worker", "-Q", "trades", "-P", "prefork",
                "-c", "2", "--prefetch-multiplier", "1", "-l", "warning", "--without-gossip", "--without-mingle",
                "--without-heartbeat", "-n", f"bench-trades-{os.getpid()}@%h"]
-    return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log_path = Path(os.environ["JARVIS_VAR_DIR"]) / "worker.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:  # a file, not a pipe: an unread pipe would block a chatty worker
+        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
 
 
 def probe_round_trips(count: int) -> list[float]:
@@ -202,7 +209,8 @@ def main() -> int:
         paper_trader = trader_register(name="bench-paper")
         paper, reason = buys(settled=settled, trader=paper_trader, mint=token.mint, amount=SOL // 100, count=args.buys, warmup=args.warmup)
         if reason:
-            raise SystemExit(f"paper buys failed: {reason}")
+            tail = (Path(os.environ["JARVIS_VAR_DIR"]) / "worker.log").read_text(errors="replace")[-2000:]
+            raise SystemExit(f"paper buys failed: {reason}\nworker log (tail):\n{tail}")
         print(summary("paper buy -> open", paper))
 
         sandbox_trader = trader_register(name="bench-sandbox")
@@ -226,6 +234,11 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             worker.kill()
         sandbox.stop()
+        settled.conn.close()
+        from django.db import connections
+
+        connections.close_all()
+        server_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
     celery_p50 = percentile(probes, 50)
     result.update(
