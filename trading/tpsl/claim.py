@@ -17,12 +17,11 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from psycopg2.extras import execute_values
 
 from trading.models import ExitLeg, ExitPlan, Order, Position, PositionStatus, TradingSettings
 from trading.models.choices import Mode
 from trading.prices import PricePoint
-from trading.tpsl import retry
+from trading.tpsl import portable, retry
 from trading.tpsl.decide import PositionState, decide
 from trading.tpsl.plans import ExitPlanSpec, PlanError, spec_from_json
 from trading.tpsl.triggers import legs_done_from
@@ -62,12 +61,16 @@ def _legs_by_position(position_ids: list[int]) -> dict[int, tuple[dict[int, int]
 
 def _order_insert(rows: list[dict], now: datetime) -> dict[str, int]:
     """Insert exit orders, skipping any a constraint refuses; returns client id -> order id of those written."""
+    if connection.vendor != "postgresql":
+        return portable.orders_insert(rows)
     fields = [f for f in Order._meta.concrete_fields if not f.primary_key]
     defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in fields}
     defaults.update(created_at=now, updated_at=now)
     values = [tuple(row.get(f.attname, defaults[f.attname]) for f in fields) for row in rows]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"INSERT INTO {Order._meta.db_table} ({columns}) VALUES %s ON CONFLICT DO NOTHING RETURNING client_id, id"
+    from psycopg2.extras import execute_values
+
     with connection.cursor() as cursor:
         written = execute_values(cursor.cursor, sql, values, page_size=max(len(values), 1), fetch=True)
     return {str(client_id): order_id for client_id, order_id in written}
@@ -79,9 +82,12 @@ def exits_claim(*, candidate_ids: list[int], prices: dict[int, PricePoint], now:
     if not candidate_ids:
         return result
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(CANDIDATES_SQL, [list(candidate_ids)])
-            rows = cursor.fetchall()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(CANDIDATES_SQL, [list(candidate_ids)])
+                rows = cursor.fetchall()
+        else:
+            rows = portable.claim_rows(candidate_ids=candidate_ids)
         ids = [row[0] for row in rows]
         legs = _legs_by_position(ids)
         failures = retry.failures_for(position_ids=ids)

@@ -37,6 +37,11 @@ def failures_for(*, position_ids: list[int]) -> dict[int, Failures]:
     """Failed automatic exits of each position since its last confirmed sell (one query)."""
     if not position_ids:
         return {}
+    if connection.vendor != "postgresql":
+        from trading.tpsl import portable
+
+        rows = portable.failures_rows(position_ids=position_ids)
+        return {pid: Failures(count, last_at, error or "") for pid, count, last_at, error in rows}
     sql = f"""
         SELECT o.position_id, count(*), max(o.updated_at), (array_agg(o.error ORDER BY o.id DESC))[1]
         FROM {ORDER} o

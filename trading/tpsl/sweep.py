@@ -26,7 +26,7 @@ from trading.models import Order, Position, Token
 from trading.models.choices import ORDER_IN_FLIGHT
 from trading.prices import HTTP_TIMEOUT as PRICE_HTTP_TIMEOUT
 from trading.prices import PricePoint, prices_get_many, prices_refresh
-from trading.tpsl import retry
+from trading.tpsl import portable, retry
 from trading.tpsl.claim import exits_claim
 from trading.tpsl.decide import PRICE_OK, price_status
 
@@ -71,6 +71,8 @@ def _shard_sql(alias: str, shards: int) -> str:
 
 def open_mints(*, shard: int = 0, shards: int = 1) -> dict[int, str]:
     """token id -> mint for every token with an open position (in this shard)."""
+    if connection.vendor != "postgresql":
+        return portable.open_mints(shard=shard, shards=shards)
     shard_filter = " AND t.id %% %(shards)s = %(shard)s" if shards > 1 else ""
     sql = (
         f"SELECT t.id, t.mint FROM {TOKEN} t WHERE EXISTS "
@@ -122,6 +124,8 @@ def peaks_update(*, prices: dict[int, Decimal]) -> int:
     """
     if not prices:
         return 0
+    if connection.vendor != "postgresql":
+        return portable.peaks_update(prices=prices)
     sql = f"""
         UPDATE {POSITION} AS p
         SET peak_price = v.price,
@@ -137,6 +141,8 @@ def peaks_update(*, prices: dict[int, Decimal]) -> int:
 
 def candidates_find(*, prices: dict[int, Decimal], now: datetime, shard: int = 0, shards: int = 1) -> list[int]:
     """Open positions with no exit in flight whose stored triggers fire at their mint's price, or whose time is up."""
+    if connection.vendor != "postgresql":
+        return portable.candidates_find(prices=prices, now=now, shard=shard, shards=shards)
     no_exit = (
         f"NOT EXISTS (SELECT 1 FROM {ORDER} o WHERE o.position_id = p.id AND o.side = 'sell' "
         f"AND o.status IN %(in_flight)s)"
