@@ -104,8 +104,8 @@ def _route(inc: Incoming) -> list:
         return _callback(inc)
     text = (inc.text or "").strip()
     if looks_like_secret_key(text):
-        state, _ = services.conversation_get(telegram_user_id=inc.user_id)
-        if state == "import_key" and inc.private:
+        state = services.conversation_get(telegram_user_id=inc.user_id)[0] if inc.private else ""
+        if state == "import_key":
             account = _account(inc)
             return _render(acc.wallet_import_do(account, inc, text, {}), inc)
         where = "a group" if not inc.private else "a chat"
@@ -113,6 +113,8 @@ def _route(inc: Incoming) -> list:
                                                f"{where}; to import a wallet use /wallet in a private chat with me.")]
     if text.startswith("/"):
         return _command(inc, text)
+    if not inc.private:
+        return []  # group chatter is not for the bot (only its commands are)
     account = _account(inc)
     if account is None:
         return [Reply("Send /start first to open your account.")]
