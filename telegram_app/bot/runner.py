@@ -22,7 +22,19 @@ def lock_for(token: str, api_url: str) -> limits.SingleInstanceLock:
     return limits.SingleInstanceLock(f"runbot:{digest}")
 
 
-async def _hold(lock: limits.SingleInstanceLock, stop: asyncio.Event) -> None:
+def _heartbeat(mode: str) -> None:
+    """The bot's readiness heartbeat (monitoring reads it); a Redis blip must not stop the bot."""
+    from monitoring import heartbeats
+
+    try:
+        heartbeats.heartbeat_write(heartbeats.redis_for(settings.REDIS_URL), component="bot", detail={"mode": mode})
+    except Exception:  # noqa: BLE001 - readiness will report the stale heartbeat instead
+        logger.warning("could not write the bot heartbeat", exc_info=True)
+
+
+async def _hold(lock: limits.SingleInstanceLock, stop: asyncio.Event, mode: str = "polling") -> None:
+    """Keep the single-instance lock and the heartbeat fresh while the bot runs."""
+    await asyncio.to_thread(_heartbeat, mode)
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=lock.ttl_ms / 3000)
@@ -31,6 +43,8 @@ async def _hold(lock: limits.SingleInstanceLock, stop: asyncio.Event) -> None:
         if not stop.is_set() and not await asyncio.to_thread(lock.refresh):
             logger.error("the single-bot lock was lost; stopping so two bots never run at once")
             stop.set()
+        elif not stop.is_set():
+            await asyncio.to_thread(_heartbeat, mode)
 
 
 async def _drain_webhook(app, stop: asyncio.Event) -> None:
@@ -85,7 +99,7 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
                 pass  # not the main thread (tests, botshell): the caller sets `stop`
         app = build_application(token=token, api_url=api_url, polling=mode == "polling",
                                 after_update=_mark_done if mode == "webhook" else None)
-        holder = asyncio.create_task(_hold(lock, stop))
+        holder = asyncio.create_task(_hold(lock, stop, mode))
         await _initialize(app, stop)
         async with app:
             await app.start()
