@@ -83,4 +83,6 @@ def inbound_next(*, after: int = 0, limit: int = 50) -> list[InboundUpdate]:
 
 
 def inbound_done(*, update_id: int) -> None:
-    InboundUpdate.objects.filter(update_id=update_id).update(processed_at=timezone.now())
+    """Mark an update processed and drop its payload: a pasted private key must not stay in the database (or
+    its backups) once the bot has handled it. The update_id stays, so a Telegram retry is still dropped."""
+    InboundUpdate.objects.filter(update_id=update_id).update(processed_at=timezone.now(), payload={})
