@@ -67,7 +67,8 @@ def parse_percent(text: str, *, minimum: Decimal = Decimal("0"), maximum: Decima
         raise ParseError(f"The percent must be at most {maximum}. Send a number like 25.", "too_large")
     if -value.as_tuple().exponent > 2:
         raise ParseError("Use at most two decimal places, like 12.5.", "too_precise")
-    return value.normalize() if value == value.to_integral() else value
+    # Plain digits (25, 12.5), never an exponent form: Decimal("100").normalize() would print as "1E+2".
+    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
 
 
 def parse_mint(text: str) -> str:
@@ -102,7 +103,8 @@ def looks_like_secret_key(text: str) -> bool:
             return False
         return isinstance(values, list) and len(values) == 64 and all(isinstance(v, int) and 0 <= v <= 255 for v in values)
     for word in raw.split():
-        if 80 <= len(word) <= 90 and _BASE58.match(word) and len(base58.b58decode(word)) == 64:
+        # 64 bytes are 64 to 88 base58 characters (each leading zero byte is one '1'); a mint is at most 44.
+        if 64 <= len(word) <= 90 and _BASE58.match(word) and len(base58.b58decode(word)) == 64:
             return True
     return False
 

@@ -29,6 +29,8 @@ def exit_spec_resolve(*, spec: ExitPlanSpec | dict | str | None, default: dict |
             return preset(spec)
         if isinstance(spec, dict):
             return spec_from_json(spec)
+        if not isinstance(spec, ExitPlanSpec):
+            raise PlanError("An exit plan is a preset name or a plan with a stop-loss and take-profits.", "invalid_plan")
         return spec_validate(spec)
     except PlanError as exc:
         raise InvalidInput(exc.message, exc.code) from None
