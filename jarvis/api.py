@@ -24,3 +24,41 @@ def exception_handler(exc, context):
     message = detail.get("detail") if isinstance(detail, dict) and "detail" in detail else detail
     response.data = {"error": {"code": str(code), "message": message}}
     return response
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable, machine-readable"},
+                "message": {"description": "one readable sentence, or per-parameter sentences for 400"},
+            },
+        }
+    },
+}
+_ERRORS = {
+    "400": "A query parameter is invalid.",
+    "401": "Not logged in.",
+    "403": "Not allowed: missing or wrong credentials, or not staff.",
+}
+
+
+def schema_error_responses(result, generator, request, public):
+    """drf-spectacular post-processing: document the JSON errors every operation can answer (see `exception_handler`),
+    so the schema describes what clients really get: 400 where there are parameters, 401/403 wherever credentials are
+    read (a wrong password is refused even on the public readiness check)."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for methods in result.get("paths", {}).values():
+        for operation in methods.values():
+            responses = operation.setdefault("responses", {})
+            wanted = ["400"] if operation.get("parameters") else []
+            if any(requirement for requirement in operation.get("security", [{}])):
+                wanted += ["401", "403"]
+            for status in wanted:
+                responses.setdefault(status, {"description": _ERRORS[status], "content": ref})
+    return result

@@ -11,11 +11,17 @@ from rest_framework.views import APIView
 from monitoring import selectors
 
 
+def _bounded(name: str, maximum: int) -> OpenApiParameter:
+    """The schema of an integer query parameter, with the bounds `_int_param` enforces."""
+    return OpenApiParameter(name, {"type": "integer", "minimum": 1, "maximum": maximum})
+
+
 def _int_param(request, name: str, default: int, maximum: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # isascii: str.isdigit() also admits '²' and other digits int() refuses (that was a 500).
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise ValidationError({name: f"must be a whole number from 1 to {maximum}"}, code="invalid_parameter")
     return int(raw)
 
@@ -49,14 +55,14 @@ class SummaryView(DashboardView):
 
 
 class PositionsView(DashboardView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[OpenApiParameter("limit", int)])
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[_bounded("limit", 1000)])
     def get(self, request):
         rows = selectors.positions_open_list(limit=_int_param(request, "limit", 200, 1000))
         return Response(self.unavailable("positions") if rows is None else {"available": True, "results": rows})
 
 
 class TradesView(DashboardView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[OpenApiParameter("limit", int)])
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[_bounded("limit", 1000)])
     def get(self, request):
         rows = selectors.trades_recent_list(limit=_int_param(request, "limit", 100, 1000))
         return Response(self.unavailable("orders") if rows is None else {"available": True, "results": rows})
@@ -64,7 +70,7 @@ class TradesView(DashboardView):
 
 class AlertsView(DashboardView):
     @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[OpenApiParameter("state", str, enum=["firing", "resolved"]),
-                                                               OpenApiParameter("limit", int)])
+                                                               _bounded("limit", 1000)])
     def get(self, request):
         state = request.query_params.get("state")
         if state not in (None, "firing", "resolved"):
@@ -74,7 +80,7 @@ class AlertsView(DashboardView):
 
 
 class UptimeView(DashboardView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[OpenApiParameter("hours", int)])
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[_bounded("hours", 24 * 30)])
     def get(self, request):
         hours = _int_param(request, "hours", 24, 24 * 30)
         return Response({"percent": selectors.uptime_percentages(), "history": selectors.uptime_history(hours=hours)})

@@ -29,6 +29,26 @@ class LivenessView(APIView):
         return Response({"status": "ok", "version": settings.VERSION, "time": timezone.now().isoformat()})
 
 
+READINESS = inline_serializer(
+    "Readiness",
+    {
+        "status": serializers.ChoiceField(["ready", "not_ready"]),
+        "checked_at": serializers.DateTimeField(required=False),
+        "components": serializers.DictField(
+            child=inline_serializer(
+                "ReadinessComponent",
+                {
+                    "status": serializers.ChoiceField(["up", "down"]),
+                    "latency_ms": serializers.FloatField(),
+                    "detail": serializers.CharField(),
+                },
+            ),
+            required=False,
+        ),
+    },
+)
+
+
 class ReadinessView(APIView):
     """Readiness: 200 when every component is up, 503 otherwise. Details for staff or with the readiness token."""
 
@@ -37,27 +57,7 @@ class ReadinessView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("token", str, description="MONITORING_READINESS_TOKEN: shows per-component detail")],
-        responses={
-            200: inline_serializer(
-                "Readiness",
-                {
-                    "status": serializers.ChoiceField(["ready", "not_ready"]),
-                    "checked_at": serializers.DateTimeField(required=False),
-                    "components": serializers.DictField(
-                        child=inline_serializer(
-                            "ReadinessComponent",
-                            {
-                                "status": serializers.ChoiceField(["up", "down"]),
-                                "latency_ms": serializers.FloatField(),
-                                "detail": serializers.CharField(),
-                            },
-                        ),
-                        required=False,
-                    ),
-                },
-            ),
-            503: None,
-        },
+        responses={200: READINESS, 503: READINESS},
     )
     def get(self, request):
         report = readiness_cached()

@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.monitoring",
     "tests.fixtures.backups",
     "tests.fixtures.browser",
+    "tests.fixtures.security",
 ]
 
 
