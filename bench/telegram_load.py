@@ -11,7 +11,12 @@ the telegram queue, both in their own processes, against the stand-in served fro
 Measured: reply latency (update handed to the bot -> its reply arrives at the stand-in) p50/p95 for the read-only
 commands; outbound notifications per second while a backlog exists; 429s the stand-in answered. Baseline, same
 run: the same read-only commands at 5 updates/s before the load (the idle reply latency); the load p95 is also
-reported as a ratio of it. Needs Postgres (DATABASE_URL) and Redis (REDIS_URL); SQLite cannot take the writers.
+reported as a ratio of it.
+
+Where it runs: a database of its own, jarvis_bench_telegram_r<BENCH_REDIS_DB> on BENCH_DATABASE_SERVER (default
+postgres://postgres@127.0.0.1:5432; created and migrated when missing, kept between runs so the simulated traders
+are made once), and Redis database BENCH_REDIS_DB (default 10; the bot's keys there are cleared at the start). The
+Bot API stand-in listens on a free port. So runs with different BENCH_REDIS_DB values do not share anything.
 Last line: one JSON object.
 """
 
@@ -33,7 +38,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jarvis.settings")
+SERVER = os.environ.get("BENCH_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+REDIS_DB = os.environ.get("BENCH_REDIS_DB", "10")
+DB_NAME = f"jarvis_bench_telegram_r{REDIS_DB}"
+os.environ.update({
+    "DJANGO_SETTINGS_MODULE": "jarvis.settings", "DATABASE_URL": f"{SERVER}/{DB_NAME}",
+    "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "JARVIS_IGNORE_DOTENV": "true", "LOG_LEVEL": "warning",
+    "SECRET_KEY": "bench-only-secret-key-not-for-production", "JARVIS_VAR_DIR": str(ROOT / "var" / f"bench-telegram-r{REDIS_DB}"),
+})
+
+
+def ensure_database() -> None:
+    """The bench's own database: created when missing, migrated (a no-op once it is up to date)."""
+    import psycopg2
+
+    conn = psycopg2.connect(f"{SERVER}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE DATABASE {DB_NAME}")
+    conn.close()
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"], cwd=ROOT, check=True)
+
+
+ensure_database()
 
 import django  # noqa: E402
 
@@ -101,6 +130,31 @@ def start_processes(standin_url: str, bot_processes: int) -> list[subprocess.Pop
                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=open(log_dir / "telegram_load.worker.log", "w"))
     return [bot, worker]
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in task.read_text().split())
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its live descendants, from /proc."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wait_bot_ready(standin: BotApiStandin, timeout: float = 60) -> None:
@@ -173,9 +227,6 @@ def main() -> None:
     parser.add_argument("--notify-rate", type=float, default=50.0)
     parser.add_argument("--bot-processes", type=int, default=2, help="TELEGRAM_BOT_PROCESSES for runbot")
     args = parser.parse_args()
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        raise SystemExit("telegram_load needs Postgres: set DATABASE_URL (SQLite cannot take this many writers)")
-
     users, _ = prepare(args.users)
     standin = BotApiStandin().start()
     for user in users:  # every simulated trader has talked to the bot before (else Telegram: chat not found)
@@ -196,10 +247,16 @@ def main() -> None:
         counter = ctx.Value("i", 0)
         notifier = ctx.Process(target=notify, args=(users, args.notify_rate, args.seconds, counter), daemon=True)
         sends_before = len(standin.log(method="sendMessage"))
+        roles = {"bot": procs[0].pid, "dispatcher": procs[1].pid, "bench (stand-in, load)": os.getpid()}
+        cpu0 = {role: cpu_seconds(pid) for role, pid in roles.items()}
         t0 = time.monotonic()
         notifier.start()
+        roles["publisher"] = notifier.pid
+        cpu0["publisher"] = 0.0
         driven = drive(standin, users, rate, args.seconds, load_log, stop)
         elapsed = time.monotonic() - t0
+        cpu = {role: round((cpu_seconds(pid) - cpu0[role]) / elapsed, 2) for role, pid in roles.items()}
+        load_avg = os.getloadavg()
         notifier.join(30)
         time.sleep(2.0)
     finally:
@@ -237,7 +294,8 @@ def main() -> None:
         "baseline_p95_ms": round(percentile(base, 0.95), 1) if base else None,
         "p95_vs_baseline": round(percentile(load, 0.95) / percentile(base, 0.95), 2) if load and base else None,
         "notifications_published": counter.value, "sent_per_s": round(sent_per_s, 2), "flood_429s": flood,
-        "flood_429s_notifications": flood_notifications,
+        "flood_429s_notifications": flood_notifications, "cpu_cores_used": cpu,
+        "load_average": [round(x, 2) for x in load_avg],
     }
     print(f"users {args.users}, {driven} updates in {elapsed:.0f} s ({driven / elapsed:.0f}/s), "
           f"{result['answered_per_s']}/s answered during the run, {unanswered} never answered")
@@ -245,6 +303,8 @@ def main() -> None:
           f"(baseline at 5/s: p50 {result['baseline_p50_ms']} ms, p95 {result['baseline_p95_ms']} ms)")
     print(f"notifications: {counter.value} published at {args.notify_rate}/s, sent {sent_per_s:.1f}/s; 429s from the stand-in: {flood} "
           f"({flood_notifications} to notifications, the rest to replies sent after the 60 s reply window)")
+    print("CPU cores used during the load: " + ", ".join(f"{role} {v}" for role, v in cpu.items())
+          + f" (Postgres and Redis not counted); load average {' '.join(f'{x:.2f}' for x in load_avg)}")
     print(json.dumps(result))
 
 

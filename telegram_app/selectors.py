@@ -1,18 +1,144 @@
-"""Reads the bot renders, always scoped to one trader (through trading.selectors): nobody sees another's things."""
+"""Reads the bot renders, always scoped to one trader: nobody sees another's things.
+
+The commands traders send most (/positions, /wallet, /pnl, and the account lookup every update starts with)
+read through `CompiledRead`: the ORM builds each query once per process, later calls only run its SQL with
+new parameters. On the bot's hot path compiling a query cost more CPU than Postgres spent answering it.
+"""
 
 from __future__ import annotations
 
-from telegram_app.models import TelegramAccount
+import json
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from django.db import connections
+
+from telegram_app.models import ConversationState, TelegramAccount
+
+# Stands in for a parameter while the ORM compiles; unlike any id, user id or amount a query is run with.
+_MARK = -7_654_321_987_654_321
+
+
+class CompiledRead:
+    """``build(mark)`` returns a queryset filtered on ``mark``; calling the CompiledRead with a value runs that
+    queryset's SQL with the value in place of every ``mark`` parameter, converters applied as the ORM would."""
+
+    def __init__(self, build, *, using: str = "default"):
+        self.build, self.using = build, using
+        self._compiled: dict[str, tuple] = {}
+
+    def _compile(self, connection) -> tuple:
+        query = self.build(_MARK).query
+        compiler = query.get_compiler(using=self.using)
+        sql, params = compiler.as_sql()
+        slots = [i for i, p in enumerate(params) if p == _MARK]
+        if not slots:
+            raise ValueError("the query does not use its parameter")
+        converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+        return sql, list(params), slots, compiler, converters
+
+    def __call__(self, value) -> list[tuple]:
+        connection = connections[self.using]
+        compiled = self._compiled.get(connection.vendor)
+        if compiled is None:
+            compiled = self._compiled[connection.vendor] = self._compile(connection)
+        sql, params, slots, compiler, converters = compiled
+        params = list(params)
+        for i in slots:
+            params[i] = value
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        return list(compiler.apply_converters(rows, converters)) if converters else rows
+
+
+# --- the account every update starts from -----------------------------------------------------------------
+def _account_query(mark):
+    from django.db.models import OuterRef, Subquery
+
+    state = ConversationState.objects.filter(telegram_user_id=OuterRef("telegram_user_id"))
+    return (TelegramAccount.objects.filter(telegram_user_id=mark)
+            .annotate(conv_state=Subquery(state.values("state")[:1]), conv_data=Subquery(state.values("data")[:1]))
+            .values_list(*_ACCOUNT_FIELDS, *(f"trader__{name}" for name in _trader_fields()), "conv_state", "conv_data"))
+
+
+_ACCOUNT_FIELDS = tuple(f.attname for f in TelegramAccount._meta.concrete_fields)
+
+
+def _trader_fields() -> tuple[str, ...]:
+    from trading.models import Trader
+
+    return tuple(f.attname for f in Trader._meta.concrete_fields)
+
+
+_account_read = CompiledRead(_account_query)
+
+
+def account_with_state(*, telegram_user_id: int) -> tuple[TelegramAccount | None, str, dict]:
+    """(account with its trader, conversation state, its data) in one query; (None, "", {}) when unknown."""
+    from trading.models import Trader
+
+    rows = _account_read(int(telegram_user_id))
+    if not rows:
+        return None, "", {}
+    row = rows[0]
+    n = len(_ACCOUNT_FIELDS)
+    trader_fields = _trader_fields()
+    trader = Trader.from_db("default", trader_fields, row[n:n + len(trader_fields)])
+    account = TelegramAccount.from_db("default", _ACCOUNT_FIELDS, row[:n])
+    account.trader = trader
+    state, data = row[-2] or "", row[-1]
+    if isinstance(data, (str, bytes)):
+        data = json.loads(data)
+    return account, state, data or {}
 
 
 def account_by_user(*, telegram_user_id: int) -> TelegramAccount | None:
-    return TelegramAccount.objects.filter(telegram_user_id=telegram_user_id).select_related("trader").first()
+    return account_with_state(telegram_user_id=telegram_user_id)[0]
 
 
-def positions_open(*, trader, limit: int = 20) -> list:
-    from trading.selectors import position_list_open
+# --- positions ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PositionRow:
+    """What the lists show of a position: enough for a line and its buttons, nothing to act on."""
 
-    return list(position_list_open(trader=trader)[:limit])
+    pk: int
+    status: str
+    size: int
+    cost_lamports: int
+    token: SimpleNamespace  # mint, symbol, decimals
+
+
+_POSITION_FIELDS = ("id", "status", "size", "cost_lamports", "token__mint", "token__symbol", "token__decimals")
+LIST_LIMIT = 20
+
+
+def _positions_query(mark):
+    from trading.models import Position
+    from trading.models.choices import POSITION_LIVE
+
+    return (Position.objects.filter(trader_id=mark, status__in=POSITION_LIVE).order_by("-id")
+            .values_list(*_POSITION_FIELDS)[:LIST_LIMIT])
+
+
+_positions_read = CompiledRead(_positions_query)
+
+
+def positions_open(*, trader) -> list[PositionRow]:
+    """The trader's opening, open and closing positions, newest first (at most LIST_LIMIT): one query."""
+    return [PositionRow(pk=pk, status=status, size=size, cost_lamports=cost,
+                        token=SimpleNamespace(mint=mint, symbol=symbol, decimals=decimals))
+            for pk, status, size, cost, mint, symbol, decimals in _positions_read(trader.pk)]
+
+
+def position_values_lamports(positions) -> dict[int, int | None]:
+    """Position id -> worth at the cached price (one Redis round trip for all), None without a price (never zero)."""
+    from trading.selectors import position_value_lamports as value
+    from trading.prices import prices_get_many
+
+    prices = prices_get_many(mints=list({p.token.mint for p in positions}))
+    return {p.pk: (value(position=p, price=prices[p.token.mint].price) if p.token.mint in prices else None)
+            for p in positions}
 
 
 def position_of(*, trader, position_id: int):
@@ -28,7 +154,4 @@ def position_of(*, trader, position_id: int):
 
 def position_value_lamports(position) -> int | None:
     """What the position is worth at the cached price, or None without a price (never zero)."""
-    from trading.selectors import position_value_lamports as value, price_get
-
-    point = price_get(mint=position.token.mint)
-    return None if point is None else value(position=position, price=point.price)
+    return position_values_lamports([position])[position.pk]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from trading.errors import NotFound
@@ -71,11 +71,11 @@ def pnl_summary(*, trader: Trader) -> dict:
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     week = day - timedelta(days=day.weekday())
     sells = Order.objects.filter(position__trader=trader, side=OrderSide.SELL, status=OrderStatus.CONFIRMED)
-
-    def realised(since=None) -> int:
-        rows = sells if since is None else sells.filter(confirmed_at__gte=since)
-        return rows.aggregate(v=Sum("realised_pnl_lamports"))["v"] or 0
-
+    realised = sells.aggregate(  # the three periods in one query
+        today=Sum("realised_pnl_lamports", filter=Q(confirmed_at__gte=day)),
+        week=Sum("realised_pnl_lamports", filter=Q(confirmed_at__gte=week)),
+        all=Sum("realised_pnl_lamports"),
+    )
     held = list(Position.objects.filter(trader=trader, status__in=POSITION_LIVE, size__gt=0).select_related("token"))
     prices = prices_get_many(mints=list({p.token.mint for p in held}))
     unrealised = unpriced = 0
@@ -86,8 +86,8 @@ def pnl_summary(*, trader: Trader) -> dict:
             continue
         unrealised += position_value_lamports(position=position, price=point.price) - position.cost_lamports
     return {
-        "today": {"realised_lamports": realised(day), "unrealised_lamports": unrealised},
-        "week": {"realised_lamports": realised(week), "unrealised_lamports": unrealised},
-        "all": {"realised_lamports": realised(), "unrealised_lamports": unrealised},
+        "today": {"realised_lamports": realised["today"] or 0, "unrealised_lamports": unrealised},
+        "week": {"realised_lamports": realised["week"] or 0, "unrealised_lamports": unrealised},
+        "all": {"realised_lamports": realised["all"] or 0, "unrealised_lamports": unrealised},
         "unpriced_positions": unpriced,
     }

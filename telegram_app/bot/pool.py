@@ -21,17 +21,24 @@ def child_init(overrides: dict) -> None:
     from django.conf import settings
 
     settings.DATABASES["default"]["NAME"] = overrides.pop("_DB_NAME", settings.DATABASES["default"]["NAME"])
+    persistent = overrides.pop("_PERSISTENT_DB", False)
     for name, value in overrides.items():
         setattr(settings, name, value)
+    if persistent:
+        from telegram_app.bot.app import persistent_db_connections
+
+        persistent_db_connections()
 
 
 def handle_in_child(inc):
-    from django.db import close_old_connections
+    from django.db import connection
 
     from telegram_app.bot.router import handle
 
-    close_old_connections()
-    return handle(inc)
+    try:
+        return handle(inc)
+    finally:
+        connection.close_if_unusable_or_obsolete()
 
 
 def pool_create(processes: int) -> ProcessPoolExecutor:
@@ -39,5 +46,6 @@ def pool_create(processes: int) -> ProcessPoolExecutor:
 
     overrides = {name: getattr(settings, name) for name in SHARED}
     overrides["_DB_NAME"] = settings.DATABASES["default"]["NAME"]
+    overrides["_PERSISTENT_DB"] = settings.DATABASES["default"].get("CONN_MAX_AGE") is None
     return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=child_init,
                                initargs=(overrides,))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from telegram_app import limits, services
+from telegram_app import limits, selectors, services
 from telegram_app.bot import screens_account as acc
 from telegram_app.bot import screens_admin as adm
 from telegram_app.bot import screens_trade as trade
@@ -73,7 +73,7 @@ def _render(result, inc: Incoming) -> list:
 
 
 def _account(inc: Incoming) -> TelegramAccount | None:
-    return TelegramAccount.objects.filter(telegram_user_id=inc.user_id).select_related("trader").first()
+    return selectors.account_by_user(telegram_user_id=inc.user_id)
 
 
 def handle(inc: Incoming) -> list:
@@ -115,10 +115,9 @@ def _route(inc: Incoming) -> list:
         return _command(inc, text)
     if not inc.private:
         return []  # group chatter is not for the bot (only its commands are)
-    account = _account(inc)
+    account, state, data = selectors.account_with_state(telegram_user_id=inc.user_id)
     if account is None:
         return [Reply("Send /start first to open your account.")]
-    state, data = services.conversation_get(telegram_user_id=inc.user_id)
     if state in AWAITING:
         return _render(AWAITING[state](account, inc, text, data), inc)
     if looks_like_mint(text.split()[0] if text else ""):
@@ -143,10 +142,11 @@ def _command(inc: Incoming, text: str) -> list:
             account, created = services.account_register(telegram_user_id=inc.user_id, chat_id=inc.chat_id,
                                                          username=inc.username, first_name=inc.first_name)
             return _render(acc.start(account, inc, created), inc)
-        account = _account(inc)
+        account, state, _ = selectors.account_with_state(telegram_user_id=inc.user_id)
         if account is None:
             return [Reply("Send /start first to open your account.")]
-        services.conversation_clear(telegram_user_id=inc.user_id)
+        if state:  # a command ends whatever the bot was waiting for
+            services.conversation_clear(telegram_user_id=inc.user_id)
     return _render(screen(account, inc, *args), inc)
 
 

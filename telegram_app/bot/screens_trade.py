@@ -104,14 +104,20 @@ def positions(account, inc, *args):
     if not rows:
         return Screen("You have no open positions. Paste a token address to buy one.")
     screen = Screen("Open positions:")
+    values = selectors.position_values_lamports(rows)
     for p in rows:
-        screen.text += "\n" + _position_line(p)
+        screen.text += "\n" + _position_line(p, values[p.pk])
         screen.button(f"#{p.pk} {p.token.symbol or p.token.mint[:6]}", "pv", p.pk)
     return screen
 
 
-def _position_line(p) -> str:
-    value = selectors.position_value_lamports(p)
+_LOOK_UP = object()
+
+
+def _position_line(p, value=_LOOK_UP) -> str:
+    """One line about a position; ``value`` is its worth (None: no price), looked up here when not given."""
+    if value is _LOOK_UP:
+        value = selectors.position_value_lamports(p)
     pnl = "no price yet" if value is None else f"PnL {'+' if value >= p.cost_lamports else ''}{format_sol(value - p.cost_lamports)} SOL"
     return (f"#{p.pk} {p.token.symbol or p.token.mint[:6]} {p.status}: {_tokens(p.size, p.token.decimals)} tokens, "
             f"cost {format_sol(p.cost_lamports)} SOL, {pnl}")

@@ -13,10 +13,12 @@ class Command(BaseCommand):
         parser.add_argument("--webhook", action="store_true", help="Process updates received by the webhook view.")
 
     def handle(self, *args, webhook=False, **options):
+        from telegram_app.bot.app import persistent_db_connections
         from telegram_app.bot.runner import serve
 
         target = "the Bot API" if settings.TELEGRAM_BOT_TOKEN else f"the local Bot API stand-in at {settings.TELEGRAM_API_URL}"
         self.stdout.write(f"runbot: {'webhook' if webhook else 'long polling'} mode against {target}")
+        persistent_db_connections()
         try:
             asyncio.run(serve(mode="webhook" if webhook else "polling"))
         except LockHeld as exc:
