@@ -5,6 +5,8 @@ from __future__ import annotations
 import sentry_sdk
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
 
+from jarvis.redact import sentry_before_send
+
 # Field names whose values never leave the process.
 SECRET_FIELDS = [
     "secret",
@@ -50,5 +52,8 @@ def init_sentry(*, dsn: str, environment: str, traces_sample_rate: float, releas
             denylist=DEFAULT_DENYLIST + SECRET_FIELDS, pii_denylist=DEFAULT_PII_DENYLIST, recursive=True
         ),
         before_breadcrumb=_drop_breadcrumb_urls,
+        # By value too: a pasted key in a frame's local variable `text`, a token inside a logged URL.
+        before_send=sentry_before_send,
+        before_send_transaction=sentry_before_send,
         max_request_body_size="never",
     )
