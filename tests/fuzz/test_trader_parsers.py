@@ -30,7 +30,7 @@ from trading.services.amounts import mint_validate, percent_validate, sol_to_lam
 from trading.tpsl.plans import PlanError, percent_parse, spec_custom, spec_from_json, spec_to_json, trigger_parse
 from trading.wallets import secret_parse
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 base58_text = st.text(alphabet="123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", min_size=0, max_size=100)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12)
