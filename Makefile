@@ -31,7 +31,7 @@ run: install
 	@$(PY) manage.py create_demo_operator
 	@$(PY) manage.py desk_procfile --port $(PORT) > var/Procfile
 	@$(PY) manage.py desk_urls --port $(PORT)
-	@exec $(VENV)/bin/honcho -d . -f var/Procfile start
+	@exec $(PY) -m jarvis.desk -d . -f var/Procfile start
 
 test: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret-key-not-for-production \

@@ -87,6 +87,7 @@ app.conf.update(
     worker_hijack_root_logger=False,
     worker_redirect_stdouts=False,
     worker_cancel_long_running_tasks_on_connection_loss=True,
+    worker_soft_shutdown_timeout=float(settings.CELERY_SOFT_SHUTDOWN_SECONDS),
     beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
 )
 app.autodiscover_tasks()

@@ -12,6 +12,11 @@ from django.conf import settings
 
 # Workers: every queue has a consumer. Locally two workers cover all five queues (2 cores);
 # compose runs one service per queue.
+# honcho stops a process by sending SIGTERM to its whole process group, so a prefork pool child would die under a
+# running task. Locally the workers therefore take SIGTERM as Celery's cold shutdown (pool children ignore it) with a
+# soft-shutdown wait (Celery sleeps all of it) that leaves the cold shutdown time within honcho's 5 s before SIGKILL:
+# a task that finishes in time finishes, a longer late-ack task goes back to its queue. Compose signals only the main process, which does Celery's ordinary warm shutdown.
+LOCAL_WORKER_ENV = "REMAP_SIGTERM=SIGQUIT CELERY_SOFT_SHUTDOWN_SECONDS=3"
 LOCAL_WORKERS = {
     "worker-trades": ("trades", "tpsl"),
     "worker-ops": ("telegram", "backups", "default"),
@@ -28,7 +33,7 @@ def procfile_lines(*, port: int = 8000, flower_port: int = 5555) -> dict[str, st
     }
     for name, queues in LOCAL_WORKERS.items():
         lines[name] = (
-            f"{bin_dir}/celery -A jarvis worker -Q {','.join(queues)} -n {name}@%h --concurrency 1 --loglevel INFO"
+            f"{LOCAL_WORKER_ENV} {bin_dir}/celery -A jarvis worker -Q {','.join(queues)} -n {name}@%h --concurrency 1 --loglevel INFO"
         )
     lines["beat"] = f"{bin_dir}/celery -A jarvis beat --loglevel INFO"
     lines["flower"] = (

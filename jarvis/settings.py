@@ -178,6 +178,9 @@ CELERY_DEFAULT_TIME_LIMIT = env_int("CELERY_TIME_LIMIT", 90, minimum=2)
 if CELERY_DEFAULT_TIME_LIMIT <= CELERY_DEFAULT_SOFT_TIME_LIMIT:
     raise ConfigError("CELERY_TIME_LIMIT must be greater than CELERY_SOFT_TIME_LIMIT")
 CELERY_MAX_TASKS_PER_CHILD = env_int("CELERY_MAX_TASKS_PER_CHILD", 1000, minimum=1)
+# Cold shutdown (SIGQUIT, or SIGTERM where REMAP_SIGTERM=SIGQUIT) first waits this long for running tasks; late-ack
+# tasks still running after it go back to their queue. 0: Celery's default (cancel at once).
+CELERY_SOFT_SHUTDOWN_SECONDS = env_int("CELERY_SOFT_SHUTDOWN_SECONDS", 0, minimum=0, maximum=3600)
 CELERY_MAX_MEMORY_PER_CHILD_KB = env_int("CELERY_MAX_MEMORY_PER_CHILD_KB", 300_000, minimum=10_000)
 
 # --- Product ------------------------------------------------------------------------------------

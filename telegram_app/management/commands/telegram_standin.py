@@ -1,5 +1,12 @@
+import signal
+import threading
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+# On SIGTERM/SIGINT the stand-in keeps answering this long before it stops: the desk's processes get the signal at
+# the same moment (honcho), and the bot's last getUpdates at shutdown must still find the server it talks to.
+LINGER_SECONDS = 3.0
 
 
 class Command(BaseCommand):
@@ -12,8 +19,12 @@ class Command(BaseCommand):
         from telegram_app.standin import BotApiStandin
 
         server = BotApiStandin(port=port or settings.TELEGRAM_STANDIN_PORT)
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        server.start()
         self.stdout.write(f"Bot API stand-in on {server.url} (user side under /_control/)")
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+        stop.wait()
+        stop.clear()
+        stop.wait(LINGER_SECONDS)  # a second signal stops it at once
+        server.stop()
