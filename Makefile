@@ -11,11 +11,11 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jarvis
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench chaos check clean
+.PHONY: install run test bench chaos check clean audit
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q --upgrade pip setuptools  # venv's bundled setuptools is old (known CVEs)
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@
 
@@ -43,6 +43,10 @@ bench: install
 check: install
 	DEBUG=false SECRET_KEY=$$(openssl rand -hex 32) SECURE_SSL_REDIRECT=true SECURE_HSTS_SECONDS=31536000 \
 	SECURE_COOKIES=true JARVIS_IGNORE_DOTENV=true $(PY) manage.py check --deploy --fail-level WARNING
+
+# Known vulnerabilities in the installed dependencies (tools/dependency_audit.py; docs/runbooks/security.md).
+audit: install
+	$(PY) tools/dependency_audit.py $(AUDIT_ARGS)
 
 clean:
 	rm -rf $(VENV) var/test .pytest_cache
