@@ -19,10 +19,15 @@ from trading.execution import tasks as _execution_tasks  # noqa: F401  (register
     max_retries=5,
     ignore_result=False,
 )
-def execute_order(order_id: int) -> None:
-    """Run an order (trades queue, late acks). Safe to deliver twice: the venue path claims the order by CAS."""
+def execute_order(order_id: int, requeued: bool = False) -> None:
+    """Run an order (trades queue, late acks). Safe to deliver twice: the venue path claims the order by CAS.
+    `requeued`: queued by reconciliation, which queues the order again only once this message has been taken."""
     from trading.services.orders import order_execute
 
+    if requeued:
+        from trading.execution.locks import order_requeue_taken
+
+        order_requeue_taken(order_id)
     order_execute(order_id=order_id)
 
 

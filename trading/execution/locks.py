@@ -65,6 +65,21 @@ def order_lease_held(order_id: int) -> bool:
     return bool(_client(settings.REDIS_URL).exists(KEY.format(order_id=order_id)))
 
 
+REQUEUED_KEY = "jarvis:order:{order_id}:requeued"
+REQUEUED_GUARD_SECONDS = 60
+
+
+def order_requeue_claim(order_id: int, *, seconds: int = REQUEUED_GUARD_SECONDS) -> bool:
+    """True when reconciliation may queue this order again: no message it queued earlier is still waiting (the task
+    clears the mark when it starts), or that one was queued more than `seconds` ago and may have been lost."""
+    return bool(_client(settings.REDIS_URL).set(REQUEUED_KEY.format(order_id=order_id), 1, nx=True, ex=seconds))
+
+
+def order_requeue_taken(order_id: int) -> None:
+    """The message reconciliation queued has reached a worker: a later pass may queue the order again."""
+    _client(settings.REDIS_URL).delete(REQUEUED_KEY.format(order_id=order_id))
+
+
 SIGNATURE_KEY = "jarvis:signature:{signature}"
 
 

@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from trading.execution.clients import execution_alert, rpc_for_execution
-from trading.execution.locks import OrderLease, order_lease_held
+from trading.execution.locks import OrderLease, order_lease_held, order_requeue_claim
 from trading.execution.onchain import IN_CHAIN, NEEDS_ATTEMPT, order_resolve
 from trading.models import Order, OrderStatus, Position, PositionStatus
 from trading.models.choices import Mode
@@ -69,18 +69,25 @@ def orders_reconcile() -> dict[str, int]:
         if order_id not in requeue and not order_lease_held(order_id):
             requeue.append(order_id)
             counts["stale"] += 1
-    _enqueue(requeue)
-    counts["requeued"] = len(requeue)
+    counts["requeued"] = _enqueue(requeue)
+    if len(requeue) > counts["requeued"]:
+        counts["already_queued"] = len(requeue) - counts["requeued"]
     if any(counts.values()):
         log.info("orders reconciled: %s", dict(counts))
     return dict(counts)
 
 
-def _enqueue(order_ids: list[int]) -> None:
+def _enqueue(order_ids: list[int]) -> int:
+    """Queue the orders again, except those whose earlier re-queued message no worker has taken yet: behind a backlog
+    every pass (15 s) added one more message per waiting order, and the queue grew faster than it drained."""
     from trading.tasks import execute_order
 
+    sent = 0
     for order_id in order_ids:
-        execute_order.delay(order_id)
+        if order_requeue_claim(order_id):
+            execute_order.apply_async((order_id,), {"requeued": True}, ignore_result=True)  # the order row is the outcome
+            sent += 1
+    return sent
 
 
 def wallets_reconcile() -> list[dict]:
