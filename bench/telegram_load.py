@@ -190,14 +190,17 @@ def drive(standin, users: list[int], rate: float, seconds: float, log: dict, sto
     return sent
 
 
-def notify(users: list[int], rate: float, seconds: float, counter) -> None:
+def notify(users: list[int], rate: float, seconds: float, counter, ready, go, seed: int = 11) -> None:
     """Exit fills published as trading domain events at ``rate``/s (in a process of its own, so the load
     generator does not starve it); the telegram consumer turns each into an outbox message."""
     from trading.events import event_publish
     from trading.models import Trader
 
     traders = dict(TelegramAccount.objects.filter(telegram_user_id__in=users).values_list("telegram_user_id", "trader_id"))
-    rng = random.Random(11)
+    rng = random.Random(seed)
+    with ready.get_lock():
+        ready.value += 1
+    go.wait()
     start, n = time.monotonic(), 0
     while time.monotonic() - start < seconds:
         user = rng.choice(users)
@@ -206,7 +209,8 @@ def notify(users: list[int], rate: float, seconds: float, counter) -> None:
                 "symbol": "BENCH", "reason": "tp", "leg": 0, "received_lamports": 250_000_000,
                 "realised_pnl_lamports": 50_000_000, "remaining_size": 1, "plan": "TP 2x 50%"})
         n += 1
-        counter.value = n
+        with counter.get_lock():
+            counter.value += 1
         delay = start + n / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -225,6 +229,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--mean-gap", type=float, default=10.0, help="mean seconds between one user's commands")
     parser.add_argument("--notify-rate", type=float, default=50.0)
+    parser.add_argument("--publishers", type=int, default=2, help="processes publishing the exit fills (rate split)")
     parser.add_argument("--bot-processes", type=int, default=2, help="TELEGRAM_BOT_PROCESSES for runbot")
     args = parser.parse_args()
     users, _ = prepare(args.users)
@@ -244,20 +249,26 @@ def main() -> None:
         rate = len(users) / args.mean_gap
         load_log: dict[int, str] = {}
         ctx = multiprocessing.get_context("spawn")
-        counter = ctx.Value("i", 0)
-        notifier = ctx.Process(target=notify, args=(users, args.notify_rate, args.seconds, counter), daemon=True)
+        counter, ready, go = ctx.Value("i", 0), ctx.Value("i", 0), ctx.Event()
+        notifiers = [ctx.Process(target=notify, args=(users, args.notify_rate / args.publishers, args.seconds, counter,
+                                                      ready, go, 11 + i), daemon=True) for i in range(args.publishers)]
+        for notifier in notifiers:  # started (Django set up) before the clock starts
+            notifier.start()
+        deadline = time.monotonic() + 120
+        while ready.value < len(notifiers) and time.monotonic() < deadline:
+            time.sleep(0.2)
         sends_before = len(standin.log(method="sendMessage"))
         roles = {"bot": procs[0].pid, "dispatcher": procs[1].pid, "bench (stand-in, load)": os.getpid()}
+        roles.update({f"publisher {i + 1}": notifier.pid for i, notifier in enumerate(notifiers)})
         cpu0 = {role: cpu_seconds(pid) for role, pid in roles.items()}
         t0 = time.monotonic()
-        notifier.start()
-        roles["publisher"] = notifier.pid
-        cpu0["publisher"] = 0.0
+        go.set()
         driven = drive(standin, users, rate, args.seconds, load_log, stop)
         elapsed = time.monotonic() - t0
         cpu = {role: round((cpu_seconds(pid) - cpu0[role]) / elapsed, 2) for role, pid in roles.items()}
         load_avg = os.getloadavg()
-        notifier.join(30)
+        for notifier in notifiers:
+            notifier.join(30)
         time.sleep(2.0)
     finally:
         stop.set()

@@ -101,6 +101,7 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
                                 after_update=_mark_done if mode == "webhook" else None)
         holder = asyncio.create_task(_hold(lock, stop, mode))
         await _initialize(app, stop)
+        await app.post_init(app)  # run_polling() would call it; serve() drives the Application itself
         async with app:
             await app.start()
             if mode == "polling":
@@ -118,6 +119,7 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             await app.stop()
+        await app.post_shutdown(app)
         holder.cancel()
     finally:
         await asyncio.to_thread(lock.release)

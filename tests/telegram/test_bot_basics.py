@@ -105,9 +105,13 @@ def test_exported_key_message_is_deleted_by_the_task(telegram_settings, standin)
 def test_handlers_can_run_in_a_process_pool(telegram_settings, standin, transactional_db):
     from tests.fixtures.telegram import BotRunner, TelegramUser
 
+    import multiprocessing
+
     telegram_settings.TELEGRAM_BOT_PROCESSES = 1
+    before = {p.pid for p in multiprocessing.active_children()}
     runner = BotRunner(standin).start()
     try:
+        assert {p.pid for p in multiprocessing.active_children()} - before  # the handler process is running
         grace = TelegramUser(standin, 110)
         assert "Welcome to Jarvis" in grace.send("/start")["text"]
         assert "Paper trading is on" in grace.press("Paper trading")["message"]["text"]
