@@ -143,20 +143,6 @@ def send_gate(*, chat_id: int, member: str) -> int:
                     [settings.TELEGRAM_SEND_PER_SECOND, 1000 + guard, chat_gap, member]))
 
 
-_NOTE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('SET', KEYS[1], now, 'PX', tonumber(ARGV[1]))
-return now
-"""
-
-
-def note_direct_send(*, chat_id: int) -> None:
-    """The bot answered this chat directly (not through the outbox): the dispatcher keeps 1 s from it."""
-    gap = chat_interval_ms(chat_id) + max(settings.TELEGRAM_SEND_MARGIN_MS, CHAT_GUARD_MS)
-    _run(_NOTE, [f"{PREFIX}sent:chat:{chat_id}"], [gap + 1000])
-
-
 def send_pause(*, seconds: float) -> int:
     """After a 429: every sender waits ``retry_after``. Returns the pause end (Redis ms)."""
     return int(_run(_PAUSE, [PAUSE, GLOBAL_TAT], [int(seconds * 1000)]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -26,7 +27,7 @@ from telegram.ext import (
 from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply
 from telegram_app.bot.pool import handle_in_child, pool_create
 from telegram_app.bot.router import handle
-from telegram_app.limits import note_direct_send
+from telegram_app.limits import send_gate
 
 logger = logging.getLogger(__name__)
 THREADS = 16
@@ -103,6 +104,17 @@ async def _send(bot, **kwargs):
             await asyncio.sleep(wait)
 
 
+async def _direct_send_slot(chat_id: int) -> None:
+    """Wait (a few seconds at most) until the bot-wide and per-chat limits the dispatcher keeps allow one more
+    message, and record it there, before the bot sends a message that answers no message of the user."""
+    member = f"direct:{chat_id}:{uuid.uuid4().hex[:8]}"
+    for attempt in range(20):
+        wait_ms = await asyncio.to_thread(send_gate, chat_id=chat_id, member=f"{member}:{attempt}")
+        if wait_ms == 0:
+            return
+        await asyncio.sleep(min(wait_ms, 1000) / 1000)
+
+
 async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
     actions = sorted(actions, key=lambda a: isinstance(a, Answer))  # the button's answer last: the tap is done
     for action in actions:
@@ -112,9 +124,9 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
                 reply = None
                 if inc.callback_data is None and inc.message_id:
                     reply = ReplyParameters(message_id=inc.message_id, allow_sending_without_reply=True)
+                if reply is None:  # counted by Telegram like a notification: it takes a slot as one would
+                    await _direct_send_slot(inc.chat_id)
                 sent = await _send(bot, chat_id=inc.chat_id, text=action.text, reply_markup=markup, reply_parameters=reply)
-                if reply is None:  # counted by Telegram like any message: keep the outbox a second away
-                    await asyncio.to_thread(note_direct_send, chat_id=inc.chat_id)
                 if action.delete_after_s:
                     await asyncio.to_thread(_delete_later, inc.chat_id, sent.message_id, action.delete_after_s)
             elif isinstance(action, Edit):

@@ -100,3 +100,22 @@ def test_messages_left_behind_by_a_dead_worker_are_sent_once(telegram_settings, 
     outbox_sweep.delay().get(timeout=10)
     assert OutboxMessage.objects.get(pk=fresh.pk).status == Status.PENDING
     assert sorted(e["text"] for e in standin.log(method="sendMessage")) == ["claimed", "lost"]
+
+
+def test_a_bot_message_that_answers_no_message_waits_for_the_dispatchers_budget(telegram_settings):
+    """Such a message counts like a notification at Telegram: with 30 sends in the last second it waits for the
+    window to move, and it is recorded where the dispatcher's gate sees it (bot-wide and for its chat)."""
+    import asyncio
+
+    from telegram_app import limits
+    from telegram_app.bot.app import _direct_send_slot
+
+    for chat in range(3000, 3030):
+        assert limits.send_gate(chat_id=chat, member=f"fill:{chat}") == 0
+    assert limits.send_gate(chat_id=3100, member="one more") > 0  # the second is full
+    asyncio.run(_direct_send_slot(3100))
+    sent = dict(limits.client().zrange(f"{limits.PREFIX}sent:global", 0, -1, withscores=True))
+    direct = [at for member, at in sent.items() if member.startswith(b"direct:3100:")]
+    fills = [at for member, at in sent.items() if member.startswith(b"fill:")]
+    assert len(direct) == 1 and direct[0] - min(fills) >= 1000  # after the window had room again
+    assert limits.send_gate(chat_id=3100, member="same chat at once") > 0  # its chat's second is taken
