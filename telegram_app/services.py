@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import logging
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -62,6 +71,31 @@ def callback_claim_once(*, sig: str, ttl_s: int = 86400) -> bool:
     return bool(limits.client().set(f"{limits.PREFIX}cb:{sig}", 1, nx=True, ex=ttl_s))
 
 
+logger = logging.getLogger(__name__)
+
+
+def _inbound_key() -> bytes:
+    return hashlib.sha256(b"jarvis-inbound-updates|" + settings.SECRET_KEY.encode()).digest()
+
+
+def _seal(update_id: int, payload: dict) -> dict:
+    """A stored update waits for the bot in the database (and its backups): it may hold a private key a trader
+    pasted at the import step, so it is kept encrypted (AES-GCM, key derived from SECRET_KEY, bound to its id)."""
+    nonce = os.urandom(12)
+    blob = AESGCM(_inbound_key()).encrypt(nonce, json.dumps(payload).encode(), str(update_id).encode())
+    return {"sealed": base64.b64encode(nonce + blob).decode()}
+
+
+def _open(row: InboundUpdate) -> dict | None:
+    if "sealed" not in (row.payload or {}):
+        return row.payload  # stored before payloads were sealed
+    raw = base64.b64decode(row.payload["sealed"])
+    try:
+        return json.loads(AESGCM(_inbound_key()).decrypt(raw[:12], raw[12:], str(row.update_id).encode()))
+    except InvalidTag:
+        return None
+
+
 def webhook_update_store(*, payload: dict) -> bool:
     """Keep a webhook update before answering 200. False when that update_id was seen before (a retry)."""
     update_id = payload.get("update_id")
@@ -69,7 +103,7 @@ def webhook_update_store(*, payload: dict) -> bool:
         raise ValueError("update without an integer update_id")
     try:
         with transaction.atomic():
-            InboundUpdate.objects.create(update_id=update_id, payload=payload)
+            InboundUpdate.objects.create(update_id=update_id, payload=_seal(update_id, payload))
     except IntegrityError:
         return False
     key = f"{limits.PREFIX}inbound"  # only a wake-up call for the bot; the row is the truth
@@ -78,8 +112,20 @@ def webhook_update_store(*, payload: dict) -> bool:
 
 
 def inbound_next(*, after: int = 0, limit: int = 50) -> list[InboundUpdate]:
-    """Stored updates not processed yet, oldest first (all of them after a restart: ``after=0``)."""
-    return list(InboundUpdate.objects.filter(processed_at__isnull=True, update_id__gt=after).order_by("update_id")[:limit])
+    """Stored updates not processed yet, oldest first (all of them after a restart: ``after=0``), each with its
+    payload decrypted in memory. One sealed under another SECRET_KEY (rotated while it waited) cannot be read: it
+    is marked done and logged, not retried for ever."""
+    rows = []
+    for row in InboundUpdate.objects.filter(processed_at__isnull=True, update_id__gt=after).order_by("update_id")[:limit]:
+        payload = _open(row)
+        if payload is None:
+            logger.warning("webhook update %s cannot be decrypted (SECRET_KEY changed since it was stored); dropped",
+                           row.update_id)
+            inbound_done(update_id=row.update_id)
+            continue
+        row.payload = payload
+        rows.append(row)
+    return rows
 
 
 def inbound_done(*, update_id: int) -> None:

@@ -58,9 +58,10 @@ def _flows(desk, client, standin_url: str, price_standin) -> None:
     client.post(f"/telegram/{secret}/", update, content_type="application/json", HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN="no")
     assert client.post(f"/telegram/{secret}/", update, content_type="application/json",
                        HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=secret).status_code == 200
-    # Until `runbot --webhook` has handled it, a stored update holds what the user sent (docs/reliability.md);
-    # once handled its payload is dropped. Mark it handled as runbot does.
-    services.inbound_done(update_id=5551)
+    # No bot runs here: the update stays stored, waiting (sealed, telegram_app.services), through the scans below.
+    from telegram_app.models import InboundUpdate
+
+    assert InboundUpdate.objects.filter(update_id=5551, processed_at__isnull=True).exists()
     # Outbound Bot API calls carry the token in the URL: one that works, one Telegram refuses.
     settings.TELEGRAM_API_URL = standin_url
     assert botapi.call("getMe", {})
