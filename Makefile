@@ -38,7 +38,11 @@ test: install
 	JARVIS_IGNORE_DOTENV=true JARVIS_VAR_DIR=$(CURDIR)/var/test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: install
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/*.py; do [ $$b = bench/chaos.py ] && continue; echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Chaos run (bench/chaos.py): its own Postgres and Redis on spare ports, worker kills, restarts; about 10 minutes.
+chaos: install
+	$(PY) bench/chaos.py $(CHAOS_ARGS)
 
 check: install
 	DEBUG=false SECRET_KEY=$$(openssl rand -hex 32) SECURE_SSL_REDIRECT=true SECURE_HSTS_SECONDS=31536000 \

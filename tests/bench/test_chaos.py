@@ -1,0 +1,91 @@
+"""bench/chaos.py imports, and its accounting (ledger and chain against the database, messages against events)
+counts each kind of failure on a tiny hand-made input. The chaos run itself is `make chaos`, not part of the suite."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+PATH = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
+
+
+@pytest.fixture(scope="module")
+def chaos():
+    spec = importlib.util.spec_from_file_location("bench_chaos", PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
+def swap(owner: str, mint: str, side: str, status: str = "landed") -> dict:
+    return {"signature": f"{owner}-{mint}-{side}-{status}", "status": status,
+            "swap": {"owner": owner, "mint": mint, "side": side, "in_amount": 1, "out_amount": 1}}
+
+
+def facts(chaos, owner, mint, scenario, *, status="closed", size=0, sells=1, in_flight=0):
+    return chaos.PositionFacts(owner=owner, mint=mint, scenario=scenario, status=status, size=size, original_size=100,
+                               confirmed_sells=sells, orders_open=in_flight)
+
+
+def clean_case(chaos):
+    ledger = [swap("A", "m1", "buy"), swap("A", "m1", "sell"), swap("A", "m1", "sell", status="failed"),
+              swap("B", "m2", "buy"), swap("B", "m2", "sell"), swap("B", "m2", "sell"),
+              swap("C", "m3", "buy")]
+    positions = [facts(chaos, "A", "m1", "sl"), facts(chaos, "B", "m2", "tp", status="open", size=20, sells=2),
+                 facts(chaos, "C", "m3", "hold", status="open", size=100, sells=0)]
+    balances = {("A", "m1"): 0, ("B", "m2"): 20, ("C", "m3"): 100}
+    messages = {1: ["bought", "sold", "sold"], 2: ["bought"]}
+    return ledger, positions, balances, messages
+
+
+def test_a_clean_run_counts_no_failure(chaos):
+    ledger, positions, balances, messages = clean_case(chaos)
+    report = chaos.account(ledger=ledger, positions=positions, balances=balances, expected_messages=messages,
+                           sent_messages={1: ["sold", "bought", "sold"], 2: ["bought"]})
+    assert (report.exits_expected, report.exits_done) == (3, 3)  # sl 1 + tp 2 + hold 0; the failed sell is no fill
+    assert all(getattr(report, key) == 0 for key in chaos.FAILURE_KEYS), report
+
+
+def test_a_second_landed_sell_is_a_double_submission_and_a_missing_one_is_lost(chaos):
+    ledger, positions, balances, messages = clean_case(chaos)
+    ledger += [swap("A", "m1", "sell") | {"signature": "again"}]
+    ledger = [e for e in ledger if not (e["swap"]["owner"] == "B" and e["swap"]["side"] == "sell")][:] + [swap("B", "m2", "sell")]
+    report = chaos.account(ledger=ledger, positions=positions, balances=balances, expected_messages=messages,
+                           sent_messages=messages)
+    assert report.double_submissions == 1 and report.lost == 1
+    assert report.unrecorded_fills == 2  # each disagrees with the database's confirmed sells
+
+
+def test_a_second_landed_buy_is_a_double_submission(chaos):
+    ledger, positions, balances, messages = clean_case(chaos)
+    ledger.append(swap("C", "m3", "buy") | {"signature": "again"})
+    report = chaos.account(ledger=ledger, positions=positions, balances=balances, expected_messages=messages,
+                           sent_messages=messages)
+    assert report.double_submissions == 1
+
+
+def test_orders_in_flight_balances_and_unknown_fills_are_counted(chaos):
+    ledger, positions, balances, messages = clean_case(chaos)
+    positions[0] = facts(chaos, "A", "m1", "sl", status="closing", size=100, in_flight=1)
+    balances[("C", "m3")] = 99
+    ledger.append(swap("Z", "m9", "buy"))
+    report = chaos.account(ledger=ledger, positions=positions, balances=balances, expected_messages=messages,
+                           sent_messages=messages)
+    assert report.stuck == 1
+    assert report.balance_mismatches == 2  # A: 0 on chain but 100 held while closing; C: 99 against 100
+    assert report.unrecorded_fills == 1  # Z's buy has no position
+
+
+def test_messages_are_compared_per_chat_and_text(chaos):
+    ledger, positions, balances, messages = clean_case(chaos)
+    report = chaos.account(ledger=ledger, positions=positions, balances=balances, expected_messages=messages,
+                           sent_messages={1: ["bought", "sold", "sold", "sold"], 3: ["bought"]})
+    assert report.duplicate_messages == 2  # a third "sold" in chat 1, a "bought" in chat 3 nobody expected
+    assert report.missing_messages == 1  # chat 2's "bought"
