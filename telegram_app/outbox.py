@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone as djtz
 
@@ -27,6 +27,7 @@ MAX_ATTEMPTS = 6
 GATE_MAX_WAIT_MS = 250
 IN_TASK_WAIT_MS = 1000  # a slot this close is waited for in the task; a later one is a countdown
 CLAIM_LEASE = timedelta(seconds=120)  # longer than the task's hard time limit
+RECORD_TRIES = 8  # recording a sent message rides out ~18 s of database trouble (a restart), within the soft limit
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,25 @@ def outbox_send(*, outbox_id: int) -> Outcome:
         OutboxMessage.objects.filter(pk=row.pk).update(status=Status.FAILED, error=exc.description[:300])
         logger.warning("outbox %s failed for good: %s", row.pk, exc.description)
         return Outcome(done=True, status=Status.FAILED)
-    OutboxMessage.objects.filter(pk=row.pk, status=Status.SENDING).update(
-        status=Status.SENT, sent_at=djtz.now(), telegram_message_id=result.get("message_id"), error=""
-    )
+    _record_sent(row.pk, result.get("message_id"))
     return Outcome(done=True, status=Status.SENT)
+
+
+def _record_sent(row_id: int, message_id) -> None:
+    """The message is out: record it even across a database restart or failover. A row left `sending` goes back
+    to pending after CLAIM_LEASE and is sent again, so a lost write here would be a duplicate message."""
+    for attempt in range(RECORD_TRIES):
+        try:
+            OutboxMessage.objects.filter(pk=row_id, status=Status.SENDING).update(
+                status=Status.SENT, sent_at=djtz.now(), telegram_message_id=message_id, error=""
+            )
+            return
+        except (OperationalError, InterfaceError):
+            if attempt == RECORD_TRIES - 1 or connection.in_atomic_block:
+                raise
+            logger.warning("outbox %s was sent; the database is unreachable, recording it again", row_id)
+            connection.close()
+            time.sleep(min(5.0, 0.25 * 2**attempt))
 
 
 def _chat_gone(row: OutboxMessage, description: str) -> Outcome:
