@@ -12,6 +12,7 @@ import re
 from urllib.parse import urlsplit
 
 import base58
+from django.core.signals import setting_changed
 
 FILTERED = "[Filtered]"
 _B58_WORD = re.compile(r"[1-9A-HJ-NP-Za-km-z]{64,90}")  # a 64-byte secret key is 64 to 88 base58 characters
@@ -26,8 +27,26 @@ def _url_password(url: str | None) -> str | None:
         return None
 
 
+_cached: list[str] | None = None
+
+
+def _forget(**kwargs) -> None:
+    global _cached
+    _cached = None
+
+
+setting_changed.connect(_forget)  # tests override settings; a deployment reads them once
+
+
 def configured_secrets() -> list[str]:
-    """The secret values of the running configuration, read now (settings can change, e.g. in tests)."""
+    """The secret values of the running configuration (cached: reading them costs ~0.1 ms, a log line must not)."""
+    global _cached
+    if _cached is None:
+        _cached = _read_secrets()
+    return _cached
+
+
+def _read_secrets() -> list[str]:
     from django.conf import settings
 
     values = [getattr(settings, name, None) for name in (

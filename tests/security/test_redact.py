@@ -1,0 +1,28 @@
+"""Redaction by value (jarvis/redact.py): keys and configured secrets go, what operators need to read stays."""
+
+from __future__ import annotations
+
+import json
+
+import base58
+from solders.keypair import Keypair
+
+from jarvis.redact import FILTERED, redact, redact_text
+
+
+def test_a_keypair_in_either_form_is_filtered_but_a_signature_and_an_address_stay(settings):
+    keypair = Keypair()
+    as_b58, as_json = base58.b58encode(bytes(keypair)).decode(), json.dumps(list(bytes(keypair)))
+    signature = str(keypair.sign_message(b"a transaction"))  # 64 bytes in base58 too, but not a keypair
+    text = f"import {as_b58} or {as_json}; tx {signature} by {keypair.pubkey()}"
+    clean = redact_text(text)
+    assert as_b58 not in clean and as_json not in clean and clean.count(FILTERED) == 2
+    assert signature in clean and str(keypair.pubkey()) in clean
+
+
+def test_configured_secrets_are_filtered_and_a_changed_setting_is_seen(settings):
+    settings.JUPITER_API_KEY = "first-jupiter-key-0123456789"
+    assert redact({"url": "x?key=first-jupiter-key-0123456789", "n": 3}) == {"url": f"x?key={FILTERED}", "n": 3}
+    settings.JUPITER_API_KEY = "second-jupiter-key-0123456789"  # rotated: the new value is known at once
+    assert redact_text("key second-jupiter-key-0123456789") == f"key {FILTERED}"
+    assert redact_text("short values like ok stay") == "short values like ok stay"
