@@ -90,6 +90,10 @@ app.conf.update(
     worker_soft_shutdown_timeout=float(settings.CELERY_SOFT_SHUTDOWN_SECONDS),
     beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
 )
+# Celery's Django fixup closes every database connection before and after each task, so each task paid for a new
+# Postgres connection (a backend fork: milliseconds, more on a busy machine) before its first query. Workers follow
+# Django's per-request rule instead (below): keep the connection for CONN_MAX_AGE, drop it when an error broke it.
+app.conf.CELERY_DB_REUSE_MAX = 2**62  # the fixup's "close every N tasks" counter: never; _database_connections decides
 app.autodiscover_tasks()
 app.autodiscover_tasks(["trading.tpsl"])  # the exit engine's tasks (trading/tpsl/tasks.py)
 
@@ -120,3 +124,16 @@ def _bind_correlation_id(task=None, **kwargs):
 @signals.task_postrun.connect
 def _unbind_correlation_id(**kwargs):
     corr.bind(None)
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _database_connections(task=None, **kwargs):
+    """What Django does around every request: close a connection that is past CONN_MAX_AGE (DATABASE_CONN_MAX_AGE;
+    0 closes it every time), or that an error left unusable; the next query reconnects. Not for eager tasks, which run
+    inside their caller's connection and transaction."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -109,8 +109,9 @@ def env_int_list(name: str) -> list[int]:
         raise ConfigError(f"{name} must be a comma-separated list of numeric ids") from None
 
 
-def database_from_url(name: str, default: str, *, base_dir: Path) -> dict:
-    """Parse DATABASE_URL into a Django DATABASES entry (Postgres or SQLite)."""
+def database_from_url(name: str, default: str, *, base_dir: Path, conn_max_age: int = 0) -> dict:
+    """Parse DATABASE_URL into a Django DATABASES entry (Postgres or SQLite); connections are kept for
+    `conn_max_age` seconds (0: one per request or task)."""
     import dj_database_url
 
     url = raw(name, default)
@@ -118,7 +119,7 @@ def database_from_url(name: str, default: str, *, base_dir: Path) -> dict:
     if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
         raise ConfigError(f"{name} must be a postgres:// or sqlite:/// URL, got scheme {scheme or 'none'!r}")
     try:
-        config = dj_database_url.parse(url, conn_max_age=0)
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age)
     except Exception as exc:  # dj-database-url raises several types for malformed URLs
         raise ConfigError(f"{name} is malformed: {exc}") from None
     if config["ENGINE"].endswith("sqlite3"):

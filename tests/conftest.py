@@ -65,6 +65,21 @@ def celery_worker_session(celery_app, django_db_setup, django_db_blocker):
             without_heartbeat=False,  # heartbeats let Flower (and readiness checks) see this worker
         ) as worker:
             yield worker
+        _end_worker_thread_connections()
+
+
+def _end_worker_thread_connections() -> None:
+    """The worker's pool threads keep their database connections between tasks (DATABASE_CONN_MAX_AGE), and a
+    stopped thread never closes its own: end those sessions, or the test database could not be dropped."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture
