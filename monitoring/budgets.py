@@ -113,6 +113,37 @@ def budget_spend(*, provider: str, essential: bool, cost_micro_usd: int | None =
         _warn_once(client, provider=provider, spent=spent, budget=budget.monthly, month=month)
 
 
+def budget_spend_calls(*, calls: dict[str, int]) -> None:
+    """Count essential calls made earlier (provider -> number of calls) in one Redis round trip; never refuses.
+    What a caller that batches its counting (order execution) sends instead of one `budget_spend` per call."""
+    calls = {provider: n for provider, n in calls.items() if n > 0}
+    if not calls:
+        return
+    budgets = {provider: budget_for(provider) for provider in calls}
+    now = datetime.now(UTC)
+    try:
+        client = redis_for(settings.REDIS_URL)
+        pipe = client.pipeline(transaction=False)
+        for provider, n in calls.items():
+            month, day = _month_key(provider, now), _day_key(provider, now.date())
+            cost = n * (budgets[provider].cost_per_call if budgets[provider] else 0)
+            pipe.hincrby(month, "calls", n)
+            pipe.hincrby(month, "cost", cost)
+            pipe.expire(month, 400 * 86400)
+            pipe.hincrby(day, "calls", n)
+            pipe.hincrby(day, "cost", cost)
+            pipe.expire(day, 40 * 86400)
+        results = pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning("budget for %s not counted (Redis unreachable): %s", ", ".join(calls), exc)
+        return
+    for index, provider in enumerate(calls):
+        budget = budgets[provider]
+        if budget and budget.monthly:
+            spent = results[6 * index + 1]
+            _warn_once(client, provider=provider, spent=spent, budget=budget.monthly, month=_month_key(provider, now))
+
+
 def _warn_once(client, *, provider: str, spent: int, budget: int, month: str) -> None:
     percent = spent * 100 // budget
     if percent >= settings.MONITORING_BUDGET_WARN_PERCENT and client.set(f"{month}:warned", 1, nx=True, ex=40 * 86400):

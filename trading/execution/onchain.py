@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F
 
+from trading.chain.observe import provider_calls_batched, provider_calls_flush
 from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus, SolanaRpc
 from trading.chain.signing import SigningError, transaction_sign
 from trading.execution.clients import execution_alert, rpc_for_execution, venue_auth_alert, venues_in_order
@@ -40,9 +41,11 @@ POLL_FIRST, POLL_MAX = 0.005, 0.4
 DISTINCT_TRIES, DISTINCT_WAIT = 5, 0.4  # a sandbox/mainnet block is ~0.4 s
 
 
-def order_execute_onchain(*, order_id: int) -> str:
-    """Land one sandbox or live order; returns the status it ended in (or in_flight/busy). Safe to call twice."""
-    order = Order.objects.select_related("position__wallet", "position__token").filter(id=order_id).first()
+def order_execute_onchain(*, order_id: int, order: Order | None = None) -> str:
+    """Land one sandbox or live order; returns the status it ended in (or in_flight/busy). Safe to call twice.
+    `order`: the row as the caller just read it (with its position's wallet and token), to spare a second read."""
+    if order is None or order.id != order_id:
+        order = Order.objects.select_related("position__wallet", "position__token").filter(id=order_id).first()
     if order is None or order.status in ORDER_TERMINAL:
         return order.status if order else LOST
     if order.mode not in (Mode.SANDBOX, Mode.LIVE):
@@ -59,7 +62,8 @@ def order_execute_onchain(*, order_id: int) -> str:
         return BUSY
     try:
         # A copy read just before the lease is fine: every move below is a compare-and-swap on the row.
-        return Lander(order_id=order_id, lease=lease).run(order)
+        with provider_calls_batched():  # the landing's RPC and venue calls are counted in one go
+            return Lander(order_id=order_id, lease=lease).run(order)
     finally:
         lease.release()
 
@@ -225,12 +229,16 @@ class Lander:
             if last_send is None or now - last_send >= settings.EXECUTION_RESEND_SECONDS:
                 first = last_send is None
                 last_send = self._send(order, raw)
+                if first and fresh:
+                    # Look at once: a fast cluster confirms within the first poll, and the fill then takes the order
+                    # from signed to confirmed; "submitted" is a write on the way only for an order still in flight.
+                    outcome = order_resolve(order=order, rpc=self.rpc)
+                    if outcome is not None:
+                        return outcome
                 if status_value == OrderStatus.SIGNED and order_transition(
                     order_id=order.id, from_statuses=[OrderStatus.SIGNED], to_status=OrderStatus.SUBMITTED
                 ):
                     status_value = OrderStatus.SUBMITTED
-                if first and fresh:
-                    continue  # look for the status at once: a fast cluster confirms within the first poll
             if now > self.deadline:
                 return IN_FLIGHT
             time.sleep(poll)
@@ -301,6 +309,7 @@ def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str | None:
             break
     if meta is None:
         return None  # confirmed but unreadable for now: stays in flight, reconciliation retries
+    provider_calls_flush()  # every call that led to this fill is counted before the fill is
     try:
         fill = _fill_of(order=order, meta=meta)
         position_apply_fill(

@@ -36,8 +36,9 @@ def exit_spec_resolve(*, spec: ExitPlanSpec | dict | str | None, default: dict |
         raise InvalidInput(exc.message, exc.code) from None
 
 
-def exit_plan_create(*, position: Position, spec: ExitPlanSpec) -> ExitPlan:
-    plan = ExitPlan.objects.create(
+def exit_plan_build(*, position: Position, spec: ExitPlanSpec) -> tuple[ExitPlan, list[ExitLeg]]:
+    """The plan and its legs for `position`, not yet saved."""
+    plan = ExitPlan(
         position=position,
         preset=spec.name,
         spec=spec_to_json(spec),
@@ -47,10 +48,17 @@ def exit_plan_create(*, position: Position, spec: ExitPlanSpec) -> ExitPlan:
         breakeven_after_first_tp=spec.breakeven_after_first_tp,
         max_hold_seconds=spec.max_hold_seconds,
     )
-    ExitLeg.objects.bulk_create(
+    legs = [
         ExitLeg(plan=plan, index=i, trigger_multiple=leg.trigger_multiple, fraction=leg.fraction)
         for i, leg in enumerate(spec.take_profits)
-    )
+    ]
+    return plan, legs
+
+
+def exit_plan_create(*, position: Position, spec: ExitPlanSpec) -> ExitPlan:
+    plan, legs = exit_plan_build(position=position, spec=spec)
+    plan.save(force_insert=True)
+    ExitLeg.objects.bulk_create(legs)
     return plan
 
 
@@ -82,12 +90,13 @@ def _hook():
     return getattr(module, "position_triggers_compute", None)
 
 
-def position_triggers_refresh(*, position: Position) -> None:
-    """Set the position's trigger fields (not saved: the caller saves inside its transaction)."""
+def position_triggers_refresh(*, position: Position, legs_filled: list[int] | None = None) -> None:
+    """Set the position's trigger fields (not saved: the caller saves inside its transaction). `legs_filled`: the
+    indexes of the plan's filled legs when the caller knows them (read from the database otherwise)."""
     plan = position.exit_plan
     hook = _hook()
     if hook is not None:
-        for field, value in hook(position=position, plan=plan).items():
+        for field, value in hook(position=position, plan=plan, legs_filled=legs_filled).items():
             setattr(position, field, value)
         return
     if position.status != PositionStatus.OPEN or position.entry_price is None:

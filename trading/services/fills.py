@@ -35,8 +35,15 @@ def position_apply_fill(*, order_id: int, in_amount: int, out_amount: int, price
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(id=order_id)
-        return fill_locked(order=order, in_amount=in_amount, out_amount=out_amount, price=price, fee_lamports=fee_lamports)
+        order = (  # the order and its position locked by one statement
+            Order.objects.select_for_update(of=("self", "position"))
+            .select_related("position__token", "position__trader", "position__exit_plan")
+            .get(id=order_id)
+        )
+        return fill_locked(
+            order=order, in_amount=in_amount, out_amount=out_amount, price=price, fee_lamports=fee_lamports,
+            position=order.position,
+        )
 
 
 def fill_locked(
@@ -64,8 +71,13 @@ def fill_locked(
     fields = {"amount_out_actual": out_amount, "fill_price": price, "fee_lamports": fee_lamports}
     if attempts is not None:
         fields["attempts"] = attempts
+    now = timezone.now()
+    if order.status == OrderStatus.SIGNED and order.submitted_at is None:
+        fields["submitted_at"] = now  # sent and seen confirmed at the first look (the landing loop skips "submitted")
     for name, value in fields.items():
         setattr(order, name, value)
+    # A position still opening has sold nothing, so none of its take-profit legs can be filled: no need to ask.
+    legs_filled = [] if position.status == PositionStatus.OPENING else None
     if order.side == OrderSide.BUY:
         _apply_buy(position, order, in_amount, out_amount, fee_lamports)
         kind, payload = "position.opened", _opened_payload(position, order)
@@ -73,9 +85,9 @@ def fill_locked(
         payload = _apply_sell(position, order, in_amount, out_amount, price, fee_lamports)
         fields["realised_pnl_lamports"] = payload["realised_pnl_lamports"]
         kind = "exit.filled"
-    position_triggers_refresh(position=position)
+    position_triggers_refresh(position=position, legs_filled=legs_filled)
     position.save()
-    order.confirmed_at = timezone.now()
+    order.confirmed_at = now
     won = Order.objects.filter(id=order.id, status=order.status).update(
         status=OrderStatus.CONFIRMED, confirmed_at=order.confirmed_at, updated_at=order.confirmed_at, **fields
     )

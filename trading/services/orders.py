@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 TRANSITIONS: dict[str, set[str]] = {
     OrderStatus.PENDING: {OrderStatus.QUOTING, OrderStatus.FAILED},
     OrderStatus.QUOTING: {OrderStatus.SIGNED, OrderStatus.FAILED, OrderStatus.PENDING, OrderStatus.CONFIRMED},
-    OrderStatus.SIGNED: {OrderStatus.SUBMITTED, OrderStatus.FAILED, OrderStatus.EXPIRED, OrderStatus.QUOTING},
+    OrderStatus.SIGNED: {
+        OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderStatus.EXPIRED, OrderStatus.QUOTING
+    },
     OrderStatus.SUBMITTED: {OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderStatus.EXPIRED},
     OrderStatus.EXPIRED: {OrderStatus.QUOTING, OrderStatus.PENDING, OrderStatus.FAILED},
     OrderStatus.CONFIRMED: set(),
@@ -58,7 +60,9 @@ def order_fail(*, order_id: int, error: str) -> bool:
         if order.status in ORDER_TERMINAL:
             return False
         order_transition(order_id=order.id, from_statuses=[order.status], to_status=OrderStatus.FAILED, error=error[:2000])
-        position = Position.objects.select_for_update().get(id=order.position_id)
+        position = (  # trader and token read now, not lazily while the row locks are held
+            Position.objects.select_for_update(of=("self",)).select_related("trader", "token").get(id=order.position_id)
+        )
         if order.side == OrderSide.BUY and position.status == PositionStatus.OPENING:
             position.status = PositionStatus.FAILED
             position.cost_lamports = 0
@@ -92,7 +96,7 @@ def order_execute(*, order_id: int) -> None:
     Paper orders go to the paper venue, which has no network client at all; sandbox and live orders go
     to the on-chain landing loop (the same code for both, pointed at different URLs by configuration).
     """
-    order = Order.objects.select_related("position__token").filter(id=order_id).first()
+    order = Order.objects.select_related("position__token", "position__wallet").filter(id=order_id).first()
     if order is None:
         logger.warning("order %s does not exist", order_id)
         return
@@ -103,12 +107,16 @@ def order_execute(*, order_id: int) -> None:
         return
     from trading.execution.onchain import order_execute_onchain
 
-    order_execute_onchain(order_id=order_id)
+    order_execute_onchain(order_id=order_id, order=order)
 
 
 def order_enqueue(*, order_id: int) -> None:
-    """Queue execution once the surrounding transaction commits (never from inside an open one)."""
+    """Queue execution once the surrounding transaction commits (never from inside an open one).
+
+    Nobody waits for the task's return value (the order row is the outcome), so no result is stored: that spares
+    a result-channel subscription on send and the worker's "started" and result writes to Redis on every order.
+    """
     from trading.tasks import execute_order
 
-    transaction.on_commit(lambda: execute_order.delay(order_id))
+    transaction.on_commit(lambda: execute_order.apply_async((order_id,), ignore_result=True))
 

@@ -23,17 +23,19 @@ from trading.models import (
 from trading.services.accounts import modes_allowed, trading_settings_get
 from trading.services.amounts import amount_validate, mint_validate, percent_validate, slippage_validate
 from trading.services.book import trader_book
-from trading.services.exits import exit_plan_create, exit_spec_resolve
+from trading.services.entry import entry_insert
+from trading.services.exits import exit_plan_build, exit_spec_resolve
 from trading.services.orders import order_enqueue
-from trading.services.quotes import balance_available, token_resolve
+from trading.prices import price_fresh
+from trading.services.quotes import balance_available, token_from
 from trading.services.risk import risk_check_entry
 from trading.venues.paper import paper_quote
 
 
-def _wallet_for(trader: Trader, mode: str):
+def _wallet_for(trader: Trader, mode: str, book: dict):
     if mode == Mode.PAPER:
         return None
-    wallet = trader.wallets.order_by("id").first()
+    wallet = book["wallet"]
     if wallet is None:
         raise InvalidInput("You need a wallet before trading on-chain; create or import one first.", "no_wallet")
     return wallet
@@ -48,16 +50,19 @@ def position_open(
     amount = amount_validate(amount_lamports)
     if slippage_bps is not None:
         slippage_validate(slippage_bps)
-    token, point = token_resolve(mint=mint)
+    point = price_fresh(mint=mint)
     with transaction.atomic():
-        ledger, book = trader_book(trader=trader, lock=True)  # one entry decision per trader at a time
-        prefs = trading_settings_get(trader=trader)
+        # One statement: the trader's figures, settings, first wallet and the token, with the lock that makes
+        # entries of one trader one at a time.
+        ledger, book = trader_book(trader=trader, lock=True, mint=mint)
+        token = token_from(mint=mint, token=book["token"], point=point)
+        prefs = book["settings"] or trading_settings_get(trader=trader)
         slippage = slippage_validate(prefs.buy_slippage_bps if slippage_bps is None else slippage_bps)
         spec = exit_spec_resolve(spec=exit_plan, default=prefs.default_exit_plan or None)
         mode = prefs.mode
         if mode not in modes_allowed():
             raise InvalidInput(f"Your account is set to {mode} mode, which this desk does not run.", "mode_not_allowed")
-        wallet = _wallet_for(trader, mode)
+        wallet = _wallet_for(trader, mode, book)
         risk_check_entry(trader=trader, amount_lamports=amount, book=book)
         available = balance_available(mode=mode, wallet=wallet, ledger=ledger, book=book)
         if amount > available:
@@ -67,12 +72,12 @@ def position_open(
             )
         if token.pk is None:
             token = Token.objects.get_or_create(mint=token.mint, defaults={"decimals": token.decimals, "symbol": token.symbol})[0]
-        position = Position.objects.create(
+        position = Position(
             trader=trader, wallet=wallet, token=token, mode=mode, status=PositionStatus.OPENING, cost_lamports=amount
         )
-        exit_plan_create(position=position, spec=spec)
+        plan, legs = exit_plan_build(position=position, spec=spec)
         quote = paper_quote(side=OrderSide.BUY, amount_in=amount, price=point.price, decimals=token.decimals)
-        order = Order.objects.create(
+        order = Order(
             position=position,
             trader=trader,
             side=OrderSide.BUY,
@@ -84,6 +89,7 @@ def position_open(
             min_amount_out=quote.min_out(slippage) if mode == Mode.PAPER else None,
             slippage_bps=slippage,
         )
+        entry_insert(position=position, plan=plan, legs=legs, order=order)
         order_enqueue(order_id=order.id)
     return position
 

@@ -23,15 +23,19 @@ ONCHAIN_FEE_RESERVE_LAMPORTS = 10_000_000
 
 def token_resolve(*, mint: str) -> tuple[Token, PricePoint]:
     """The Token (unsaved if new) and a fresh price. Unknown mints and mints without a price are refused."""
-    token = Token.objects.filter(mint=mint).first()
     point = price_fresh(mint=mint)
+    return token_from(mint=mint, token=Token.objects.filter(mint=mint).first(), point=point), point
+
+
+def token_from(*, mint: str, token: Token | None, point: PricePoint | None) -> Token:
+    """`token` (the row of `mint`, if known), or an unsaved Token priced by the feed; refused without a price."""
     if token is None:
         if point is None or point.decimals is None:
             raise InvalidInput("No market knows that token; check the address.", "unknown_mint")
         token = Token(mint=mint, decimals=point.decimals)
     if point is None:
         raise NoPrice(f"There is no price for {token} right now, so it cannot be traded; try again shortly.", "no_price")
-    return token, point
+    return token
 
 
 def paper_balance(*, trader: Trader) -> int:

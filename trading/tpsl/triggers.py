@@ -48,12 +48,15 @@ def triggers_fields(position: Position, spec: ExitPlanSpec, legs_done: frozenset
     return {name: getattr(triggers, name) for name in TRIGGER_FIELDS}
 
 
-def position_triggers_compute(*, position: Position, plan: ExitPlan) -> dict:
+def position_triggers_compute(*, position: Position, plan: ExitPlan, legs_filled: list[int] | None = None) -> dict:
     """The trigger fields for `position` under `plan` (the caller sets and saves them in its transaction).
+    `legs_filled`: the indexes of the plan's filled legs, if the caller knows them (else they are read).
 
     Also completes the leg prefix: legs below the highest filled leg are marked filled.
     """
-    filled = list(plan.legs.filter(status=ExitLeg.Status.FILLED).values_list("index", flat=True))
+    if legs_filled is None:
+        legs_filled = list(plan.legs.filter(status=ExitLeg.Status.FILLED).values_list("index", flat=True))
+    filled = legs_filled
     legs_done = legs_done_from(filled)
     if filled and len(filled) < len(legs_done):
         plan.legs.filter(index__in=legs_done).exclude(status=ExitLeg.Status.FILLED).update(
