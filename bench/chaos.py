@@ -56,14 +56,14 @@ SOL = 10**9
 BUY_LAMPORTS = SOL // 20
 CHAT_BASE = 910_000
 
-# scenario -> (price multiples to drive, one list per phase; landed sells expected per position; share of the
-# original size left open at the end)
+# scenario -> price multiples to drive (one per phase), landed sells expected per position, share of the original
+# size left open at the end, and the phase whose price move triggers each sell (for the exit delays)
 SCENARIOS = {
-    "tp": {"phases": [Decimal("1.6"), Decimal("2.1")], "sells": 2, "left": Decimal("0.2")},
-    "sl": {"phases": [Decimal("0.7"), None], "sells": 1, "left": Decimal(0)},
-    "trailing": {"phases": [Decimal("1.5"), Decimal("1.3")], "sells": 1, "left": Decimal(0)},
-    "time": {"phases": [None, None], "sells": 1, "left": Decimal(0)},
-    "hold": {"phases": [None, None], "sells": 0, "left": Decimal(1)},
+    "tp": {"phases": [Decimal("1.6"), Decimal("2.1")], "sells": 2, "left": Decimal("0.2"), "trigger_phases": [0, 1]},
+    "sl": {"phases": [Decimal("0.7"), None], "sells": 1, "left": Decimal(0), "trigger_phases": [0]},
+    "trailing": {"phases": [Decimal("1.5"), Decimal("1.3")], "sells": 1, "left": Decimal(0), "trigger_phases": [1]},
+    "time": {"phases": [None, None], "sells": 1, "left": Decimal(0), "trigger_phases": []},
+    "hold": {"phases": [None, None], "sells": 0, "left": Decimal(1), "trigger_phases": []},
 }
 SCENARIO_ORDER = list(SCENARIOS)
 TIME_STOP_SECONDS = 60
@@ -171,6 +171,28 @@ def account(*, ledger: list[dict], positions: list[PositionFacts], balances: dic
                 report.missing_messages += want[text] - got[text]
                 report.notes.append(f"chat {chat}: {got[text]}x {text[:60]!r}, {want[text]} expected")
     return report
+
+
+def exit_delays(*, ledger: list[dict], scenario_of: dict[str, str], moves: dict[tuple[str, int], float]) -> list[float]:
+    """Seconds from a price move to the landing of the sell it triggered (the k-th landed sell of a wallet and mint
+    belongs to the k-th phase of its scenario that triggers one)."""
+    landed: dict[tuple[str, str], list[float]] = {}
+    for entry in ledger:
+        swap = entry.get("swap")
+        if swap and swap["side"] == "sell" and entry.get("status") == "landed" and entry.get("landed_at"):
+            landed.setdefault((swap["owner"], swap["mint"]), []).append(entry["landed_at"])
+    delays = []
+    for (owner, mint), times in landed.items():
+        phases = SCENARIOS[scenario_of[mint]]["trigger_phases"] if mint in scenario_of else []
+        for phase, at in zip(phases, sorted(times)):
+            if (mint, phase) in moves:
+                delays.append(at - moves[(mint, phase)])
+    return delays
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))] if ordered else 0.0
 
 
 # --- processes -------------------------------------------------------------------------------------------------------
@@ -355,6 +377,7 @@ class Chaos:
         self.logdir = workdir / "logs"
         self.logdir.mkdir()
         self.events: list[str] = []
+        self.moves: dict[tuple[str, int], float] = {}  # (mint, phase) -> when its price was moved (wall clock)
         self.kills = {"worker": 0, "pool_process": 0, "with_orders_in_flight": 0}
         self.stop_killing = threading.Event()
         self.t0 = time.monotonic()
@@ -614,6 +637,7 @@ def drive_prices(run: Chaos, remote, base_prices: dict, phase: int) -> None:
         multiple = SCENARIOS[scenario]["phases"][phase]
         if multiple is not None:
             remote.set_price(mint, base * multiple)
+            run.moves[(mint, phase)] = time.time()
             moved += 1
     run.note(f"phase {phase + 1}: {moved} mints moved")
 
@@ -710,6 +734,7 @@ def finish(run: Chaos, remote, standin, traders, base_prices, web: Proc) -> int:
         sent.setdefault(entry["chat_id"], []).append(entry["text"])
     ledger = remote.ledger(swaps="true")
     report = account(ledger=ledger, positions=facts, balances=balances, expected_messages=expected, sent_messages=sent)
+    delays = exit_delays(ledger=ledger, scenario_of={m: sc for m, (sc, _) in base_prices.items()}, moves=run.moves)
     orders = Order.objects.count()
     statuses = dict(Counter(Order.objects.values_list("status", flat=True)))
     health = httpx.get(f"http://127.0.0.1:{WEB_PORT}/api/v1/health/", timeout=5).status_code if web.alive() else None
@@ -727,6 +752,8 @@ def finish(run: Chaos, remote, standin, traders, base_prices, web: Proc) -> int:
         "double_submissions": report.double_submissions, "lost": report.lost, "stuck": report.stuck,
         "duplicate_messages": report.duplicate_messages, "missing_messages": report.missing_messages,
         "balance_mismatches": report.balance_mismatches, "unrecorded_fills": report.unrecorded_fills,
+        "exit_delay_p50_s": round(percentile(delays, 50), 1), "exit_delay_p95_s": round(percentile(delays, 95), 1),
+        "exit_delay_max_s": round(max(delays, default=0.0), 1),
         "messages": sum(len(v) for v in sent.values()), "seconds": round(time.monotonic() - run.t0, 1),
         "load_avg_1m": round(load[0], 2),
     }

@@ -89,3 +89,14 @@ def test_messages_are_compared_per_chat_and_text(chaos):
                            sent_messages={1: ["bought", "sold", "sold", "sold"], 3: ["bought"]})
     assert report.duplicate_messages == 2  # a third "sold" in chat 1, a "bought" in chat 3 nobody expected
     assert report.missing_messages == 1  # chat 2's "bought"
+
+
+def test_exit_delays_pair_each_landed_sell_with_the_price_move_that_triggered_it(chaos):
+    def sell(owner, mint, landed_at):
+        return swap(owner, mint, "sell") | {"signature": f"{owner}{mint}{landed_at}", "landed_at": landed_at}
+
+    ledger = [sell("A", "t", 130.0), sell("A", "t", 104.0), sell("B", "s", 101.5), sell("C", "h", 150.0),
+              swap("A", "t", "buy") | {"landed_at": 1.0}]
+    moves = {("t", 0): 100.0, ("t", 1): 120.0, ("s", 0): 100.0}
+    delays = chaos.exit_delays(ledger=ledger, scenario_of={"t": "tp", "s": "sl", "h": "time"}, moves=moves)
+    assert sorted(delays) == [1.5, 4.0, 10.0]  # the time stop has no price move to measure from
