@@ -92,3 +92,25 @@ def signature_claim(*, signature: str, order_id: int, seconds: int = 600) -> boo
     if client.set(key, order_id, nx=True, ex=seconds):
         return True
     return client.get(key) == str(order_id).encode()
+
+
+IDENTICAL_BUY_KEY = "jarvis:buy:{wallet}:{mint}:{amount}"
+IDENTICAL_BUY_SECONDS = 2  # a few blocks: the window in which two such buys would get the same blockhash
+
+
+def identical_buy_offset(*, wallet: str, mint: str, amount: int) -> int:
+    """Lamports to take off a buy so it differs from the same wallet's other buys of the same amount and token in the
+    last seconds: 0 for the first, 1 for the second, ... (one Redis round trip). Such buys quoted in one block would
+    otherwise be byte-identical transactions (see signature_claim) and all but one re-quoted. Redis down: 0 (the
+    signature claim still catches a clash)."""
+    if amount <= 1:
+        return 0
+    key = IDENTICAL_BUY_KEY.format(wallet=wallet, mint=mint, amount=amount)
+    try:
+        pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, IDENTICAL_BUY_SECONDS)
+        seen = pipe.execute()[0]
+    except redis.RedisError:
+        return 0
+    return min(int(seen) - 1, 1000, amount - 1)

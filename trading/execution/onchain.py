@@ -21,7 +21,7 @@ from trading.chain.observe import provider_calls_batched, provider_calls_flush
 from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus, SolanaRpc
 from trading.chain.signing import SigningError, transaction_sign
 from trading.execution.clients import execution_alert, rpc_for_execution, venue_auth_alert, venues_in_order
-from trading.execution.locks import OrderLease, signature_claim
+from trading.execution.locks import OrderLease, identical_buy_offset, signature_claim
 from trading.execution.policy import Fill, fee_policy_for, fill_from_deltas, slippage_for
 from trading.models import Order, OrderSide, OrderStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
@@ -111,9 +111,12 @@ class Lander:
 
     # --- one attempt: quote, build, sign, simulate, persist -------------------------------------------
     def attempt(self, order: Order) -> str | Order:
-        """A new attempt; returns the order as persisted (signed, not yet sent) or the status it ended in."""
-        if not order_transition(order_id=order.id, from_statuses=[order.status], to_status=OrderStatus.QUOTING):
-            return LOST
+        """A new attempt; returns the order as persisted (signed, not yet sent) or the status it ended in.
+
+        Nothing is written before the signed transaction: quoting, building, signing and simulating change nothing
+        (the lease keeps other landers away), and the one compare-and-swap from the status read here to "signed",
+        with the signature, bytes and last valid block height, decides which attempt exists."""
+        source = order.status
         wallet, token = order.position.wallet, order.position.token
         if wallet is None:
             order_fail(order_id=order.id, error="This position has no wallet, so it cannot trade on chain.")
@@ -165,7 +168,7 @@ class Lander:
         }
         if not order_transition(
             order_id=order.id,
-            from_statuses=[OrderStatus.QUOTING],
+            from_statuses=[source],
             to_status=OrderStatus.SIGNED,
             attempts=F("attempts") + 1,
             **fields,
@@ -184,6 +187,8 @@ class Lander:
         whose amount must stay whole, waits for a later blockhash instead."""
         buying = order.side == OrderSide.BUY
         amount = order.amount_in
+        if buying and order.attempts == 0:
+            amount -= identical_buy_offset(wallet=wallet.public_key, mint=token.mint, amount=amount)
         for _ in range(DISTINCT_TRIES):
             routed = route_swap(
                 venues=venues_in_order(),

@@ -20,13 +20,13 @@ logger = logging.getLogger(__name__)
 
 # Allowed moves; order_transition refuses anything else so a bug cannot resurrect a finished order.
 TRANSITIONS: dict[str, set[str]] = {
-    OrderStatus.PENDING: {OrderStatus.QUOTING, OrderStatus.FAILED},
+    OrderStatus.PENDING: {OrderStatus.QUOTING, OrderStatus.SIGNED, OrderStatus.FAILED},
     OrderStatus.QUOTING: {OrderStatus.SIGNED, OrderStatus.FAILED, OrderStatus.PENDING, OrderStatus.CONFIRMED},
     OrderStatus.SIGNED: {
         OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderStatus.EXPIRED, OrderStatus.QUOTING
     },
     OrderStatus.SUBMITTED: {OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderStatus.EXPIRED},
-    OrderStatus.EXPIRED: {OrderStatus.QUOTING, OrderStatus.PENDING, OrderStatus.FAILED},
+    OrderStatus.EXPIRED: {OrderStatus.QUOTING, OrderStatus.SIGNED, OrderStatus.PENDING, OrderStatus.FAILED},
     OrderStatus.CONFIRMED: set(),
     OrderStatus.FAILED: set(),
 }

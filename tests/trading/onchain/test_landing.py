@@ -163,10 +163,15 @@ def test_order_of_another_mode_is_never_sent(desk, celery_worker, settings):
     assert desk.sandbox.ledger.all(owner=desk.owner) == []
 
 
-def test_identical_buys_in_one_block_each_fill_once(desk, celery_worker):
+@pytest.mark.parametrize("offset", ["offset", "claim only"])
+def test_identical_buys_in_one_block_each_fill_once(desk, celery_worker, offset, monkeypatch):
     """Same wallet, token and amount within one blockhash build byte-identical transactions; each order must still
-    get its own signature and fill, and neither may claim the other's."""
+    get its own signature and fill, and neither may claim the other's. Up front a second such buy is made a lamport
+    smaller; "claim only": that offset lost (Redis forgot it), the signature claim alone must keep them apart."""
     from trading.tasks import execute_order
+
+    if offset == "claim only":
+        monkeypatch.setattr("trading.execution.onchain.identical_buy_offset", lambda **kwargs: 0)
 
     orders = [desk.buy(lamports=123_000_000), desk.buy(lamports=123_000_000)]
     for order in orders:
@@ -226,3 +231,14 @@ def test_transfer_fee_token_position_holds_what_the_wallet_holds(desk, celery_wo
     position.refresh_from_db()
     assert position.status == PositionStatus.CLOSED
     assert desk.sandbox.chain.token_balance(desk.owner, position.token.mint) == 0
+
+
+def test_identical_buy_offset_counts_the_same_buys_of_a_wallet_within_seconds(clean_redis):
+    from trading.execution.locks import identical_buy_offset
+
+    same = {"wallet": "W1", "mint": "M1", "amount": 123_000_000}
+    assert [identical_buy_offset(**same) for _ in range(3)] == [0, 1, 2]
+    assert identical_buy_offset(**{**same, "amount": 124_000_000}) == 0
+    assert identical_buy_offset(**{**same, "wallet": "W2"}) == 0
+    assert identical_buy_offset(wallet="W1", mint="M1", amount=1) == 0  # never down to nothing
+    assert 0 < clean_redis.ttl("jarvis:buy:W1:M1:123000000") <= 2  # forgotten after a few blocks
