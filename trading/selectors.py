@@ -91,3 +91,22 @@ def pnl_summary(*, trader: Trader) -> dict:
         "all": {"realised_lamports": realised["all"] or 0, "unrealised_lamports": unrealised},
         "unpriced_positions": unpriced,
     }
+
+
+TRENDING_CACHE_SECONDS = 60  # bags.fm allows 1,000-5,000 calls an hour per key: one call a minute serves every trader
+
+
+def bags_top_tokens(*, limit: int = 8) -> list:
+    """bags.fm's top tokens (trading.venues.bags.TopToken), ranked as bags.fm ranks them, cached a minute in Redis.
+    Raises VenueError when bags.fm cannot be reached and nothing is cached."""
+    from django.core.cache import cache
+
+    from trading.execution.clients import venues_in_order
+
+    key = "trading:bags:top-tokens"
+    rows = cache.get(key)
+    if rows is None:
+        bags = next(v for v in venues_in_order() if v.name == "bags")
+        rows = bags.top_tokens()
+        cache.set(key, rows, TRENDING_CACHE_SECONDS)
+    return rows[:limit]

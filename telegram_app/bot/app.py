@@ -61,15 +61,23 @@ class PerUserOrder(BaseUpdateProcessor):
         return None
 
 
-def persistent_db_connections() -> None:
+def persistent_db_connections():
     """The bot's handler threads (and processes) keep their database connection between updates: opening one
     per update (Postgres forks a backend for each) cost more CPU than the queries. The health check Django
     runs before a reused connection's first query replaces it when the database went away meanwhile.
-    Called by `manage.py runbot` (not by in-process bots: tests must not leave connections open)."""
+    Called by `manage.py runbot` (not by in-process bots); returns a function that puts the settings back."""
     db = settings.DATABASES["default"]
+    before = {name: db[name] for name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS") if name in db}
     if not db["ENGINE"].endswith("sqlite3"):
         db["CONN_MAX_AGE"] = None
         db["CONN_HEALTH_CHECKS"] = True
+
+    def restore() -> None:
+        for name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+            db.pop(name, None)
+        db.update(before)
+
+    return restore
 
 
 def _sync_handle(inc: Incoming) -> list:
@@ -165,7 +173,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _post_init(app: Application) -> None:
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(THREADS, thread_name_prefix="bot-sync"))
+    executor = app.bot_data["executor"] = ThreadPoolExecutor(THREADS, thread_name_prefix="bot-sync")
+    asyncio.get_running_loop().set_default_executor(executor)
     if settings.TELEGRAM_BOT_PROCESSES:
         pool = pool_create(settings.TELEGRAM_BOT_PROCESSES)
         app.bot_data["pool"] = pool
@@ -174,7 +183,34 @@ async def _post_init(app: Application) -> None:
                                for _ in range(settings.TELEGRAM_BOT_PROCESSES)))
 
 
+def _close_thread_connections(executor: ThreadPoolExecutor) -> None:
+    """Close the database connections the executor's threads keep (CONN_MAX_AGE): one job per thread, each
+    held at a barrier until all have started, so every thread runs exactly one of them."""
+    import threading
+
+    from django.db import connections
+
+    count = len(getattr(executor, "_threads", ()))
+    if not count:
+        return
+    barrier = threading.Barrier(count)
+
+    def close():
+        connections.close_all()
+        try:
+            barrier.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+
+    for future in [executor.submit(close) for _ in range(count)]:
+        future.result(timeout=10)
+
+
 async def _post_shutdown(app: Application) -> None:
+    executor = app.bot_data.pop("executor", None)
+    if executor is not None:
+        with ThreadPoolExecutor(1) as outside:  # not one of the executor's own threads
+            await asyncio.get_running_loop().run_in_executor(outside, _close_thread_connections, executor)
     pool = app.bot_data.pop("pool", None)
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -60,6 +60,37 @@ async def _drain_webhook(app, stop: asyncio.Event) -> None:
             await asyncio.to_thread(client.blpop, [f"{limits.PREFIX}inbound"], 1)
 
 
+class _QuietWhileStopping(logging.Filter):
+    """While the bot stops, a Bot API that is already gone is expected (`make run` stops the local stand-in at
+    the same time as the bot): one INFO line instead of python-telegram-bot's traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from telegram.error import NetworkError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, NetworkError):  # TimedOut included
+            record.msg = "Bot API unreachable while stopping (%s); updates not confirmed are fetched again on restart"
+            record.args = (type(exc).__name__,)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def _polling_error(stop: asyncio.Event):
+    """python-telegram-bot retries polling by itself; a network error is one line, not a traceback."""
+    from telegram.error import NetworkError
+
+    def report(exc) -> None:
+        if stop.is_set():
+            return
+        if isinstance(exc, NetworkError):
+            logger.warning("Bot API unreachable while polling (%s: %s); retrying", type(exc).__name__, exc)
+        else:
+            logger.error("polling for updates failed: %s", type(exc).__name__, exc_info=exc)
+
+    return report
+
+
 async def _mark_done(update: Update) -> None:
     await asyncio.to_thread(services.inbound_done, update_id=update.update_id)
 
@@ -106,7 +137,8 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
             await app.start()
             if mode == "polling":
                 await app.bot.delete_webhook(drop_pending_updates=False)
-                await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30, poll_interval=0.0)
+                await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30, poll_interval=0.0,
+                                                error_callback=_polling_error(stop))
                 drain = None
             else:
                 drain = asyncio.create_task(_drain_webhook(app, stop))
@@ -114,11 +146,14 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
             if ready is not None:
                 ready.set()
             await stop.wait()
+            quiet = _QuietWhileStopping()
+            logging.getLogger("telegram.ext.Updater").addFilter(quiet)
             if drain is not None:
                 drain.cancel()
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             await app.stop()
+            logging.getLogger("telegram.ext.Updater").removeFilter(quiet)
         await app.post_shutdown(app)
         holder.cancel()
     finally:

@@ -272,16 +272,21 @@ def pnl(account, inc, *args):
 
 
 def trending(account, inc, *args):
-    from trading.models import Token
-    from trading.prices import prices_get_many
+    """bags.fm's top tokens in bags.fm's order, each with a buy button (the token card)."""
+    from trading.errors import VenueError
+    from trading.selectors import bags_top_tokens
 
-    tokens = list(Token.objects.order_by("-id")[:50])
-    prices = prices_get_many(mints=[t.mint for t in tokens])
-    listed = [t for t in tokens if t.mint in prices][:8]
-    if not listed:
-        return Screen("No token has a current price right now; try again shortly, or paste a token address.")
-    screen = Screen("Tokens with live prices:")
-    for t in listed:
-        screen.text += f"\n{t.symbol or t.mint[:6]}: {_price(prices[t.mint].price)} SOL"
-        screen.button(f"Buy {t.symbol or t.mint[:6]}", "tc", services.mint_ref(mint=t.mint))
+    try:
+        tokens = bags_top_tokens(limit=8)
+    except VenueError:
+        return Screen("bags.fm's top tokens are unavailable right now; try again in a minute, or paste a token address.")
+    if not tokens:
+        return Screen("bags.fm lists no top tokens right now; paste a token address to trade one.")
+    screen = Screen("Top tokens on bags.fm (by lifetime fees):")
+    for rank, t in enumerate(tokens, 1):
+        name = t.symbol or t.mint[:6]
+        price = f"{_price(t.price_sol)} SOL" if t.price_sol is not None else "no price"
+        change = f", {'+' if t.price_change_pct > 0 else ''}{t.price_change_pct}%" if t.price_change_pct is not None else ""
+        screen.text += f"\n{rank}. {name}: {price}{change}"
+        screen.button(f"Buy {name}", "tc", services.mint_ref(mint=t.mint))
     return screen

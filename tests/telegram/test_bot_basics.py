@@ -118,3 +118,23 @@ def test_handlers_can_run_in_a_process_pool(telegram_settings, standin, transact
     finally:
         runner.stop()
     assert TelegramAccount.objects.get(telegram_user_id=110).trader.settings.mode == "paper"
+
+
+def test_stopping_after_the_bot_api_went_away_logs_no_traceback(telegram_settings, transactional_db, caplog):
+    """`make run` stops the local stand-in and the bot together: the bot's last getUpdates then finds no server."""
+    import logging
+
+    from telegram_app.standin import BotApiStandin
+    from tests.fixtures.telegram import BotRunner, TelegramUser
+
+    standin = BotApiStandin().start()
+    telegram_settings.TELEGRAM_API_URL = standin.url
+    runner = BotRunner(standin).start()
+    assert "/wallet" in TelegramUser(standin, 111).send("/help")["text"]
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    standin.stop()
+    runner.stop()
+    assert not runner.bot.state["thread"].is_alive()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text
+    assert any("unreachable while stopping" in r.getMessage() for r in caplog.records)

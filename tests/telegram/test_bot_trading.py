@@ -151,7 +151,7 @@ def test_wallet_create_import_and_export(tg_user):
     assert len(shown) == 1 and "deleted in 60 s" in shown[0]["text"]
 
 
-def test_buy_with_an_amount_goes_straight_to_the_preview_and_trending_lists_priced_tokens(tg_user, listed):
+def test_buy_with_an_amount_goes_straight_to_the_preview(tg_user, listed):
     alice = tg_user(208)
     alice.send("/start")
     preview = alice.send(f"/buy {listed} 0.3")
@@ -159,8 +159,27 @@ def test_buy_with_an_amount_goes_straight_to_the_preview_and_trending_lists_pric
     assert "more than zero" in alice.send(f"/buy {listed} -1")["text"]
     assert "without exponents" in alice.send(f"/buy {listed} 1e3")["text"]
     assert "at most 100,000 SOL" in alice.send(f"/buy {listed} 999999999")["text"]
-    Token.objects.create(mint=listed, symbol="BONK", decimals=6)  # a token the desk knows (price cached above)
-    trending = alice.send("/trending")
-    assert "Tokens with live prices" in trending["text"] and "Buy" in str(trending["reply_markup"])
-    card = alice.press("Buy")["message"]
-    assert listed in card["text"] and "Custom amount" in str(card["reply_markup"])
+
+
+def test_trending_lists_bags_top_tokens_in_bags_order_with_buy_buttons(sandbox, sandbox_settings, tg_user):
+    import httpx
+    from django.core.cache import cache
+
+    cache.delete("trading:bags:top-tokens")
+    answer = httpx.get(f"{sandbox.bags_url}/token-launch/top-tokens/lifetime-fees",
+                       headers={"x-api-key": sandbox.bags_api_key}).json()["response"]
+    ranked = [row["tokenInfo"]["symbol"] for row in answer][:8]
+    assert len(ranked) >= 2
+    carol = tg_user(209)
+    carol.send("/start")
+    trending = carol.send("/trending")
+    lines = trending["text"].splitlines()[1:]
+    assert [line.split(". ", 1)[1].split(":")[0] for line in lines] == ranked  # bags.fm's order, not ours
+    buttons = [b["text"] for row in trending["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == [f"Buy {symbol}" for symbol in ranked]
+    card = carol.press(f"Buy {ranked[1]}")["message"]
+    assert answer[1]["token"] in card["text"] and "Custom amount" in str(card["reply_markup"])
+
+    cache.delete("trading:bags:top-tokens")
+    sandbox.faults.set("bags", "outage")
+    assert "unavailable right now" in carol.send("/trending")["text"]

@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
         target = "the Bot API" if settings.TELEGRAM_BOT_TOKEN else f"the local Bot API stand-in at {settings.TELEGRAM_API_URL}"
         self.stdout.write(f"runbot: {'webhook' if webhook else 'long polling'} mode against {target}")
-        persistent_db_connections()
+        restore = persistent_db_connections()
         try:
             asyncio.run(serve(mode="webhook" if webhook else "polling"))
         except LockHeld as exc:
@@ -26,3 +26,5 @@ class Command(BaseCommand):
                 f"Another runbot is already running for this bot (lock held by {exc.holder}). "
                 "Only one may poll Telegram at a time; stop the other one first."
             ) from None
+        finally:
+            restore()  # the process's settings as they were (call_command in tests)
