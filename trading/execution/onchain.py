@@ -15,7 +15,10 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
 from django.db.models import F
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from trading.chain.observe import provider_calls_batched, provider_calls_flush
 from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus, SolanaRpc
@@ -68,6 +71,9 @@ def order_execute_onchain(*, order_id: int, order: Order | None = None) -> str:
         lease.release()
 
 
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
 class Lander:
     def __init__(self, *, order_id: int, lease: OrderLease, rpc: SolanaRpc | None = None):
         self.order_id = order_id
@@ -101,6 +107,12 @@ class Lander:
                 return order.status
             try:
                 outcome = self.attempt(order)
+            except ZeroDivisionError:
+                # Postgres or Redis blinked (a restart, a failover): nothing is signed or persisted, the order is as it
+                # was; the task retries it (or reconciliation, once stale). Failing it would tell the trader "did not
+                # go through" for a trade the desk can still make.
+                log.warning("order %s: attempt stopped by a database or Redis error; left for a retry", order.id)
+                raise
             except Exception as exc:  # nothing is signed and persisted yet: fail with a reason rather than stay stuck
                 log.exception("order %s: attempt broke before anything was sent", order.id)
                 order_fail(order_id=order.id, error=f"The swap could not be prepared ({type(exc).__name__}); nothing was sent.")
@@ -305,7 +317,8 @@ def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str | None:
     """Apply the fill of a confirmed signature from the wallet's balance changes in that transaction."""
     meta = None
     for wait in (0, 0.05, 0.2, 0.5, 1.0):
-        time.sleep(wait)
+        if wait:  # the first read at once (even sleep(0) gives the CPU away, milliseconds on a busy machine)
+            time.sleep(wait)
         try:
             meta = rpc.transaction(order.signature)
         except RpcError as exc:

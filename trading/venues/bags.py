@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-import base58
-
+from trading.chain.b58 import b58decode
 from trading.venues.base import (
     FeePolicy,
     HttpVenue,
@@ -118,4 +117,4 @@ class BagsVenue(HttpVenue):
     def swap(self, *, quote: Quote, user_public_key: str, fee: FeePolicy) -> SwapTransaction:
         # The documented request is {quoteResponse, userPublicKey}: bags.fm chooses the priority fee itself.
         raw = self._call("POST", "/trade/swap", json={"quoteResponse": quote.raw, "userPublicKey": user_public_key})
-        return self._swap(raw, decode=base58.b58decode)
+        return self._swap(raw, decode=b58decode)
