@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from trading.execution import tasks as _execution_tasks  # noqa: F401  (registers trading.reconcile_orders)
 
@@ -12,7 +14,8 @@ from trading.execution import tasks as _execution_tasks  # noqa: F401  (register
     name="trading.execute_order",
     soft_time_limit=120,
     time_limit=150,
-    autoretry_for=(OperationalError, InterfaceError),  # the database blinked; the state machine makes a rerun safe
+    # the database or Redis blinked; the state machine makes a rerun safe
+    autoretry_for=(OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError),
     retry_backoff=1,
     retry_backoff_max=30,
     retry_jitter=True,

@@ -107,7 +107,7 @@ class Lander:
                 return order.status
             try:
                 outcome = self.attempt(order)
-            except ZeroDivisionError:
+            except INFRASTRUCTURE_ERRORS:
                 # Postgres or Redis blinked (a restart, a failover): nothing is signed or persisted, the order is as it
                 # was; the task retries it (or reconciliation, once stale). Failing it would tell the trader "did not
                 # go through" for a trade the desk can still make.
