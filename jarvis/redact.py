@@ -76,14 +76,18 @@ def _key_word(match: re.Match) -> str:
         return word
 
 
+def _key_array(match: re.Match) -> str:
+    numbers = [int(n) for n in re.findall(r"\d+", match.group(0))]
+    return FILTERED if all(n <= 255 for n in numbers) and is_secret_key(bytes(numbers)) else match.group(0)
+
+
 def redact_text(text: str, secrets: list[str] | None = None) -> str:
     for secret in configured_secrets() if secrets is None else secrets:
         if secret in text:
             text = text.replace(secret, FILTERED)
     if len(text) >= 64:
         text = _B58_WORD.sub(_key_word, text)
-        text = _JSON_KEY.sub(lambda m: FILTERED if is_secret_key(bytes(min(int(n), 255) for n in re.findall(r"\d+", m.group(0))))
-                             else m.group(0), text)
+        text = _JSON_KEY.sub(_key_array, text)
     return text
 
 
@@ -111,6 +115,14 @@ class RedactFilter(logging.Filter):
     logs the request object, whose text holds the path: the webhook's path holds its secret)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            self._redact(record)
+        except Exception:  # a malformed log call (bad arguments) must fail where logging reports it, not here
+            pass
+        return True
+
+    @staticmethod
+    def _redact(record: logging.LogRecord) -> None:
         secrets = configured_secrets()
         message = record.getMessage()
         clean = redact_text(message, secrets)
@@ -128,4 +140,3 @@ class RedactFilter(logging.Filter):
             clean_trace = redact_text(trace, secrets)
             if clean_trace != trace:
                 record.exc_info, record.exc_text = None, clean_trace
-        return True

@@ -26,3 +26,12 @@ def test_configured_secrets_are_filtered_and_a_changed_setting_is_seen(settings)
     settings.JUPITER_API_KEY = "second-jupiter-key-0123456789"  # rotated: the new value is known at once
     assert redact_text("key second-jupiter-key-0123456789") == f"key {FILTERED}"
     assert redact_text("short values like ok stay") == "short values like ok stay"
+
+
+def test_a_malformed_log_call_is_not_made_worse_by_the_filter():
+    import logging
+
+    from jarvis.redact import RedactFilter
+
+    record = logging.LogRecord("x", logging.INFO, "x.py", 1, "two %s %s", ("one",), None)
+    assert RedactFilter().filter(record) is True  # logging itself reports the bad call when it formats the record

@@ -1,7 +1,7 @@
 """Sentry events carry no secret in plain text: the product's own `init_sentry` (its scrubber and hooks) with an
 in-process transport that keeps every envelope, then flows that fail while secrets are in reach: an unexpected
-error during a key import (the pasted key sits in the frames' local variables), an API error with credentials in the
-request, an error log line."""
+error during a key import (the pasted key sits in the frames' local variables), a request carrying credentials (its
+log lines become breadcrumbs), an error log line, an exception with an API key in a local variable."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import base58
 import pytest
 import sentry_sdk
 from solders.keypair import Keypair
+from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.transport import Transport
 
 from tests.fixtures.security import ALICE_ID
@@ -41,7 +42,15 @@ def sentry_events(monkeypatch, secret_settings):
 
     transport = CapturingTransport()
     real_init = sentry_sdk.init
-    monkeypatch.setattr(sentry_sdk, "init", lambda *a, **kw: real_init(*a, transport=transport, **kw))
+
+    def init(*args, **kwargs):
+        # The product's options (scrubber, before_send, breadcrumbs) as they are; only the logging integration, not
+        # Django's, Celery's or threading's, which patch the process for good and would change the rest of the suite.
+        kwargs.update(transport=transport, integrations=[LoggingIntegration(event_level=logging.ERROR)],
+                      default_integrations=False, auto_enabling_integrations=False)
+        return real_init(*args, **kwargs)
+
+    monkeypatch.setattr(sentry_sdk, "init", init)
     init_sentry(dsn="https://public@sentry.example.invalid/1", environment="test", traces_sample_rate=1.0, release="t")
     yield transport
     sentry_sdk.get_client().close()
