@@ -380,6 +380,10 @@ class Chaos:
         self.moves: dict[tuple[str, int], float] = {}  # (mint, phase) -> when its price was moved (wall clock)
         self.kills = {"worker": 0, "pool_process": 0, "with_orders_in_flight": 0}
         self.stop_killing = threading.Event()
+        self.stop_supervising = threading.Event()
+        self.beat_held = threading.Event()
+        self.lock = threading.Lock()
+        self.exits: dict[str, int] = {}
         self.t0 = time.monotonic()
 
     def note(self, text: str) -> None:
@@ -390,9 +394,6 @@ class Chaos:
     # killer thread: SIGKILL a trades worker (whole worker or the pool process of a running task) every few seconds
     def killer(self) -> None:
         while not self.stop_killing.wait(self.rng.uniform(self.args.kill_min, self.args.kill_max)):
-            for proc in self.trades:
-                if not proc.alive():  # died on its own (a start during a Postgres restart): bring it back
-                    proc.start()
             ready = [p for p in self.trades if p.alive() and time.monotonic() - p.started_at >= self.args.min_uptime]
             if not ready:  # every trades worker is still booting: a kill now would only stop the desk
                 continue
@@ -406,10 +407,24 @@ class Chaos:
                 except ProcessLookupError:
                     continue
             else:
-                victim.kill9()
-                self.kills["worker"] += 1
-                victim.start()
+                with self.lock:
+                    victim.kill9()
+                    self.kills["worker"] += 1
+                    victim.start()
             self.kills["with_orders_in_flight"] += in_flight > 0
+
+    # supervisor thread: what compose's restart policy (or systemd) does for the desk's processes
+    def supervise(self, procs: list[Proc]) -> None:
+        """Start again a desk process that exited on its own, and count it; the run's own kills restart their
+        process themselves, and beat stays down while the run holds it down."""
+        while not self.stop_supervising.wait(1.0):
+            for proc in procs:
+                with self.lock:
+                    if proc.alive() or (proc.name == "beat" and self.beat_held.is_set()):
+                        continue
+                    self.exits[proc.name] = self.exits.get(proc.name, 0) + 1
+                    self.note(f"{proc.name} exited on its own (status {proc.popen.returncode}); started again")
+                    proc.start()
 
     def total_kills(self) -> int:
         return self.kills["worker"] + self.kills["pool_process"]
@@ -431,9 +446,6 @@ def orders_in_flight() -> int:
         return 0
     finally:
         conn.close()
-
-    def total_kills(self) -> int:
-        return self.kills["worker"] + self.kills["pool_process"]
 
 
 def main() -> int:
@@ -474,6 +486,7 @@ def main() -> int:
         return drive(run, env, procs, pg, redis_server)
     finally:
         run.stop_killing.set()
+        run.stop_supervising.set()
         for proc in reversed(procs):
             proc.stop(timeout=10)
         if redis_server is not None:
@@ -528,6 +541,7 @@ def drive(run: Chaos, env: dict, procs: list[Proc], pg: Postgres, redis_server: 
         procs.append(proc.start())
     wait_http(f"http://127.0.0.1:{WEB_PORT}/api/v1/health/")
     time.sleep(3)
+    threading.Thread(target=run.supervise, args=(list(procs[1:]),), daemon=True).start()  # not the sandbox
     killer = threading.Thread(target=run.killer, daemon=True)
     killer.start()
     run.note("desk up; killing trades workers from now on")
@@ -545,16 +559,17 @@ def drive(run: Chaos, env: dict, procs: list[Proc], pg: Postgres, redis_server: 
         wait_for(run, remote, traders, base_prices, phase=phase, timeout=150)
         if phase == 0:
             run.note("beat killed (SIGKILL); restarted in 10 s")
-            beat.kill9()
+            with run.lock:
+                run.beat_held.set()
+                beat.kill9()
             time.sleep(10)
-            beat.start()
+            with run.lock:
+                beat.start()
+                run.beat_held.clear()
     while run.total_kills() < args.kills:
         time.sleep(1)
     run.stop_killing.set()
     killer.join()
-    for proc in run.trades:
-        if not proc.alive():
-            proc.start()
     run.note(f"chaos over after {run.total_kills()} kills; reconciliation window (at most {args.settle:.0f} s)")
     settle(run, remote, traders, base_prices, args.settle)
     return finish(run, remote, standin, traders, base_prices, web)
@@ -752,6 +767,7 @@ def finish(run: Chaos, remote, standin, traders, base_prices, web: Proc) -> int:
         "double_submissions": report.double_submissions, "lost": report.lost, "stuck": report.stuck,
         "duplicate_messages": report.duplicate_messages, "missing_messages": report.missing_messages,
         "balance_mismatches": report.balance_mismatches, "unrecorded_fills": report.unrecorded_fills,
+        "exits_on_their_own": run.exits,
         "exit_delay_p50_s": round(percentile(delays, 50), 1), "exit_delay_p95_s": round(percentile(delays, 95), 1),
         "exit_delay_max_s": round(max(delays, default=0.0), 1),
         "messages": sum(len(v) for v in sent.values()), "seconds": round(time.monotonic() - run.t0, 1),
