@@ -117,13 +117,13 @@ def prepare(users: int) -> tuple[list[int], object]:
     return [BASE_USER + i for i in range(users)], token
 
 
-def start_processes(standin_url: str, bot_processes: int) -> list[subprocess.Popen]:
+def start_processes(standin_url: str, bot_processes: int, partitions: int = 0) -> list[subprocess.Popen]:
     env = dict(os.environ, TELEGRAM_API_URL=standin_url, LOG_LEVEL="warning", TELEGRAM_BOT_TOKEN="",
                TELEGRAM_BOT_PROCESSES=str(bot_processes))
     python = sys.executable
     log_dir = Path(settings.VAR_DIR) / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)
-    bot = subprocess.Popen([python, str(ROOT / "manage.py"), "runbot"], env=env, cwd=ROOT,
+    bot = subprocess.Popen([python, str(ROOT / "manage.py"), "runbot", "--partitions", str(partitions)], env=env, cwd=ROOT,
                            stdout=subprocess.DEVNULL, stderr=open(log_dir / "telegram_load.runbot.log", "w"))
     worker = subprocess.Popen([str(Path(python).parent / "celery"), "-A", "jarvis", "worker", "-Q", "telegram", "-P",
                                "threads", "-c", "8", "-n", "bench-telegram@%h", "--loglevel", "WARNING"],
@@ -145,10 +145,10 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its live descendants, from /proc."""
+def cpu_seconds(pid: int, *, descendants: bool = True) -> float:
+    """CPU time (user + system) of a process and (by default) its live descendants, from /proc."""
     total = 0
-    for p in _tree(pid):
+    for p in _tree(pid) if descendants else [pid]:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -230,13 +230,15 @@ def main() -> None:
     parser.add_argument("--mean-gap", type=float, default=10.0, help="mean seconds between one user's commands")
     parser.add_argument("--notify-rate", type=float, default=50.0)
     parser.add_argument("--publishers", type=int, default=2, help="processes publishing the exit fills (rate split)")
-    parser.add_argument("--bot-processes", type=int, default=2, help="TELEGRAM_BOT_PROCESSES for runbot")
+    parser.add_argument("--bot-processes", type=int, default=0, help="TELEGRAM_BOT_PROCESSES for runbot (each bot process)")
+    parser.add_argument("--partitions", type=int, default=0,
+                        help="runbot --partitions: a getUpdates reader and this many answering bot processes")
     args = parser.parse_args()
     users, _ = prepare(args.users)
     standin = BotApiStandin().start()
     for user in users:  # every simulated trader has talked to the bot before (else Telegram: chat not found)
         standin.add_chat(user)
-    procs = start_processes(standin.url, args.bot_processes)
+    procs = start_processes(standin.url, args.bot_processes, args.partitions)
     stop = threading.Event()
     try:
         wait_bot_ready(standin)
@@ -260,12 +262,17 @@ def main() -> None:
         sends_before = len(standin.log(method="sendMessage"))
         roles = {"bot": procs[0].pid, "dispatcher": procs[1].pid, "bench (stand-in, load)": os.getpid()}
         roles.update({f"publisher {i + 1}": notifier.pid for i, notifier in enumerate(notifiers)})
-        cpu0 = {role: cpu_seconds(pid) for role, pid in roles.items()}
+        bench_role = "bench (stand-in, load)"  # this process alone: the others are its children
+
+        def role_cpu(role, pid):
+            return cpu_seconds(pid, descendants=role != bench_role)
+
+        cpu0 = {role: role_cpu(role, pid) for role, pid in roles.items()}
         t0 = time.monotonic()
         go.set()
         driven = drive(standin, users, rate, args.seconds, load_log, stop)
         elapsed = time.monotonic() - t0
-        cpu = {role: round((cpu_seconds(pid) - cpu0[role]) / elapsed, 2) for role, pid in roles.items()}
+        cpu = {role: round((role_cpu(role, pid) - cpu0[role]) / elapsed, 2) for role, pid in roles.items()}
         load_avg = os.getloadavg()
         for notifier in notifiers:
             notifier.join(30)
@@ -291,12 +298,16 @@ def main() -> None:
     notes = [e for e in standin.log(method="sendMessage")[sends_before:] if e["reply_to"] is None and e["at"] >= t0]
     window = [e["at"] for e in notes if e["at"] <= t0 + elapsed]
     sent_per_s = len(window) / elapsed if elapsed else 0.0
+    replies = [e for e in standin.log(method="sendMessage")[sends_before:] if e["reply_to"] is not None
+               and t0 <= e["at"] <= t0 + elapsed]
+    replies_per_s = len(replies) / elapsed if elapsed else 0.0
     stats = standin.stats()
     flood, flood_notifications = stats["flood_429s"], stats["flood_429s_unsolicited"]
     standin.stop()
 
     result = {
         "bench": "telegram_load", "users": args.users, "seconds": round(elapsed, 1), "bot_processes": args.bot_processes,
+        "partitions": args.partitions,
         "updates_sent": driven, "updates_per_s": round(driven / elapsed, 1), "unanswered": unanswered,
         "answered_per_s": round(answered_in_window / elapsed, 1),
         "reply_p50_ms": round(statistics.median(load), 1) if load else None,
@@ -304,7 +315,8 @@ def main() -> None:
         "baseline_p50_ms": round(statistics.median(base), 1) if base else None,
         "baseline_p95_ms": round(percentile(base, 0.95), 1) if base else None,
         "p95_vs_baseline": round(percentile(load, 0.95) / percentile(base, 0.95), 2) if load and base else None,
-        "notifications_published": counter.value, "sent_per_s": round(sent_per_s, 2), "flood_429s": flood,
+        "notifications_published": counter.value, "sent_per_s": round(sent_per_s, 2),
+        "replies_per_s": round(replies_per_s, 2), "flood_429s": flood,
         "flood_429s_notifications": flood_notifications, "cpu_cores_used": cpu,
         "load_average": [round(x, 2) for x in load_avg],
     }
@@ -314,6 +326,9 @@ def main() -> None:
           f"(baseline at 5/s: p50 {result['baseline_p50_ms']} ms, p95 {result['baseline_p95_ms']} ms)")
     print(f"notifications: {counter.value} published at {args.notify_rate}/s, sent {sent_per_s:.1f}/s; 429s from the stand-in: {flood} "
           f"({flood_notifications} to notifications, the rest to replies sent after the 60 s reply window)")
+    print(f"Telegram's budget: notifications {sent_per_s:.1f}/s against the bot-wide 30/s; replies to the traders' messages "
+          f"{replies_per_s:.1f}/s on top, which the stand-in (like Telegram's FAQ: the 30/s is for bulk notifications) does "
+          "not count bot-wide when sent within a minute of the message, at most 3 per message")
     print("CPU cores used during the load: " + ", ".join(f"{role} {v}" for role, v in cpu.items())
           + f" (Postgres and Redis not counted); load average {' '.join(f'{x:.2f}' for x in load_avg)}")
     print(json.dumps(result))

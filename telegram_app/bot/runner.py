@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import signal
 
 from django.conf import settings
@@ -34,12 +35,16 @@ def _heartbeat(mode: str) -> None:
 
 async def _hold(lock: limits.SingleInstanceLock, stop: asyncio.Event, mode: str = "polling") -> None:
     """Keep the single-instance lock and the heartbeat fresh while the bot runs."""
+    parent = os.getppid() if mode == "partition" else None
     await asyncio.to_thread(_heartbeat, mode)
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=lock.ttl_ms / 3000)
         except TimeoutError:
             pass
+        if parent is not None and os.getppid() != parent:
+            logger.error("the runbot reader that started this partition is gone; stopping")
+            stop.set()
         if not stop.is_set() and not await asyncio.to_thread(lock.refresh):
             logger.error("the single-bot lock was lost; stopping so two bots never run at once")
             stop.set()
@@ -114,12 +119,19 @@ async def _initialize(app, stop: asyncio.Event, *, budget_s: float = 60.0) -> No
 
 
 async def serve(*, mode: str = "polling", token: str | None = None, api_url: str | None = None,
-                stop: asyncio.Event | None = None, ready: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set (or SIGINT/SIGTERM). Raises limits.LockHeld if another bot runs."""
+                stop: asyncio.Event | None = None, ready: asyncio.Event | None = None,
+                partitions: int = 0, partition: int | None = None) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM). Raises limits.LockHeld if another bot runs.
+
+    Modes: "polling" (getUpdates, handled here), "webhook" (updates the web role stored), "reader" (getUpdates
+    routed to ``partitions`` Redis lists, handled by nothing here) and "partition" (the updates of partition
+    ``partition``): see telegram_app.bot.ingress."""
+    from telegram_app.bot import ingress
+
     token = token or botapi.bot_token()
     api_url = api_url or settings.TELEGRAM_API_URL
     stop = stop or asyncio.Event()
-    lock = lock_for(token, api_url)
+    lock = lock_for(token, api_url if mode != "partition" else f"{api_url}#partition{partition}")
     await asyncio.to_thread(lock.acquire)
     loop = asyncio.get_running_loop()
     try:
@@ -128,8 +140,13 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
                 loop.add_signal_handler(sig, stop.set)
             except (RuntimeError, ValueError):
                 pass  # not the main thread (tests, botshell): the caller sets `stop`
-        app = build_application(token=token, api_url=api_url, polling=mode == "polling",
-                                after_update=_mark_done if mode == "webhook" else None)
+        feed = None
+        if mode == "partition":
+            app = build_application(token=token, api_url=api_url, polling=False, after_update=lambda u: feed.handled(u))
+            feed = ingress.PartitionFeed(app, partition)
+        else:
+            app = build_application(token=token, api_url=api_url, polling=mode == "polling",
+                                    after_update=_mark_done if mode == "webhook" else None)
         holder = asyncio.create_task(_hold(lock, stop, mode))
         await _initialize(app, stop)
         await app.post_init(app)  # run_polling() would call it; serve() drives the Application itself
@@ -140,6 +157,12 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
                 await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=30, poll_interval=0.0,
                                                 error_callback=_polling_error(stop))
                 drain = None
+            elif mode == "reader":
+                await app.bot.delete_webhook(drop_pending_updates=False)
+                drain = asyncio.create_task(ingress.read_updates(app.bot, partitions=partitions, stop=stop,
+                                                                 allowed_updates=ALLOWED_UPDATES))
+            elif mode == "partition":
+                drain = asyncio.create_task(feed.run(stop))
             else:
                 drain = asyncio.create_task(_drain_webhook(app, stop))
             logger.info("bot running (%s) as @%s", mode, app.bot.username)
@@ -150,6 +173,7 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
             logging.getLogger("telegram.ext.Updater").addFilter(quiet)
             if drain is not None:
                 drain.cancel()
+                await asyncio.gather(drain, return_exceptions=True)
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             await app.stop()
@@ -163,8 +187,9 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
 class BackgroundBot:
     """serve() on its own event loop in a thread: botshell, the benchmark and the tests run the bot this way."""
 
-    def __init__(self, *, api_url: str, mode: str = "polling", token: str | None = None):
+    def __init__(self, *, api_url: str, mode: str = "polling", token: str | None = None, **serve_kwargs):
         self.api_url, self.mode, self.token = api_url, mode, token
+        self.serve_kwargs = serve_kwargs  # partitions / partition
         self.state: dict = {}
 
     def start(self, timeout: float = 60.0) -> "BackgroundBot":
@@ -177,7 +202,7 @@ class BackgroundBot:
             state["stop"], ready = asyncio.Event(), asyncio.Event()
             state["loop"] = asyncio.get_running_loop()
             task = asyncio.create_task(serve(mode=self.mode, token=self.token, api_url=self.api_url,
-                                             stop=state["stop"], ready=ready))
+                                             stop=state["stop"], ready=ready, **self.serve_kwargs))
             await asyncio.wait([task, asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED)
             started.set()
             await task
