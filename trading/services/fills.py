@@ -13,6 +13,7 @@ from trading.errors import Conflict
 from trading.events import event_publish
 from trading.models import ExitLeg, Mode, Order, OrderSide, OrderStatus, PaperLedger, Position, PositionStatus
 from trading.models.choices import LAMPORTS_PER_SOL
+from trading.services.compiled import CompiledRead
 from trading.services.exits import position_triggers_refresh
 from trading.tpsl.plans import spec_from_json, spec_summary
 
@@ -35,15 +36,28 @@ def position_apply_fill(*, order_id: int, in_amount: int, out_amount: int, price
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     with transaction.atomic():
-        order = (  # the order and its position locked by one statement
-            Order.objects.select_for_update(of=("self", "position"))
-            .select_related("position__token", "position__trader", "position__exit_plan")
-            .get(id=order_id)
-        )
+        order = order_locked_for_fill(order_id=order_id)
         return fill_locked(
             order=order, in_amount=in_amount, out_amount=out_amount, price=price, fee_lamports=fee_lamports,
             position=order.position,
         )
+
+
+_ORDER_FOR_FILL = CompiledRead(
+    lambda pk: Order.objects.select_for_update(of=("self", "position"))
+    .select_related("position__token", "position__trader", "position__exit_plan")
+    .filter(id=pk),
+    locking=True,
+)
+
+
+def order_locked_for_fill(*, order_id: int) -> Order:
+    """The order and its position, row-locked by one statement (inside the caller's transaction), with the position's
+    token, trader and exit plan: what fill_locked needs."""
+    order = _ORDER_FOR_FILL.get(order_id)
+    if order is None:
+        raise Order.DoesNotExist(f"order {order_id} does not exist")
+    return order
 
 
 def fill_locked(

@@ -15,6 +15,7 @@ from django.utils import timezone
 from trading.events import event_publish
 from trading.models import ExitLeg, Order, OrderSide, OrderStatus, Position, PositionStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
+from trading.services.compiled import CompiledRead
 
 logger = logging.getLogger(__name__)
 
@@ -90,13 +91,18 @@ def order_fail(*, order_id: int, error: str) -> bool:
     return True
 
 
+_ORDER_FOR_EXECUTION = CompiledRead(
+    lambda pk: Order.objects.select_related("position__token", "position__wallet").filter(id=pk)
+)
+
+
 def order_execute(*, order_id: int) -> None:
     """Run one order on the venue its mode selects. Idempotent: the venue path claims the order by CAS.
 
     Paper orders go to the paper venue, which has no network client at all; sandbox and live orders go
     to the on-chain landing loop (the same code for both, pointed at different URLs by configuration).
     """
-    order = Order.objects.select_related("position__token", "position__wallet").filter(id=order_id).first()
+    order = _ORDER_FOR_EXECUTION.get(order_id)
     if order is None:
         logger.warning("order %s does not exist", order_id)
         return

@@ -60,7 +60,7 @@ def paper_quote(*, side: str, amount_in: int, price: Decimal, decimals: int) -> 
 def paper_order_execute(*, order_id: int, order: Order | None = None) -> None:
     """Fill a pending paper order, once. The whole fill is one transaction: a worker that dies mid-way leaves
     the order pending for the redelivered task; a duplicate delivery finds it no longer pending and stops."""
-    from trading.services.fills import fill_locked
+    from trading.services.fills import fill_locked, order_locked_for_fill
     from trading.services.orders import order_fail
 
     order = order or Order.objects.select_related("position__token").get(id=order_id)
@@ -75,11 +75,7 @@ def paper_order_execute(*, order_id: int, order: Order | None = None) -> None:
         return
     quote = paper_quote(side=order.side, amount_in=order.amount_in, price=point.price, decimals=token.decimals)
     with transaction.atomic():
-        locked = (
-            Order.objects.select_for_update(of=("self", "position"))
-            .select_related("position__token", "position__trader", "position__exit_plan")
-            .get(id=order_id)
-        )
+        locked = order_locked_for_fill(order_id=order_id)
         if locked.status != OrderStatus.PENDING:
             return
         if quote.amount_out <= 0 or (locked.min_amount_out is not None and quote.amount_out < locked.min_amount_out):

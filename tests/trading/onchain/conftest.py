@@ -76,4 +76,19 @@ def desk(sandbox, sandbox_settings, transactional_db, clean_redis):
     trader = Trader.objects.create(name="onchain")
     TradingSettings.objects.create(trader=trader, mode="sandbox")
     wallet = wallet_import(trader=trader, secret=str(keypair))
-    return Desk(sandbox=sandbox, trader=trader, wallet=wallet, keypair=keypair)
+    yield Desk(sandbox=sandbox, trader=trader, wallet=wallet, keypair=keypair)
+    _let_the_worker_finish(clean_redis)
+
+
+def _let_the_worker_finish(redis_client, timeout: float = 30.0) -> None:
+    """Before the tables are emptied: drop this test's order messages nobody took yet, and wait for the session
+    worker's tasks in hand (reconciliation may have re-queued an order the test no longer watches). A task still in a
+    transaction while the tables are truncated deadlocks the truncation."""
+    import time
+
+    from celery.worker import state
+
+    redis_client.delete("trades")
+    deadline = time.monotonic() + timeout
+    while (state.active_requests or state.reserved_requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
