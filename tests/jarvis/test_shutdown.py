@@ -134,6 +134,13 @@ def test_ctrl_c_stops_the_whole_desk_warmly_and_finishes_the_order_in_flight(tmp
             log.seek(0)
             print(f"readiness: {last[0]}\nhoncho:\n{log.read()[-4000:]}")
             raise
+        def consuming() -> bool:  # a ping answered from each worker's consumer loop: started, not just starting
+            from jarvis.celery import app
+
+            names = {name.split("@")[0] for reply in app.control.ping(timeout=1.0) for name in reply}
+            return {"worker-trades", "worker-ops"} <= names
+
+        wait_for(consuming, timeout=60, interval=0.5, message="both workers consuming")
         settings.JUPITER_API_URL = sandbox.jupiter_url  # this process prices the buy as the desk does
         settings.JUPITER_API_KEY = sandbox.jupiter_api_key
         settings.DEXSCREENER_API_URL = None
