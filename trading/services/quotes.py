@@ -76,15 +76,44 @@ class QuotePreview:
     slippage_bps: int
     exit_plan: str
     refused: str | None  # the sentence position_open would refuse with now, if any
+    source: str = "paper"  # who answered: "paper" (the feed and the paper model), "bags" or "jupiter" (the venue's
+    # own quote, in sandbox and live mode), or "estimate" (every venue failed: the feed and the paper model)
+
+
+def _venue_quote(*, mint: str, amount: int, slippage_bps: int):
+    """The venues' own quote for a buy (bags.fm, else Jupiter), or None when none answers."""
+    from django.core.cache import cache
+
+    from trading.chain.rpc import SOL_MINT
+    from trading.execution.clients import venue_auth_alert, venues_in_order
+    from trading.venues.router import route_quote
+
+    try:
+        return route_quote(
+            venues=venues_in_order(), input_mint=SOL_MINT, output_mint=mint, amount=amount, slippage_bps=slippage_bps,
+            on_auth_failure=venue_auth_alert, cache=cache,
+        )
+    except VenueError:
+        return None
 
 
 def quote_preview(*, trader: Trader, mint: str, amount_lamports: int) -> QuotePreview:
-    """What a buy would get now (estimated from the price feed and the fee/slippage model); writes nothing."""
+    """What a buy would get now; writes nothing. Paper mode: the price feed and the paper fee/slippage model. Sandbox
+    and live: the venue's own quote (bags.fm, else Jupiter), or the feed estimate when no venue answers."""
     mint = mint_validate(mint)
     amount = amount_validate(amount_lamports)
     prefs = trading_settings_get(trader=trader)
     token, point = token_resolve(mint=mint)
     quote = paper_quote(side="buy", amount_in=amount, price=point.price, decimals=token.decimals)
+    expected, minimum = quote.amount_out, quote.min_out(prefs.buy_slippage_bps)
+    fee, impact, source = quote.fee_lamports, quote.slippage_bps / 100, "paper"
+    if prefs.mode != Mode.PAPER:
+        venue = _venue_quote(mint=mint, amount=amount, slippage_bps=prefs.buy_slippage_bps)
+        if venue is None:
+            source = "estimate"
+        else:
+            expected, minimum, impact, source = venue.out_amount, venue.min_out_amount, venue.price_impact_pct, venue.venue
+            fee = 0  # the venue's fees are inside its quoted amount; network fees are paid on top when it lands
     refused = None
     ledger, book = trader_book(trader=trader)
     try:
@@ -100,12 +129,13 @@ def quote_preview(*, trader: Trader, mint: str, amount_lamports: int) -> QuotePr
         mode=prefs.mode,
         amount_lamports=amount,
         price=point.price,
-        expected_tokens=quote.amount_out,
-        min_tokens=quote.min_out(prefs.buy_slippage_bps),
+        expected_tokens=expected,
+        min_tokens=minimum,
         decimals=token.decimals,
-        fee_lamports=quote.fee_lamports,
-        price_impact_pct=quote.slippage_bps / 100,
+        fee_lamports=fee,
+        price_impact_pct=impact,
         slippage_bps=prefs.buy_slippage_bps,
         exit_plan=spec_summary(spec),
         refused=refused,
+        source=source,
     )

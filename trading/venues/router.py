@@ -91,6 +91,38 @@ def route_swap(
     raise last
 
 
+def route_quote(
+    *,
+    venues: list[Venue],
+    input_mint: str,
+    output_mint: str,
+    amount: int,
+    slippage_bps: int,
+    on_auth_failure: Callable[[VenueAuthError], None],
+    cache=None,
+) -> Quote:
+    """A quote only (what a trader previews): the first venue that answers, one round, no swap built. The same order
+    and the same rules as route_swap: a refused key alerts and raises; a paused venue is skipped."""
+    if amount <= 0:
+        raise ValueError("amount must be a positive number of base units")
+    last: VenueTransientError | None = None
+    for venue in venues:
+        if _paused(venue, cache):
+            last = VenueRateLimited(f"{venue.name} is paused until its rate limit resets", venue=venue.name)
+            continue
+        try:
+            return venue.quote(input_mint=input_mint, output_mint=output_mint, amount=amount, slippage_bps=slippage_bps)
+        except VenueAuthError as exc:
+            on_auth_failure(exc)
+            raise
+        except VenueTransientError as exc:
+            last = exc
+        finally:
+            _remember_rate_limit(venue, cache)
+    assert last is not None
+    raise last
+
+
 def _paused(venue: Venue, cache) -> bool:
     if cache is None:
         return False
