@@ -268,7 +268,7 @@ class OrderAdmin(ReadOnlyAdmin):
     def has_retry_permission(self, request) -> bool:
         return request.user.has_perm("trading.retry_order")
 
-    @admin.action(description="Retry selected failed sells", permissions=["retry"])
+    @admin.action(description="Retry selected failed orders (a buy is placed again as a new buy)", permissions=["retry"])
     def retry_orders(self, request, queryset):
         for order in queryset:
             try:

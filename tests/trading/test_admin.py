@@ -106,3 +106,29 @@ def test_settings_form_refuses_invalid_values_through_the_service(admin_client, 
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert TradingSettings.objects.get(id=row.id).buy_slippage_bps == 150
+
+
+def test_a_failed_buy_is_placed_again_once_and_only_within_the_limits(admin_client, trader, price_standin):
+    from tests.fixtures.trading import mint_address
+    from trading.models import ExitPlan
+    from trading.services import kill_switch_set
+
+    mint = mint_address()
+    price_standin.set(mint, "0.0001")
+    failed_position = position_open(trader=trader, mint=mint, amount_lamports=SOL // 10, exit_plan="single")
+    failed = failed_position.orders.get()
+    order_fail(order_id=failed.id, error="venue down")
+    kill_switch_set(enabled=True, trader=trader, actor="ops")
+    url = reverse("admin:trading_order_changelist")
+    response = admin_client.post(url, {"action": "retry_orders", "_selected_action": [failed.id]}, follow=True)
+    assert b"kill switch" in response.content
+    assert Position.objects.filter(trader=trader).count() == 1 and Order.objects.get(id=failed.id).error == "venue down"
+    kill_switch_set(enabled=False, trader=trader, actor="ops")
+    response = admin_client.post(url, {"action": "retry_orders", "_selected_action": [failed.id]}, follow=True)
+    retry = Order.objects.filter(trader=trader).exclude(id=failed.id).get()
+    assert f"retried as order #{retry.id}".encode() in response.content
+    assert (retry.side, retry.status, retry.amount_in, retry.slippage_bps) == ("buy", "pending", SOL // 10, failed.slippage_bps)
+    assert retry.position_id != failed.position_id and retry.position.token.mint == mint
+    assert ExitPlan.objects.get(position=retry.position).preset == "single"  # the failed buy's plan
+    again = admin_client.post(url, {"action": "retry_orders", "_selected_action": [failed.id]}, follow=True)
+    assert b"already placed again" in again.content and Order.objects.filter(trader=trader).count() == 2

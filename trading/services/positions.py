@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 
 from trading.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from trading.models import (
@@ -160,15 +162,44 @@ def position_close(*, position_id: int, reason: str = OrderReason.KILL) -> Order
     return exit_order_create(position_id=position.id, amount=position.size, reason=reason)
 
 
+RETRIED_MARK = " [retried as a new buy]"
+
+
 def order_retry(*, order_id: int) -> Order:
-    """Retry a failed sell as a new order for what the position still holds (operator action)."""
-    order = Order.objects.select_related("position").filter(id=order_id).first()
+    """Retry a failed order (operator action). A failed sell: a new sell of what the position still holds. A failed
+    buy (nothing was bought: buys fail only before sending or when the swap failed on chain): the same buy placed again
+    as a new position and order, through position_open, so the kill switch, risk limits and balance apply now; each
+    failed buy can be retried once (marked in its error, in the same transaction)."""
+    order = Order.objects.select_related("position__token", "position__exit_plan", "position__trader").filter(id=order_id).first()
     if order is None:
         raise NotFound("There is no order with that number.", "order_not_found")
-    if order.status != OrderStatus.FAILED or order.side != OrderSide.SELL:
-        raise Conflict("Only a failed sell can be retried; a failed buy is placed again as a new buy.", "not_retryable")
+    if order.status != OrderStatus.FAILED:
+        raise Conflict("Only a failed order can be retried.", "not_retryable")
+    if order.side == OrderSide.BUY:
+        return _buy_retry(order)
     amount = min(order.amount_in, order.position.size)
     retry = exit_order_create(position_id=order.position_id, amount=amount, reason=order.reason, leg_id=order.leg_id)
     if retry is None:
         raise Conflict("That position is not open or already has a sell under way.", "exit_in_flight")
     return retry
+
+
+def _buy_retry(order: Order) -> Order:
+    position = order.position
+    plan = getattr(position, "exit_plan", None)
+    with transaction.atomic():
+        marked = (
+            Order.objects.filter(id=order.id, status=OrderStatus.FAILED)
+            .exclude(error__endswith=RETRIED_MARK)
+            .update(error=Concat(F("error"), Value(RETRIED_MARK)))
+        )
+        if not marked:
+            raise Conflict("That failed buy was already placed again.", "already_retried")
+        retried = position_open(
+            trader=position.trader,
+            mint=position.token.mint,
+            amount_lamports=order.amount_in,
+            exit_plan=plan.spec if plan is not None else None,
+            slippage_bps=order.slippage_bps,
+        )
+        return retried.orders.get()
