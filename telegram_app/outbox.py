@@ -123,13 +123,13 @@ def outbox_send(*, outbox_id: int) -> Outcome:
     wait = _slot(row)
     if wait is not None:
         return wait
-    if not _gate(row):
-        return _retry(row.pk, 0.2, reserved_for=None)
-    now = djtz.now()
+    # Claimed before the gate, so nothing but the HTTP call separates the recorded send time from the send.
     if not OutboxMessage.objects.filter(pk=row.pk, status=Status.PENDING).update(
-        status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        status=Status.SENDING, claimed_at=djtz.now(), attempts=F("attempts") + 1
     ):
         return Outcome(done=True, status="taken")
+    if not _gate(row):
+        return _retry(row.pk, 0.2, status=Status.PENDING, reserved_for=None, attempts=F("attempts") - 1)
     params = {"chat_id": row.chat_id, "text": row.text, "reply_markup": row.reply_markup, "parse_mode": row.parse_mode or None}
     try:
         result = botapi.call("sendMessage", params)

@@ -97,7 +97,9 @@ def incoming_from(update: Update) -> Incoming | None:
         message = update.callback_query.message
         return Incoming(callback_data=update.callback_query.data or "", message_id=message.message_id if message else None, **common)
     if update.effective_message is not None and update.effective_message.text is not None:
-        return Incoming(text=update.effective_message.text, message_id=update.effective_message.message_id, **common)
+        message = update.effective_message
+        sent_at = message.date.timestamp() if message.date else None
+        return Incoming(text=message.text, message_id=message.message_id, sent_at=sent_at, **common)
     return None
 
 
@@ -110,6 +112,16 @@ async def _send(bot, **kwargs):
             if attempt or wait > 5:
                 raise
             await asyncio.sleep(wait)
+
+
+REPLY_WINDOW_S = 50  # Telegram does not count an answer to a user's message as bulk for about a minute
+
+
+def _past_reply_window(inc: Incoming) -> bool:
+    """An answer this late counts at Telegram like any message (a bot far behind its updates)."""
+    import time
+
+    return inc.sent_at is not None and time.time() - inc.sent_at > REPLY_WINDOW_S
 
 
 async def _direct_send_slot(chat_id: int) -> None:
@@ -132,7 +144,7 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
                 reply = None
                 if inc.callback_data is None and inc.message_id:
                     reply = ReplyParameters(message_id=inc.message_id, allow_sending_without_reply=True)
-                if reply is None:  # counted by Telegram like a notification: it takes a slot as one would
+                if reply is None or _past_reply_window(inc):  # counted like a notification: it takes a slot
                     await _direct_send_slot(inc.chat_id)
                 sent = await _send(bot, chat_id=inc.chat_id, text=action.text, reply_markup=markup, reply_parameters=reply)
                 if action.delete_after_s:

@@ -119,3 +119,14 @@ def test_a_bot_message_that_answers_no_message_waits_for_the_dispatchers_budget(
     fills = [at for member, at in sent.items() if member.startswith(b"fill:")]
     assert len(direct) == 1 and direct[0] - min(fills) >= 1000  # after the window had room again
     assert limits.send_gate(chat_id=3100, member="same chat at once") > 0  # its chat's second is taken
+
+
+def test_an_answer_past_telegrams_reply_window_takes_a_slot_like_a_notification():
+    import time
+
+    from telegram_app.bot.app import _past_reply_window
+    from telegram_app.bot.core import Incoming
+
+    assert not _past_reply_window(Incoming(user_id=1, chat_id=1, text="/pnl", sent_at=time.time() - 2))
+    assert _past_reply_window(Incoming(user_id=1, chat_id=1, text="/pnl", sent_at=time.time() - 75))
+    assert not _past_reply_window(Incoming(user_id=1, chat_id=1, callback_data="x"))  # no message date: a button
