@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import connection
-from telegram import InlineKeyboardMarkup, ReplyParameters, Update
+from telegram import Update
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -103,10 +103,13 @@ def incoming_from(update: Update) -> Incoming | None:
     return None
 
 
-async def _send(bot, **kwargs):
+async def _send(bot, params: dict) -> dict:
+    """sendMessage with plain parameters, answered as a plain dict: building and parsing python-telegram-bot's
+    objects for a reply cost the event loop more than the request. (Method names are case-insensitive in the Bot
+    API; spelled in lower case, python-telegram-bot does not warn that Bot.send_message exists.)"""
     for attempt in range(2):
         try:
-            return await bot.send_message(**kwargs)
+            return await bot.do_api_request("sendmessage", api_kwargs=params)
         except RetryAfter as exc:
             wait = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else float(exc.retry_after)
             if attempt or wait > 5:
@@ -138,19 +141,25 @@ async def _direct_send_slot(chat_id: int) -> None:
 async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
     actions = sorted(actions, key=lambda a: isinstance(a, Answer))  # the button's answer last: the tap is done
     for action in actions:
-        markup = InlineKeyboardMarkup.de_json(action.markup, bot) if getattr(action, "markup", None) else None
+        markup = getattr(action, "markup", None)
         try:
             if isinstance(action, Reply):
-                reply = None
-                if inc.callback_data is None and inc.message_id:
-                    reply = ReplyParameters(message_id=inc.message_id, allow_sending_without_reply=True)
-                if reply is None or _past_reply_window(inc):  # counted like a notification: it takes a slot
+                params = {"chat_id": inc.chat_id, "text": action.text}
+                if markup:
+                    params["reply_markup"] = markup
+                reply = inc.callback_data is None and inc.message_id
+                if reply:
+                    params["reply_parameters"] = {"message_id": inc.message_id, "allow_sending_without_reply": True}
+                if not reply or _past_reply_window(inc):  # counted like a notification: it takes a slot
                     await _direct_send_slot(inc.chat_id)
-                sent = await _send(bot, chat_id=inc.chat_id, text=action.text, reply_markup=markup, reply_parameters=reply)
+                sent = await _send(bot, params)
                 if action.delete_after_s:
-                    await asyncio.to_thread(_delete_later, inc.chat_id, sent.message_id, action.delete_after_s)
+                    await asyncio.to_thread(_delete_later, inc.chat_id, sent["message_id"], action.delete_after_s)
             elif isinstance(action, Edit):
-                await bot.edit_message_text(chat_id=inc.chat_id, message_id=inc.message_id, text=action.text, reply_markup=markup)
+                params = {"chat_id": inc.chat_id, "message_id": inc.message_id, "text": action.text}
+                if markup:
+                    params["reply_markup"] = markup
+                await bot.do_api_request("editmessagetext", api_kwargs=params)
             elif isinstance(action, Delete):
                 await bot.delete_message(chat_id=inc.chat_id, message_id=action.message_id)
             elif isinstance(action, Answer) and query is not None:
