@@ -24,7 +24,10 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         server.start()
         self.stdout.write(f"Bot API stand-in on {server.url} (user side under /_control/)")
-        stop.wait()
+        while not stop.wait(0.5):  # a timed wait: the signal handler always gets its turn
+            pass
         stop.clear()
         stop.wait(LINGER_SECONDS)  # a second signal stops it at once
-        server.stop()
+        stopper = threading.Thread(target=server.stop, name="standin-stop", daemon=True)
+        stopper.start()
+        stopper.join(5)  # the process ends even if a request thread holds the server up
