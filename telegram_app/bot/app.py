@@ -33,12 +33,34 @@ logger = logging.getLogger(__name__)
 THREADS = 16
 
 
+# Updates one bot process holds at most: read from Telegram and waiting, or being handled. Past it the poller waits and
+# unread updates stay with Telegram (kept there for 24 h), so an overload costs latency, never unbounded memory.
+IN_HAND_UPDATES = 1024
+
+
+class BoundedUpdateQueue(asyncio.Queue):
+    """The Application's update queue, bounded by the updates in hand: each one taken out holds a slot until its
+    handling ends (``release``), and at most ``limit`` wait in the queue, so a full desk stops the poller's put."""
+
+    def __init__(self, limit: int = IN_HAND_UPDATES):
+        super().__init__(maxsize=limit)
+        self._slots = asyncio.Semaphore(limit)
+
+    async def get(self):
+        await self._slots.acquire()
+        return await super().get()
+
+    def release(self) -> None:
+        self._slots.release()
+
+
 class PerUserOrder(BaseUpdateProcessor):
     """Updates of different users run concurrently; one user's updates run in the order they came."""
 
-    def __init__(self, max_concurrent_updates: int = 256):
+    def __init__(self, max_concurrent_updates: int = 256, on_done=None):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._on_done = on_done  # called once per update handled (BoundedUpdateQueue.release)
 
     async def do_process_update(self, update, coroutine) -> None:
         key = update.effective_user.id if isinstance(update, Update) and update.effective_user else 0
@@ -53,6 +75,8 @@ class PerUserOrder(BaseUpdateProcessor):
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+            if self._on_done is not None:
+                self._on_done()
 
     async def initialize(self) -> None:
         return None
@@ -237,11 +261,15 @@ async def _post_shutdown(app: Application) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def build_application(*, token: str, api_url: str, polling: bool = True, after_update=None) -> Application:
-    """The Application with every handler. ``after_update`` (async, gets the Update) runs after each update."""
+def build_application(*, token: str, api_url: str, polling: bool = True, after_update=None,
+                      in_hand: int | None = None) -> Application:
+    """The Application with every handler. ``after_update`` (async, gets the Update) runs after each update;
+    ``in_hand`` bounds the updates the process holds (BoundedUpdateQueue)."""
     base = api_url.rstrip("/")
+    queue = BoundedUpdateQueue(in_hand or IN_HAND_UPDATES)
     builder = (ApplicationBuilder().token(token).base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
-               .concurrent_updates(PerUserOrder()).connection_pool_size(8).pool_timeout(10.0)
+               .update_queue(queue).concurrent_updates(PerUserOrder(on_done=queue.release))
+               .connection_pool_size(8).pool_timeout(10.0)
                .connect_timeout(5.0).read_timeout(15.0).write_timeout(15.0).get_updates_read_timeout(40.0)
                .post_init(_post_init).post_shutdown(_post_shutdown))
     if not polling:
