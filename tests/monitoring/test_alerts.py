@@ -45,6 +45,14 @@ def test_the_admin_form_shows_the_reason_and_saves_nothing(admin_client):
     assert AlertRule.objects.count() == count
 
 
+def beat_heartbeat():
+    from django.conf import settings
+
+    from monitoring.heartbeats import heartbeat_read, redis_for
+
+    return heartbeat_read(redis_for(settings.REDIS_URL), ["beat"])["beat"]
+
+
 @pytest.fixture
 def beat_rule(db, readiness_settings, clean_redis):
     AlertRule.objects.all().delete()
@@ -57,7 +65,9 @@ def test_a_stopped_beat_raises_one_alert_and_one_resolution(beat_rule, recorded_
     start = timezone.now()
     with time_machine.travel(start, tick=False) as clock:
         app.send_task("monitoring.heartbeat", kwargs={"component": "beat"})
-        wait_for(lambda: alerts_evaluate() == {"fired": 0, "resolved": 0}, message="the beat heartbeat")
+        # Evaluated only once the worker wrote the heartbeat: an evaluation before it would see beat never seen.
+        wait_for(lambda: beat_heartbeat() is not None, message="the beat heartbeat")
+        assert alerts_evaluate() == {"fired": 0, "resolved": 0}
         assert recorded_alerts == []
 
         clock.shift(timedelta(seconds=45))  # three 10 s intervals without a heartbeat
