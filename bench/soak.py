@@ -22,11 +22,9 @@ Last line: {"bench": "soak", ...}.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 import threading
@@ -188,23 +186,16 @@ def server_sql(*statements: str) -> None:
 
 
 def trade_environment(sandbox) -> dict:
-    return {
-        "DATABASE_URL": f"{SERVER}/{TRADE_DB}",
-        "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "DJANGO_SETTINGS_MODULE": "jarvis.settings",
-        "JARVIS_IGNORE_DOTENV": "true",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production",
-        "LOG_LEVEL": "warning",
-        "TRADING_MODE": "sandbox",
-        "WALLET_ENCRYPTION_KEYS": "bench:" + base64.b64encode(secrets.token_bytes(32)).decode(),
-        "SOLANA_RPC_URL": sandbox.rpc_url,
-        "BAGS_API_URL": sandbox.bags_url,
-        "BAGS_API_KEY": sandbox.bags_api_key,
-        "JUPITER_API_URL": sandbox.jupiter_url,
-        "JUPITER_API_KEY": sandbox.jupiter_api_key,
-        "PAPER_START_BALANCE_SOL": "1000000",
-        "JARVIS_VAR_DIR": str(LOG_DIR / "trade"),
-    }
+    """The latency bench's desk settings, on the soak's own database, Redis database and log directory; prices keep
+    the default freshness limit (the soak's market walks)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from trade_latency import environment
+
+    env = environment(sandbox)
+    env.pop("PRICE_MAX_AGE_SECONDS")
+    env.update(DATABASE_URL=f"{SERVER}/{TRADE_DB}", REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
+               JARVIS_VAR_DIR=str(LOG_DIR / "trade"))
+    return env
 
 
 def start(name: str, command: list[str], env: dict) -> subprocess.Popen:
