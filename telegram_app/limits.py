@@ -26,11 +26,12 @@ local gi = tonumber(ARGV[1]); local ci = tonumber(ARGV[2])
 local base = math.max(now, tonumber(redis.call('GET', KEYS[3]) or '0'))
 local g = tonumber(redis.call('GET', KEYS[1]) or '0')
 local c = tonumber(redis.call('GET', KEYS[2]) or '0')
-if c > math.max(base, g) then return {0, math.ceil(c - now), now} end
+if c > math.max(base, g) then return {0, math.ceil(c - now), now, 1} end
 local start = math.max(base, g, c)
+if start - now > tonumber(ARGV[3]) then return {0, math.ceil(start - now), now, 0} end
 redis.call('SET', KEYS[1], start + gi, 'PX', math.ceil(start + gi - now + 60000))
 redis.call('SET', KEYS[2], start + ci, 'PX', math.ceil(start + ci - now + 60000))
-return {1, math.ceil(start - now), now}
+return {1, math.ceil(start - now), now, 0}
 """
 
 # The gate right before the HTTP call: actual send times in a sliding window (bot-wide) and the last
@@ -65,12 +66,6 @@ if untilms > cur then redis.call('SET', KEYS[1], untilms, 'PX', tonumber(ARGV[1]
 local g = tonumber(redis.call('GET', KEYS[2]) or '0')
 if untilms > g then redis.call('SET', KEYS[2], untilms, 'PX', math.ceil(tonumber(ARGV[1]) + 60000)) end
 return math.max(untilms, cur)
-"""
-
-_NOW_AND_PAUSE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return {now, tonumber(redis.call('GET', KEYS[1]) or '0')}
 """
 
 _BUCKET = """
@@ -113,8 +108,9 @@ def _run(source: str, keys: list[str], args: list) -> list | int:
 @dataclass(frozen=True)
 class Slot:
     reserved: bool
-    wait_ms: int  # until the slot (reserved) or until the chat is free (not reserved)
+    wait_ms: int  # until the slot (reserved), until the chat is free, or until the bot-wide budget has room
     now_ms: int
+    chat_busy: bool = False  # not reserved because of the chat's own limit (other chats may go first)
 
 
 def chat_interval_ms(chat_id: int) -> int:
@@ -135,10 +131,12 @@ def global_interval_ms() -> float:
     return global_window_ms() / settings.TELEGRAM_SEND_PER_SECOND
 
 
-def send_slot_reserve(*, chat_id: int) -> Slot:
-    reserved, wait, now = _run(_RESERVE, [GLOBAL_TAT, f"{PREFIX}send:chat:{chat_id}", PAUSE],
-                               [global_interval_ms(), chat_interval_ms(chat_id)])
-    return Slot(reserved=bool(reserved), wait_ms=int(wait), now_ms=int(now))
+def send_slot_reserve(*, chat_id: int, max_wait_ms: int) -> Slot:
+    """The next send slot of the bot and the chat, reserved only when it is at most ``max_wait_ms`` away: a slot
+    nobody will use would hold back every later message."""
+    reserved, wait, now, chat_busy = _run(_RESERVE, [GLOBAL_TAT, f"{PREFIX}send:chat:{chat_id}", PAUSE],
+                                          [global_interval_ms(), chat_interval_ms(chat_id), int(max_wait_ms)])
+    return Slot(reserved=bool(reserved), wait_ms=int(wait), now_ms=int(now), chat_busy=bool(chat_busy))
 
 
 CHAT_GUARD_MS = 250  # a chat's next message waits this much longer: cheap, and absorbs a busy machine's jitter
@@ -157,10 +155,28 @@ def send_pause(*, seconds: float) -> int:
     return int(_run(_PAUSE, [PAUSE, GLOBAL_TAT], [int(seconds * 1000)]))
 
 
-def send_clock() -> tuple[int, int]:
-    """(Redis now in ms, pause end in ms)."""
-    now, pause = _run(_NOW_AND_PAUSE, [PAUSE], [])
-    return int(now), int(pause)
+PUMP_LOCK = "outbox-pump"  # held by the outbox pump while it sends (SingleInstanceLock name)
+PUMP_KICK = PREFIX + "outbox-pump:kick"
+
+_KICK = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+"""
+
+
+def pump_active() -> bool:
+    return bool(client().exists(f"{PREFIX}lock:{PUMP_LOCK}"))
+
+
+def pump_kick_claim(*, quiet_ms: int = 2000) -> bool:
+    """True when the caller should queue the pump: none holds its lock and none was queued in the last
+    ``quiet_ms`` (a burst of deferred messages queues one pump, not one each)."""
+    return bool(_run(_KICK, [f"{PREFIX}lock:{PUMP_LOCK}", PUMP_KICK], [quiet_ms]))
+
+
+def pump_kick_clear() -> None:
+    client().delete(PUMP_KICK)
 
 
 # --- per-user command buckets ---------------------------------------------------------------------------

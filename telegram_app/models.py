@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 
 class TelegramAccount(models.Model):
@@ -32,7 +33,8 @@ class BlockedChat(models.Model):
 
 
 class OutboxMessage(models.Model):
-    """A message written before it is sent. The `telegram_app.send_message` task moves it through its states."""
+    """A message written before it is sent. The `telegram_app.send_message` task (or, behind a backlog, the
+    `telegram_app.outbox_pump`) moves it through its states."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -50,14 +52,18 @@ class OutboxMessage(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
-    reserved_for = models.DateTimeField(null=True, blank=True, help_text="Send slot granted by the rate limiter.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="Not sent again before this time (a retry's backoff).")
     claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     telegram_message_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "created_at"], name="outbox_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="outbox_status_created"),
+            # A chat's messages go in order: the sender looks for an earlier one still waiting.
+            models.Index(fields=["chat_id", "id"], condition=Q(status__in=["pending", "sending"]), name="outbox_chat_waiting"),
+        ]
 
     def __str__(self) -> str:
         return f"outbox {self.pk} -> {self.chat_id} ({self.status})"

@@ -1,5 +1,6 @@
 """The outbox dispatcher through a real Celery worker, against the stand-in's flood limits."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -95,11 +96,95 @@ def test_messages_left_behind_by_a_dead_worker_are_sent_once(telegram_settings, 
     OutboxMessage.objects.filter(pk__in=[claimed.pk, lost.pk]).update(created_at=long_ago)
     fresh = OutboxMessage.objects.create(chat_id=5001, text="fresh, its task is still queued")
     outbox_sweep.delay().get(timeout=10)
-    wait_for(lambda: OutboxMessage.objects.filter(pk__in=[claimed.pk, lost.pk], status=Status.SENT).count() == 2,
-             message="recovered messages sent")
+    # The sweep hands the waiting rows to the pump, which takes the fresh one too (its chat's next message).
+    wait_for(_all_sent(3), message="recovered messages sent")
+    send_message.delay(fresh.pk).get(timeout=10)  # the fresh row's own task, arriving late, sends nothing more
     outbox_sweep.delay().get(timeout=10)
-    assert OutboxMessage.objects.get(pk=fresh.pk).status == Status.PENDING
-    assert sorted(e["text"] for e in standin.log(method="sendMessage")) == ["claimed", "lost"]
+    texts = [e["text"] for e in standin.log(method="sendMessage")]
+    assert sorted(texts) == ["claimed", "fresh, its task is still queued", "lost"]
+    assert texts.index("lost") < texts.index("fresh, its task is still queued")  # a chat's messages in order
+
+
+def _scheduled_tasks(worker) -> list:
+    """The countdown/ETA tasks the worker holds in memory (what `celery inspect scheduled` lists)."""
+    from celery.worker.request import Request
+
+    entries = list(worker.consumer.timer.schedule.queue)
+    return [e for e in entries if getattr(e.entry, "args", None) and isinstance(e.entry.args[0], Request)]
+
+
+def test_a_backlog_waits_in_the_table_not_as_tasks_in_the_workers_memory(telegram_settings, standin, celery_worker):
+    """Three seconds of Telegram's budget at once, behind a 429's pause: what cannot go within a second stays a
+    pending row that the pump sends as the budget allows. The worker holds no countdown task per waiting message
+    (it used to, and under a long overload, once a pause put the schedule more than a second ahead, every new
+    message became one more task in memory)."""
+    chats = list(range(6000, 6090))
+    for chat in chats:
+        standin.send_text(chat, "/start")
+    standin.world.flood.force(count=1, retry_after=2)
+    with transaction.atomic():
+        for chat in chats:
+            outbox_enqueue(chat_id=chat, text=f"take-profit filled for {chat}")
+    most_waiting = most_scheduled = 0
+    deadline = time.monotonic() + 40
+    while OutboxMessage.objects.filter(status=Status.SENT).count() < 90:  # sampled all through the drain
+        assert time.monotonic() < deadline, "the backlog was not sent in 40 s"
+        most_waiting = max(most_waiting, OutboxMessage.objects.filter(status=Status.PENDING).count())
+        most_scheduled = max(most_scheduled, len(_scheduled_tasks(celery_worker)))
+        time.sleep(0.1)
+    assert most_waiting >= 30, most_waiting  # a backlog really waited
+    assert most_scheduled <= 1, most_scheduled  # at most the pump's own timer
+    sends = standin.log(method="sendMessage")
+    assert len(sends) == 90 and standin.stats()["flood_429s"] == 1  # the forced one only
+    assert _max_in_window([e["at"] for e in sends], 1.0) <= 30
+
+
+def test_the_pump_keeps_each_chats_messages_in_order_without_holding_back_other_chats(telegram_settings, standin, celery_worker):
+    busy, others = 7000, list(range(7001, 7041))
+    for chat in [busy, *others]:
+        standin.send_text(chat, "/start")
+    with transaction.atomic():
+        for n in range(1, 5):
+            outbox_enqueue(chat_id=busy, text=f"exit {n}")
+        for chat in others:
+            outbox_enqueue(chat_id=chat, text=f"fill for {chat}")
+    wait_for(_all_sent(44), timeout=40, message="all sent")
+    sends = standin.log(method="sendMessage")
+    mine = [e for e in sends if e["chat_id"] == busy]
+    assert [e["text"] for e in mine] == ["exit 1", "exit 2", "exit 3", "exit 4"]
+    assert all(b["at"] - a["at"] >= 0.98 for a, b in zip(mine, mine[1:], strict=False))
+    last_other = max(e["at"] for e in sends if e["chat_id"] != busy)
+    assert last_other < mine[-1]["at"]  # the other chats did not wait behind the busy chat's four seconds
+    assert standin.stats()["flood_429s"] == 0
+
+
+def test_a_transient_error_is_retried_after_its_backoff_by_the_pump(telegram_settings, standin, celery_worker):
+    from telegram_app.standin.state import ApiError
+
+    standin.send_text(7100, "/start")
+    real_call = standin.call
+    failures = []
+
+    def call(method, params, **kwargs):
+        if method == "sendMessage" and params.get("chat_id") in (7100, "7100") and not failures:
+            failures.append(time.monotonic())
+            raise ApiError(502, "Bad Gateway")
+        return real_call(method, params, **kwargs)
+
+    standin.call = call
+    try:
+        with transaction.atomic():
+            row = outbox_enqueue(chat_id=7100, text="stop-loss filled")
+        wait_for(lambda: failures, message="the first attempt refused")
+        waiting = wait_for(lambda: OutboxMessage.objects.filter(pk=row.pk, next_attempt_at__isnull=False).first(),
+                           message="the backoff recorded")
+        assert waiting.status == Status.PENDING and "Bad Gateway" in waiting.error
+        wait_for(_all_sent(1), timeout=20, message="sent after the backoff")
+    finally:
+        standin.call = real_call
+    sends = standin.log(7100, method="sendMessage")
+    assert [e["text"] for e in sends] == ["stop-loss filled"]
+    assert OutboxMessage.objects.get(pk=row.pk).attempts == 2
 
 
 def test_a_bot_message_that_answers_no_message_waits_for_the_dispatchers_budget(telegram_settings):

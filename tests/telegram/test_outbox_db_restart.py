@@ -48,5 +48,5 @@ def test_a_send_whose_connection_dies_before_the_sent_write_is_recorded_and_not_
         connection.close()  # whatever happened, the next query (and the test's teardown) gets a live connection
     row.refresh_from_db()
     assert row.status == OutboxMessage.Status.SENT and row.telegram_message_id
-    assert outbox_recover(older_than=timedelta(0)) == []  # nothing for the sweep to send again
+    assert outbox_recover(older_than=timedelta(0), waiting_longer_than=timedelta(0)) == 0  # nothing for the sweep to send again
     assert [e["text"] for e in standin.log(3100, method="sendMessage")] == ["Stop-loss filled"]
