@@ -14,7 +14,8 @@ from django.conf import settings
 # compose runs one service per queue.
 # honcho stops a process by sending SIGTERM to its whole process group, so a prefork pool child would die under a
 # running task. Locally the workers therefore take SIGTERM as Celery's cold shutdown (pool children ignore it) with a
-# soft-shutdown wait (Celery sleeps all of it) that leaves the cold shutdown time within honcho's 5 s before SIGKILL:
+# soft-shutdown wait (Celery sleeps all of it) that leaves the cold shutdown well within the desk's grace period
+# before SIGKILL (jarvis.desk):
 # a task that finishes in time finishes, a longer late-ack task goes back to its queue. Compose signals only the main process, which does Celery's ordinary warm shutdown.
 LOCAL_WORKER_ENV = "REMAP_SIGTERM=SIGQUIT CELERY_SOFT_SHUTDOWN_SECONDS=3"
 LOCAL_WORKERS = {
@@ -26,22 +27,24 @@ LOCAL_WORKERS = {
 def procfile_lines(*, port: int = 8000, flower_port: int = 5555) -> dict[str, str]:
     bin_dir = Path(sys.executable).parent
     python = sys.executable
+    respawn = f"{python} -m jarvis.respawn"  # compose's `restart: unless-stopped`, locally
     lines = {
         "web": (
-            f"{bin_dir}/gunicorn jarvis.wsgi:application -c python:jarvis.gunicorn_conf --bind 127.0.0.1:{port}"
+            f"{respawn} {bin_dir}/gunicorn jarvis.wsgi:application -c python:jarvis.gunicorn_conf --bind 127.0.0.1:{port}"
         ),
     }
     for name, queues in LOCAL_WORKERS.items():
         lines[name] = (
-            f"{LOCAL_WORKER_ENV} {bin_dir}/celery -A jarvis worker -Q {','.join(queues)} -n {name}@%h --concurrency 1 --loglevel INFO"
+            f"{LOCAL_WORKER_ENV} {respawn} {bin_dir}/celery -A jarvis worker -Q {','.join(queues)} -n {name}@%h"
+            " --concurrency 1 --loglevel INFO"
         )
-    lines["beat"] = f"{bin_dir}/celery -A jarvis beat --loglevel INFO"
+    lines["beat"] = f"{respawn} {bin_dir}/celery -A jarvis beat --loglevel INFO"
     lines["flower"] = (
-        f"{bin_dir}/celery -A jarvis flower --port={flower_port} --address=127.0.0.1"
+        f"{respawn} {bin_dir}/celery -A jarvis flower --port={flower_port} --address=127.0.0.1"
         f" --persistent=True --db={settings.VAR_DIR / 'flower.db'} --state_save_interval=10000"
     )
     for name, command in extra_processes(python).items():
-        lines[name] = command
+        lines[name] = f"{respawn} {command}"
     return lines
 
 

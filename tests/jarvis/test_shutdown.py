@@ -1,4 +1,5 @@
-"""Ctrl-C on the local desk: every process stops with a warm shutdown and the order in flight is not lost.
+"""Ctrl-C on the local desk: every process stops with a warm shutdown and the order in flight is not lost; before
+it, a worker killed with SIGKILL is started again by the desk's supervisor.
 
 The desk `make run` starts (the Procfile `manage.py desk_procfile` writes: web, both workers, beat, Flower, the Bot
 API stand-in and the bot) runs under honcho against the test database and Redis, on free ports, under `jarvis.desk` as `make run` starts it. The sandbox stands
@@ -57,6 +58,13 @@ def process_tree(root: int) -> dict[int, str]:
             found[pid] = cmdlines[pid]
             stack.extend(children.get(pid, []))
     return found
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0
 
 
 def alive(pids) -> list[int]:
@@ -141,6 +149,17 @@ def test_ctrl_c_stops_the_whole_desk_warmly_and_finishes_the_order_in_flight(tmp
             return {"worker-trades", "worker-ops"} <= names
 
         wait_for(consuming, timeout=60, interval=0.5, message="both workers consuming")
+
+        def worker_ops() -> list[int]:  # the Celery main process (not its pool child, not the supervisor)
+            celery = {pid for pid, cmd in process_tree(honcho.pid).items() if "worker-ops@" in cmd and "celery" in cmd
+                      and "jarvis.respawn" not in cmd and not cmd.startswith("/bin/sh")}
+            return [pid for pid in celery if _parent(pid) not in celery]
+
+        # A worker that dies on its own is started again, as compose's restart policy does (jarvis.respawn).
+        (dead,) = worker_ops()
+        os.kill(dead, signal.SIGKILL)
+        wait_for(lambda: worker_ops() and dead not in worker_ops(), timeout=30, interval=0.2, message="worker-ops started again")
+        wait_for(consuming, timeout=60, interval=0.5, message="both workers consuming again")
         settings.JUPITER_API_URL = sandbox.jupiter_url  # this process prices the buy as the desk does
         settings.JUPITER_API_KEY = sandbox.jupiter_api_key
         settings.DEXSCREENER_API_URL = None
@@ -148,7 +167,7 @@ def test_ctrl_c_stops_the_whole_desk_warmly_and_finishes_the_order_in_flight(tmp
         RiskLimits.objects.create()
         trader = trader_register(name="ctrl-c")
         trades_worker = [pid for pid, cmd in process_tree(honcho.pid).items() if "worker-trades@" in cmd and "celery" in cmd
-                         and not cmd.startswith("/bin/sh")]
+                         and not cmd.startswith("/bin/sh") and "jarvis.respawn" not in cmd]
         for pid in trades_worker:  # held still while the buy is queued, so its fill finds no cached price
             os.kill(pid, signal.SIGSTOP)
         try:
