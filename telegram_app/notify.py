@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from telegram_app.models import TelegramAccount
@@ -53,26 +53,58 @@ def event_text(kind: str, p: dict) -> str | None:
     return None
 
 
-def _wants(trader_id: int, kind: str) -> bool:
-    TradingSettings = apps.get_model("trading", "TradingSettings")
-    prefs = TradingSettings.objects.filter(trader_id=trader_id).values_list("notifications", flat=True).first() or {}
+def _wants(kind: str, prefs: dict | None) -> bool:
     if kind in ("order.failed", "exit.stuck", "wallet.exported"):
         return True  # failures and security notices are always sent
-    return prefs.get("enabled", True) is not False
+    return (prefs or {}).get("enabled", True) is not False
+
+
+def _claim(event_id: int) -> tuple[str, dict, int | None, dict | None] | None:
+    """Mark the event delivered if it is not yet (the compare-and-swap that makes delivery happen once) and read, in
+    the same transaction, what the message needs: (kind, payload, the trader's chat id or None, their notification
+    settings). None if another delivery had it. Two statements (UPDATE ... RETURNING, one joined read) on every
+    backend the desk runs on (Postgres; SQLite 3.35 and later)."""
+    DomainEvent = apps.get_model("trading", "DomainEvent")
+    TradingSettings = apps.get_model("trading", "TradingSettings")
+    quote = connection.ops.quote_name
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(DomainEvent._meta.db_table)} SET delivered_at = %s WHERE id = %s AND delivered_at IS NULL "
+            "RETURNING kind, trader_id, payload",
+            [now, event_id],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        kind, trader_id, payload = row
+        chat_id = prefs = None
+        if trader_id is not None:
+            cursor.execute(
+                f"SELECT a.chat_id, s.notifications FROM {quote(TelegramAccount._meta.db_table)} a "
+                f"LEFT JOIN {quote(TradingSettings._meta.db_table)} s ON s.trader_id = a.trader_id WHERE a.trader_id = %s",
+                [trader_id],
+            )
+            found = cursor.fetchone()
+            if found is not None:
+                chat_id, prefs = found
+    payload = DomainEvent._meta.get_field("payload").from_db_value(payload, None, connection)
+    if prefs is not None:
+        prefs = TradingSettings._meta.get_field("notifications").from_db_value(prefs, None, connection)
+    return kind, payload, chat_id, prefs
 
 
 def on_trading_event(event_id: int) -> None:
-    DomainEvent = apps.get_model("trading", "DomainEvent")
     with transaction.atomic():
-        if not DomainEvent.objects.filter(pk=event_id, delivered_at__isnull=True).update(delivered_at=timezone.now()):
+        claimed = _claim(event_id)
+        if claimed is None:
             return
-        event = DomainEvent.objects.get(pk=event_id)
-        account = TelegramAccount.objects.filter(trader_id=event.trader_id).first() if event.trader_id else None
-        if account is None or not _wants(event.trader_id, event.kind):
+        kind, payload, chat_id, prefs = claimed
+        if chat_id is None or not _wants(kind, prefs):
             return
-        text = event_text(event.kind, event.payload or {})
+        text = event_text(kind, payload or {})
         if text:
-            outbox_enqueue(chat_id=account.chat_id, text=text, kind=event.kind, dedupe_key=f"event:{event_id}")
+            outbox_enqueue(chat_id=chat_id, text=text, kind=kind, dedupe_key=f"event:{event_id}")
 
 
 def events_redeliver(*, older_than: timedelta = timedelta(seconds=20)) -> int:

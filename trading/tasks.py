@@ -22,16 +22,17 @@ from trading.execution import tasks as _execution_tasks  # noqa: F401  (register
     max_retries=5,
     ignore_result=False,
 )
-def execute_order(order_id: int, requeued: bool = False) -> None:
+def execute_order(order_id: int, requeued: bool = False, paper: bool = False) -> None:
     """Run an order (trades queue, late acks). Safe to deliver twice: the venue path claims the order by CAS.
-    `requeued`: queued by reconciliation, which queues the order again only once this message has been taken."""
+    `requeued`: queued by reconciliation, which queues the order again only once this message has been taken.
+    `paper`: queued as a paper order (see order_enqueue)."""
     from trading.services.orders import order_execute
 
     if requeued:
         from trading.execution.locks import order_requeue_taken
 
         order_requeue_taken(order_id)
-    order_execute(order_id=order_id)
+    order_execute(order_id=order_id, paper=paper)
 
 
 @shared_task(name="trading.order_probe", soft_time_limit=5, time_limit=10)

@@ -22,9 +22,10 @@ def account(telegram_settings):
 
 
 @pytest.fixture(autouse=True)
-def _commit(django_capture_on_commit_callbacks):
+def _commit(django_capture_on_commit_callbacks, standin):
     """The test runs inside one transaction: run what trading queues for "on commit" when it would commit."""
     _commit.capture = django_capture_on_commit_callbacks
+    _commit.standin = standin
 
 
 def _publish(trader, kind="exit.filled", **payload):
@@ -43,6 +44,36 @@ def test_an_exit_fill_becomes_one_message_even_when_delivered_again(account):
     DomainEvent.objects.filter(pk=event.pk).update(delivered_at=None)  # even if the mark were lost
     on_trading_event(event.pk)
     assert OutboxMessage.objects.filter(chat_id=8801).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_paper_buy_filled_by_the_worker_reaches_its_trader_once(account, price_standin, celery_worker):
+    """Through the real worker: the fill's event is delivered on its commit (the trades queue), the message goes out
+    through the telegram queue to the Bot API stand-in, and nothing delivers it a second time."""
+    from tests.conftest import wait_for
+    from tests.fixtures.trading import mint_address
+    from trading.models import Position
+    from trading.services import position_open
+
+    mint = mint_address()
+    price_standin.set(mint, "0.0001", decimals=6)
+    standin = _commit.standin
+    standin.add_chat(8801)  # the trader has a chat with the bot
+    position = position_open(trader=account.trader, mint=mint, amount_lamports=10**8)
+
+    def bought():
+        return [e for e in standin.log(8801, "sendMessage") if "✅ Bought" in (e.get("text") or "")]
+
+    wait_for(bought, timeout=30, message="the fill notification")
+    assert Position.objects.get(pk=position.pk).status == "open"
+    event = DomainEvent.objects.get(kind="position.opened", trader=account.trader)
+    assert event.delivered_at is not None
+    on_trading_event(event.pk)  # delivered again: the claim holds
+    DomainEvent.objects.filter(pk=event.pk).update(delivered_at=None, created_at=timezone.now() - timedelta(minutes=5))
+    assert events_redeliver() == 1  # even a lost mark finds the message already written
+    assert OutboxMessage.objects.filter(chat_id=8801, dedupe_key=f"event:{event.pk}").count() == 1
+    wait_for(lambda: OutboxMessage.objects.get(dedupe_key=f"event:{event.pk}").status == "sent", message="sent")
+    assert len(bought()) == 1
 
 
 def test_events_a_crash_left_undelivered_are_swept(account):

@@ -106,4 +106,7 @@ def test_the_paper_venue_refuses_an_order_of_another_mode(trader, token):
     order = Order.objects.create(position=position, side="buy", mode="sandbox", venue="paper", amount_in=SOL)
     with pytest.raises(RuntimeError, match="not a paper order"):
         paper_order_execute(order_id=order.pk)
+    with pytest.raises(RuntimeError, match="not a paper order"):  # queued as paper by mistake: refused all the same
+        order_execute(order_id=order.pk, paper=True)
     assert Order.objects.get(pk=order.pk).status == "pending"
+    order_execute(order_id=10**12, paper=True)  # no such order: nothing to do

@@ -23,6 +23,7 @@ from trading.models import (
     Wallet,
 )
 from trading.models.choices import POSITION_LIVE
+from trading.services import prepared
 
 LIMIT_FIELDS = ("max_trade_lamports", "max_open_positions", "daily_loss_limit_lamports", "daily_volume_cap_lamports")
 
@@ -101,7 +102,7 @@ def trader_book(*, trader: Trader, lock: bool = False, mint: str | None = None) 
     adapt = connection.ops.adapt_datetimefield_value
     params = {"day": adapt(day), "since": adapt(day - timedelta(days=1)), "trader": trader.pk, "mint": mint}
     with connection.cursor() as cursor:
-        cursor.execute(_book_sql(lock=lock), params)
+        prepared.execute(connection, cursor, _book_sql(lock=lock), params)
         row = cursor.fetchone()
     if row is None:
         PaperLedger.objects.get_or_create(

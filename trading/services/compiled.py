@@ -3,7 +3,8 @@
 Django compiles a queryset to SQL on every evaluation; for the order reads of the buy path (an order with its position,
 token and wallet or exit plan: four models, ~80 columns) that costs about 2 ms of CPU each time, more than Postgres
 spends running them. A `CompiledRead` compiles its queryset once (per connection) with a stand-in id, then runs the
-same SQL with the real id and builds the instances, related objects included, the way Django's own iterator does.
+same SQL with the real id (a prepared statement on Postgres: see trading.services.prepared) and builds the instances,
+related objects included, the way Django's own iterator does.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
+
+from trading.services import prepared
 
 _STAND_IN = -7_391_104_377  # the id the SQL is compiled with: no row has it, and no other parameter equals it
 
@@ -40,7 +43,7 @@ class CompiledRead:
         params = list(params)
         params[slot] = pk
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            prepared.execute(connection, cursor, sql, params)
             rows = cursor.fetchall()
         if not rows:
             return None

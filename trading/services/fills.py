@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from trading.errors import Conflict
-from trading.events import event_publish
-from trading.models import ExitLeg, Mode, Order, OrderSide, OrderStatus, PaperLedger, Position, PositionStatus
+from trading.events import event_build, event_deliver_on_commit
+from trading.models import DomainEvent, ExitLeg, Mode, Order, OrderSide, OrderStatus, PaperLedger, Position, PositionStatus
 from trading.models.choices import LAMPORTS_PER_SOL
 from trading.services.compiled import CompiledRead
 from trading.services.exits import position_triggers_refresh
+from trading.services.statements import Statement, saved
 from trading.tpsl.plans import spec_from_json, spec_summary
 
 logger = logging.getLogger(__name__)
@@ -97,22 +98,57 @@ def fill_locked(
         kind, payload = "position.opened", _opened_payload(position, order)
     else:
         payload = _apply_sell(position, order, in_amount, out_amount, price, fee_lamports)
-        fields["realised_pnl_lamports"] = payload["realised_pnl_lamports"]
+        fields["realised_pnl_lamports"] = order.realised_pnl_lamports = payload["realised_pnl_lamports"]
         kind = "exit.filled"
     position_triggers_refresh(position=position, legs_filled=legs_filled)
-    position.save()
     order.confirmed_at = now
-    won = Order.objects.filter(id=order.id, status=order.status).update(
-        status=OrderStatus.CONFIRMED, confirmed_at=order.confirmed_at, updated_at=order.confirmed_at, **fields
-    )
-    if won != 1:
-        raise RuntimeError(f"order {order.id} moved while locked")
-    order.status = OrderStatus.CONFIRMED
-    event_publish(kind=kind, trader=position.trader, payload=payload)
+    events = [event_build(kind=kind, trader=position.trader, payload=payload)]
     if order.side == OrderSide.SELL and position.status == PositionStatus.CLOSED:
-        event_publish(kind="position.closed", trader=position.trader, payload=payload)
+        events.append(event_build(kind="position.closed", trader=position.trader, payload=payload))
+    if not fill_write(position=position, order=order, fields=list(fields), events=events):
+        raise RuntimeError(f"order {order.id} moved while locked")
+    for event in events:
+        event_deliver_on_commit(event)
     logger.info("order %s confirmed: in=%s out=%s", order.id, in_amount, out_amount)
     return order
+
+
+def fill_write(
+    *, position: Position, order: Order, fields: list[str], events: list[DomainEvent], one_statement: bool | None = None
+) -> bool:
+    """Save `position` (every column, as `save()` does), confirm `order` by compare-and-swap from the status it has
+    (setting `confirmed_at` and `fields` from the instance) and insert `events`: one statement on Postgres (three
+    round trips fewer while the fill's row locks are held), row by row elsewhere (tests compare the two). False,
+    with nothing of the order written, if the order was no longer in that status; the caller then rolls back."""
+    if one_statement is None:
+        one_statement = connection.vendor == "postgresql"
+    source = order.status
+    if not one_statement:
+        position.save()
+        values = {name: getattr(order, name) for name in ("confirmed_at", *fields)}
+        won = Order.objects.filter(id=order.id, status=source).update(
+            status=OrderStatus.CONFIRMED, updated_at=order.confirmed_at, **values
+        )
+        if won != 1:
+            return False
+        order.status, order.updated_at = OrderStatus.CONFIRMED, order.confirmed_at
+        for event in events:
+            event.save(force_insert=True)
+        return True
+    order.status, order.updated_at = OrderStatus.CONFIRMED, order.confirmed_at
+    statement = Statement()
+    statement.update("p", position)
+    statement.update("o", order, fields=["status", "confirmed_at", "updated_at", *fields], where={"status": source})
+    for index, event in enumerate(events):
+        statement.insert(f"e{index}", [event])
+    won, *event_ids = statement.run("(SELECT count(*) FROM o)", *(f"(SELECT id FROM e{i})" for i in range(len(events))))
+    if won != 1:
+        order.status = source
+        return False
+    for event, event_id in zip(events, event_ids):
+        event.pk = event_id
+    saved(*events)
+    return True
 
 
 def _apply_buy(position: Position, order: Order, in_amount: int, out_amount: int, fee: int) -> None:

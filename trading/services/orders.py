@@ -96,12 +96,19 @@ _ORDER_FOR_EXECUTION = CompiledRead(
 )
 
 
-def order_execute(*, order_id: int) -> None:
+def order_execute(*, order_id: int, paper: bool = False) -> None:
     """Run one order on the venue its mode selects. Idempotent: the venue path claims the order by CAS.
 
     Paper orders go to the paper venue, which has no network client at all; sandbox and live orders go
     to the on-chain landing loop (the same code for both, pointed at different URLs by configuration).
+    `paper`: the caller knows the order is a paper order (it was queued as one), so the order is not read to choose
+    the venue; the paper venue's own locked read checks its mode (and refuses any other).
     """
+    if paper:
+        from trading.venues.paper import paper_order_execute
+
+        paper_order_execute(order_id=order_id)
+        return
     order = _ORDER_FOR_EXECUTION.get(order_id)
     if order is None:
         logger.warning("order %s does not exist", order_id)
@@ -109,20 +116,22 @@ def order_execute(*, order_id: int) -> None:
     if order.mode == Mode.PAPER:
         from trading.venues.paper import paper_order_execute
 
-        paper_order_execute(order_id=order_id, order=order)
+        paper_order_execute(order_id=order_id)
         return
     from trading.execution.onchain import order_execute_onchain
 
     order_execute_onchain(order_id=order_id, order=order)
 
 
-def order_enqueue(*, order_id: int) -> None:
+def order_enqueue(*, order_id: int, mode: str | None = None) -> None:
     """Queue execution once the surrounding transaction commits (never from inside an open one).
 
     Nobody waits for the task's return value (the order row is the outcome), so no result is stored: that spares
     a result-channel subscription on send and the worker's "started" and result writes to Redis on every order.
+    `mode`: the order's mode (it never changes); a paper order is queued as one, which spares the worker the read
+    that chooses the venue.
     """
     from trading.tasks import execute_order
 
-    transaction.on_commit(lambda: execute_order.apply_async((order_id,), ignore_result=True))
-
+    kwargs = {"paper": True} if mode == Mode.PAPER else {}
+    transaction.on_commit(lambda: execute_order.apply_async((order_id,), kwargs, ignore_result=True))

@@ -92,7 +92,7 @@ def position_open(
             slippage_bps=slippage,
         )
         entry_insert(position=position, plan=plan, legs=legs, order=order)
-        order_enqueue(order_id=order.id)
+        order_enqueue(order_id=order.id, mode=mode)
     return position
 
 
@@ -129,7 +129,7 @@ def exit_order_create(
                 position.save(update_fields=["status", "updated_at"])
             if leg_id is not None:
                 ExitLeg.objects.filter(id=leg_id, status=ExitLeg.Status.PENDING).update(status=ExitLeg.Status.CLAIMED)
-            order_enqueue(order_id=order.id)
+            order_enqueue(order_id=order.id, mode=position.mode)
     except IntegrityError:
         return None
     return order

@@ -57,40 +57,42 @@ def paper_quote(*, side: str, amount_in: int, price: Decimal, decimals: int) -> 
     return PaperQuote(amount_in, gross - fee, fee, fill_price, slip, price)
 
 
-def paper_order_execute(*, order_id: int, order: Order | None = None) -> None:
-    """Fill a pending paper order, once. The whole fill is one transaction: a worker that dies mid-way leaves
-    the order pending for the redelivered task; a duplicate delivery finds it no longer pending and stops."""
+def paper_order_execute(*, order_id: int) -> None:
+    """Fill a pending paper order, once. The whole fill is one transaction, and its first statement reads the order
+    with the row locks the fill needs (no read before it): a worker that dies mid-way leaves the order pending for
+    the redelivered task; a duplicate delivery finds it no longer pending and stops."""
     from trading.services.fills import fill_locked, order_locked_for_fill
     from trading.services.orders import order_fail
 
-    order = order or Order.objects.select_related("position__token").get(id=order_id)
-    if order.mode != Mode.PAPER or order.venue != "paper":
-        raise RuntimeError(f"order {order_id} is not a paper order; the paper venue refuses it")
-    if order.status != OrderStatus.PENDING:
-        return
-    token = order.position.token
-    point = price_fresh(mint=token.mint)
-    if point is None:
-        order_fail(order_id=order_id, error=f"There is no price for {token} right now, so nothing was traded.")
-        return
-    quote = paper_quote(side=order.side, amount_in=order.amount_in, price=point.price, decimals=token.decimals)
     with transaction.atomic():
-        locked = order_locked_for_fill(order_id=order_id)
-        if locked.status != OrderStatus.PENDING:
+        try:
+            order = order_locked_for_fill(order_id=order_id)
+        except Order.DoesNotExist:
+            logger.warning("order %s does not exist", order_id)
             return
-        if quote.amount_out <= 0 or (locked.min_amount_out is not None and quote.amount_out < locked.min_amount_out):
+        if order.mode != Mode.PAPER or order.venue != "paper":
+            raise RuntimeError(f"order {order_id} is not a paper order; the paper venue refuses it")
+        if order.status != OrderStatus.PENDING:
+            return
+        token = order.position.token
+        point = price_fresh(mint=token.mint)
+        if point is None:
+            order_fail(order_id=order_id, error=f"There is no price for {token} right now, so nothing was traded.")
+            return
+        quote = paper_quote(side=order.side, amount_in=order.amount_in, price=point.price, decimals=token.decimals)
+        if quote.amount_out <= 0 or (order.min_amount_out is not None and quote.amount_out < order.min_amount_out):
             order_fail(
                 order_id=order_id,
                 error=f"The price of {token} moved past your slippage limit, so nothing was traded.",
             )
             return
         fill_locked(
-            order=locked,
-            in_amount=locked.amount_in,
+            order=order,
+            in_amount=order.amount_in,
             out_amount=quote.amount_out,
             price=quote.fill_price,
             fee_lamports=quote.fee_lamports,
             attempts=1,
-            position=locked.position,
+            position=order.position,
         )
     logger.info("paper order %s filled at %s", order_id, quote.fill_price)
