@@ -4,6 +4,7 @@ fetched with the lock that serialises the trader's entries."""
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,6 +29,7 @@ from trading.services import prepared
 LIMIT_FIELDS = ("max_trade_lamports", "max_open_positions", "daily_loss_limit_lamports", "daily_volume_cap_lamports")
 
 
+@functools.cache
 def _book_sql(*, lock: bool) -> str:
     """One statement, scalar subqueries on the (trader, status) and (trader, created_at) indexes; portable SQL
     (FOR UPDATE only where the database has it). Hand-written: Django spends longer compiling the same query
@@ -82,12 +84,19 @@ def _instance(model, fields: tuple[str, ...], values: tuple):
     """A model instance from raw columns (None when the LEFT JOIN found no row); fields not read stay deferred."""
     if values[0] is None:
         return None
-    converted = []
-    for name, value in zip(fields, values):
-        field = model._meta.get_field(name)
-        from_db = getattr(field, "from_db_value", None)
-        converted.append(from_db(value, None, connection) if from_db and value is not None else value)
-    return model.from_db(connection.alias, [model._meta.get_field(f).attname for f in fields], converted)
+    attnames, converters = _loading(model, fields)
+    converted = [
+        convert(value, None, connection) if convert is not None and value is not None else value
+        for convert, value in zip(converters, values)
+    ]
+    return model.from_db(connection.alias, attnames, converted)
+
+
+@functools.cache
+def _loading(model, fields: tuple[str, ...]) -> tuple[list[str], list]:
+    """The attnames of `fields` and each field's from_db_value (or None)."""
+    found = [model._meta.get_field(name) for name in fields]
+    return [f.attname for f in found], [getattr(f, "from_db_value", None) for f in found]
 
 
 def trader_book(*, trader: Trader, lock: bool = False, mint: str | None = None) -> tuple[PaperLedger, dict]:

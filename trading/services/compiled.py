@@ -39,15 +39,15 @@ class CompiledRead:
         entry = self._compiled.get(id(connection))
         if entry is None:
             entry = self._compile(connection, using)
-        compiler, sql, params, slot, model, init_list, start, end, populators = entry
+        compiler, sql, params, slot, model, init_list, start, end, populators, converters = entry
         params = list(params)
         params[slot] = pk
         with connection.cursor() as cursor:
             prepared.execute(connection, cursor, sql, params)
-            rows = cursor.fetchall()
-        if not rows:
+            found = cursor.fetchone()
+        if found is None:
             return None
-        row = next(iter(compiler.results_iter([rows])))
+        row = next(compiler.apply_converters([found], converters)) if converters else found
         obj = model.from_db(using, init_list, row[start:end])
         for populator in populators:
             populator.populate(row, obj)
@@ -64,7 +64,11 @@ class CompiledRead:
         start, end = fields[0], fields[-1] + 1
         init_list = [column[0].target.attname for column in select[start:end]]
         populators = get_related_populators(klass_info, select, using)
-        entry = (compiler, sql, tuple(params), slots[0], klass_info["model"], init_list, start, end, populators)
+        # the converters of the selected columns (JSON, decimals, ...), found once rather than on every read
+        converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
+        entry = (
+            compiler, sql, tuple(params), slots[0], klass_info["model"], init_list, start, end, populators, converters
+        )
         with self._guard:
             self._compiled[id(connection)] = entry
         return entry

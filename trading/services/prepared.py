@@ -23,23 +23,37 @@ _PLACEHOLDER = re.compile(r"%%|%s|%\((\w+)\)s")
 
 def _convert(sql: str, params) -> tuple[str, list]:
     """`sql` with $n placeholders (literal %% kept for the driver) and the parameters in $n order."""
-    positional: list = []
-    names: dict[str, int] = {}
-    values = iter(params) if not isinstance(params, dict) else None
+    form = _forms.get(sql)
+    if form is None:
+        form = _forms[sql] = _form(sql)
+    text, names = form
+    return text, list(params) if names is None else [params[name] for name in names]
+
+
+def _form(sql: str) -> tuple[str, tuple[str, ...] | None]:
+    """`sql` with $n placeholders, and the parameter names in $n order (None for %s placeholders, taken in order)."""
+    names: list[str] = []
+    count = 0
 
     def number(match: re.Match) -> str:
+        nonlocal count
         text, name = match.group(0), match.group(1)
         if text == "%%":
             return text
         if name is None:
-            positional.append(next(values))
-            return f"${len(positional)}"
+            count += 1
+            return f"${count}"
         if name not in names:
-            positional.append(params[name])
-            names[name] = len(positional)
-        return f"${names[name]}"
+            names.append(name)
+        return f"${names.index(name) + 1}"
 
-    return _PLACEHOLDER.sub(number, sql), positional
+    text = _PLACEHOLDER.sub(number, sql)
+    if names and count:
+        raise ValueError("a statement uses either %s or %(name)s placeholders, not both")
+    return text, tuple(names) if names else None
+
+
+_forms: dict[str, tuple[str, tuple[str, ...] | None]] = {}  # per statement text: a handful in all
 
 
 def _session(connection) -> dict[str, str]:
