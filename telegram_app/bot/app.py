@@ -27,6 +27,7 @@ from telegram.ext import (
 from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply
 from telegram_app.bot.pool import handle_in_child, pool_create
 from telegram_app.bot.router import handle
+from telegram_app.bot.transport import BotApiRequest
 from telegram_app.limits import send_gate
 
 logger = logging.getLogger(__name__)
@@ -261,6 +262,9 @@ async def _post_shutdown(app: Application) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+BOT_API_CONNECTIONS = 8  # httpcore examines every pooled connection on each request: a few, kept alive
+
+
 def build_application(*, token: str, api_url: str, polling: bool = True, after_update=None,
                       in_hand: int | None = None) -> Application:
     """The Application with every handler. ``after_update`` (async, gets the Update) runs after each update;
@@ -269,8 +273,9 @@ def build_application(*, token: str, api_url: str, polling: bool = True, after_u
     queue = BoundedUpdateQueue(in_hand or IN_HAND_UPDATES)
     builder = (ApplicationBuilder().token(token).base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
                .update_queue(queue).concurrent_updates(PerUserOrder(on_done=queue.release))
-               .connection_pool_size(8).pool_timeout(10.0)
-               .connect_timeout(5.0).read_timeout(15.0).write_timeout(15.0).get_updates_read_timeout(40.0)
+               .get_updates_read_timeout(40.0)  # before .request(): python-telegram-bot refuses it after
+               .request(BotApiRequest(connection_pool_size=BOT_API_CONNECTIONS, pool_timeout=10.0, connect_timeout=5.0,
+                                      read_timeout=15.0, write_timeout=15.0))
                .post_init(_post_init).post_shutdown(_post_shutdown))
     if not polling:
         builder = builder.updater(None)
