@@ -9,7 +9,9 @@ Postgres only (other databases do not run data-modifying CTEs): callers write ro
 
 from __future__ import annotations
 
-from django.db import connection
+import functools
+
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
 from trading.services import prepared
@@ -18,7 +20,8 @@ from trading.services import prepared
 class Statement:
     """`WITH name AS (INSERT ... | UPDATE ...), ... SELECT <selects>`: add the parts, then `run()` -> the one row."""
 
-    def __init__(self):
+    def __init__(self, using: str = DEFAULT_DB_ALIAS):
+        self.db = connections[using]  # the connection itself, not the proxy: it is asked for once per value
         self.parts: list[str] = []
         self.params: list = []
 
@@ -26,7 +29,8 @@ class Statement:
         """INSERT `rows` (one model) with every concrete field; `links` put SQL in place of a field's value
         (e.g. ``{"position_id": "(SELECT id FROM p)"}``)."""
         links = links or {}
-        fields = [f for f in rows[0]._meta.concrete_fields if not f.primary_key or f.attname in links]
+        fields, columns = _insert_columns(type(rows[0]), frozenset(links))
+        db, params = self.db, self.params
         tuples = []
         for row in rows:
             values = []
@@ -34,47 +38,65 @@ class Statement:
                 if field.attname in links:
                     values.append(links[field.attname])
                     continue
-                self.params.append(field.get_db_prep_save(field.pre_save(row, True), connection=connection))
+                params.append(field.get_db_prep_save(field.pre_save(row, True), connection=db))
                 values.append("%s")
             tuples.append("(" + ", ".join(values) + ")")
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
         self.parts.append(
-            f"{name} AS (INSERT INTO {self._table(rows[0])} ({columns}) VALUES {', '.join(tuples)} RETURNING {returning})"
+            f"{name} AS (INSERT INTO {_table(type(rows[0]))} ({columns}) VALUES {', '.join(tuples)} RETURNING {returning})"
         )
 
     def update(self, name: str, row: Model, *, fields: list[str] | None = None, where: dict | None = None) -> None:
         """UPDATE `row`'s table by its pk (and the `where` column values), setting `fields` (attnames; every
         concrete non-pk field, as `save()` does, when None) from the instance. Returns the ids it updated."""
-        meta = row._meta
-        concrete = [f for f in meta.concrete_fields if not f.primary_key]
-        chosen = concrete if fields is None else [meta.get_field(name) for name in fields]
-        quote = connection.ops.quote_name
-        assignments = []
+        model = type(row)
+        meta = model._meta
+        chosen, assignments = _update_columns(model, None if fields is None else tuple(fields))
+        db, params = self.db, self.params
         for field in chosen:
-            assignments.append(f"{quote(field.column)} = %s")
-            self.params.append(field.get_db_prep_save(field.pre_save(row, False), connection=connection))
+            params.append(field.get_db_prep_save(field.pre_save(row, False), connection=db))
+        quote = db.ops.quote_name
         conditions = [f"{quote(meta.pk.column)} = %s"]
-        self.params.append(row.pk)
+        params.append(row.pk)
         for attname, value in (where or {}).items():
             conditions.append(f"{quote(meta.get_field(attname).column)} = %s")
-            self.params.append(value)
+            params.append(value)
         self.parts.append(
-            f"{name} AS (UPDATE {self._table(row)} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)} "
+            f"{name} AS (UPDATE {_table(model)} SET {assignments} WHERE {' AND '.join(conditions)} "
             f"RETURNING {quote(meta.pk.column)})"
         )
 
     def run(self, *selects: str) -> tuple:
         sql = f"WITH {', '.join(self.parts)} SELECT {', '.join(selects)}"
-        with connection.cursor() as cursor:
-            prepared.execute(connection, cursor, sql, self.params)
+        with self.db.cursor() as cursor:
+            prepared.execute(self.db, cursor, sql, self.params)
             return cursor.fetchone()
 
-    @staticmethod
-    def _table(row: Model) -> str:
-        return connection.ops.quote_name(row._meta.db_table)
+
+def _quote(name: str) -> str:
+    return connections[DEFAULT_DB_ALIAS].ops.quote_name(name)
+
+
+@functools.cache
+def _table(model) -> str:
+    return _quote(model._meta.db_table)
+
+
+@functools.cache
+def _insert_columns(model, links: frozenset[str]) -> tuple[list, str]:
+    """The fields an INSERT writes (every concrete field but an unlinked pk) and their quoted column list."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.attname in links]
+    return fields, ", ".join(_quote(f.column) for f in fields)
+
+
+@functools.cache
+def _update_columns(model, names: tuple[str, ...] | None) -> tuple[list, str]:
+    """The fields an UPDATE sets (`names`, or every concrete non-pk field) and their `"column" = %s` list."""
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key] if names is None else [meta.get_field(n) for n in names]
+    return fields, ", ".join(f"{_quote(f.column)} = %s" for f in fields)
 
 
 def saved(*rows: Model) -> None:
     """Mark instances written by a Statement as loaded from the database (as `save()` leaves them)."""
     for row in rows:
-        row._state.adding, row._state.db = False, connection.alias
+        row._state.adding, row._state.db = False, DEFAULT_DB_ALIAS
