@@ -2,7 +2,7 @@
 re-prepared on a new session, and plain SQL where a session may not outlive a transaction (CONN_MAX_AGE 0)."""
 
 import pytest
-from django.db import DataError, connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 
 from trading.services import prepared
 
@@ -38,6 +38,15 @@ def test_a_failed_first_round_trip_leaves_the_next_one_working():
         _run({"a": 1, "b": 0})  # division by zero: the PREPARE in the same round trip may have happened or not
     assert _run({"a": 2, "b": 5}) == (4, 20, 7, "50%")
     assert _run({"a": 3, "b": 5}) == (6, 20, 8, "50%")
+
+
+def test_a_session_that_lost_its_statements_prepares_them_again():
+    assert _run({"a": 1, "b": 1}) == (2, 100, 2, "50%")
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        _run({"a": 1, "b": 1})  # the one call that finds its statement gone fails
+    assert _run({"a": 2, "b": 1}) == (4, 100, 3, "50%")
 
 
 @pytest.mark.django_db(transaction=True)  # a session can end only outside the test's transaction

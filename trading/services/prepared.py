@@ -16,9 +16,11 @@ from __future__ import annotations
 import hashlib
 import re
 
+from django.db import DatabaseError
 from django.db.backends.signals import connection_created
 
 _PLACEHOLDER = re.compile(r"%%|%s|%\((\w+)\)s")
+_NO_SUCH_STATEMENT = "26000"  # invalid_sql_statement_name
 
 
 def _convert(sql: str, params) -> tuple[str, list]:
@@ -87,7 +89,12 @@ def execute(connection, cursor, sql: str, params=()) -> None:
     name = prepared.get(sql)
     if name is not None:
         _, values = _convert(sql, params)
-        cursor.execute(_execute_sql(name, values), values)
+        try:
+            cursor.execute(_execute_sql(name, values), values)
+        except DatabaseError as exc:
+            if getattr(exc.__cause__, "pgcode", None) == _NO_SUCH_STATEMENT:  # the session lost it (DISCARD ALL)
+                prepared.pop(sql, None)  # this call fails; the next one prepares it again
+            raise
         return
     text, values = _convert(sql, params)
     # A name of its own for every first attempt: if the round trip fails, the PREPARE in it may or may not have
