@@ -7,9 +7,9 @@ import pytest
 from tests.conftest import wait_for
 from tests.fixtures.trading import mint_address
 from trading.models import DomainEvent, Order, Position
-from trading.services import order_execute, position_open, position_sell
+from trading.services import order_execute, position_apply_fill, position_open, position_sell
 from trading.services.quotes import paper_balance
-from trading.tasks import execute_order
+from trading.tasks import PAPER_ORDER_HEADER, execute_order
 from trading.venues.paper import paper_order_execute
 
 SOL = 10**9
@@ -108,5 +108,38 @@ def test_the_paper_venue_refuses_an_order_of_another_mode(trader, token):
         paper_order_execute(order_id=order.pk)
     with pytest.raises(RuntimeError, match="not a paper order"):  # queued as paper by mistake: refused all the same
         order_execute(order_id=order.pk, paper=True)
+    result = execute_order.apply((order.pk,), headers={PAPER_ORDER_HEADER: True})  # the task honours the header
+    assert isinstance(result.result, RuntimeError) and "not a paper order" in str(result.result)
     assert Order.objects.get(pk=order.pk).status == "pending"
     order_execute(order_id=10**12, paper=True)  # no such order: nothing to do
+
+
+@pytest.mark.django_db
+def test_paper_orders_are_queued_as_paper_orders(trader, tripwired, token, django_capture_on_commit_callbacks):
+    """A paper entry's and a paper exit's messages carry the header that spares the worker its venue read; an order of
+    another mode's message does not (the general path reads the order first)."""
+    from celery.signals import before_task_publish
+
+    from trading.services import order_enqueue
+
+    _, mint = tripwired
+    sent = {}
+
+    def record(sender=None, body=None, headers=None, **kwargs):
+        if sender == "trading.execute_order":
+            sent[body[0][0]] = headers.get(PAPER_ORDER_HEADER)
+
+    before_task_publish.connect(record)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            buy = position_open(trader=trader, mint=mint, amount_lamports=SOL // 10).orders.get()
+        position_apply_fill(order_id=buy.pk, in_amount=SOL // 10, out_amount=10**6, price=Decimal(1), fee_lamports=0)
+        with django_capture_on_commit_callbacks(execute=True):
+            sell = position_sell(trader=trader, position_id=buy.position_id, percent=Decimal(100))
+        sandbox = Position.objects.create(trader=trader, token=token, mode="sandbox", cost_lamports=SOL)
+        other = Order.objects.create(position=sandbox, side="buy", mode="sandbox", amount_in=SOL)
+        with django_capture_on_commit_callbacks(execute=True):
+            order_enqueue(order_id=other.pk, mode="sandbox")
+    finally:
+        before_task_publish.disconnect(record)
+    assert sent == {buy.pk: True, sell.pk: True, other.pk: None}

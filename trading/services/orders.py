@@ -128,10 +128,10 @@ def order_enqueue(*, order_id: int, mode: str | None = None) -> None:
 
     Nobody waits for the task's return value (the order row is the outcome), so no result is stored: that spares
     a result-channel subscription on send and the worker's "started" and result writes to Redis on every order.
-    `mode`: the order's mode (it never changes); a paper order is queued as one, which spares the worker the read
-    that chooses the venue.
+    `mode`: the order's mode (it never changes); a paper order is queued as one (a message header), which spares the
+    worker the read that chooses the venue.
     """
-    from trading.tasks import execute_order
+    from trading.tasks import PAPER_ORDER_HEADER, execute_order
 
-    kwargs = {"paper": True} if mode == Mode.PAPER else {}
-    transaction.on_commit(lambda: execute_order.apply_async((order_id,), kwargs, ignore_result=True))
+    headers = {PAPER_ORDER_HEADER: True} if mode == Mode.PAPER else None
+    transaction.on_commit(lambda: execute_order.apply_async((order_id,), ignore_result=True, headers=headers))
