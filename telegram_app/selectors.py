@@ -9,43 +9,48 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from types import SimpleNamespace
 
 from django.db import connections
 
 from telegram_app.models import ConversationState, TelegramAccount
 
-# Stands in for a parameter while the ORM compiles; unlike any id, user id or amount a query is run with.
+# Stand in for parameters while the ORM compiles; unlike any id, user id, amount or time a query is run with.
 _MARK = -7_654_321_987_654_321
+_TIME_MARKS = tuple(datetime(1901, 2, 3, 4, 5, second, 678_901, tzinfo=dt_timezone.utc) for second in range(1, 4))
 
 
 class CompiledRead:
-    """``build(mark)`` returns a queryset filtered on ``mark``; calling the CompiledRead with a value runs that
-    queryset's SQL with the value in place of every ``mark`` parameter, converters applied as the ORM would."""
+    """``build(*marks)`` returns a queryset filtered on ``marks``; calling the CompiledRead with values runs that
+    queryset's SQL with each value in place of its mark's parameters, converters applied as the ORM would.
+    ``marks`` defaults to one integer mark; datetime parameters take marks from ``_TIME_MARKS``."""
 
-    def __init__(self, build, *, using: str = "default"):
-        self.build, self.using = build, using
+    def __init__(self, build, *, using: str = "default", marks: tuple = (_MARK,)):
+        self.build, self.using, self.marks = build, using, marks
         self._compiled: dict[str, tuple] = {}
 
     def _compile(self, connection) -> tuple:
-        query = self.build(_MARK).query
+        query = self.build(*self.marks).query
         compiler = query.get_compiler(using=self.using)
         sql, params = compiler.as_sql()
-        slots = [i for i, p in enumerate(params) if p == _MARK]
-        if not slots:
-            raise ValueError("the query does not use its parameter")
+        slots = [(i, k) for i, p in enumerate(params) for k, mark in enumerate(self.marks)
+                 if type(p) is type(mark) and p == mark]
+        if {k for _, k in slots} != set(range(len(self.marks))):
+            raise ValueError("the query does not use each of its parameters")
         converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
         return sql, list(params), slots, compiler, converters
 
-    def __call__(self, value) -> list[tuple]:
+    def __call__(self, *values) -> list[tuple]:
         connection = connections[self.using]
         compiled = self._compiled.get(connection.vendor)
         if compiled is None:
             compiled = self._compiled[connection.vendor] = self._compile(connection)
         sql, params, slots, compiler, converters = compiled
         params = list(params)
-        for i in slots:
-            params[i] = value
+        for i, k in slots:
+            params[i] = values[k]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
@@ -155,3 +160,61 @@ def position_of(*, trader, position_id: int):
 def position_value_lamports(position) -> int | None:
     """What the position is worth at the cached price, or None without a price (never zero)."""
     return position_values_lamports([position])[position.pk]
+
+
+# --- PnL ----------------------------------------------------------------------------------------------------
+def _realised_query(trader_mark, day_mark, week_mark):
+    from django.db.models import Q, Sum
+
+    from trading.models import Order, OrderSide, OrderStatus
+
+    return (Order.objects.filter(position__trader_id=trader_mark, side=OrderSide.SELL, status=OrderStatus.CONFIRMED)
+            .values("position__trader_id")
+            .annotate(today=Sum("realised_pnl_lamports", filter=Q(confirmed_at__gte=day_mark)),
+                      week=Sum("realised_pnl_lamports", filter=Q(confirmed_at__gte=week_mark)),
+                      all=Sum("realised_pnl_lamports"))
+            .values_list("today", "week", "all").order_by())
+
+
+def _held_query(mark):
+    from trading.models import Position
+    from trading.models.choices import POSITION_LIVE
+
+    return (Position.objects.filter(trader_id=mark, status__in=POSITION_LIVE, size__gt=0)
+            .values_list("size", "cost_lamports", "token__mint", "token__decimals"))
+
+
+_realised_read = CompiledRead(_realised_query, marks=(_MARK, *_TIME_MARKS[:2]))
+_held_read = CompiledRead(_held_query)
+
+
+def pnl_summary(*, trader) -> dict:
+    """trading.selectors.pnl_summary's figures (same periods, same prices, same rounding) from two compiled
+    reads: realised PnL today / this week / all time (UTC), unrealised PnL of the open positions at cached
+    prices, positions without a price counted in ``unpriced_positions``."""
+    from django.utils import timezone
+
+    from trading.prices import prices_get_many
+    from trading.selectors import position_value_lamports
+
+    now = timezone.now()
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    week = day - timedelta(days=day.weekday())
+    rows = _realised_read(trader.pk, day, week)
+    today, this_week, all_time = rows[0] if rows else (None, None, None)
+    held = [SimpleNamespace(size=size, cost_lamports=cost, token=SimpleNamespace(mint=mint, decimals=decimals))
+            for size, cost, mint, decimals in _held_read(trader.pk)]
+    prices = prices_get_many(mints=list({p.token.mint for p in held}))
+    unrealised = unpriced = 0
+    for position in held:
+        point = prices.get(position.token.mint)
+        if point is None:
+            unpriced += 1
+            continue
+        unrealised += position_value_lamports(position=position, price=point.price) - position.cost_lamports
+    return {
+        "today": {"realised_lamports": today or 0, "unrealised_lamports": unrealised},
+        "week": {"realised_lamports": this_week or 0, "unrealised_lamports": unrealised},
+        "all": {"realised_lamports": all_time or 0, "unrealised_lamports": unrealised},
+        "unpriced_positions": unpriced,
+    }

@@ -258,9 +258,7 @@ def trailing_set(account, inc, position_id, on):
 
 # --- pnl and trending ---------------------------------------------------------------------------------------
 def pnl(account, inc, *args):
-    from trading.selectors import pnl_summary
-
-    f = pnl_summary(trader=account.trader)
+    f = selectors.pnl_summary(trader=account.trader)
 
     def fmt(v):
         return ("+" if v > 0 else "") + format_sol(v) + " SOL"
