@@ -205,16 +205,11 @@ def pnl_summary(*, trader) -> dict:
     held = [SimpleNamespace(size=size, cost_lamports=cost, token=SimpleNamespace(mint=mint, decimals=decimals))
             for size, cost, mint, decimals in _held_read(trader.pk)]
     prices = prices_get_many(mints=list({p.token.mint for p in held}))
-    unrealised = unpriced = 0
-    for position in held:
-        point = prices.get(position.token.mint)
-        if point is None:
-            unpriced += 1
-            continue
-        unrealised += position_value_lamports(position=position, price=point.price) - position.cost_lamports
-    return {
-        "today": {"realised_lamports": today or 0, "unrealised_lamports": unrealised},
-        "week": {"realised_lamports": this_week or 0, "unrealised_lamports": unrealised},
-        "all": {"realised_lamports": all_time or 0, "unrealised_lamports": unrealised},
-        "unpriced_positions": unpriced,
-    }
+    gains = [position_value_lamports(position=p, price=prices[p.token.mint].price) - p.cost_lamports
+             for p in held if p.token.mint in prices]
+    unrealised = sum(gains)
+    realised = {"today": today, "week": this_week, "all": all_time}
+    figures: dict = {period: {"realised_lamports": value or 0, "unrealised_lamports": unrealised}
+                     for period, value in realised.items()}
+    figures["unpriced_positions"] = len(held) - len(gains)
+    return figures
