@@ -112,8 +112,26 @@ def _fresh(update_ids: list[int]) -> list[bool]:
     return [bool(r) for r in pipe.execute()]
 
 
-def _done(partition: int, raw: bytes) -> None:
-    limits.client().lrem(work_key(partition), 1, raw)
+def _next_batch(partition: int) -> list[tuple[bytes, dict, bool]]:
+    """The next updates of the partition as (raw, payload, fresh), moved to its work list: a batch when some are
+    waiting, else the next one to arrive (waiting a second at most, so the caller sees its stop signal). One
+    thread hop per batch: taking, decoding and the taken-before check together."""
+    items = _take(partition)
+    if not items:
+        one = limits.client().blmove(queue_key(partition), work_key(partition), 1, "LEFT", "RIGHT")
+        items = [one] if one is not None else []
+    if not items:
+        return []
+    payloads = [json.loads(raw) for raw in items]
+    return list(zip(items, payloads, _fresh([p["update_id"] for p in payloads])))
+
+
+def _done(partition: int, raws: list[bytes]) -> None:
+    """Remove handled updates from the work list (one round trip)."""
+    pipe = limits.client().pipeline(transaction=False)
+    for raw in raws:
+        pipe.lrem(work_key(partition), 1, raw)
+    pipe.execute()
 
 
 class PartitionFeed:
@@ -122,35 +140,66 @@ class PartitionFeed:
     def __init__(self, app, partition: int):
         self.app, self.partition = app, partition
         self.raw_of: dict[int, bytes] = {}
+        # Handled updates wait here for one removal round trip that takes every update finished meanwhile: a
+        # thread hop and a Redis call per update cost a busy partition more than the rest of the hop.
+        self._finished: list[bytes] = []
+        self._wake = asyncio.Event()
+        self._remover: asyncio.Task | None = None
 
-    async def _put(self, items: list[bytes], *, recovered: bool) -> None:
-        payloads = [json.loads(raw) for raw in items]
-        fresh = [True] * len(items) if recovered else await asyncio.to_thread(_fresh, [p["update_id"] for p in payloads])
-        for raw, payload, new in zip(items, payloads, fresh):
-            if not new:
-                await asyncio.to_thread(_done, self.partition, raw)
-                continue
-            self.raw_of[payload["update_id"]] = raw
-            await self.app.update_queue.put(Update.de_json(payload, self.app.bot))
+    async def _put(self, batch: list[tuple[bytes, dict, bool]]) -> None:
+        """Hand (raw, payload, fresh) updates to the Application in order; drop the ones taken before."""
+        stale = [raw for raw, _, fresh in batch if not fresh]
+        if stale:
+            await asyncio.to_thread(_done, self.partition, stale)
+        for raw, payload, fresh in batch:
+            if fresh:
+                self.raw_of[payload["update_id"]] = raw
+                await self.app.update_queue.put(Update.de_json(payload, self.app.bot))
+
+    async def _remove_finished(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._flush()
+            except Exception:  # noqa: BLE001 - Redis away: those stay in the work list (handled again after a restart)
+                logger.warning("partition %s: could not remove handled updates from the work list", self.partition,
+                               exc_info=True)
+
+    async def _flush(self) -> None:
+        batch, self._finished = self._finished, []
+        if batch:
+            await asyncio.to_thread(_done, self.partition, batch)
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._remover = asyncio.create_task(self._remove_finished())
+        try:
+            await self._feed(stop)
+        finally:
+            remover, self._remover = self._remover, None
+            remover.cancel()
+            await asyncio.gather(remover, return_exceptions=True)
+            await self._flush()  # what the remover had not taken yet
+
+    async def _feed(self, stop: asyncio.Event) -> None:
         client = limits.client()
         left = await asyncio.to_thread(client.lrange, work_key(self.partition), 0, -1)
         if left:  # taken by a partition process that died before handling them
             logger.warning("partition %s: %s updates left unfinished by a previous process, handling them first",
                            self.partition, len(left))
-            await self._put(left, recovered=True)
+            await self._put([(raw, json.loads(raw), True) for raw in left])
         while not stop.is_set():
-            items = await asyncio.to_thread(_take, self.partition)
-            if not items:  # wait (a second at most, to see `stop`) for the next one, moved the same way
-                one = await asyncio.to_thread(client.blmove, queue_key(self.partition), work_key(self.partition), 1,
-                                              "LEFT", "RIGHT")
-                items = [one] if one is not None else []
-            if items:
-                await self._put(items, recovered=False)
+            batch = await asyncio.to_thread(_next_batch, self.partition)
+            if batch:
+                await self._put(batch)
 
     async def handled(self, update: Update) -> None:
         raw = self.raw_of.pop(update.update_id, None)
-        if raw is not None:
-            await asyncio.to_thread(_done, self.partition, raw)
+        if raw is None:
+            return
+        if self._remover is not None:
+            self._finished.append(raw)
+            self._wake.set()
+        else:  # the feed stopped; updates still finishing are removed one by one
+            await asyncio.to_thread(_done, self.partition, [raw])
 
