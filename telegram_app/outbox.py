@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+import redis
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -90,16 +91,27 @@ def _slot(row: OutboxMessage, *, max_wait_ms: int, chat_wait_ms: int) -> Outcome
     return Outcome(done=False, retry_in=0.1, wait="chat")
 
 
-def _gate(row: OutboxMessage) -> bool:
-    """The last check right before sending; waits out the few milliseconds a late slot may need."""
+def _gate(row: OutboxMessage) -> str | None:
+    """The last check right before sending; waits out the few milliseconds a late slot may need. Returns the
+    send's member in the Redis window (for `limits.send_done`), or None when it may not go now."""
     for attempt in range(20):
-        wait_ms = limits.send_gate(chat_id=row.chat_id, member=f"{row.pk}:{attempt}")
+        member = f"{row.pk}:{attempt}"
+        wait_ms = limits.send_gate(chat_id=row.chat_id, member=member)
         if wait_ms == 0:
-            return True
+            return member
         if wait_ms > GATE_MAX_WAIT_MS:
-            return False
+            return None
         time.sleep(wait_ms / 1000)
-    return False
+    return None
+
+
+def _send_done(chat_id: int, member: str) -> None:
+    """Whatever the answer, Telegram had the message by now: its place in the windows moves to now. Never lets a
+    Redis failure here keep a sent message from being recorded (that would send it again after the lease)."""
+    try:
+        limits.send_done(chat_id=chat_id, member=member)
+    except redis.RedisError:
+        logger.warning("could not record when Telegram answered send %s (Redis unreachable)", member)
 
 
 def outbox_send(*, outbox_id: int, max_wait_ms: int = TASK_SLOT_WAIT_MS, chat_wait_ms: int = TASK_SLOT_WAIT_MS) -> Outcome:
@@ -125,12 +137,16 @@ def outbox_send(*, outbox_id: int, max_wait_ms: int = TASK_SLOT_WAIT_MS, chat_wa
         status=Status.SENDING, claimed_at=djtz.now(), attempts=F("attempts") + 1
     ):
         return Outcome(done=True, status="taken")
-    if not _gate(row):
+    member = _gate(row)
+    if member is None:
         OutboxMessage.objects.filter(pk=row.pk).update(status=Status.PENDING, attempts=F("attempts") - 1)
         return Outcome(done=False, retry_in=0.2, wait="gate")
     params = {"chat_id": row.chat_id, "text": row.text, "reply_markup": row.reply_markup, "parse_mode": row.parse_mode or None}
     try:
-        result = botapi.call("sendMessage", params)
+        try:
+            result = botapi.call("sendMessage", params)
+        finally:
+            _send_done(row.chat_id, member)
     except botapi.RateLimited as exc:
         limits.send_pause(seconds=exc.retry_after)
         logger.warning("telegram 429: pausing every sender for %ss", exc.retry_after)

@@ -215,3 +215,19 @@ def test_an_answer_past_telegrams_reply_window_takes_a_slot_like_a_notification(
     assert not _past_reply_window(Incoming(user_id=1, chat_id=1, text="/pnl", sent_at=time.time() - 2))
     assert _past_reply_window(Incoming(user_id=1, chat_id=1, text="/pnl", sent_at=time.time() - 75))
     assert not _past_reply_window(Incoming(user_id=1, chat_id=1, callback_data="x"))  # no message date: a button
+
+
+def test_a_send_counts_in_the_window_from_its_answer_not_from_when_it_left(telegram_settings):
+    """Telegram counts a message when it arrives, somewhere between our gate and its answer. A send that was 300 ms
+    on its way keeps its place in the bot-wide second (and its chat's) from its answer, so a 31st send waits."""
+    from telegram_app import limits
+
+    left = time.monotonic()
+    assert limits.send_gate(chat_id=9000, member="slow") == 0
+    time.sleep(0.3)  # on its way to Telegram
+    limits.send_done(chat_id=9000, member="slow")
+    for chat in range(9001, 9030):  # 29 more: 30 in the window
+        assert limits.send_gate(chat_id=chat, member=f"send:{chat}") == 0
+    time.sleep(max(0.0, left + 1.15 - time.monotonic()))  # past the window counted from when the slow one left
+    assert limits.send_gate(chat_id=9100, member="31st") > 0  # counted from its answer, it is still in the window
+    assert limits.send_gate(chat_id=9000, member="same chat") > 0  # and its chat's second starts at the answer
