@@ -100,6 +100,40 @@ def test_a_paper_buy_without_a_price_fails_with_a_reason_and_releases_the_balanc
     assert DomainEvent.objects.get(kind="order.failed").payload["error"] == order.error
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit outside the fill, as in a worker
+def test_a_stale_price_is_fetched_with_no_lock_held_then_filled(trader, tripwired, settings, monkeypatch):
+    from django.db import connection
+
+    import trading.venues.paper as paper
+    from trading.models import Token
+    from trading.prices import price_fresh as price_cache
+    from trading.services.exits import exit_plan_create
+    from trading.tpsl.plans import preset
+
+    feed, mint = tripwired
+    price_cache(mint=mint)
+    token = Token.objects.create(mint=mint, decimals=6, symbol="STALE")
+    position = Position.objects.create(trader=trader, token=token, mode="paper", cost_lamports=SOL // 10)
+    exit_plan_create(position=position, spec=preset("balanced"))
+    order = Order.objects.create(position=position, trader=trader, side="buy", mode="paper", venue="paper",
+                                 amount_in=SOL // 10)  # written, not queued: only this test runs it
+    feed.set(mint, "0.0002", decimals=6)
+    settings.PRICE_MAX_AGE_SECONDS = 0  # the cached price is stale by the time the order runs
+    fetched = []
+
+    def price_fresh(**kwargs):
+        fetched.append(connection.in_atomic_block)
+        return real(**kwargs)
+
+    real = paper.price_fresh
+    monkeypatch.setattr(paper, "price_fresh", price_fresh)
+    order_execute(order_id=order.pk, paper=True)
+    position.refresh_from_db()
+    order.refresh_from_db()
+    assert fetched == [False]  # asked once, outside the fill's transaction
+    assert order.status == "confirmed" and order.fill_price > Decimal("0.0002") and position.status == "open"
+
+
 @pytest.mark.django_db
 def test_the_paper_venue_refuses_an_order_of_another_mode(trader, token):
     position = Position.objects.create(trader=trader, token=token, mode="sandbox", cost_lamports=SOL)

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from trading.models import Mode, Order, OrderSide, OrderStatus
 from trading.models.choices import LAMPORTS_PER_SOL
-from trading.prices import price_fresh
+from trading.prices import price_fresh, price_get
 
 logger = logging.getLogger(__name__)
 
@@ -60,39 +60,53 @@ def paper_quote(*, side: str, amount_in: int, price: Decimal, decimals: int) -> 
 def paper_order_execute(*, order_id: int) -> None:
     """Fill a pending paper order, once. The whole fill is one transaction, and its first statement reads the order
     with the row locks the fill needs (no read before it): a worker that dies mid-way leaves the order pending for
-    the redelivered task; a duplicate delivery finds it no longer pending and stops."""
-    from trading.services.fills import fill_locked, order_locked_for_fill
+    the redelivered task; a duplicate delivery finds it no longer pending and stops. The price is the cached one
+    when it is fresh; otherwise it is fetched with no lock held (the transaction is left first) and the fill reads
+    the order again."""
+    from trading.services.fills import order_locked_for_fill
     from trading.services.orders import order_fail
 
-    with transaction.atomic():
-        try:
-            order = order_locked_for_fill(order_id=order_id)
-        except Order.DoesNotExist:
-            logger.warning("order %s does not exist", order_id)
-            return
-        if order.mode != Mode.PAPER or order.venue != "paper":
-            raise RuntimeError(f"order {order_id} is not a paper order; the paper venue refuses it")
-        if order.status != OrderStatus.PENDING:
-            return
-        token = order.position.token
-        point = price_fresh(mint=token.mint)
+    point = None  # a price fetched outside the transaction, once the cached one was found stale
+    while True:
+        with transaction.atomic():
+            try:
+                order = order_locked_for_fill(order_id=order_id)
+            except Order.DoesNotExist:
+                logger.warning("order %s does not exist", order_id)
+                return
+            if order.mode != Mode.PAPER or order.venue != "paper":
+                raise RuntimeError(f"order {order_id} is not a paper order; the paper venue refuses it")
+            if order.status != OrderStatus.PENDING:
+                return
+            token = order.position.token
+            if point is None:
+                cached = price_get(mint=token.mint)
+                point = cached if cached is not None and cached.is_fresh() else None
+            if point is not None:
+                _fill(order=order, token=token, point=point)
+                return
+        point = price_fresh(mint=token.mint)  # no row lock is held while the feed is asked
         if point is None:
             order_fail(order_id=order_id, error=f"There is no price for {token} right now, so nothing was traded.")
             return
-        quote = paper_quote(side=order.side, amount_in=order.amount_in, price=point.price, decimals=token.decimals)
-        if quote.amount_out <= 0 or (order.min_amount_out is not None and quote.amount_out < order.min_amount_out):
-            order_fail(
-                order_id=order_id,
-                error=f"The price of {token} moved past your slippage limit, so nothing was traded.",
-            )
-            return
-        fill_locked(
-            order=order,
-            in_amount=order.amount_in,
-            out_amount=quote.amount_out,
-            price=quote.fill_price,
-            fee_lamports=quote.fee_lamports,
-            attempts=1,
-            position=order.position,
-        )
-    logger.info("paper order %s filled at %s", order_id, quote.fill_price)
+
+
+def _fill(*, order: Order, token, point) -> None:
+    """The fill of a locked pending paper order at `point`, or its failure past the order's slippage limit."""
+    from trading.services.fills import fill_locked
+    from trading.services.orders import order_fail
+
+    quote = paper_quote(side=order.side, amount_in=order.amount_in, price=point.price, decimals=token.decimals)
+    if quote.amount_out <= 0 or (order.min_amount_out is not None and quote.amount_out < order.min_amount_out):
+        order_fail(order_id=order.id, error=f"The price of {token} moved past your slippage limit, so nothing was traded.")
+        return
+    fill_locked(
+        order=order,
+        in_amount=order.amount_in,
+        out_amount=quote.amount_out,
+        price=quote.fill_price,
+        fee_lamports=quote.fee_lamports,
+        attempts=1,
+        position=order.position,
+    )
+    logger.info("paper order %s filled at %s", order.id, quote.fill_price)
