@@ -79,14 +79,16 @@ def test_celery_tasks_are_counted_by_name_queue_and_state(client, metrics_settin
     def count(text, state):
         return _value(text, "jarvis_celery_tasks_total", task=task, queue="default", state=state)
 
+    def runs(text):
+        return _value(text, "jarvis_celery_task_duration_seconds_count", task=task, queue="default")
+
     before = _scrape(client)
     app.send_task(task)
-    text = wait_for(lambda: (t := _scrape(client)) and count(t, "succeeded") == count(before, "succeeded") + 1 and t,
-                    message="the task's metrics")
+    # Celery sends task_success before task_postrun (which records the duration): wait for both.
+    text = wait_for(lambda: (t := _scrape(client)) and count(t, "succeeded") == count(before, "succeeded") + 1
+                    and runs(t) == runs(before) + 1 and t, message="the task's metrics")
     assert count(text, "started") == count(before, "started") + 1
     assert count(text, "failed") == count(before, "failed")
-    runs = _value(text, "jarvis_celery_task_duration_seconds_count", task=task, queue="default")
-    assert runs == _value(before, "jarvis_celery_task_duration_seconds_count", task=task, queue="default") + 1
     # The session worker's own heartbeat thread vouches for every queue it consumes.
     wait_for(lambda: _value(_scrape(client), "jarvis_component_up", component="queue:default") == 1,
              message="the worker's heartbeat")
