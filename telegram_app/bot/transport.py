@@ -58,13 +58,14 @@ class BotApiRequest(HTTPXRequest):
     together within write + read timeout."""
 
     def __init__(self, *, connection_pool_size: int, pool_timeout: float, connect_timeout: float = 5.0,
-                 read_timeout: float = 5.0, write_timeout: float = 5.0, **kwargs):
+                 read_timeout: float = 5.0, write_timeout: float = 5.0, tls_context: ssl.SSLContext | None = None,
+                 **kwargs):
         super().__init__(connection_pool_size=connection_pool_size, pool_timeout=pool_timeout,
                          connect_timeout=connect_timeout, read_timeout=read_timeout, write_timeout=write_timeout, **kwargs)
         self._gate = asyncio.Semaphore(connection_pool_size)
         self._timeouts = {"pool": pool_timeout, "connect": connect_timeout, "read": read_timeout, "write": write_timeout}
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls_context  # None: certifi's CA bundle, as HTTPX verifies
         self.lean = not _proxy_configured()
 
     def _timeout(self, name: str, given) -> float | None:

@@ -137,3 +137,71 @@ def test_a_broken_answer_is_a_network_error_and_the_pool_wait_is_bounded():
     assert not isinstance(broken, TimedOut)
     assert results == [True, True]
     assert [body for _, body in seen] == [b"chat_id=1&text=cut", b"chat_id=1&text=slow+0", b"chat_id=1&text=slow+1"]
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and the client context that trusts it alone."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cafile=str(cert_file))
+
+
+def test_https_verifies_the_certificate_and_keeps_the_connection(tmp_path):
+    server_tls, client_tls = _self_signed(tmp_path)
+
+    async def scenario():
+        seen, peers = [], []
+
+        async def on_client(reader, writer):
+            peers.append(writer.get_extra_info("peername"))
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    writer.close()
+                    return
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                seen.append(await reader.readexactly(length))
+                body = b'{"ok":true,"result":{"n":%d}}' % len(seen)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+
+        server = await asyncio.start_server(on_client, "127.0.0.1", 0, ssl=server_tls)
+        port = server.sockets[0].getsockname()[1]
+        trusting = BotApiRequest(connection_pool_size=8, pool_timeout=10.0, tls_context=client_tls)
+        async with trusting:
+            bot = Bot(TOKEN, base_url=f"https://127.0.0.1:{port}/bot", request=trusting)
+            answers = [await bot.do_api_request("sendmessage", api_kwargs={"chat_id": 1, "text": t}) for t in "ab"]
+        untrusting = _request()  # the default CA bundle does not know this certificate
+        async with untrusting:
+            bot = Bot(TOKEN, base_url=f"https://127.0.0.1:{port}/bot", request=untrusting)
+            with pytest.raises(NetworkError):
+                await bot.do_api_request("sendmessage", api_kwargs={"chat_id": 1, "text": "refused"})
+        server.close()
+        return answers, seen, peers
+
+    answers, seen, peers = asyncio.run(scenario())
+    assert answers == [{"n": 1}, {"n": 2}] and seen == [b"chat_id=1&text=a", b"chat_id=1&text=b"]
+    assert len(peers) == 1  # one kept-alive connection for both answers; the refused client never completed a handshake
