@@ -34,22 +34,28 @@ def _heartbeat(mode: str) -> None:
 
 
 async def _hold(lock: limits.SingleInstanceLock, stop: asyncio.Event, mode: str = "polling") -> None:
-    """Keep the single-instance lock and the heartbeat fresh while the bot runs."""
+    """Keep the single-instance lock and the heartbeat fresh while the bot runs. On a thread of its own: behind
+    the handlers' pool (busy updates, or handlers waiting on a slow price source) a refresh could wait past the
+    lock's lifetime and the bot would stop itself."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    loop = asyncio.get_running_loop()
     parent = os.getppid() if mode == "partition" else None
-    await asyncio.to_thread(_heartbeat, mode)
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=lock.ttl_ms / 3000)
-        except TimeoutError:
-            pass
-        if parent is not None and os.getppid() != parent:
-            logger.error("the runbot reader that started this partition is gone; stopping")
-            stop.set()
-        if not stop.is_set() and not await asyncio.to_thread(lock.refresh):
-            logger.error("the single-bot lock was lost; stopping so two bots never run at once")
-            stop.set()
-        elif not stop.is_set():
-            await asyncio.to_thread(_heartbeat, mode)
+    with ThreadPoolExecutor(1, thread_name_prefix="bot-lock") as keeper:
+        await loop.run_in_executor(keeper, _heartbeat, mode)
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=lock.ttl_ms / 3000)
+            except TimeoutError:
+                pass
+            if parent is not None and os.getppid() != parent:
+                logger.error("the runbot reader that started this partition is gone; stopping")
+                stop.set()
+            if not stop.is_set() and not await loop.run_in_executor(keeper, lock.refresh):
+                logger.error("the single-bot lock was lost; stopping so two bots never run at once")
+                stop.set()
+            elif not stop.is_set():
+                await loop.run_in_executor(keeper, _heartbeat, mode)
 
 
 async def _drain_webhook(app, stop: asyncio.Event) -> None:
