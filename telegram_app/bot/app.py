@@ -9,6 +9,7 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import redis
 from django.conf import settings
 from django.db import connection
 from telegram import Update
@@ -28,7 +29,7 @@ from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply
 from telegram_app.bot.pool import handle_in_child, pool_create
 from telegram_app.bot.router import handle
 from telegram_app.bot.transport import BotApiRequest
-from telegram_app.limits import send_gate
+from telegram_app.limits import send_done, send_gate
 
 logger = logging.getLogger(__name__)
 THREADS = 16
@@ -152,15 +153,27 @@ def _past_reply_window(inc: Incoming) -> bool:
     return inc.sent_at is not None and time.time() - inc.sent_at > REPLY_WINDOW_S
 
 
-async def _direct_send_slot(chat_id: int) -> None:
+async def _direct_send_slot(chat_id: int) -> str | None:
     """Wait (a few seconds at most) until the bot-wide and per-chat limits the dispatcher keeps allow one more
-    message, and record it there, before the bot sends a message that answers no message of the user."""
+    message, and record it there, before the bot sends a message that answers no message of the user. Returns the
+    send's member in the windows, for `_direct_send_done` once Telegram answered."""
     member = f"direct:{chat_id}:{uuid.uuid4().hex[:8]}"
     for attempt in range(20):
         wait_ms = await asyncio.to_thread(send_gate, chat_id=chat_id, member=f"{member}:{attempt}")
         if wait_ms == 0:
-            return
+            return f"{member}:{attempt}"
         await asyncio.sleep(min(wait_ms, 1000) / 1000)
+    return None
+
+
+async def _direct_send_done(chat_id: int, member: str | None) -> None:
+    """As the dispatcher does: the send's place in the windows moves to its answer (Telegram had it by then)."""
+    if member is None:
+        return
+    try:
+        await asyncio.to_thread(send_done, chat_id=chat_id, member=member)
+    except redis.RedisError:
+        logger.warning("could not record when Telegram answered send %s (Redis unreachable)", member)
 
 
 async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
@@ -175,9 +188,13 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
                 reply = inc.callback_data is None and inc.message_id
                 if reply:
                     params["reply_parameters"] = {"message_id": inc.message_id, "allow_sending_without_reply": True}
+                slot = None
                 if not reply or _past_reply_window(inc):  # counted like a notification: it takes a slot
-                    await _direct_send_slot(inc.chat_id)
-                sent = await _send(bot, params)
+                    slot = await _direct_send_slot(inc.chat_id)
+                try:
+                    sent = await _send(bot, params)
+                finally:
+                    await _direct_send_done(inc.chat_id, slot)
                 if action.delete_after_s:
                     await asyncio.to_thread(_delete_later, inc.chat_id, sent["message_id"], action.delete_after_s)
             elif isinstance(action, Edit):

@@ -197,11 +197,14 @@ def test_a_bot_message_that_answers_no_message_waits_for_the_dispatchers_budget(
 
     for chat in range(3000, 3030):
         assert limits.send_gate(chat_id=chat, member=f"fill:{chat}") == 0
+    window = f"{limits.PREFIX}sent:global"
+    fills = [at for member, at in limits.client().zrange(window, 0, -1, withscores=True) if member.startswith(b"fill:")]
+    assert len(fills) == 30  # read now: once the second has passed they leave the window
     assert limits.send_gate(chat_id=3100, member="one more") > 0  # the second is full
-    asyncio.run(_direct_send_slot(3100))
-    sent = dict(limits.client().zrange(f"{limits.PREFIX}sent:global", 0, -1, withscores=True))
-    direct = [at for member, at in sent.items() if member.startswith(b"direct:3100:")]
-    fills = [at for member, at in sent.items() if member.startswith(b"fill:")]
+    member = asyncio.run(_direct_send_slot(3100))
+    sent = dict(limits.client().zrange(window, 0, -1, withscores=True))
+    direct = [at for name, at in sent.items() if name.startswith(b"direct:3100:")]
+    assert member is not None and sent[member.encode()] == direct[0]
     assert len(direct) == 1 and direct[0] - min(fills) >= 1000  # after the window had room again
     assert limits.send_gate(chat_id=3100, member="same chat at once") > 0  # its chat's second is taken
 
