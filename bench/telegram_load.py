@@ -360,7 +360,7 @@ def main() -> None:
           "not count bot-wide when sent within a minute of the message, at most 3 per message")
     if backlog:
         print(f"backlog: {backlog['messages']} notifications written at once after the load, {backlog['sent']} sent at "
-              f"{backlog['sent_per_s']}/s (the dispatcher keeps at most 30 per 1.1 s), {backlog['flood_429s']} 429s")
+              f"{backlog['sent_per_s']}/s (the dispatcher keeps at most 30 per second and TELEGRAM_SEND_MARGIN_MS), {backlog['flood_429s']} 429s")
     print("CPU cores used during the load: " + ", ".join(f"{role} {v}" for role, v in cpu.items())
           + f" (Postgres and Redis not counted); load average {' '.join(f'{x:.2f}' for x in load_avg)}")
     print(json.dumps(result))

@@ -129,7 +129,7 @@ def chat_interval_ms(chat_id: int) -> int:
 
 # The bot-wide second is kept this much longer. A send's time in the window is when its answer came back (the latest
 # moment Telegram can have counted it, `send_done`), so the guard covers only clock granularity, not the network.
-GLOBAL_GUARD_MS = 40
+GLOBAL_GUARD_MS = 10
 
 
 def global_window_ms() -> int:
