@@ -30,16 +30,19 @@ def test_bags_requires_its_api_key_and_wraps_every_answer_in_an_envelope(sandbox
     assert manual.status_code == 400 and "slippageBps" in manual.json()["error"]
 
 
-def test_bags_counts_requests_against_the_hourly_limit(sandbox, sandbox_settings):
-    mint = sandbox.market.by_symbol("JRVS").mint
-    headers = {"x-api-key": sandbox.bags_api_key}
-    sandbox.bags.rate_limit = 3
+def test_bags_counts_requests_against_the_hourly_limit():
+    """On a sandbox of its own: the session's sandbox also answers whatever a worker still runs for another test,
+    and each such request would count in the same window."""
+    from trading.sandbox.server import Sandbox
+
+    own = Sandbox(seed=7, walk=False, slot_seconds=0.4, bags_rate_limit=3).start()
     try:
-        with httpx.Client(base_url=sandbox.bags_url, timeout=5, headers=headers) as http:
+        mint = own.market.by_symbol("JRVS").mint
+        with httpx.Client(base_url=own.bags_url, timeout=5, headers={"x-api-key": own.bags_api_key}) as http:
             answers = [http.get("/trade/quote", params={"inputMint": SOL, "outputMint": mint, "amount": "1000"})
                        for _ in range(4)]
     finally:
-        sandbox.bags.rate_limit = 1000
+        own.stop()
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
     assert answers[0].headers["X-RateLimit-Limit"] == "3" and int(answers[3].headers["Retry-After"]) >= 1
