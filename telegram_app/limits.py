@@ -7,6 +7,7 @@ Times are Redis server milliseconds (``TIME``), so clocks of different machines 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import socket
 import uuid
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "jarvis:tg:"
 GLOBAL_TAT = PREFIX + "send:global"
@@ -154,20 +157,24 @@ def send_slot_reserve(*, chat_id: int, max_wait_ms: int) -> Slot:
 CHAT_GUARD_MS = 250  # a chat's next message waits this much longer: cheap, and absorbs a busy machine's jitter
 
 
+def _chat_gap_ms(chat_id: int) -> int:
+    return chat_interval_ms(chat_id) + max(settings.TELEGRAM_SEND_MARGIN_MS, CHAT_GUARD_MS)
+
+
 def send_gate(*, chat_id: int, member: str) -> int:
     """Record a send happening now if every limit allows it (returns 0); else the milliseconds to wait."""
-    guard = settings.TELEGRAM_SEND_MARGIN_MS
-    chat_gap = chat_interval_ms(chat_id) + max(guard, CHAT_GUARD_MS)
     return int(_run(_GATE, [f"{PREFIX}sent:global", f"{PREFIX}sent:chat:{chat_id}", PAUSE],
-                    [settings.TELEGRAM_SEND_PER_SECOND, global_window_ms(), chat_gap, member]))
+                    [settings.TELEGRAM_SEND_PER_SECOND, global_window_ms(), _chat_gap_ms(chat_id), member]))
 
 
 def send_done(*, chat_id: int, member: str) -> None:
     """The answer to a gated send came back: move its time in the bot-wide window, and its chat's last send, to now
-    (Telegram received it somewhere between the gate and now)."""
-    guard = settings.TELEGRAM_SEND_MARGIN_MS
-    chat_gap = chat_interval_ms(chat_id) + max(guard, CHAT_GUARD_MS)
-    _run(_DONE, [f"{PREFIX}sent:global", f"{PREFIX}sent:chat:{chat_id}"], [member, chat_gap + 1000])
+    (Telegram received it somewhere between the gate and now). Never raises: a Redis failure here must not keep a
+    sent message from being recorded as sent (it would be sent again after its lease)."""
+    try:
+        _run(_DONE, [f"{PREFIX}sent:global", f"{PREFIX}sent:chat:{chat_id}"], [member, _chat_gap_ms(chat_id) + 1000])
+    except redis.RedisError:
+        logger.warning("could not record when Telegram answered send %s (Redis unreachable)", member)
 
 
 def send_pause(*, seconds: float) -> int:

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import redis
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -105,15 +104,6 @@ def _gate(row: OutboxMessage) -> str | None:
     return None
 
 
-def _send_done(chat_id: int, member: str) -> None:
-    """Whatever the answer, Telegram had the message by now: its place in the windows moves to now. Never lets a
-    Redis failure here keep a sent message from being recorded (that would send it again after the lease)."""
-    try:
-        limits.send_done(chat_id=chat_id, member=member)
-    except redis.RedisError:
-        logger.warning("could not record when Telegram answered send %s (Redis unreachable)", member)
-
-
 def outbox_send(*, outbox_id: int, max_wait_ms: int = TASK_SLOT_WAIT_MS, chat_wait_ms: int = TASK_SLOT_WAIT_MS) -> Outcome:
     """Send one pending row now if its slot is close enough; otherwise leave it pending and say why."""
     blocked = BlockedChat.objects.filter(chat_id=OuterRef("chat_id")).values("reason")[:1]
@@ -146,7 +136,7 @@ def outbox_send(*, outbox_id: int, max_wait_ms: int = TASK_SLOT_WAIT_MS, chat_wa
         try:
             result = botapi.call("sendMessage", params)
         finally:
-            _send_done(row.chat_id, member)
+            limits.send_done(chat_id=row.chat_id, member=member)  # whatever the answer, Telegram had it by now
     except botapi.RateLimited as exc:
         limits.send_pause(seconds=exc.retry_after)
         logger.warning("telegram 429: pausing every sender for %ss", exc.retry_after)
@@ -223,12 +213,12 @@ def _due(now):
     )
 
 
-def _pump_rows() -> list[tuple[int, int]]:
-    """(id, chat) of the oldest due row of each chat, oldest first: a chat's later messages never overtake its
+def _pump_rows() -> list[int]:
+    """The ids of the oldest due row of each chat, oldest first: a chat's later messages never overtake its
     earlier ones, and a chat with many waiting messages does not hold back the others."""
     first = Window(RowNumber(), partition_by=[F("chat_id")], order_by=F("pk").asc())
     ranked = _due(djtz.now()).annotate(place=first).filter(place=1).order_by("pk")
-    return list(ranked.values_list("pk", "chat_id")[:PUMP_BATCH])
+    return list(ranked.values_list("pk", flat=True)[:PUMP_BATCH])
 
 
 def _next_due_in() -> float | None:
@@ -295,11 +285,11 @@ def outbox_pump(*, token: str | None = None, seconds: float = PUMP_SECONDS) -> P
             lock.release()
 
 
-def _pump_pass(rows: list[tuple[int, int]], deadline: float, lock: limits.SingleInstanceLock) -> tuple[int, float]:
+def _pump_pass(rows: list[int], deadline: float, lock: limits.SingleInstanceLock) -> tuple[int, float]:
     """Send what can go now; returns (sent, seconds to pause before the next pass: the bot-wide budget)."""
     sent = 0
     refreshed = time.monotonic()
-    for outbox_id, _chat_id in rows:
+    for outbox_id in rows:
         if time.monotonic() > deadline:
             break
         if time.monotonic() - refreshed > PUMP_REFRESH_S:

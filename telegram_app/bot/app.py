@@ -9,7 +9,6 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import redis
 from django.conf import settings
 from django.db import connection
 from telegram import Update
@@ -168,12 +167,8 @@ async def _direct_send_slot(chat_id: int) -> str | None:
 
 async def _direct_send_done(chat_id: int, member: str | None) -> None:
     """As the dispatcher does: the send's place in the windows moves to its answer (Telegram had it by then)."""
-    if member is None:
-        return
-    try:
+    if member is not None:
         await asyncio.to_thread(send_done, chat_id=chat_id, member=member)
-    except redis.RedisError:
-        logger.warning("could not record when Telegram answered send %s (Redis unreachable)", member)
 
 
 async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
