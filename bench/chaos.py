@@ -519,8 +519,8 @@ def drive(run: Chaos, env: dict, procs: list[Proc], pg: Postgres, redis_server: 
     call_command("migrate", verbosity=0)
     call_command("setup_periodic_tasks", verbosity=0)
     wait_http(f"http://127.0.0.1:{RPC_PORT}/sandbox/state")
-    from telegram_app.standin import BotApiStandin
-    from trading.sandbox.control import RemoteSandbox
+    from sandbox.telegram import BotApiStandin
+    from sandbox.control import RemoteSandbox
 
     remote = RemoteSandbox(f"http://127.0.0.1:{RPC_PORT}/sandbox", timeout=30)
     standin = BotApiStandin(port=TG_PORT).start()

@@ -285,7 +285,7 @@ def main() -> int:
     for old in LOG_DIR.glob("*.log"):
         old.unlink()
 
-    from trading.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     sandbox = Sandbox(walk=True).start()
     env = trade_environment(sandbox)

@@ -75,7 +75,7 @@ from django.db import transaction  # noqa: E402
 
 from telegram_app import limits  # noqa: E402
 from telegram_app.models import BlockedChat, OutboxMessage, TelegramAccount  # noqa: E402
-from telegram_app.standin import BotApiStandin  # noqa: E402
+from sandbox.telegram import BotApiStandin  # noqa: E402
 
 BASE_USER = 770_000_000
 READ_ONLY = ("/positions", "/wallet", "/pnl")

@@ -99,7 +99,7 @@ def copy_rows(cursor, table: str, columns: list[str], rows) -> None:
 
 def _feed_main(conn, listing: list[tuple[str, str]]) -> None:
     """Child process: the sandbox's Jupiter price stand-in, serving `listing` (symbol, price); prices set by message."""
-    from trading.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     sandbox = Sandbox(walk=False, seed_tokens=False).start()
     mints = [sandbox.market.add_token(symbol=symbol, decimals=6, price=Decimal(price)).mint for symbol, price in listing]

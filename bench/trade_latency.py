@@ -177,7 +177,7 @@ def main() -> int:
     parser.add_argument("--probes", type=int, default=300)
     args = parser.parse_args()
 
-    from trading.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     sandbox = Sandbox(walk=False).start()
     os.environ.update(environment(sandbox))

@@ -53,7 +53,7 @@ def extra_processes(python: str) -> dict[str, str]:
     import importlib
 
     extra: dict[str, str] = {}
-    for app in ("trading", "telegram_app", "monitoring", "backups"):
+    for app in ("sandbox", "telegram_app", "monitoring", "backups"):
         try:
             module = importlib.import_module(f"{app}.procs")
         except ModuleNotFoundError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import os
 from pathlib import Path
 
@@ -74,6 +76,10 @@ INSTALLED_APPS = [
     "monitoring",
     "backups",
 ]
+# The local stand-ins (top-level `sandbox` package): their commands and `make run` processes. A live image leaves the
+# package out, and then the app is simply not installed.
+if importlib.util.find_spec("sandbox") is not None:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "jarvis.logging.CorrelationIdMiddleware",
@@ -196,7 +202,7 @@ CELERY_MAX_MEMORY_PER_CHILD_KB = env_int("CELERY_MAX_MEMORY_PER_CHILD_KB", 300_0
 # paper: simulated fills (the default); sandbox: the live code path against the local chain and
 # venue stand-ins; live: real venues and a real Solana cluster.
 TRADING_MODE = env_choice("TRADING_MODE", "paper", ("paper", "sandbox", "live"))
-# --- External services: real clients in trading/, local stand-ins in trading/sandbox/ -------------
+# --- External services: real clients in trading/, local stand-ins in sandbox/ -------------
 # In paper and sandbox mode every URL defaults to the local sandbox (`manage.py sandbox`), so nothing
 # reaches a real venue or cluster unless the operator both selects live mode and names real endpoints.
 _LIVE = TRADING_MODE == "live"

@@ -53,7 +53,7 @@ def test_manage_py_sandbox_serves_prints_its_ports_and_stops_on_sigterm():
 
 @pytest.mark.parametrize(("mode", "expected"), [("paper", True), ("sandbox", True), ("live", False)])
 def test_the_procfile_runs_the_sandbox_outside_live_mode(settings, mode, expected):
-    from trading.procs import processes
+    from sandbox.procs import processes
 
     settings.TRADING_MODE = mode
     procs = processes("/venv/bin/python")

@@ -12,7 +12,7 @@ from solders.keypair import Keypair
 from tests.sandbox.helpers import sign_as
 from tests.sandbox.test_faults import _send
 from tests.sandbox.test_rpc import _buy_raw
-from trading.sandbox.control import RemoteSandbox
+from sandbox.control import RemoteSandbox
 
 
 @pytest.fixture

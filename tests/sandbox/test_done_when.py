@@ -124,7 +124,7 @@ async def _expired_blockhash(sandbox, sandbox_trader):
 
 
 def test_block_height_advances_with_time_and_expires_blockhashes():
-    from trading.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     sb = Sandbox(slot_seconds=0.005, walk=False).start()
 

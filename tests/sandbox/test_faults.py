@@ -155,7 +155,7 @@ def test_a_price_move_past_the_slippage_between_quote_and_swap_fails_on_chain(sa
 
 
 def test_faults_reject_unknown_kinds(sandbox):
-    from trading.sandbox.faults import FaultError
+    from sandbox.faults import FaultError
 
     with pytest.raises(FaultError):
         sandbox.faults.set("rpc", "outage")
@@ -165,7 +165,7 @@ def test_faults_reject_unknown_kinds(sandbox):
 
 
 def test_a_probable_fault_fires_on_about_that_share_and_repeats_with_the_seed():
-    from trading.sandbox.faults import Faults
+    from sandbox.faults import Faults
 
     def run(seed: int) -> list[bool]:
         faults = Faults(seed=seed)
@@ -178,7 +178,7 @@ def test_a_probable_fault_fires_on_about_that_share_and_repeats_with_the_seed():
 
 
 def test_faults_with_parameters_over_http(sandbox, sandbox_settings):
-    from trading.sandbox.control import RemoteSandbox
+    from sandbox.control import RemoteSandbox
 
     remote = RemoteSandbox(sandbox.control_url)
     try:

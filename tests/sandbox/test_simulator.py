@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trading.sandbox.pools import NoRoute, quote_exact_in
-from trading.sandbox.simulator import Market, MarketError
+from sandbox.pools import NoRoute, quote_exact_in
+from sandbox.simulator import Market, MarketError
 
 
 def _path(seed: int, steps: int = 200) -> list[Decimal]:

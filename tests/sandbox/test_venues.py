@@ -33,7 +33,7 @@ def test_bags_requires_its_api_key_and_wraps_every_answer_in_an_envelope(sandbox
 def test_bags_counts_requests_against_the_hourly_limit():
     """On a sandbox of its own: the session's sandbox also answers whatever a worker still runs for another test,
     and each such request would count in the same window."""
-    from trading.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     own = Sandbox(seed=7, walk=False, slot_seconds=0.4, bags_rate_limit=3).start()
     try:
@@ -113,7 +113,7 @@ def test_a_token_2022_transfer_fee_is_withheld_on_chain_and_in_the_quotes(sandbo
 
     from tests.sandbox.helpers import sign_as
     from tests.sandbox.test_faults import _send
-    from trading.sandbox.simulator import TOKEN_2022
+    from sandbox.simulator import TOKEN_2022
 
     symbol = f"FEE{venue[0].upper()}"
     token = sandbox.market.add_token(symbol=symbol, decimals=6, price=Decimal("0.001"), token_program=TOKEN_2022,

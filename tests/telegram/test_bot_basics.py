@@ -124,7 +124,7 @@ def test_stopping_after_the_bot_api_went_away_logs_no_traceback(telegram_setting
     """`make run` stops the local stand-in and the bot together: the bot's last getUpdates then finds no server."""
     import logging
 
-    from telegram_app.standin import BotApiStandin
+    from sandbox.telegram import BotApiStandin
     from tests.fixtures.telegram import BotRunner, TelegramUser
 
     standin = BotApiStandin().start()

@@ -159,7 +159,7 @@ def test_the_pump_keeps_each_chats_messages_in_order_without_holding_back_other_
 
 
 def test_a_transient_error_is_retried_after_its_backoff_by_the_pump(telegram_settings, standin, celery_worker):
-    from telegram_app.standin.state import ApiError
+    from sandbox.telegram.state import ApiError
 
     standin.send_text(7100, "/start")
     real_call = standin.call

@@ -6,7 +6,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter
 
-from telegram_app.standin.state import ApiError, FloodLimits
+from sandbox.telegram.state import ApiError, FloodLimits
 
 TOKEN = "123456:TEST"
 

@@ -206,7 +206,7 @@ def test_wallet_that_cannot_be_decrypted_fails_the_order_instead_of_sticking(des
 @pytest.fixture
 def fee_token(sandbox):
     """A Token-2022 mint with a 2.5 % transfer fee: what a holder gets is less than what the pool sends."""
-    from trading.sandbox.simulator import MarketError
+    from sandbox.simulator import MarketError
 
     try:
         sandbox.market.add_token(symbol="TAXD", decimals=6, price=Decimal("0.0002"),

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from trading.sandbox.faults import FaultError
-from trading.sandbox.httpserver import Request, Response
-from trading.sandbox.simulator import MarketError
+from sandbox.faults import FaultError
+from sandbox.httpserver import Request, Response
+from sandbox.simulator import MarketError
 
 if TYPE_CHECKING:
-    from trading.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
 PREFIX = "/sandbox"
 

@@ -52,7 +52,7 @@ class Command(BaseCommand):
 
     def _start_local(self) -> str:
         from telegram_app.bot.runner import BackgroundBot
-        from telegram_app.standin import BotApiStandin
+        from sandbox.telegram import BotApiStandin
 
         standin = BotApiStandin().start()
         settings.TELEGRAM_API_URL = standin.url  # this process's dispatcher sends there too

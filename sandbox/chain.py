@@ -26,8 +26,8 @@ from solders.transaction_metadata import FailedTransactionMetadata
 from solders.transaction_status import TransactionErrorInstructionError, TransactionStatus
 from spl.token.instructions import get_associated_token_address
 
-from trading.sandbox import ledger as L
-from trading.sandbox.faults import Faults
+from sandbox import ledger as L
+from sandbox.faults import Faults
 
 BLOCKHASH_VALIDITY = 150
 TOKEN_PROGRAMS = ("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")

@@ -16,8 +16,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from telegram_app.standin.methods import METHODS
-from telegram_app.standin.state import ApiError, FloodLimits, World
+from sandbox.telegram.methods import METHODS
+from sandbox.telegram.state import ApiError, FloodLimits, World
 
 
 class _Server(ThreadingHTTPServer):
@@ -211,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             params = _decode_params(body, self.headers.get("Content-Type", ""), url.query)
             if url.path.startswith("/_control/"):
-                from telegram_app.standin.control import control
+                from sandbox.telegram.control import control
 
                 self._answer(200, control(self.standin, url.path[len("/_control/"):], params))
                 return

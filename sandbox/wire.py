@@ -18,7 +18,7 @@ from solders.transaction_status import (
     UiTransactionTokenBalance,
 )
 
-from trading.sandbox.chain import ACCOUNT_SIZE, MINT_SIZE, TOKEN_PROGRAMS, TxRecord, token_kind
+from sandbox.chain import ACCOUNT_SIZE, MINT_SIZE, TOKEN_PROGRAMS, TxRecord, token_kind
 
 MAX_RENT_EPOCH = 18446744073709551615
 TOKEN_STATES = {0: "uninitialized", 1: "initialized", 2: "frozen"}

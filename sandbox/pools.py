@@ -31,10 +31,10 @@ from spl.token.instructions import (
 )
 from spl.token.instructions import models as token_models
 
-from trading.sandbox.chain import Chain, message_key
-from trading.sandbox.ledger import SwapDetails
-from trading.sandbox.mints import create_pool_mint, transfer_fee
-from trading.sandbox.simulator import SOL_MINT, Market, SimToken
+from sandbox.chain import Chain, message_key
+from sandbox.ledger import SwapDetails
+from sandbox.mints import create_pool_mint, transfer_fee
+from sandbox.simulator import SOL_MINT, Market, SimToken
 
 LAMPORTS_PER_SOL = 10**9
 POOL_SOL_RESERVE = 10**7 * LAMPORTS_PER_SOL

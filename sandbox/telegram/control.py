@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram_app.standin.state import ApiError
+from sandbox.telegram.state import ApiError
 
 
 def control(standin, verb: str, params: dict) -> dict:

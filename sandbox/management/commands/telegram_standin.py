@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=None)
 
     def handle(self, *args, port=None, **options):
-        from telegram_app.standin import BotApiStandin
+        from sandbox.telegram import BotApiStandin
 
         server = BotApiStandin(port=port or settings.TELEGRAM_STANDIN_PORT)
         stop = threading.Event()

@@ -8,11 +8,11 @@ import time
 import uuid
 from decimal import Decimal
 
-from trading.sandbox.faults import Faults
-from trading.sandbox.httpserver import Request, Response
-from trading.sandbox.pools import Pools
-from trading.sandbox.simulator import SOL_MINT
-from trading.sandbox.venues import Venue, VenueError
+from sandbox.faults import Faults
+from sandbox.httpserver import Request, Response
+from sandbox.pools import Pools
+from sandbox.simulator import SOL_MINT
+from sandbox.venues import Venue, VenueError
 
 PREFIX = "/api/v1"
 AUTO_SLIPPAGE_BPS = 100

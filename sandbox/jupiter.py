@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import time
 
-from trading.sandbox.httpserver import Request
-from trading.sandbox.simulator import SOL_MINT
-from trading.sandbox.venues import Venue, VenueError
+from sandbox.httpserver import Request
+from sandbox.simulator import SOL_MINT
+from sandbox.venues import Venue, VenueError
 
 MAX_PRICE_IDS = 50
 

@@ -8,7 +8,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from trading.sandbox.server import DEFAULT_BAGS_KEY, DEFAULT_JUPITER_KEY, sandbox_serve
+from sandbox.server import DEFAULT_BAGS_KEY, DEFAULT_JUPITER_KEY, sandbox_serve
 
 
 class Command(BaseCommand):

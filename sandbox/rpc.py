@@ -11,10 +11,10 @@ import base58
 from solders.pubkey import Pubkey
 from solders.transaction_metadata import FailedTransactionMetadata
 
-from trading.sandbox.chain import Chain, ChainError, err_json
-from trading.sandbox.faults import Faults
-from trading.sandbox.httpserver import Request, Response
-from trading.sandbox.wire import account_json, token_amount, transaction_json
+from sandbox.chain import Chain, ChainError, err_json
+from sandbox.faults import Faults
+from sandbox.httpserver import Request, Response
+from sandbox.wire import account_json, token_amount, transaction_json
 
 API_VERSION = "2.2.0"
 FEE_PER_SIGNATURE = 5000

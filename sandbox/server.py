@@ -9,17 +9,17 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
-from trading.sandbox.bags import BagsApp
-from trading.sandbox.chain import Chain
-from trading.sandbox.control import PREFIX as CONTROL_PREFIX
-from trading.sandbox.control import ControlApp
-from trading.sandbox.faults import Faults
-from trading.sandbox.httpserver import HTTPService, Request, Response
-from trading.sandbox.jupiter import JupiterApp
-from trading.sandbox.ledger import Ledger
-from trading.sandbox.pools import Pools
-from trading.sandbox.rpc import RpcServer
-from trading.sandbox.simulator import Market
+from sandbox.bags import BagsApp
+from sandbox.chain import Chain
+from sandbox.control import PREFIX as CONTROL_PREFIX
+from sandbox.control import ControlApp
+from sandbox.faults import Faults
+from sandbox.httpserver import HTTPService, Request, Response
+from sandbox.jupiter import JupiterApp
+from sandbox.ledger import Ledger
+from sandbox.pools import Pools
+from sandbox.rpc import RpcServer
+from sandbox.simulator import Market
 
 DEFAULT_BAGS_KEY = "sandbox-bags-key"
 DEFAULT_JUPITER_KEY = "sandbox-jupiter-key"

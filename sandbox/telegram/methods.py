@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from telegram_app.standin.state import ApiError, World
+from sandbox.telegram.state import ApiError, World
 
 MAX_POLL_S = 50.0
 

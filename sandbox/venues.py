@@ -9,10 +9,10 @@ from decimal import Decimal
 
 from solders.pubkey import Pubkey
 
-from trading.sandbox.faults import Faults
-from trading.sandbox.httpserver import Request, Response
-from trading.sandbox.pools import NoRoute, Pools, Quote
-from trading.sandbox.simulator import SOL_MINT
+from sandbox.faults import Faults
+from sandbox.httpserver import Request, Response
+from sandbox.pools import NoRoute, Pools, Quote
+from sandbox.simulator import SOL_MINT
 
 AUTO_PRIORITY_FEE = 10_000  # lamports, what "auto" resolves to in the sandbox
 PRIORITY_LEVELS = {"medium": 5_000, "high": 20_000, "veryHigh": 100_000}

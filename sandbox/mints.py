@@ -22,7 +22,7 @@ from spl.token.instructions import (
 )
 from spl.token.instructions import models as token_models
 
-from trading.sandbox.chain import Chain
+from sandbox.chain import Chain
 
 # A Token-2022 mint with the TransferFeeConfig extension: the base mint padded to an account's 165 bytes, the account
 # type byte, then one TLV entry (2 + 2 bytes of header, 108 bytes of config).

@@ -1,0 +1,17 @@
+"""Processes the stand-ins add to the local Procfile (`make run`, via jarvis.procs)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+def processes(python: str) -> dict[str, str]:
+    """The sandbox serves paper and sandbox modes (prices, local chain, venue stand-ins); live mode has none. The Bot API
+    stand-in serves the bot when no TELEGRAM_BOT_TOKEN is configured."""
+    manage = settings.BASE_DIR / "manage.py"
+    procs = {}
+    if settings.TRADING_MODE in ("paper", "sandbox"):
+        procs["sandbox"] = f"{python} {manage} sandbox"
+    if not settings.TELEGRAM_BOT_TOKEN:
+        procs["telegram-standin"] = f"{python} {manage} telegram_standin"
+    return procs
