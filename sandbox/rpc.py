@@ -148,6 +148,10 @@ class RpcServer:
                           "unitsConsumed": meta.compute_units_consumed(), "returnData": None})
 
     def get_signature_statuses(self, params: list) -> dict:
+        if self._config(params, 1).get("searchTransactionHistory") and self.faults.take(
+                "rpc", "no_history", method="getSignatureStatuses"):
+            # agave rpc/src/custom_error.rs, RpcCustomError::TransactionHistoryNotAvailable
+            raise ChainError(-32011, "Transaction history is not available from this node")
         out = []
         for sig in params[0]:
             record = self.chain.record(str(sig))

@@ -40,6 +40,7 @@ class Venue:
 
     service = ""
     label = ""
+    no_route_message = "Could not find any route"  # each venue's own wording (see the subclasses)
 
     def __init__(self, *, pools: Pools, faults: Faults, api_key: str):
         self.pools = pools
@@ -63,7 +64,25 @@ class Venue:
             return response
 
     def respond(self, route, request: Request) -> Response:
-        return Response.json(route(request))
+        return Response.json(self.malformed(route(request)))
+
+    def malformed(self, body):
+        """The `malformed` fault: the documented answer with one field broken, as a vendor's regression would send it.
+        `field` names it (in the first row of a list, or in the entry `key` of an answer keyed by mint); `value`
+        replaces it (absent: the field is dropped)."""
+        fault = self.faults.take(self.service, "malformed")
+        if fault is None:
+            return body
+        target = body[0] if isinstance(body, list) and body else body
+        name = str(fault.params.get("field", ""))
+        if isinstance(target, dict):
+            if "key" in fault.params:  # an answer keyed by mint (Price v3): that mint's entry
+                target = target.get(str(fault.params["key"]), {})
+            if "value" in fault.params:
+                target[name] = fault.params["value"]
+            else:
+                target.pop(name, None)
+        return body
 
     # --- faults -------------------------------------------------------------------------------------
     def http_fault(self) -> Response | None:
@@ -80,8 +99,8 @@ class Venue:
         return None
 
     def error_response(self, error: VenueError) -> Response:
-        """Jupiter's shape; bags.fm overrides it with its envelope."""
-        return Response.json({"error": error.message, "errorCode": error.code}, status=error.status)
+        """Jupiter Swap V2's error shape ({error: string}, openapi-spec/swap/v2/swap.yaml); bags.fm overrides it."""
+        return Response.json({"error": error.message}, status=error.status)
 
     def check_key(self, request: Request) -> None:
         if request.headers.get("x-api-key") != self.api_key:
@@ -100,11 +119,11 @@ class Venue:
 
     def quote(self, *, input_mint: str, output_mint: str, amount: int) -> Quote:
         if self.faults.take(self.service, "no_route"):
-            raise VenueError(400, "Could not find any route", "COULD_NOT_FIND_ANY_ROUTE")
+            raise VenueError(400, self.no_route_message, "NO_ROUTE")
         try:
             return self.pools.quote(input_mint=input_mint, output_mint=output_mint, amount=amount)
         except NoRoute:
-            raise VenueError(400, "Could not find any route", "COULD_NOT_FIND_ANY_ROUTE") from None
+            raise VenueError(400, self.no_route_message, "NO_ROUTE") from None
 
     def parse_swap(self, body) -> SwapRequest:
         if not isinstance(body, dict) or not isinstance(body.get("quoteResponse"), dict):

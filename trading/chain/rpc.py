@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import logging
 from dataclasses import dataclass
 
 import httpx
@@ -17,6 +18,8 @@ from solders.transaction import VersionedTransaction
 from trading.chain.observe import provider_call
 from trading.chain.retry import TransientError, call_with_retries
 
+log = logging.getLogger(__name__)
+
 TOKEN_PROGRAM_ID = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 TOKEN_2022_PROGRAM_ID = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
 SOL_MINT = "So11111111111111111111111111111111111111112"
@@ -24,6 +27,9 @@ SOL_MINT = "So11111111111111111111111111111111111111112"
 # JSON-RPC error codes a healthy retry can clear: node unhealthy/behind, slot skipped or not yet available,
 # internal error, and the generic server error range used by rate limiting proxies.
 _TRANSIENT_RPC_CODES = {-32005, -32004, -32007, -32009, -32014, -32016, -32603}
+# agave rpc/src/custom_error.rs: JSON_RPC_SERVER_ERROR_TRANSACTION_HISTORY_NOT_AVAILABLE, answered to
+# getSignatureStatuses with searchTransactionHistory: true by a node that keeps no transaction history.
+TRANSACTION_HISTORY_NOT_AVAILABLE = -32011
 
 
 class RpcError(Exception):
@@ -102,12 +108,14 @@ class TransactionMeta:
 class SolanaRpc:
     """One JSON-RPC endpoint. Cheap to create; use as a context manager or call ``close()``."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 3, backoff: float = 0.05):
+    def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 3, backoff: float = 0.05, transport=None):
         self.url = url
         self.retries = retries
         self.backoff = backoff
+        self.searches_history = True  # False once the node said it keeps none (-32011): ask without the search
         self._ids = itertools.count(1)
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout), headers={"content-type": "application/json"})
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout), headers={"content-type": "application/json"},
+                                  transport=transport)
 
     def close(self) -> None:
         self._http.close()
@@ -170,11 +178,13 @@ class SolanaRpc:
         return Simulation(err=value.get("err"), logs=tuple(value.get("logs") or ()), units_consumed=value.get("unitsConsumed"))
 
     def signature_statuses(self, signatures: list[str]) -> list[SignatureStatus | None]:
-        """Status per signature, in order (None = unknown to the cluster), 256 per request, history searched."""
+        """Status per signature, in order (None = unknown to the cluster), 256 per request, history searched where the
+        node keeps it. A node without history answers -32011 to the search: this client then asks it without the search
+        for good (the node's recent statuses still answer), and an unknown status is settled by block height."""
         found: list[SignatureStatus | None] = []
         for start in range(0, len(signatures), 256):
             chunk = signatures[start : start + 256]
-            values = self.call("getSignatureStatuses", [chunk, {"searchTransactionHistory": True}])["value"]
+            values = self._statuses(chunk)
             for value in values:
                 found.append(
                     None
@@ -187,6 +197,17 @@ class SolanaRpc:
                     )
                 )
         return found
+
+    def _statuses(self, chunk: list[str]) -> list:
+        if self.searches_history:
+            try:
+                return self.call("getSignatureStatuses", [chunk, {"searchTransactionHistory": True}])["value"]
+            except RpcPermanentError as exc:
+                if exc.code != TRANSACTION_HISTORY_NOT_AVAILABLE:
+                    raise
+                log.warning("the RPC node keeps no transaction history (-32011); asking for recent statuses only")
+                self.searches_history = False
+        return self.call("getSignatureStatuses", [chunk])["value"]
 
     def transaction(self, signature: str) -> TransactionMeta | None:
         opts = {"encoding": "base64", "commitment": "confirmed", "maxSupportedTransactionVersion": 0}
