@@ -128,9 +128,7 @@ class BagsApp(Venue):
         """Top tokens by lifetime fees (fees ~ the token's liquidity), in the row shape of the SDK's
         ``BagsTokenLeaderBoardItem`` (bags-sdk src/types/api.ts): ``tokenInfo`` a ``JupiterToken``, ``tokenSupply`` a
         ``TokenAmount``, ``tokenLatestPrice`` a ``TokenLatestPrice``; JSON numbers where the SDK says ``number``."""
-        rows = []
-        for token in self.pools.market.tokens():
-            rows.append(self.top_token_row(token))
+        rows = [self.top_token_row(token) for token in self.pools.market.tokens()]
         rows.sort(key=lambda r: (int(r["lifetimeFees"]), abs(r["tokenInfo"]["stats24h"]["priceChange"])), reverse=True)
         return rows
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 
 from solders.pubkey import Pubkey
 
@@ -14,7 +13,7 @@ from sandbox.httpserver import Request, Response
 from sandbox.pools import NoRoute, Pools, Quote
 from sandbox.simulator import SOL_MINT
 
-AUTO_PRIORITY_FEE = 10_000  # lamports, what "auto" resolves to in the sandbox
+AUTO_PRIORITY_FEE = 10_000  # lamports, the fee a venue that chooses it itself (bags.fm) puts in the sandbox
 PRIORITY_LEVELS = {"medium": 5_000, "high": 20_000, "veryHigh": 100_000}
 
 
@@ -145,28 +144,13 @@ class Venue:
         except ValueError:
             raise VenueError(400, "the body must be JSON", "INVALID_REQUEST") from None
         swap = self.parse_swap(body)
-        fee = self.priority_fee(body.get("prioritizationFeeLamports", "auto"))
+        fee = AUTO_PRIORITY_FEE  # bags.fm's swap request has no fee field: it chooses the priority fee itself
         fail = self.faults.take(self.service, "fail_simulation")
         tx, last_valid = self.pools.build_swap(
             venue=self.service, quote=swap.quote, min_out=swap.min_out, owner=swap.owner, request_id=swap.request_id,
             priority_fee_lamports=fee, fail_reason="fault injection: fails simulation" if fail else "",
         )
         return bytes(tx), last_valid, fee
-
-    @staticmethod
-    def priority_fee(value) -> int:
-        if value is None or value == "auto":
-            return AUTO_PRIORITY_FEE
-        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-            return max(0, int(value))
-        if isinstance(value, dict):
-            if "priorityLevelWithMaxLamports" in value:
-                spec = value["priorityLevelWithMaxLamports"] or {}
-                level = PRIORITY_LEVELS.get(spec.get("priorityLevel"), AUTO_PRIORITY_FEE)
-                return min(level, int(spec.get("maxLamports", level)))
-            if "jitoTipLamports" in value:
-                return max(0, int(value["jitoTipLamports"]))
-        raise VenueError(400, "prioritizationFeeLamports is invalid", "INVALID_REQUEST")
 
     @staticmethod
     def mint_decimals(pools: Pools, mint: str) -> int:

@@ -110,7 +110,6 @@ def test_jupiter_build_prices_compute_by_the_percentile_asked(sandbox, sandbox_s
 @pytest.mark.parametrize("venue", ["bags", "jupiter"])
 def test_a_token_2022_transfer_fee_is_withheld_on_chain_and_in_the_quotes(sandbox, sandbox_settings, sandbox_trader, venue):
     import asyncio
-    import base64
     from decimal import Decimal
 
     from tests.sandbox.helpers import sign_as
