@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.contracts.contract import Recorder, check, rpc_result_problems
-from trading.chain.rpc import SolanaRpc
+from trading.chain.rpc import RpcMalformedAnswer, SolanaRpc
 from trading.chain.signing import transaction_sign
 from trading.venues.base import FeePolicy
 from trading.venues.bags import BagsVenue
@@ -96,3 +96,47 @@ def test_the_sandbox_node_without_history_still_answers_recent_statuses(sandbox,
     answer = httpx.post(sandbox.rpc_url, json=body, timeout=5).json()
     check("solana_rpc", "result_response", answer)
     assert answer["result"]["value"] == [None]
+
+
+CTX = {"slot": 1000}
+MALFORMED = [
+    ("getLatestBlockhash", {"context": CTX, "value": {"blockhash": "x"}}, lambda rpc: rpc.latest_blockhash()),
+    ("getBlockHeight", "1000", lambda rpc: rpc.block_height()),
+    ("getSignatureStatuses", {"context": CTX, "value": [{"slot": "5"}]}, lambda rpc: rpc.signature_statuses(["1" * 64])),
+    ("getSignatureStatuses", {"context": CTX, "value": []}, lambda rpc: rpc.signature_statuses(["1" * 64])),
+    ("getBalance", {"context": CTX, "value": "5"}, lambda rpc: rpc.balance(SOL)),
+    ("getRecentPrioritizationFees", [{"slot": 1}], lambda rpc: rpc.recent_prioritization_fees()),
+    ("getTransaction", {"slot": 5, "transaction": ["", "base64"], "meta": {"err": None}},
+     lambda rpc: rpc.transaction("1" * 64)),
+    ("sendTransaction", 42, lambda rpc: rpc.send_raw(_self_transfer(rpc))),
+]
+PER_REQUEST = {("getSignatureStatuses", 3)}  # one status per signature asked: a rule no schema of the answer alone sees
+
+
+def _self_transfer(rpc) -> bytes:
+    from solders.hash import Hash
+    from solders.keypair import Keypair
+    from solders.message import MessageV0
+    from solders.system_program import TransferParams, transfer
+    from solders.transaction import VersionedTransaction
+
+    payer = Keypair()
+    ix = transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=payer.pubkey(), lamports=1))
+    message = MessageV0.try_compile(payer.pubkey(), [ix], [], Hash.from_string(rpc.latest_blockhash().blockhash))
+    return bytes(VersionedTransaction(message, [payer]))
+
+
+@pytest.mark.parametrize(("index", "method", "value", "call"), [(i, *case) for i, case in enumerate(MALFORMED)],
+                         ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(MALFORMED)])
+def test_an_rpc_answer_of_an_undocumented_shape_is_a_logged_permanent_error(sandbox, recorded, caplog, index, method,
+                                                                           value, call):
+    rpc, recorder = recorded
+    sandbox.faults.set("rpc", "malformed", methods=[method], value=value)
+    with caplog.at_level("ERROR"), pytest.raises(RpcMalformedAnswer) as caught:
+        call(rpc)
+    assert method in caught.value.message
+    answers = [answer for sent, answer in _exchanges(recorder) if sent["method"] == method]
+    assert len(answers) == 1  # permanent: not retried
+    assert any("undocumented shape" in r.getMessage() for r in caplog.records)
+    if (method, index) not in PER_REQUEST:
+        assert rpc_result_problems(method, answers[0]["result"])  # the contract refuses it too
