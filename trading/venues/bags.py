@@ -1,5 +1,9 @@
-"""bags.fm trade API client: GET /trade/quote, POST /trade/swap (base58 transaction), `{success, response}` envelope,
-`x-api-key`, rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset)."""
+"""bags.fm trade API client: GET /trade/quote, POST /trade/swap (base58 transaction), GET
+/token-launch/top-tokens/lifetime-fees, `{success, response}` / `{success: false, error}` envelope, `x-api-key`,
+rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset).
+
+Shapes from the bags.fm SDK (bagsfm/bags-sdk): src/types/trade.ts, src/types/api.ts, src/api/bags-client.ts; the contract
+tests hold this client and the sandbox's stand-in to them (tests/contracts/schemas/bags.json)."""
 
 from __future__ import annotations
 
