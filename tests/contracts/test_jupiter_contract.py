@@ -96,6 +96,27 @@ def test_a_jupiter_build_of_an_undocumented_shape_is_a_permanent_error(sandbox, 
         venue.swap(quote=quote, user_public_key=str(sandbox_trader.pubkey()), fee=FEE)
 
 
+def test_the_desk_sets_its_own_compute_limit_and_caps_the_price_of_a_build(sandbox, sandbox_settings, sandbox_trader):
+    from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+
+    from sandbox.jupiter import instruction_json
+    from trading.venues.jupiter import transaction_from_build
+
+    mint = sandbox.market.by_symbol("MOON").mint
+    build = httpx.get(f"{sandbox.jupiter_url}/swap/v2/build", headers={"x-api-key": sandbox.jupiter_api_key}, timeout=5,
+                      params={"inputMint": SOL, "outputMint": mint, "amount": "1000000",
+                              "taker": str(sandbox_trader.pubkey())}).json()
+    build["computeBudgetInstructions"] = [instruction_json(set_compute_unit_limit(1_400_000)),
+                                          instruction_json(set_compute_unit_price(10**9))]
+    raw, _, fee = transaction_from_build(build, taker=str(sandbox_trader.pubkey()), max_priority_lamports=50_000)
+    message = VersionedTransaction.from_bytes(raw).message
+    budget = [bytes(ix.data) for ix in message.instructions
+              if str(message.account_keys[ix.program_id_index]) == "ComputeBudget111111111111111111111111111111"]
+    assert budget == [bytes(set_compute_unit_limit(COMPUTE_UNIT_LIMIT).data),
+                      bytes(set_compute_unit_price(50_000 * 1_000_000 // COMPUTE_UNIT_LIMIT).data)]
+    assert fee == 50_000  # the cap, not 10^9 micro-lamports x the limit
+
+
 def test_price_v3_requests_and_answers_follow_the_spec(sandbox, sandbox_settings, clean_redis):
     token = sandbox.market.by_symbol("BAGZ")
     recorder = Recorder()

@@ -51,7 +51,8 @@ OTHER_ROUTERS = "jupiterz,dflow,okx"
 # /build's computeBudgetInstructions carry the price only ("does not include compute unit limit"): the desk sets the
 # limit (and the simulation before sending shows whether the swap fits).
 COMPUTE_UNIT_LIMIT = 400_000
-SET_COMPUTE_UNIT_PRICE = 3  # the ComputeBudget instruction tag of SetComputeUnitPrice (u64 micro-lamports follow)
+SET_COMPUTE_UNIT_LIMIT = 2  # ComputeBudget instruction tags: SetComputeUnitLimit (u32 follows),
+SET_COMPUTE_UNIT_PRICE = 3  # SetComputeUnitPrice (u64 micro-lamports follow)
 # Jupiter's own "no route" wording (Metis: errorCode COULD_NOT_FIND_ANY_ROUTE / "Could not find any route",
 # "No routes found"); V2's 400 answer documents only {error: string}.
 _NO_ROUTE_MARKERS = ("could not find any route", "could_not_find_any_route", "no routes found", "no_routes_found",
@@ -102,7 +103,11 @@ def _compute_unit_price(build: dict, *, max_lamports: int) -> int:
     for raw in instructions:
         ix = instruction_from(raw, "compute budget instruction")
         data = bytes(ix.data)
-        if ix.program_id != COMPUTE_BUDGET_PROGRAM or len(data) != 9 or data[0] != SET_COMPUTE_UNIT_PRICE:
+        if ix.program_id != COMPUTE_BUDGET_PROGRAM:
+            raise _malformed("compute budget instruction (not the ComputeBudget program)")
+        if len(data) == 5 and data[0] == SET_COMPUTE_UNIT_LIMIT:
+            continue  # not documented there, but harmless: the desk sets its own limit
+        if len(data) != 9 or data[0] != SET_COMPUTE_UNIT_PRICE:
             raise _malformed("compute budget instruction (only SetComputeUnitPrice is documented)")
         price = int.from_bytes(data[1:], "little")
     return min(price, max_lamports * 1_000_000 // COMPUTE_UNIT_LIMIT)
