@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import base58
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
+
+import base58
 
 from sandbox.faults import Faults
 from sandbox.httpserver import Request, Response
-from sandbox.pools import Pools
-from sandbox.simulator import SOL_MINT
+from sandbox.pools import Pools, pool_supply
 from sandbox.venues import Venue, VenueError
 
 PREFIX = "/api/v1"
@@ -22,6 +23,9 @@ RATE_WINDOW_SECONDS = 3600
 class BagsApp(Venue):
     service = "bags"
     label = "Sandbox Bags AMM"
+    # bags.fm does not document its "no route" text (docs, bags-sdk): a wording that matches no other venue's, so a
+    # client can only classify it by the HTTP status and the {success: false, error} shape.
+    no_route_message = "Unable to get a quote for this token pair"
 
     def __init__(self, *, pools: Pools, faults: Faults, api_key: str, rate_limit: int = 1000):
         super().__init__(pools=pools, faults=faults, api_key=api_key)
@@ -40,7 +44,7 @@ class BagsApp(Venue):
 
     def respond(self, route, request: Request) -> Response:
         headers = self._rate_headers(request.headers.get("x-api-key"))
-        response = Response.json({"success": True, "response": route(request)})
+        response = Response.json({"success": True, "response": self.malformed(route(request))})
         response.headers.update(headers)
         return response
 
@@ -81,8 +85,7 @@ class BagsApp(Venue):
             slippage = AUTO_SLIPPAGE_BPS
         quote = self.quote(input_mint=q["inputMint"], output_mint=q["outputMint"], amount=amount)
         min_out = quote.min_out(slippage)
-        fee_mint = SOL_MINT
-        return {
+        body = {
             "requestId": uuid.uuid4().hex,
             "contextSlot": self.pools.chain.block_height(),
             "inAmount": str(quote.in_amount),
@@ -102,12 +105,15 @@ class BagsApp(Venue):
                 "outAmount": str(quote.out_amount),
                 "inputMintDecimals": self.mint_decimals(self.pools, q["inputMint"]),
                 "outputMintDecimals": self.mint_decimals(self.pools, q["outputMint"]),
+                "data": "",
             }],
-            "platformFee": {"amount": str(quote.fee_amount), "feeBps": self.pools.fee_bps, "feeMint": fee_mint,
-                            "feeAccount": str(self.pools.pool(quote.mint).authority.pubkey())},
-            "outTransferFee": str(quote.transfer_fee) if quote.transfer_fee and quote.side == "buy" else None,
+            "platformFee": {"amount": str(quote.fee_amount), "feeAccount": str(self.pools.pool(quote.mint).authority.pubkey()),
+                            "feeBps": self.pools.fee_bps, "segmenterFeeAmount": "0", "segmenterFeePct": 0},
             "simulatedComputeUnits": 60_000,
         }
+        if quote.transfer_fee and quote.side == "buy":
+            body["outTransferFee"] = str(quote.transfer_fee)  # optional in TradeQuoteResponse: absent, never null
+        return body
 
     def trade_swap(self, request: Request) -> dict:
         raw, last_valid, fee = self.swap_from_request(request)
@@ -119,18 +125,36 @@ class BagsApp(Venue):
         }
 
     def top_tokens(self, request: Request) -> list[dict]:
-        """Trending tokens, most active first (lifetime fees ~ the token's liquidity times its recent move)."""
-        rows = []
-        for token in self.pools.market.tokens():
-            change = (token.price / token.open_price - 1) * 100
-            fees = token.liquidity_lamports * self.pools.fee_bps // 10_000
-            rows.append({
-                "token": token.mint,
-                "lifetimeFees": str(fees),
-                "tokenInfo": {"symbol": token.symbol, "name": token.name, "decimals": token.decimals,
-                              "tokenProgram": token.token_program},
-                "priceSol": str(token.price),
-                "priceChangePct": str(change.quantize(Decimal("0.01"))),
-            })
-        rows.sort(key=lambda r: (int(r["lifetimeFees"]), abs(Decimal(r["priceChangePct"]))), reverse=True)
+        """Top tokens by lifetime fees (fees ~ the token's liquidity), in the row shape of the SDK's
+        ``BagsTokenLeaderBoardItem`` (bags-sdk src/types/api.ts): ``tokenInfo`` a ``JupiterToken``, ``tokenSupply`` a
+        ``TokenAmount``, ``tokenLatestPrice`` a ``TokenLatestPrice``; JSON numbers where the SDK says ``number``."""
+        rows = [self.top_token_row(token) for token in self.pools.market.tokens()]
+        rows.sort(key=lambda r: (int(r["lifetimeFees"]), abs(r["tokenInfo"]["stats24h"]["priceChange"])), reverse=True)
         return rows
+
+    def top_token_row(self, token) -> dict:
+        market = self.pools.market
+        change = float(round((token.price / token.open_price - 1) * 100, 6))
+        usd = float(market.usd_price(token.mint))
+        supply = pool_supply(token)
+        whole = supply / 10**token.decimals
+        authority = str(self.pools.pool(token.mint).authority.pubkey())
+        liquidity_usd = float(Decimal(token.liquidity_lamports) / 10**9 * market.sol_usd * 2)
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        return {
+            "token": token.mint,
+            "lifetimeFees": str(token.liquidity_lamports * self.pools.fee_bps // 10_000),
+            "tokenInfo": {
+                "id": token.mint, "name": token.name, "symbol": token.symbol, "icon": "", "decimals": token.decimals,
+                "dev": authority, "circSupply": whole, "totalSupply": whole, "tokenProgram": token.token_program,
+                "firstPool": {"id": authority, "createdAt": now}, "holderCount": 1, "audit": {},
+                "organicScore": 0, "organicScoreLabel": "low", "tags": [], "fdv": usd * whole, "mcap": usd * whole,
+                "usdPrice": usd, "priceBlockId": self.pools.chain.block_height(), "liquidity": liquidity_usd,
+                "stats24h": {"priceChange": change}, "updatedAt": now,
+            },
+            "creators": [],
+            "tokenSupply": {"amount": str(supply), "decimals": token.decimals, "uiAmount": whole,
+                            "uiAmountString": format(Decimal(supply).scaleb(-token.decimals).normalize(), "f")},
+            "tokenLatestPrice": {"price": usd, "priceUSD": usd, "priceSOL": float(token.price), "volumeUSD": 0,
+                                 "volumeSOL": 0, "tokenAddress": token.mint, "blockTime": now},
+        }

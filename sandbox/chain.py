@@ -16,10 +16,12 @@ import time
 from dataclasses import dataclass, field
 
 from solders.account import Account
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.message import to_bytes_versioned
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 from solders.token.state import Mint, TokenAccount, TokenAccountState
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
@@ -98,9 +100,28 @@ def message_key(tx: VersionedTransaction) -> bytes:
     return hashlib.sha256(to_bytes_versioned(tx.message)).digest()
 
 
+def instruction_key(ix: Instruction) -> bytes:
+    """Identifies one instruction by its program, accounts and data (not the flags, which a compiled message merges
+    across instructions): a venue that answers instructions registers its swap under the key of the pool's leg, found
+    again in whatever transaction the client assembles around it."""
+    return _instruction_key(ix.program_id, [m.pubkey for m in ix.accounts], bytes(ix.data))
+
+
+def _instruction_key(program: Pubkey, accounts: list[Pubkey], data: bytes) -> bytes:
+    return hashlib.sha256(bytes(program) + b"".join(bytes(a) for a in accounts) + data).digest()
+
+
+def instruction_keys(tx: VersionedTransaction) -> list[bytes]:
+    """The instruction_key of each instruction of a transaction (static account keys: the sandbox uses no lookup tables)."""
+    keys = tx.message.account_keys
+    return [_instruction_key(keys[ix.program_id_index], [keys[i] for i in bytes(ix.accounts)], bytes(ix.data))
+            for ix in tx.message.instructions]
+
+
 class Chain:
     def __init__(self, *, ledger: L.Ledger, faults: Faults, slot_seconds: float = 0.4, start_height: int = 1_000):
         self.svm = LiteSVM().with_blockhash_check(False)
+        self.cosigners: dict[Pubkey, Keypair] = {}  # pool authorities: signed for when a transaction leaves their slot empty
         self.lock = threading.RLock()
         self.ledger = ledger
         self.faults = faults
@@ -239,9 +260,25 @@ class Chain:
     # --- transactions ---------------------------------------------------------------------------------
     def decode(self, raw: bytes) -> VersionedTransaction:
         try:
-            return VersionedTransaction.from_bytes(raw)
+            tx = VersionedTransaction.from_bytes(raw)
         except Exception:  # solders raises several types for malformed input
             raise ChainError(-32602, "failed to deserialize solana_transaction::versioned::VersionedTransaction") from None
+        return self.cosign(tx)
+
+    def cosign(self, tx: VersionedTransaction) -> VersionedTransaction:
+        """Fill the empty signature slot of every pool authority the transaction names as a signer (a transaction a
+        client assembled from a venue's instructions); every other signature stays as sent."""
+        message = tx.message
+        signers = message.account_keys[: message.header.num_required_signatures]
+        signatures = list(tx.signatures)
+        missing = [i for i, key in enumerate(signers)
+                   if key in self.cosigners and i < len(signatures) and signatures[i] == Signature.default()]
+        if not missing:
+            return tx
+        payload = to_bytes_versioned(message)
+        for index in missing:
+            signatures[index] = self.cosigners[signers[index]].sign_message(payload)
+        return VersionedTransaction.populate(message, signatures)
 
     def simulate(self, tx: VersionedTransaction, *, sig_verify: bool = False):
         if sig_verify and not all(tx.verify_with_results()):
@@ -263,7 +300,8 @@ class Chain:
         if entry is not None and entry.status in (L.LANDED, L.FAILED, L.PENDING):
             self.ledger.record(signature=signature, signers=[], status=entry.status, swap=None)  # counts the re-send
             return signature
-        swap = self.ledger.swap_for(message_key(tx))
+        swap = self.ledger.swap_for(message_key(tx)) or next(
+            (found for key in instruction_keys(tx) if (found := self.ledger.swap_for(key)) is not None), None)
         signers = [str(k) for k in tx.message.account_keys[: tx.message.header.num_required_signatures]]
         if not all(tx.verify_with_results()):
             self._note(tx, signature, signers, L.REJECTED, swap, "signature verification failure")

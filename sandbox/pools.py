@@ -2,8 +2,9 @@
 
 A pool is an authority keypair holding SOL and a token account holding the token. A buy moves SOL from the trader to the
 authority (system transfer) and tokens from the pool's token account to the trader's associated token account (created
-idempotently); a sell goes the other way. The authority signs its half when the transaction is built, so a venue hands
-the trader a partially signed VersionedTransaction whose fee payer is the trader.
+idempotently); a sell goes the other way. The authority signs its half when a venue builds the transaction, so the venue
+hands the trader a partially signed VersionedTransaction whose fee payer is the trader; a venue that answers instructions
+instead (Jupiter's /build) leaves that signature to the sandbox chain, which holds every pool authority's key.
 
 Pricing is a constant-product curve around the simulator's price: virtual reserves of `liquidity_lamports` SOL and
 liquidity / price tokens, so the marginal price is the simulator's and a trade of size x moves it by x / (reserve + x).
@@ -18,6 +19,7 @@ from decimal import Decimal
 
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
+from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0, to_bytes_versioned
 from solders.pubkey import Pubkey
@@ -31,7 +33,7 @@ from spl.token.instructions import (
 )
 from spl.token.instructions import models as token_models
 
-from sandbox.chain import Chain, message_key
+from sandbox.chain import Chain, instruction_key, message_key
 from sandbox.ledger import SwapDetails
 from sandbox.mints import create_pool_mint, transfer_fee
 from sandbox.simulator import SOL_MINT, Market, SimToken
@@ -115,13 +117,14 @@ class Pools:
         seed = hashlib.sha256(f"jarvis-sandbox-pool:{self.market.seed}:{token.mint}".encode()).digest()
         authority = Keypair.from_seed(seed)
         mint, program = Pubkey.from_string(token.mint), Pubkey.from_string(token.token_program)
-        supply = min(10**12 * 10**token.decimals, 10**19)  # u64 fits 1.8e19
+        supply = pool_supply(token)
         self.chain.set_lamports(authority.pubkey(), POOL_SOL_RESERVE)
         vault = create_pool_mint(self.chain, mint_key=Keypair.from_seed(token.key_seed), authority=authority,
                                  program=program, decimals=token.decimals, supply=supply,
                                  transfer_fee_bps=token.transfer_fee_bps)
         pool = Pool(token=token, authority=authority, vault=vault, program=program, mint=mint)
         self._pools[token.mint] = pool
+        self.chain.cosigners[authority.pubkey()] = authority
         return pool
 
     def pool(self, mint: str) -> Pool:
@@ -143,12 +146,12 @@ class Pools:
         return quote_exact_in(side=side, amount=amount, token=token, price=token.price, fee_bps=self.fee_bps)
 
     # --- swap transactions ----------------------------------------------------------------------------
-    def build_swap(self, *, venue: str, quote: Quote, min_out: int, owner: Pubkey, request_id: str,
-                   priority_fee_lamports: int = 0, fail_reason: str = "") -> tuple[VersionedTransaction, int]:
-        """A partially signed swap at the current price; returns (transaction, lastValidBlockHeight).
-
-        If the current price would pay less than `min_out`, or a fault asks for it, the transaction is built to fail
-        on chain (a TransferChecked with the wrong decimals), as a slippage-protected swap would."""
+    def swap_legs(self, *, quote: Quote, min_out: int, owner: Pubkey,
+                  fail_reason: str = "") -> tuple[list[Instruction], Instruction, int, str]:
+        """The swap at the current price as (the trader's legs, the pool's leg signed by its authority, out amount,
+        why it will fail or ""). If the current price would pay less than `min_out`, or a fault asks for it, the pool's
+        or the trader's token transfer carries the wrong decimals, so the swap fails on chain as a slippage-protected
+        swap would."""
         pool = self.pool(quote.mint)
         token = self.market.token(quote.mint)
         now = quote_exact_in(side=quote.side, amount=quote.in_amount, token=token, price=token.price, fee_bps=self.fee_bps)
@@ -157,31 +160,54 @@ class Pools:
             fail_reason = f"slippage exceeded: {out} < {min_out}"
         decimals = token.decimals + (1 if fail_reason else 0)
         trader_ata = get_associated_token_address(owner, pool.mint, pool.program)
-        micro_lamports = priority_fee_lamports * 1_000_000 // COMPUTE_UNIT_LIMIT
-        ixs = [set_compute_unit_limit(COMPUTE_UNIT_LIMIT), set_compute_unit_price(micro_lamports)]
         if quote.side == "buy":
-            ixs += [
-                create_idempotent_associated_token_account(owner, owner, pool.mint, pool.program),
-                transfer(TransferParams(from_pubkey=owner, to_pubkey=pool.authority.pubkey(), lamports=quote.in_amount)),
-                _transfer_checked(pool, source=pool.vault, dest=trader_ata, owner=pool.authority.pubkey(),
-                                  amount=out + now.transfer_fee, decimals=decimals),
-            ]
+            legs = [create_idempotent_associated_token_account(owner, owner, pool.mint, pool.program),
+                    transfer(TransferParams(from_pubkey=owner, to_pubkey=pool.authority.pubkey(), lamports=quote.in_amount))]
+            payout = _transfer_checked(pool, source=pool.vault, dest=trader_ata, owner=pool.authority.pubkey(),
+                                       amount=out + now.transfer_fee, decimals=decimals)
         else:
-            ixs += [
-                _transfer_checked(pool, source=trader_ata, dest=pool.vault, owner=owner, amount=quote.in_amount,
-                                  decimals=decimals),
-                transfer(TransferParams(from_pubkey=pool.authority.pubkey(), to_pubkey=owner, lamports=out)),
-            ]
+            legs = [_transfer_checked(pool, source=trader_ata, dest=pool.vault, owner=owner, amount=quote.in_amount,
+                                      decimals=decimals)]
+            payout = transfer(TransferParams(from_pubkey=pool.authority.pubkey(), to_pubkey=owner, lamports=out))
+        return legs, payout, out, fail_reason
+
+    def build_swap(self, *, venue: str, quote: Quote, min_out: int, owner: Pubkey, request_id: str,
+                   priority_fee_lamports: int = 0, fail_reason: str = "") -> tuple[VersionedTransaction, int]:
+        """A partially signed swap at the current price (the pool's authority signed its leg); returns
+        (transaction, lastValidBlockHeight)."""
+        pool = self.pool(quote.mint)
+        legs, payout, out, fail_reason = self.swap_legs(quote=quote, min_out=min_out, owner=owner, fail_reason=fail_reason)
+        micro_lamports = priority_fee_lamports * 1_000_000 // COMPUTE_UNIT_LIMIT
+        ixs = [set_compute_unit_limit(COMPUTE_UNIT_LIMIT), set_compute_unit_price(micro_lamports), *legs, payout]
         blockhash, last_valid = self.chain.latest_blockhash()
         message = MessageV0.try_compile(owner, ixs, [], Hash.from_string(blockhash))
         signers = list(message.account_keys[: message.header.num_required_signatures])
         signatures = [Signature.default()] * len(signers)
         signatures[signers.index(pool.authority.pubkey())] = pool.authority.sign_message(to_bytes_versioned(message))
         tx = VersionedTransaction.populate(message, signatures)
-        details = SwapDetails(venue=venue, owner=str(owner), mint=quote.mint, side=quote.side, in_amount=quote.in_amount,
-                              out_amount=out, min_out_amount=min_out, request_id=request_id, will_fail=fail_reason)
-        self.chain.ledger.register_swap(message_key(tx), details)
+        self.chain.ledger.register_swap(message_key(tx), self._details(venue, quote, owner, out, min_out, request_id,
+                                                                       fail_reason))
         return tx, last_valid
+
+    def build_instructions(self, *, venue: str, quote: Quote, min_out: int, owner: Pubkey, request_id: str,
+                           fail_reason: str = "") -> tuple[list[Instruction], Instruction]:
+        """The swap as instructions for a client that assembles its own transaction (Jupiter's /build): (the trader's
+        legs, the pool's leg). The pool's authority cannot sign a message it has not seen: the sandbox chain signs for
+        it when a transaction names it (as a program signs for its own authority on a real AMM)."""
+        legs, payout, out, fail_reason = self.swap_legs(quote=quote, min_out=min_out, owner=owner, fail_reason=fail_reason)
+        self.chain.ledger.register_swap(instruction_key(payout), self._details(venue, quote, owner, out, min_out,
+                                                                               request_id, fail_reason))
+        return legs, payout
+
+    @staticmethod
+    def _details(venue, quote, owner, out, min_out, request_id, fail_reason) -> SwapDetails:
+        return SwapDetails(venue=venue, owner=str(owner), mint=quote.mint, side=quote.side, in_amount=quote.in_amount,
+                           out_amount=out, min_out_amount=min_out, request_id=request_id, will_fail=fail_reason)
+
+
+def pool_supply(token: SimToken) -> int:
+    """The mint's whole supply, all of it in the pool's vault at first (u64 fits 1.8e19)."""
+    return min(10**12 * 10**token.decimals, 10**19)
 
 
 def _transfer_checked(pool: Pool, *, source, dest, owner, amount: int, decimals: int):

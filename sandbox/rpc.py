@@ -103,6 +103,8 @@ class RpcServer:
             return {"jsonrpc": "2.0", "error": error, "id": call_id}
         except (IndexError, KeyError, TypeError, ValueError) as exc:
             return {"jsonrpc": "2.0", "error": {"code": -32602, "message": f"Invalid params: {exc}"}, "id": call_id}
+        if (fault := self.faults.take("rpc", "malformed", method=call["method"])) is not None:
+            result = fault.params.get("value")  # a result of a shape the RPC docs never describe
         return {"jsonrpc": "2.0", "result": result, "id": call_id}
 
     # --- methods --------------------------------------------------------------------------------------
@@ -148,6 +150,10 @@ class RpcServer:
                           "unitsConsumed": meta.compute_units_consumed(), "returnData": None})
 
     def get_signature_statuses(self, params: list) -> dict:
+        if self._config(params, 1).get("searchTransactionHistory") and self.faults.take(
+                "rpc", "no_history", method="getSignatureStatuses"):
+            # agave rpc/src/custom_error.rs, RpcCustomError::TransactionHistoryNotAvailable
+            raise ChainError(-32011, "Transaction history is not available from this node")
         out = []
         for sig in params[0]:
             record = self.chain.record(str(sig))

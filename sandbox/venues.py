@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 
 from solders.pubkey import Pubkey
 
@@ -14,7 +13,7 @@ from sandbox.httpserver import Request, Response
 from sandbox.pools import NoRoute, Pools, Quote
 from sandbox.simulator import SOL_MINT
 
-AUTO_PRIORITY_FEE = 10_000  # lamports, what "auto" resolves to in the sandbox
+AUTO_PRIORITY_FEE = 10_000  # lamports, the fee a venue that chooses it itself (bags.fm) puts in the sandbox
 PRIORITY_LEVELS = {"medium": 5_000, "high": 20_000, "veryHigh": 100_000}
 
 
@@ -40,6 +39,7 @@ class Venue:
 
     service = ""
     label = ""
+    no_route_message = "Could not find any route"  # each venue's own wording (see the subclasses)
 
     def __init__(self, *, pools: Pools, faults: Faults, api_key: str):
         self.pools = pools
@@ -63,7 +63,25 @@ class Venue:
             return response
 
     def respond(self, route, request: Request) -> Response:
-        return Response.json(route(request))
+        return Response.json(self.malformed(route(request)))
+
+    def malformed(self, body):
+        """The `malformed` fault: the documented answer with one field broken, as a vendor's regression would send it.
+        `field` names it (in the first row of a list, or in the entry `key` of an answer keyed by mint); `value`
+        replaces it (absent: the field is dropped)."""
+        fault = self.faults.take(self.service, "malformed")
+        if fault is None:
+            return body
+        target = body[0] if isinstance(body, list) and body else body
+        name = str(fault.params.get("field", ""))
+        if isinstance(target, dict):
+            if "key" in fault.params:  # an answer keyed by mint (Price v3): that mint's entry
+                target = target.get(str(fault.params["key"]), {})
+            if "value" in fault.params:
+                target[name] = fault.params["value"]
+            else:
+                target.pop(name, None)
+        return body
 
     # --- faults -------------------------------------------------------------------------------------
     def http_fault(self) -> Response | None:
@@ -80,8 +98,8 @@ class Venue:
         return None
 
     def error_response(self, error: VenueError) -> Response:
-        """Jupiter's shape; bags.fm overrides it with its envelope."""
-        return Response.json({"error": error.message, "errorCode": error.code}, status=error.status)
+        """Jupiter Swap V2's error shape ({error: string}, openapi-spec/swap/v2/swap.yaml); bags.fm overrides it."""
+        return Response.json({"error": error.message}, status=error.status)
 
     def check_key(self, request: Request) -> None:
         if request.headers.get("x-api-key") != self.api_key:
@@ -100,11 +118,11 @@ class Venue:
 
     def quote(self, *, input_mint: str, output_mint: str, amount: int) -> Quote:
         if self.faults.take(self.service, "no_route"):
-            raise VenueError(400, "Could not find any route", "COULD_NOT_FIND_ANY_ROUTE")
+            raise VenueError(400, self.no_route_message, "NO_ROUTE")
         try:
             return self.pools.quote(input_mint=input_mint, output_mint=output_mint, amount=amount)
         except NoRoute:
-            raise VenueError(400, "Could not find any route", "COULD_NOT_FIND_ANY_ROUTE") from None
+            raise VenueError(400, self.no_route_message, "NO_ROUTE") from None
 
     def parse_swap(self, body) -> SwapRequest:
         if not isinstance(body, dict) or not isinstance(body.get("quoteResponse"), dict):
@@ -126,28 +144,13 @@ class Venue:
         except ValueError:
             raise VenueError(400, "the body must be JSON", "INVALID_REQUEST") from None
         swap = self.parse_swap(body)
-        fee = self.priority_fee(body.get("prioritizationFeeLamports", "auto"))
+        fee = AUTO_PRIORITY_FEE  # bags.fm's swap request has no fee field: it chooses the priority fee itself
         fail = self.faults.take(self.service, "fail_simulation")
         tx, last_valid = self.pools.build_swap(
             venue=self.service, quote=swap.quote, min_out=swap.min_out, owner=swap.owner, request_id=swap.request_id,
             priority_fee_lamports=fee, fail_reason="fault injection: fails simulation" if fail else "",
         )
         return bytes(tx), last_valid, fee
-
-    @staticmethod
-    def priority_fee(value) -> int:
-        if value is None or value == "auto":
-            return AUTO_PRIORITY_FEE
-        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-            return max(0, int(value))
-        if isinstance(value, dict):
-            if "priorityLevelWithMaxLamports" in value:
-                spec = value["priorityLevelWithMaxLamports"] or {}
-                level = PRIORITY_LEVELS.get(spec.get("priorityLevel"), AUTO_PRIORITY_FEE)
-                return min(level, int(spec.get("maxLamports", level)))
-            if "jitoTipLamports" in value:
-                return max(0, int(value["jitoTipLamports"]))
-        raise VenueError(400, "prioritizationFeeLamports is invalid", "INVALID_REQUEST")
 
     @staticmethod
     def mint_decimals(pools: Pools, mint: str) -> int:

@@ -69,8 +69,36 @@ def _get_json(client: httpx.Client, url: str, **kwargs):
     return json.loads(response.content, parse_float=Decimal)
 
 
+# Price v3's entry (jup-ag/docs openapi-spec/price/v3/price.yaml): every field required; blockId and priceChange24h may be
+# null. A token without a reliable price is absent from the answer.
+_V3_NUMBERS = ("liquidity", "usdPrice")
+_V3_NULLABLE_NUMBERS = ("priceChange24h",)
+
+
+def jupiter_entry_problem(entry) -> str | None:
+    """Why a Price v3 entry is not the documented shape (None when it is)."""
+    if not isinstance(entry, dict):
+        return "not an object"
+    if not isinstance(entry.get("createdAt"), str):
+        return "createdAt missing or not a string"
+    for name in _V3_NUMBERS + _V3_NULLABLE_NUMBERS:
+        value = entry.get(name, "missing")
+        if value is None and name in _V3_NULLABLE_NUMBERS:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            return f"{name} missing or not a number"
+    for name in ("decimals", "blockId"):
+        value = entry.get(name, "missing")
+        if value is None and name == "blockId":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name} missing or not an integer"
+    return None
+
+
 def fetch_jupiter(client: httpx.Client, mints: list[str]) -> dict[str, PricePoint]:
-    """SOL prices from Jupiter Price v3; every batch carries SOL's mint so USD converts to SOL."""
+    """SOL prices from Jupiter Price v3; every batch carries SOL's mint so USD converts to SOL. An entry that is not the
+    documented shape is logged and counts as no data (never a zero price); so does a batch without SOL's price."""
     headers = {"x-api-key": settings.JUPITER_API_KEY} if settings.JUPITER_API_KEY else {}
     url = settings.JUPITER_API_URL.rstrip("/") + "/price/v3"
     found: dict[str, PricePoint] = {}
@@ -79,18 +107,26 @@ def fetch_jupiter(client: httpx.Client, mints: list[str]) -> dict[str, PricePoin
         batch = wanted[start : start + JUPITER_BATCH - 1]
         data = _get_json(client, url, params={"ids": ",".join([SOL_MINT, *batch])}, headers=headers)
         now = time.time()
-        sol = data.get(SOL_MINT) if isinstance(data, dict) else None
-        sol_usd = _positive(sol.get("usdPrice")) if isinstance(sol, dict) else None
+        if not isinstance(data, dict):
+            logger.error("jupiter price answer is not an object; treating the batch as no data")
+            continue
+        sol = data.get(SOL_MINT)
+        problem = jupiter_entry_problem(sol) if sol is not None else "absent"
+        sol_usd = _positive(sol.get("usdPrice")) if problem is None else None
         if sol_usd is None:
-            logger.warning("jupiter price answer has no SOL price; treating the batch as no data")
+            logger.error("jupiter price answer has no usable SOL price (%s); treating the batch as no data", problem)
             continue
         for mint in batch:
             entry = data.get(mint)
-            usd = _positive(entry.get("usdPrice")) if isinstance(entry, dict) else None
-            if usd is None:
+            if entry is None:
+                continue  # absent: no reliable price, so no data
+            problem = jupiter_entry_problem(entry)
+            if problem is not None:
+                logger.error("jupiter price entry for %s is not the documented shape (%s); no data", mint, problem)
                 continue
-            decimals = entry.get("decimals")
-            found[mint] = PricePoint(usd / sol_usd, now, "jupiter", decimals if isinstance(decimals, int) else None)
+            usd = _positive(entry["usdPrice"])
+            if usd is not None:
+                found[mint] = PricePoint(usd / sol_usd, now, "jupiter", entry["decimals"])
     if SOL_MINT in mints:
         found[SOL_MINT] = PricePoint(Decimal(1), time.time(), "fixed")
     return found

@@ -21,6 +21,11 @@ def _price(value) -> str:
     return f"{Decimal(value):.6g}"
 
 
+def percent_from_fraction(fraction: Decimal) -> str:
+    """A fraction as the percent a trader reads: Decimal("0.0012") -> "0.12" (two decimals, at least one digit)."""
+    return f"{(Decimal(fraction) * 100).quantize(Decimal('0.01')).normalize():f}"
+
+
 # --- buy ----------------------------------------------------------------------------------------------
 def token_card(account, inc, mint_text: str):
     from trading.services import trading_settings_get
@@ -59,7 +64,7 @@ def buy_preview(account, inc, mint: str, lamports: int):
     ref = services.mint_ref(mint=mint)
     text = (f"Buy {q.symbol or mint[:6]} for {format_sol(q.amount_lamports)} SOL ({q.mode})\n"
             f"Expected: {_tokens(q.expected_tokens, q.decimals)} tokens (at least {_tokens(q.min_tokens, q.decimals)})\n"
-            f"Price: {_price(q.price)} SOL  impact ~{q.price_impact_pct}%  fee {format_sol(q.fee_lamports)} SOL\n"
+            f"Price: {_price(q.price)} SOL  impact ~{percent_from_fraction(q.price_impact)}%  fee {format_sol(q.fee_lamports)} SOL\n"
             f"Exit plan: {q.exit_plan}")
     if q.refused:
         return Screen(f"{text}\n\nCannot buy now: {q.refused}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from decimal import Decimal
 
@@ -15,7 +14,7 @@ from solana.rpc.models import TokenAccountOpts, TxOpts
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from tests.sandbox.helpers import SOL, sign_as
+from tests.sandbox.helpers import SOL, jupiter_build, sign_as
 
 SEND = TxOpts(skip_preflight=True, max_retries=0)
 
@@ -49,15 +48,9 @@ def _bags_swap(sandbox, http, trader, *, input_mint, output_mint, amount, slippa
 
 
 def _jupiter_swap(sandbox, http, trader, *, input_mint, output_mint, amount, slippage_bps=100):
-    headers = {"x-api-key": sandbox.jupiter_api_key}
-    quote = http.get(f"{sandbox.jupiter_url}/swap/v1/quote", headers=headers, params={
-        "inputMint": input_mint, "outputMint": output_mint, "amount": str(amount), "slippageBps": slippage_bps})
-    assert quote.status_code == 200, quote.text
-    swap = http.post(f"{sandbox.jupiter_url}/swap/v1/swap", headers=headers, json={
-        "quoteResponse": quote.json(), "userPublicKey": str(trader.pubkey()), "wrapAndUnwrapSol": True,
-        "prioritizationFeeLamports": {"priorityLevelWithMaxLamports": {"priorityLevel": "high", "maxLamports": 50_000}}})
-    assert swap.status_code == 200, swap.text
-    return quote.json(), swap.json(), base64.b64decode(swap.json()["swapTransaction"])
+    build, raw = jupiter_build(sandbox, http, trader, input_mint=input_mint, output_mint=output_mint, amount=amount,
+                               slippage_bps=slippage_bps)
+    return build, build["blockhashWithMetadata"], raw
 
 
 @pytest.mark.parametrize("venue", ["bags", "jupiter"])
@@ -153,7 +146,7 @@ def test_a_forced_30_percent_drop_moves_every_quote_and_price(sandbox, sandbox_s
         def quotes():
             bags = http.get(f"{sandbox.bags_url}/trade/quote", headers={"x-api-key": sandbox.bags_api_key},
                             params={"inputMint": SOL, "outputMint": token.mint, "amount": "1000000000"}).json()
-            jup = http.get(f"{sandbox.jupiter_url}/swap/v1/quote", headers={"x-api-key": sandbox.jupiter_api_key},
+            jup = http.get(f"{sandbox.jupiter_url}/swap/v2/order", headers={"x-api-key": sandbox.jupiter_api_key},
                            params={"inputMint": SOL, "outputMint": token.mint, "amount": "1000000000"}).json()
             price = http.get(f"{sandbox.jupiter_url}/price/v3", headers={"x-api-key": sandbox.jupiter_api_key},
                              params={"ids": f"{token.mint},{SOL}"}).json()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 
 import httpx
 import pytest
@@ -18,7 +17,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import get_associated_token_address
 
-from tests.sandbox.helpers import SOL, sign_as
+from tests.sandbox.helpers import SOL, jupiter_build, sign_as
 
 SKIP = TxOpts(skip_preflight=True, max_retries=0)
 
@@ -30,11 +29,10 @@ def _run(coro):
 def _buy_raw(sandbox, trader, symbol="JRVS", amount=50_000_000, slippage_bps=100):
     token = sandbox.market.by_symbol(symbol)
     headers = {"x-api-key": sandbox.jupiter_api_key}
-    with httpx.Client(base_url=sandbox.jupiter_url, headers=headers, timeout=5) as http:
-        quote = http.get("/swap/v1/quote", params={"inputMint": SOL, "outputMint": token.mint, "amount": str(amount),
-                                                   "slippageBps": slippage_bps}).json()
-        swap = http.post("/swap/v1/swap", json={"quoteResponse": quote, "userPublicKey": str(trader.pubkey())}).json()
-    return token, quote, base64.b64decode(swap["swapTransaction"])
+    with httpx.Client(timeout=5) as http:
+        quote, raw = jupiter_build(sandbox, http, trader, input_mint=SOL, output_mint=token.mint, amount=amount,
+                                   slippage_bps=slippage_bps)
+    return token, quote, raw
 
 
 def test_a_landed_swap_reads_back_through_every_read_method(sandbox, sandbox_settings, sandbox_trader):

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from solders.transaction import VersionedTransaction
 
-from tests.sandbox.helpers import SOL
+from tests.sandbox.helpers import SOL, jupiter_build
 
 
 def test_bags_requires_its_api_key_and_wraps_every_answer_in_an_envelope(sandbox, sandbox_settings):
@@ -80,7 +80,7 @@ def test_jupiter_requires_its_key_and_prices_only_what_it_knows(sandbox, sandbox
         prices = http.get("/price/v3", params={"ids": f"{token.mint},{unknown},{SOL}"},
                           headers={"x-api-key": sandbox.jupiter_api_key}).json()
         too_many = http.get("/price/v3", params={"ids": ",".join([SOL] * 51)}, headers={"x-api-key": sandbox.jupiter_api_key})
-        exact_out = http.get("/swap/v1/quote", headers={"x-api-key": sandbox.jupiter_api_key},
+        exact_out = http.get("/swap/v2/order", headers={"x-api-key": sandbox.jupiter_api_key},
                              params={"inputMint": SOL, "outputMint": token.mint, "amount": "10", "swapMode": "ExactOut"})
     assert denied.status_code == 401
     assert unknown not in prices  # no data is absence, never zero
@@ -91,24 +91,25 @@ def test_jupiter_requires_its_key_and_prices_only_what_it_knows(sandbox, sandbox
     assert too_many.status_code == 400 and exact_out.status_code == 400
 
 
-@pytest.mark.parametrize("fee", ["auto", 25_000, {"jitoTipLamports": 7_000},
-                                 {"priorityLevelWithMaxLamports": {"priorityLevel": "veryHigh", "maxLamports": 40_000}}])
-def test_jupiter_swap_resolves_the_priority_fee(sandbox, sandbox_settings, sandbox_trader, fee):
+@pytest.mark.parametrize(("level", "lamports"), [("medium", 5_000), ("high", 20_000), ("veryHigh", 100_000), ("5000", 50_000)])
+def test_jupiter_build_prices_compute_by_the_percentile_asked(sandbox, sandbox_settings, sandbox_trader, level, lamports):
+    from solders.compute_budget import set_compute_unit_price
+
+    from sandbox.jupiter import BUILD_COMPUTE_UNIT_LIMIT, instruction_json
+
     mint = sandbox.market.by_symbol("JRVS").mint
     with httpx.Client(base_url=sandbox.jupiter_url, timeout=5, headers={"x-api-key": sandbox.jupiter_api_key}) as http:
-        quote = http.get("/swap/v1/quote", params={"inputMint": SOL, "outputMint": mint, "amount": "1000000"}).json()
-        swap = http.post("/swap/v1/swap", json={"quoteResponse": quote, "userPublicKey": str(sandbox_trader.pubkey()),
-                                                "prioritizationFeeLamports": fee}).json()
-    expected = {"auto": 10_000, 25_000: 25_000}.get(fee if isinstance(fee, (str, int)) else None)
-    if isinstance(fee, dict):
-        expected = 7_000 if "jitoTipLamports" in fee else 40_000
-    assert swap["prioritizationFeeLamports"] == expected
+        build = http.get("/swap/v2/build", params={"inputMint": SOL, "outputMint": mint, "amount": "1000000",
+                                                   "taker": str(sandbox_trader.pubkey()),
+                                                   "computeUnitPricePercentile": level}).json()
+    expected = set_compute_unit_price(lamports * 1_000_000 // BUILD_COMPUTE_UNIT_LIMIT)
+    assert build["computeBudgetInstructions"] == [instruction_json(expected)]
+    assert build["swapInstruction"]["accounts"] and build["blockhashWithMetadata"]["lastValidBlockHeight"] > 0
 
 
 @pytest.mark.parametrize("venue", ["bags", "jupiter"])
 def test_a_token_2022_transfer_fee_is_withheld_on_chain_and_in_the_quotes(sandbox, sandbox_settings, sandbox_trader, venue):
     import asyncio
-    import base64
     from decimal import Decimal
 
     from tests.sandbox.helpers import sign_as
@@ -127,11 +128,9 @@ def test_a_token_2022_transfer_fee_is_withheld_on_chain_and_in_the_quotes(sandbo
                                                          "amount": str(amount)}).json()["response"]
                 answer = http.post("/trade/swap", json={"quoteResponse": quote, "userPublicKey": owner}).json()["response"]
             return quote, base58.b58decode(answer["swapTransaction"])
-        with httpx.Client(base_url=sandbox.jupiter_url, timeout=5, headers={"x-api-key": sandbox.jupiter_api_key}) as http:
-            quote = http.get("/swap/v1/quote", params={"inputMint": input_mint, "outputMint": output_mint,
-                                                       "amount": str(amount)}).json()
-            answer = http.post("/swap/v1/swap", json={"quoteResponse": quote, "userPublicKey": owner}).json()
-        return quote, base64.b64decode(answer["swapTransaction"])
+        with httpx.Client(timeout=5) as http:
+            return jupiter_build(sandbox, http, sandbox_trader, input_mint=input_mint, output_mint=output_mint,
+                                 amount=amount)
 
     quote, raw = swap(SOL, token.mint, 100_000_000)
     asyncio.run(_send(sandbox, bytes(sign_as(sandbox_trader, raw))))

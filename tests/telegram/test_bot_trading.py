@@ -156,6 +156,11 @@ def test_buy_with_an_amount_goes_straight_to_the_preview(tg_user, listed):
     alice.send("/start")
     preview = alice.send(f"/buy {listed} 0.3")
     assert "for 0.3 SOL" in preview["text"] and "Confirm buy" in str(preview["reply_markup"])
+    from telegram_app.bot.screens_trade import percent_from_fraction
+    from trading.venues.paper import paper_slippage_bps
+
+    impact = paper_slippage_bps(sol_traded=Decimal("0.3")) / 10_000  # the paper model's impact, as a fraction
+    assert f"impact ~{percent_from_fraction(impact)}%" in preview["text"], preview["text"]
     assert "more than zero" in alice.send(f"/buy {listed} -1")["text"]
     assert "without exponents" in alice.send(f"/buy {listed} 1e3")["text"]
     assert "at most 100,000 SOL" in alice.send(f"/buy {listed} 999999999")["text"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import itertools
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -17,6 +19,8 @@ from solders.transaction import VersionedTransaction
 from trading.chain.observe import provider_call
 from trading.chain.retry import TransientError, call_with_retries
 
+log = logging.getLogger(__name__)
+
 TOKEN_PROGRAM_ID = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 TOKEN_2022_PROGRAM_ID = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
 SOL_MINT = "So11111111111111111111111111111111111111112"
@@ -24,6 +28,9 @@ SOL_MINT = "So11111111111111111111111111111111111111112"
 # JSON-RPC error codes a healthy retry can clear: node unhealthy/behind, slot skipped or not yet available,
 # internal error, and the generic server error range used by rate limiting proxies.
 _TRANSIENT_RPC_CODES = {-32005, -32004, -32007, -32009, -32014, -32016, -32603}
+# agave rpc/src/custom_error.rs: JSON_RPC_SERVER_ERROR_TRANSACTION_HISTORY_NOT_AVAILABLE, answered to
+# getSignatureStatuses with searchTransactionHistory: true by a node that keeps no transaction history.
+TRANSACTION_HISTORY_NOT_AVAILABLE = -32011
 
 
 class RpcError(Exception):
@@ -40,6 +47,31 @@ class RpcTransientError(RpcError, TransientError):
 
 class RpcPermanentError(RpcError):
     """The request itself was refused; retrying the same call will not help."""
+
+
+class RpcMalformedAnswer(RpcPermanentError):
+    """The node answered a result of a shape the RPC docs never describe (a missing field, a string where a number is
+    documented): a permanent error for that call, logged, never a crash."""
+
+    def __init__(self, method: str, problem: str):
+        super().__init__(f"{method}: the RPC node answered an undocumented shape ({problem})")
+        log.error("RPC answered an undocumented shape", extra={"method": method, "problem": problem})
+
+
+@contextmanager
+def reading(method: str):
+    """Read a result inside this block: a missing key or a wrong type becomes RpcMalformedAnswer."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise RpcMalformedAnswer(method, f"{type(exc).__name__}: {exc}"[:120]) from None
+
+
+def _count(value) -> int:
+    """A u64 the docs give as a JSON number (never a string, never a boolean)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"expected a non-negative integer, got {value!r}"[:80])
+    return value
 
 
 @dataclass(frozen=True)
@@ -99,15 +131,40 @@ class TransactionMeta:
         return total(self.post_token_balances) - total(self.pre_token_balances)
 
 
+def _transaction_meta(value: dict) -> TransactionMeta:
+    """A landed transaction's meta (strict: the fill is computed from it, so a missing fee is not a zero fee)."""
+    meta = value["meta"]
+    encoded = value["transaction"]
+    if isinstance(encoded, dict):  # a node that answered in "json" encoding anyway
+        keys = list(encoded["message"].get("accountKeys") or [])
+    else:
+        tx = VersionedTransaction.from_bytes(base64.b64decode(encoded[0]))
+        keys = [str(key) for key in tx.message.account_keys]
+    loaded = meta.get("loadedAddresses") or {}
+    keys += list(loaded.get("writable") or []) + list(loaded.get("readonly") or [])
+    return TransactionMeta(
+        slot=_count(value["slot"]),
+        err=meta["err"],
+        fee=_count(meta["fee"]),
+        account_keys=tuple(keys),
+        pre_balances=tuple(_count(x) for x in meta["preBalances"]),
+        post_balances=tuple(_count(x) for x in meta["postBalances"]),
+        pre_token_balances=tuple(meta.get("preTokenBalances") or ()),
+        post_token_balances=tuple(meta.get("postTokenBalances") or ()),
+    )
+
+
 class SolanaRpc:
     """One JSON-RPC endpoint. Cheap to create; use as a context manager or call ``close()``."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 3, backoff: float = 0.05):
+    def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 3, backoff: float = 0.05, transport=None):
         self.url = url
         self.retries = retries
         self.backoff = backoff
+        self.searches_history = True  # False once the node said it keeps none (-32011): ask without the search
         self._ids = itertools.count(1)
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout), headers={"content-type": "application/json"})
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout), headers={"content-type": "application/json"},
+                                  transport=transport)
 
     def close(self) -> None:
         self._http.close()
@@ -151,85 +208,104 @@ class SolanaRpc:
 
     # --- calls ---------------------------------------------------------------------------------------
     def latest_blockhash(self) -> Blockhash:
-        value = self.call("getLatestBlockhash", [{"commitment": "confirmed"}])["value"]
-        return Blockhash(blockhash=value["blockhash"], last_valid_block_height=int(value["lastValidBlockHeight"]))
+        result = self.call("getLatestBlockhash", [{"commitment": "confirmed"}])
+        with reading("getLatestBlockhash"):
+            value = result["value"]
+            if not isinstance(value["blockhash"], str):
+                raise TypeError("blockhash is not a string")
+            return Blockhash(blockhash=value["blockhash"], last_valid_block_height=_count(value["lastValidBlockHeight"]))
 
     def block_height(self) -> int:
-        return int(self.call("getBlockHeight", [{"commitment": "confirmed"}]))
+        result = self.call("getBlockHeight", [{"commitment": "confirmed"}])
+        with reading("getBlockHeight"):
+            return _count(result)
 
     def send_raw(self, tx: bytes) -> str:
         """Send signed bytes once: no preflight (we simulate separately), no RPC-side retries (we re-send ourselves)."""
         encoded = base64.b64encode(tx).decode()
         opts = {"encoding": "base64", "skipPreflight": True, "maxRetries": 0, "preflightCommitment": "confirmed"}
-        return self.call("sendTransaction", [encoded, opts])
+        result = self.call("sendTransaction", [encoded, opts])
+        with reading("sendTransaction"):
+            if not isinstance(result, str):
+                raise TypeError("the signature is not a string")
+            return result
 
     def simulate(self, tx: bytes, *, sig_verify: bool = True) -> Simulation:
         encoded = base64.b64encode(tx).decode()
         opts = {"encoding": "base64", "sigVerify": sig_verify, "commitment": "confirmed", "replaceRecentBlockhash": False}
-        value = self.call("simulateTransaction", [encoded, opts])["value"]
-        return Simulation(err=value.get("err"), logs=tuple(value.get("logs") or ()), units_consumed=value.get("unitsConsumed"))
+        result = self.call("simulateTransaction", [encoded, opts])
+        with reading("simulateTransaction"):
+            value = result["value"]
+            return Simulation(err=value["err"], logs=tuple(value.get("logs") or ()),
+                              units_consumed=value.get("unitsConsumed"))
 
     def signature_statuses(self, signatures: list[str]) -> list[SignatureStatus | None]:
-        """Status per signature, in order (None = unknown to the cluster), 256 per request, history searched."""
+        """Status per signature, in order (None = unknown to the cluster), 256 per request, history searched where the
+        node keeps it. A node without history answers -32011 to the search: this client then asks it without the search
+        for good (the node's recent statuses still answer), and an unknown status is settled by block height."""
         found: list[SignatureStatus | None] = []
         for start in range(0, len(signatures), 256):
             chunk = signatures[start : start + 256]
-            values = self.call("getSignatureStatuses", [chunk, {"searchTransactionHistory": True}])["value"]
-            for value in values:
-                found.append(
+            values = self._statuses(chunk)
+            with reading("getSignatureStatuses"):
+                if not isinstance(values, list) or len(values) != len(chunk):
+                    raise ValueError("not one status per signature")
+                found.extend(
                     None
                     if value is None
                     else SignatureStatus(
-                        slot=int(value["slot"]),
+                        slot=_count(value["slot"]),
                         confirmations=value.get("confirmations"),
                         err=value.get("err"),
                         confirmation_status=value.get("confirmationStatus"),
                     )
+                    for value in values
                 )
         return found
+
+    def _statuses(self, chunk: list[str]) -> list:
+        params: list = [chunk, {"searchTransactionHistory": True}] if self.searches_history else [chunk]
+        try:
+            result = self.call("getSignatureStatuses", params)
+        except RpcPermanentError as exc:
+            if exc.code != TRANSACTION_HISTORY_NOT_AVAILABLE or len(params) == 1:
+                raise
+            log.warning("the RPC node keeps no transaction history (-32011); asking for recent statuses only")
+            self.searches_history = False
+            result = self.call("getSignatureStatuses", [chunk])
+        with reading("getSignatureStatuses"):
+            return result["value"]
 
     def transaction(self, signature: str) -> TransactionMeta | None:
         opts = {"encoding": "base64", "commitment": "confirmed", "maxSupportedTransactionVersion": 0}
         value = self.call("getTransaction", [signature, opts])
         if value is None:
             return None
-        meta = value.get("meta") or {}
-        encoded = value["transaction"]
-        if isinstance(encoded, dict):  # a node that answered in "json" encoding anyway
-            keys = list(encoded["message"].get("accountKeys") or [])
-        else:
-            tx = VersionedTransaction.from_bytes(base64.b64decode(encoded[0]))
-            keys = [str(key) for key in tx.message.account_keys]
-        loaded = meta.get("loadedAddresses") or {}
-        keys += list(loaded.get("writable") or []) + list(loaded.get("readonly") or [])
-        return TransactionMeta(
-            slot=int(value.get("slot") or 0),
-            err=meta.get("err"),
-            fee=int(meta.get("fee") or 0),
-            account_keys=tuple(keys),
-            pre_balances=tuple(int(x) for x in meta.get("preBalances") or ()),
-            post_balances=tuple(int(x) for x in meta.get("postBalances") or ()),
-            pre_token_balances=tuple(meta.get("preTokenBalances") or ()),
-            post_token_balances=tuple(meta.get("postTokenBalances") or ()),
-        )
+        with reading("getTransaction"):
+            return _transaction_meta(value)
 
     def balance(self, pubkey: str) -> int:
-        return int(self.call("getBalance", [pubkey, {"commitment": "confirmed"}])["value"])
+        result = self.call("getBalance", [pubkey, {"commitment": "confirmed"}])
+        with reading("getBalance"):
+            return _count(result["value"])
+
 
     def token_balances(self, owner: str) -> dict[str, int]:
         """Base units held by ``owner`` per mint, summed over its accounts of both token programs."""
         held: dict[str, int] = {}
         for program in (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID):
-            accounts = self.call(
+            result = self.call(
                 "getTokenAccountsByOwner",
                 [owner, {"programId": program}, {"encoding": "jsonParsed", "commitment": "confirmed"}],
-            )["value"]
-            for account in accounts:
-                info = account["account"]["data"]["parsed"]["info"]
-                held[info["mint"]] = held.get(info["mint"], 0) + int(info["tokenAmount"]["amount"])
+            )
+            with reading("getTokenAccountsByOwner"):
+                for account in result["value"]:
+                    info = account["account"]["data"]["parsed"]["info"]
+                    held[info["mint"]] = held.get(info["mint"], 0) + int(info["tokenAmount"]["amount"])
         return held
 
     def recent_prioritization_fees(self, accounts: list[str] | None = None) -> list[int]:
         """Micro-lamports per compute unit paid in recent slots (for transactions touching ``accounts``)."""
         values = self.call("getRecentPrioritizationFees", [accounts or []])
-        return [int(v["prioritizationFee"]) for v in values]
+        with reading("getRecentPrioritizationFees"):
+            return [_count(v["prioritizationFee"]) for v in values]

@@ -72,7 +72,7 @@ class QuotePreview:
     min_tokens: int  # base units after the slippage limit
     decimals: int
     fee_lamports: int
-    price_impact_pct: Decimal
+    price_impact: Decimal  # a fraction (0.0012 = 0.12%) in every mode; screens print it as a percent
     slippage_bps: int
     exit_plan: str
     refused: str | None  # the sentence position_open would refuse with now, if any
@@ -106,13 +106,13 @@ def quote_preview(*, trader: Trader, mint: str, amount_lamports: int) -> QuotePr
     token, point = token_resolve(mint=mint)
     quote = paper_quote(side="buy", amount_in=amount, price=point.price, decimals=token.decimals)
     expected, minimum = quote.amount_out, quote.min_out(prefs.buy_slippage_bps)
-    fee, impact, source = quote.fee_lamports, quote.slippage_bps / 100, "paper"
+    fee, impact, source = quote.fee_lamports, Decimal(quote.slippage_bps) / 10_000, "paper"
     if prefs.mode != Mode.PAPER:
         venue = _venue_quote(mint=mint, amount=amount, slippage_bps=prefs.buy_slippage_bps)
         if venue is None:
             source = "estimate"
         else:
-            expected, minimum, impact, source = venue.out_amount, venue.min_out_amount, venue.price_impact_pct, venue.venue
+            expected, minimum, impact, source = venue.out_amount, venue.min_out_amount, venue.price_impact, venue.venue
             fee = 0  # the venue's fees are inside its quoted amount; network fees are paid on top when it lands
     refused = None
     ledger, book = trader_book(trader=trader)
@@ -133,7 +133,7 @@ def quote_preview(*, trader: Trader, mint: str, amount_lamports: int) -> QuotePr
         min_tokens=minimum,
         decimals=token.decimals,
         fee_lamports=fee,
-        price_impact_pct=impact,
+        price_impact=impact,
         slippage_bps=prefs.buy_slippage_bps,
         exit_plan=spec_summary(spec),
         refused=refused,

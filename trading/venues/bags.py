@@ -1,8 +1,13 @@
-"""bags.fm trade API client: GET /trade/quote, POST /trade/swap (base58 transaction), `{success, response}` envelope,
-`x-api-key`, rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset)."""
+"""bags.fm trade API client: GET /trade/quote, POST /trade/swap (base58 transaction), GET
+/token-launch/top-tokens/lifetime-fees, `{success, response}` / `{success: false, error}` envelope, `x-api-key`,
+rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset).
+
+Shapes from the bags.fm SDK (bagsfm/bags-sdk): src/types/trade.ts, src/types/api.ts, src/api/bags-client.ts; the contract
+tests hold this client and the sandbox's stand-in to them (tests/contracts/schemas/bags.json)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,12 +18,16 @@ from trading.venues.base import (
     Quote,
     RateLimit,
     SwapTransaction,
-    VenuePermanentError,
+    VenueMalformedAnswer,
     classify_http_error,
+    parse_fraction,
     response_json,
 )
 
+log = logging.getLogger(__name__)
+
 NAME = "bags"
+QUOTE_PATH = "/trade/quote"
 
 
 def rate_limit_from_headers(headers) -> RateLimit:
@@ -34,21 +43,31 @@ def rate_limit_from_headers(headers) -> RateLimit:
     )
 
 
-def envelope_unwrap(*, status: int, payload, expect: type = dict) -> dict | list:
-    """The ``response`` of a `{success, response}` envelope, or the classified error of a failed one."""
+def envelope_unwrap(*, status: int, payload, expect: type = dict, no_route: bool = False) -> dict | list:
+    """The ``response`` of a `{success, response}` envelope, or the classified error of a failed one.
+
+    bags.fm's shapes (bags-sdk src/types/api.ts ``BagsApiResponse``: ``{success: true, response}`` or ``{success: false,
+    error: string}``; src/api/bags-client.ts: an error answer may instead carry ``{message}``, and the SDK then falls back
+    to the HTTP status). The wording of bags.fm's errors is not documented, so a refusal is classified by the HTTP status
+    and by the endpoint alone: ``no_route`` says a 4xx refusal of this call means "bags.fm cannot route this trade"
+    (another venue may), as for a quote; elsewhere a 4xx is a permanent refusal of our request."""
     if not isinstance(payload, dict) or "success" not in payload:
         if status >= 400:
-            raise classify_http_error(venue=NAME, status=status, detail="")
-        raise VenuePermanentError("bags.fm answered without its success envelope", venue=NAME, status=status)
+            detail = payload.get("message") if isinstance(payload, dict) and isinstance(payload.get("message"), str) else ""
+            raise classify_http_error(venue=NAME, status=status, detail=detail, no_route=no_route)
+        raise VenueMalformedAnswer("bags.fm answered without its success envelope", venue=NAME, status=status)
     if payload["success"] is True and status < 400:
         response = payload.get("response")
         if not isinstance(response, expect):
-            raise VenuePermanentError("bags.fm answered success without a response", venue=NAME, status=status)
+            raise VenueMalformedAnswer("bags.fm answered success without a response of the documented type", venue=NAME,
+                                       status=status)
         return response
-    detail = str(payload.get("error") or payload.get("message") or "")
+    if payload["success"] is not False or not isinstance(payload.get("error"), str):
+        raise VenueMalformedAnswer("bags.fm answered an error without the documented {success: false, error}", venue=NAME,
+                                   status=status)
     if status < 400:
-        status = 400  # success: false with HTTP 200: a refusal of this request
-    raise classify_http_error(venue=NAME, status=status, detail=detail)
+        status = 400  # success: false with HTTP 200: a refusal of this request (the SDK throws it as an ApiError too)
+    raise classify_http_error(venue=NAME, status=status, detail=payload["error"], no_route=no_route)
 
 
 @dataclass(frozen=True)
@@ -60,29 +79,35 @@ class TopToken:
     name: str
     lifetime_fees_lamports: int
     price_sol: Decimal | None
-    price_change_pct: Decimal | None
+    price_change_pct: Decimal | None  # a percent (Jupiter token stats: -8.27 = -8.27%)
 
 
-def _decimal_or_none(value) -> Decimal | None:
-    try:
-        number = Decimal(str(value)) if value is not None else None
-    except ArithmeticError:
+def _number_or_none(value) -> Decimal | None:
+    """A JSON number as a Decimal; anything else (a string, null, a boolean, NaN) is no data."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return number if number is not None and number.is_finite() else None
+    number = Decimal(str(value))
+    return number if number.is_finite() else None
 
 
-def top_token_from(row: dict) -> TopToken | None:
-    """A TopToken from one row of the answer, or None for a row without a mint (skipped, not fatal)."""
-    if not isinstance(row, dict) or not isinstance(row.get("token"), str):
+def top_token_from(row) -> TopToken | None:
+    """A TopToken from one ``BagsTokenLeaderBoardItem`` (bags-sdk src/types/api.ts): ``{token, lifetimeFees: string,
+    tokenInfo: JupiterToken | null, creators, tokenSupply: TokenAmount | null, tokenLatestPrice: TokenLatestPrice |
+    null}``, with ``TokenLatestPrice {price, priceUSD, priceSOL, volumeUSD, volumeSOL, tokenAddress, blockTime}`` and
+    the 24 h change in ``tokenInfo.stats24h.priceChange`` (a percent). A row that does not have that shape is logged
+    and skipped (None); a missing or non-positive price is "no price", never zero."""
+    if not isinstance(row, dict) or not isinstance(row.get("token"), str) or not isinstance(row.get("lifetimeFees"), str):
+        log.warning("bags.fm top-tokens row without the documented token/lifetimeFees; skipped")
         return None
+    fees = row["lifetimeFees"]
     info = row.get("tokenInfo") if isinstance(row.get("tokenInfo"), dict) else {}
-    try:
-        fees = int(str(row.get("lifetimeFees") or 0))
-    except ValueError:
-        fees = 0
+    latest = row.get("tokenLatestPrice") if isinstance(row.get("tokenLatestPrice"), dict) else {}
+    price = _number_or_none(latest.get("priceSOL"))
+    stats = info.get("stats24h") if isinstance(info.get("stats24h"), dict) else {}
     return TopToken(mint=row["token"], symbol=str(info.get("symbol") or "")[:16], name=str(info.get("name") or "")[:64],
-                    lifetime_fees_lamports=fees, price_sol=_decimal_or_none(row.get("priceSol")),
-                    price_change_pct=_decimal_or_none(row.get("priceChangePct")))
+                    lifetime_fees_lamports=int(fees) if fees.isascii() and fees.isdigit() else 0,
+                    price_sol=price if price is not None and price > 0 else None,
+                    price_change_pct=_number_or_none(stats.get("priceChange")))
 
 
 class BagsVenue(HttpVenue):
@@ -94,7 +119,8 @@ class BagsVenue(HttpVenue):
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
         response = self._request(method, path, **kwargs)
-        return envelope_unwrap(status=response.status_code, payload=response_json(response, venue=NAME))
+        return envelope_unwrap(status=response.status_code, payload=response_json(response, venue=NAME),
+                               no_route=path == QUOTE_PATH)
 
     def top_tokens(self) -> list[TopToken]:
         """GET /token-launch/top-tokens/lifetime-fees: bags.fm's top tokens, in the order bags.fm ranks them."""
@@ -110,9 +136,10 @@ class BagsVenue(HttpVenue):
             "slippageMode": "manual",
             "slippageBps": str(slippage_bps),
         }
-        raw = self._call("GET", "/trade/quote", params=params)
-        min_out_key = "minOutAmount" if "minOutAmount" in raw else "otherAmountThreshold"
-        return self._quote(raw, input_mint=input_mint, output_mint=output_mint, slippage_bps=slippage_bps, min_out_key=min_out_key)
+        # TradeQuoteResponse (bags-sdk src/types/trade.ts): amounts are strings, priceImpactPct a fraction in a string
+        raw = self._call("GET", QUOTE_PATH, params=params)
+        impact = parse_fraction(raw.get("priceImpactPct"), venue=NAME, name="priceImpactPct")
+        return self._quote(raw, input_mint=input_mint, output_mint=output_mint, min_out_key="minOutAmount", impact=impact)
 
     def swap(self, *, quote: Quote, user_public_key: str, fee: FeePolicy) -> SwapTransaction:
         # The documented request is {quoteResponse, userPublicKey}: bags.fm chooses the priority fee itself.

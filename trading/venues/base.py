@@ -4,12 +4,15 @@ or permanent (stop and tell someone). Amounts are integers in the input/output t
 from __future__ import annotations
 
 import abc
+import logging
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from trading.chain.observe import provider_call
 from trading.chain.retry import TransientError
 from trading.errors import VenueError as TradingVenueError
+
+log = logging.getLogger(__name__)
 
 
 class VenueError(TradingVenueError):
@@ -47,6 +50,17 @@ class VenuePermanentError(VenueError):
     code = "venue_rejected"
 
 
+class VenueMalformedAnswer(VenuePermanentError):
+    """The venue answered a shape it never documented (a missing field, a number where a string is documented, an
+    unknown error shape): a permanent error for that call, logged, never a crash and never a zero."""
+
+    code = "venue_malformed_answer"
+
+    def __init__(self, message: str, *, venue: str, status: int | None = None, code: str | None = None):
+        super().__init__(message, venue=venue, status=status, code=code)
+        log.error("venue answered an undocumented shape", extra={"venue": venue, "problem": message})
+
+
 class VenueAuthError(VenuePermanentError):
     """Our API key was refused: an operator must act, so the router raises an alert and does not fall through."""
 
@@ -69,7 +83,7 @@ class Quote:
     out_amount: int
     min_out_amount: int
     slippage_bps: int
-    price_impact_pct: Decimal
+    price_impact: Decimal  # a fraction (0.0012 = 0.12%), as both venues send it; screens print it as a percent
     raw: dict = field(repr=False, compare=False)  # the venue's own quote object, handed back when building the swap
 
 
@@ -129,73 +143,81 @@ class HttpVenue(Venue):
     def _observe(self, response) -> None:
         """Hook: look at every response (headers included) before it is classified."""
 
-    def _quote(self, raw: dict, *, input_mint: str, output_mint: str, slippage_bps: int, min_out_key: str) -> Quote:
+    def _quote(self, raw: dict, *, input_mint: str, output_mint: str, min_out_key: str, impact: Decimal) -> Quote:
         venue = self.name
-        out_amount = parse_int(raw.get("outAmount"), venue=venue, field_name="outAmount")
+        out_amount = parse_amount(raw, "outAmount", venue=venue)
         if out_amount == 0:
             raise VenueNoRoute(f"{venue} has no route for this trade", venue=venue)
         return Quote(
             venue=venue,
             input_mint=input_mint,
             output_mint=output_mint,
-            in_amount=parse_int(raw.get("inAmount"), venue=venue, field_name="inAmount"),
+            in_amount=parse_amount(raw, "inAmount", venue=venue),
             out_amount=out_amount,
-            min_out_amount=parse_int(raw.get(min_out_key), venue=venue, field_name=min_out_key),
-            slippage_bps=parse_int(raw.get("slippageBps", slippage_bps), venue=venue, field_name="slippageBps"),
-            price_impact_pct=parse_decimal(raw.get("priceImpactPct")),
+            min_out_amount=parse_amount(raw, min_out_key, venue=venue),
+            slippage_bps=parse_count(raw, "slippageBps", venue=venue),
+            price_impact=impact,
             raw=raw,
         )
 
     def _swap(self, raw: dict, *, decode) -> SwapTransaction:
+        """A SwapTransaction from bags.fm's documented swap answer (TradeSwapTransactionResponse)."""
         venue = self.name
         try:
             transaction = decode(raw["swapTransaction"])
         except (KeyError, ValueError, TypeError):
-            raise VenuePermanentError(f"{venue} answered a malformed swap transaction", venue=venue) from None
+            raise VenueMalformedAnswer(f"{venue} answered a malformed swap transaction", venue=venue) from None
         return SwapTransaction(
             venue=venue,
             transaction=transaction,
-            last_valid_block_height=parse_int(raw.get("lastValidBlockHeight"), venue=venue, field_name="lastValidBlockHeight"),
-            prioritization_fee_lamports=parse_int(
-                raw.get("prioritizationFeeLamports", 0), venue=venue, field_name="prioritizationFeeLamports"
-            ),
-            compute_unit_limit=raw.get("computeUnitLimit"),
+            last_valid_block_height=parse_count(raw, "lastValidBlockHeight", venue=venue),
+            prioritization_fee_lamports=parse_count(raw, "prioritizationFeeLamports", venue=venue),
+            compute_unit_limit=parse_count(raw, "computeUnitLimit", venue=venue),
         )
 
 
-def parse_int(value, *, venue: str, field_name: str) -> int:
-    """A base-unit amount from a venue answer (strings on the wire); a bad one is a permanent error."""
+def parse_amount(raw: dict, name: str, *, venue: str) -> int:
+    """A base-unit amount documented as a string of digits ("1000"); anything else is a malformed answer."""
+    value = raw.get(name) if isinstance(raw, dict) else None
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        raise VenueMalformedAnswer(f"{venue} answered a malformed {name}: {value!r}"[:200], venue=venue)
+    return int(value)
+
+
+def parse_count(raw: dict, name: str, *, venue: str) -> int:
+    """A non-negative integer documented as a JSON number (bps, block heights, lamports of fee)."""
+    value = raw.get(name) if isinstance(raw, dict) else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise VenueMalformedAnswer(f"{venue} answered a malformed {name}: {value!r}"[:200], venue=venue)
+    return value
+
+
+def parse_fraction(value, *, venue: str, name: str) -> Decimal:
+    """A price impact as a decimal fraction in a string ("0.0012" = 0.12%), within -1..1."""
     try:
-        number = int(str(value))
-    except (TypeError, ValueError):
-        raise VenuePermanentError(f"{venue} answered a malformed {field_name}", venue=venue) from None
-    if number < 0:
-        raise VenuePermanentError(f"{venue} answered a negative {field_name}", venue=venue)
+        number = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or not -1 <= number <= 1:
+        raise VenueMalformedAnswer(f"{venue} answered a malformed {name}: {value!r}"[:200], venue=venue)
     return number
 
 
-def parse_decimal(value, *, default: str = "0") -> Decimal:
-    try:
-        return Decimal(str(value if value is not None else default))
-    except ArithmeticError:
-        return Decimal(default)
-
-
-_NO_ROUTE_MARKERS = ("no route", "route not found", "could_not_find_any_route", "no_routes_found", "could not find any route")
-
-
-def classify_http_error(*, venue: str, status: int, detail: str) -> VenueError:
-    """The error for an HTTP answer that is not a success: auth (permanent, alert), 429/5xx/no route (transient), else permanent."""
+def classify_http_error(*, venue: str, status: int, detail: str, no_route: bool = False) -> VenueError:
+    """The error for an HTTP answer that is not a success: auth (permanent, alert), 429/5xx (transient), a refusal the
+    venue's own client classified as "no route" (``no_route``: transient, another venue may), else permanent. Each
+    venue decides ``no_route`` from its own documented shapes, never from another venue's wording."""
     text = (detail or "").strip()[:200]
-    lowered = text.lower()
     if status in (401, 403):
         return VenueAuthError(f"{venue} refused our API key (HTTP {status})", venue=venue, status=status)
     if status == 429:
         return VenueRateLimited(f"{venue} is rate limiting us (HTTP 429)", venue=venue, status=status)
     if status >= 500:
         return VenueTransientError(f"{venue} is failing (HTTP {status})", venue=venue, status=status)
-    if any(marker in lowered for marker in _NO_ROUTE_MARKERS):
-        return VenueNoRoute(f"{venue} has no route for this trade", venue=venue, status=status)
+    if no_route:
+        return VenueNoRoute(f"{venue} has no route for this trade ({text or f'HTTP {status}'})", venue=venue, status=status)
     return VenuePermanentError(f"{venue} refused the request (HTTP {status}): {text}", venue=venue, status=status)
 
 

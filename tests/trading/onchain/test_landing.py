@@ -123,6 +123,33 @@ def test_expired_blockhash_is_resent_then_requoted_with_exactly_one_fill(desk, c
     assert not sandbox.ledger.get(first.signature).landed
 
 
+def test_on_a_node_without_history_an_order_confirms_and_an_unlanded_one_expires_by_block_height(desk, celery_worker):
+    """The node answers -32011 to every history search (agave's TransactionHistoryNotAvailable): statuses come from
+    its recent cache, and a transaction it never saw is settled by block height, re-quoted once, filled once."""
+    sandbox = desk.sandbox
+    sandbox.faults.set("rpc", "no_history")
+    sandbox.faults.set("rpc", "drop", methods=["sendTransaction"])
+    order = desk.buy()
+    from trading.tasks import execute_order
+
+    execute_order.delay(order.id)
+    first = wait_for(
+        lambda: Order.objects.filter(id=order.id, status=OrderStatus.SUBMITTED).first(), message="first submission"
+    )
+    wait_for(lambda: (sandbox.ledger.get(first.signature) or 0) and sandbox.ledger.get(first.signature).sends >= 2,
+             message="the same bytes re-sent")
+    sandbox.faults.clear("rpc", "drop")
+    sandbox.chain.expire_blockhash()
+    done = wait_for(
+        lambda: Order.objects.filter(id=order.id, status__in=[OrderStatus.CONFIRMED, OrderStatus.FAILED]).first(),
+        message="order to end",
+    )
+    assert done.status == OrderStatus.CONFIRMED, done.error
+    assert done.attempts == 2 and "expired unconfirmed" in done.error
+    assert [e.signature for e in sandbox.ledger.landed_swaps(owner=desk.owner)] == [done.signature]
+    assert any(f["kind"] == "no_history" and f["fired"] > 0 for f in sandbox.faults.active())
+
+
 @pytest.mark.parametrize(
     ("faults", "reason"),
     [

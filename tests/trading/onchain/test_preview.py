@@ -55,3 +55,24 @@ def test_a_refused_venue_key_alerts_and_the_preview_does_not_fall_through(desk, 
     preview = quote_preview(trader=desk.trader, mint=token.mint, amount_lamports=AMOUNT)
     assert preview.source == "estimate"  # not Jupiter's: a refused key is an operator's problem, not a fallback
     assert any("ALERT" in r.getMessage() and "venue_auth:bags" == getattr(r, "alert", "") for r in caplog.records)
+
+
+def test_price_impact_is_a_fraction_in_every_mode_and_a_percent_on_screen(desk):
+    """Both venues send priceImpactPct as a fraction ("0.0012" = 0.12%); the paper model's impact is its slippage in bps.
+    Inside, every mode carries a fraction; the buy preview prints it times 100 with a "%"."""
+    from decimal import Decimal
+
+    from telegram_app.bot.screens_trade import percent_from_fraction
+    from trading.models import TradingSettings
+
+    token = desk.token()
+    prices_refresh(mints=[token.mint])
+    sandbox = quote_preview(trader=desk.trader, mint=token.mint, amount_lamports=AMOUNT)
+    direct = _bags_quote(desk.sandbox, token.mint)
+    assert sandbox.price_impact == direct.price_impact == Decimal(direct.raw["priceImpactPct"])
+    assert 0 < sandbox.price_impact < Decimal("0.5")
+    TradingSettings.objects.filter(trader=desk.trader).update(mode="paper")
+    paper = quote_preview(trader=desk.trader, mint=token.mint, amount_lamports=AMOUNT)
+    assert 0 < paper.price_impact < Decimal("0.5")  # a fraction too, not a percent
+    assert abs(paper.price_impact - sandbox.price_impact) < Decimal("0.05")  # the same market, the same order of size
+    assert percent_from_fraction(Decimal("0.0012")) == "0.12" and percent_from_fraction(Decimal("0.5")) == "50"

@@ -14,6 +14,7 @@ from trading.venues.bags import envelope_unwrap, rate_limit_from_headers
 from trading.venues.base import (
     RateLimit,
     VenueAuthError,
+    VenueMalformedAnswer,
     VenueNoRoute,
     VenuePermanentError,
     VenueRateLimited,
@@ -35,7 +36,6 @@ def test_bags_envelope_success_returns_the_response():
         (429, "Too many requests", VenueRateLimited),
         (500, "boom", VenueTransientError),
         (503, "unavailable", VenueTransientError),
-        (400, "No route found for this pair", VenueNoRoute),
         (400, "amount must be positive", VenuePermanentError),
         (200, "something odd", VenuePermanentError),
     ],
@@ -47,9 +47,30 @@ def test_bags_envelope_failure_is_classified(status, error, kind):
     assert caught.value.venue == "bags"
 
 
+@pytest.mark.parametrize("error", ["No route found for this pair", "Unable to get a quote", "Token not tradable", ""])
+def test_a_bags_refusal_of_a_quote_is_no_route_whatever_its_wording(error):
+    """bags.fm does not document its "no route" text (bags-sdk src/api/bags-client.ts): a 4xx {success: false, error}
+    to a quote means bags.fm cannot route the trade, so the router may try Jupiter; to a swap it is a refusal for good."""
+    with pytest.raises(VenueNoRoute):
+        envelope_unwrap(status=400, payload={"success": False, "error": error}, no_route=True)
+    with pytest.raises(VenueNoRoute):
+        envelope_unwrap(status=404, payload={"message": "Not Found"}, no_route=True)  # the SDK's other error shape
+    with pytest.raises(VenuePermanentError) as swap:
+        envelope_unwrap(status=400, payload={"success": False, "error": "No route found for this pair"})
+    assert not isinstance(swap.value, VenueNoRoute)
+
+
+@pytest.mark.parametrize("payload", [{"success": False}, {"success": False, "error": 42}, {"success": "no", "error": "x"},
+                                     {"success": True, "response": "a string"}, {"success": True}])
+def test_a_bags_envelope_of_an_undocumented_shape_is_a_malformed_answer(payload):
+    with pytest.raises(VenueMalformedAnswer):
+        envelope_unwrap(status=200, payload=payload)
+
+
 def test_transient_and_permanent_are_told_apart():
     assert classify_http_error(venue="jupiter", status=502, detail="").transient is True
-    assert classify_http_error(venue="jupiter", status=400, detail="COULD_NOT_FIND_ANY_ROUTE").transient is True
+    assert classify_http_error(venue="jupiter", status=400, detail="Could not find any route", no_route=True).transient
+    assert classify_http_error(venue="jupiter", status=400, detail="Could not find any route").transient is False
     auth = classify_http_error(venue="jupiter", status=401, detail="")
     assert auth.transient is False and auth.code == "venue_auth_failed"
     assert isinstance(auth, VenuePermanentError)
