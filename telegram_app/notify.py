@@ -128,4 +128,7 @@ def on_alert(alert_event_id: int) -> None:
     text = ("✅ " if state == "resolved" else "🚨 ") + alert.text()
     with transaction.atomic():
         for admin_id in settings.TELEGRAM_ADMIN_IDS:
-            outbox_enqueue(chat_id=admin_id, text=text, kind="alert", dedupe_key=f"alert:{alert_event_id}:{state}:{admin_id}")
+            # A changed cause is told again (monitoring.alerts._recur): one message per occurrence count.
+            again = f":{alert.count}" if state == "firing" and alert.count > 1 else ""
+            outbox_enqueue(chat_id=admin_id, text=text, kind="alert",
+                           dedupe_key=f"alert:{alert_event_id}:{state}{again}:{admin_id}")
