@@ -1,6 +1,6 @@
 """Readiness: one check per component, run concurrently, each under its own timeout; the answer is cached.
 
-Components: postgres, redis, queue:<name> for every Celery queue (a live consumer's heartbeat, from a worker that is
+Components: postgres, redis (memory and refused writes, monitoring.redisinfo), queue:<name> for every Celery queue (a live consumer's heartbeat, from a worker that is
 not stuck), workers (no worker stuck in a task past its expected time, monitoring.stuck), beat (fresher than three beat
 intervals), price_feed, bot, and solana_rpc in live mode. MONITORING_READINESS_SKIP drops some
 (e.g. "bot" on a desk that runs without Telegram).
@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connections
 
 from monitoring import heartbeats
+from monitoring.redisinfo import redis_memory, write_refused
 from monitoring.stuck import stuck_workers
 
 _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="readiness")
@@ -89,8 +90,14 @@ def check_postgres() -> str:
 
 
 def check_redis() -> str:
-    _redis().ping()
-    return "answers PING"
+    """PING, memory against maxmemory and refused writes; down with "Redis is full" when a small write is refused."""
+    client = _redis()
+    client.ping()
+    memory = redis_memory(client)
+    refused = write_refused(client)
+    if refused is not None:
+        raise CheckFailed(f"Redis is full: writes are refused (OOM: {refused[:80]}); {memory.sentence()}")
+    return f"answers PING; {memory.sentence()}"
 
 
 def heartbeat_age(ts: float | None, now: float | None = None) -> float | None:

@@ -168,6 +168,11 @@ class WorkerHeartbeat(threading.Thread):
         while not self._stopped.is_set():
             try:
                 self.beat()
+            except redis.exceptions.OutOfMemoryError as exc:  # Redis full: said here, where no broker is needed
+                logger.error("worker heartbeat refused, Redis is full: %s", exc)
+                from monitoring.redisinfo import redis_full_alert
+
+                redis_full_alert(source=f"worker {self.worker.hostname}", error=exc)
             except Exception as exc:  # Redis away, consumer restarting: the next tick tries again
                 logger.warning("worker heartbeat failed: %s", exc)
             self._stopped.wait(self.interval if self.queues else min(self.interval, 0.1))  # fast until consuming

@@ -23,7 +23,7 @@ from django.db import connection
 from monitoring.alerts import alerts_evaluate
 from monitoring.checks import readiness_run
 from monitoring.heartbeats import queue_consumers
-from monitoring.models import AlertEvent
+from monitoring.models import AlertEvent, AlertRule
 from tests.conftest import wait_for
 from trading.models import Order, Position
 
@@ -121,6 +121,7 @@ def test_a_stopped_pool_process_is_named_and_the_stop_loss_is_sold_by_the_other_
         wait_for(lambda: Position.objects.get(pk=position.pk).status == "closed", message="the position closed")
 
         # The alert and the admin front page name it too.
+        AlertRule.objects.get_or_create(name="A component is down", defaults={"metric": "component_down"})
         alerts_evaluate()
         event = AlertEvent.objects.get(target="workers", state="firing")
         assert "worker hung@" in event.message and "trading.tpsl_sweep" in event.message
