@@ -44,6 +44,14 @@ class AlertEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "started_at"
 
 
+@admin.register(AlertOccurrence)
+class AlertOccurrenceAdmin(ReadOnlyAdmin):
+    list_display = ("at", "event", "message", "value")
+    list_select_related = ("event__rule",)
+    search_fields = ("message", "event__target")
+    date_hierarchy = "at"
+
+
 @admin.register(ProviderBudget)
 class ProviderBudgetAdmin(admin.ModelAdmin):
     list_display = ("provider", "cost_per_call_micro_usd", "monthly_budget_micro_usd", "enabled")
