@@ -296,7 +296,9 @@ def alert_raise(*, key: str, summary: str, severity: str = "warning") -> bool:
     obs = Observation(key[:64], Decimal(1), True, message)
     now = timezone.now()
     open_event = rule.events.filter(target=obs.target, state=AlertEvent.State.FIRING).first()
-    if open_event is not None:
+    if open_event is None and _fire(rule, obs, now):
+        return True
+    open_event = open_event or rule.events.filter(target=obs.target, state=AlertEvent.State.FIRING).first()
+    if open_event is not None:  # open already, or another process fired it a moment ago
         _recur(open_event, obs, now)
-        return False
-    return bool(_fire(rule, obs, now))
+    return False

@@ -41,10 +41,20 @@ def expected_seconds(request, default: float) -> float:
     return float(default)
 
 
+def _reserved() -> list:
+    """A copy of the worker's reserved requests; the consumer thread may change the set while this thread copies it."""
+    for _ in range(5):
+        try:
+            return list(state.reserved_requests)
+        except RuntimeError:  # "set changed size during iteration": copy again
+            continue
+    return []
+
+
 def worker_tasks(*, default_expected: float) -> list[dict]:
     """The requests this worker holds: ``{"id", "task", "state", "since", "pid", "expected"}`` each."""
     out = []
-    for request in list(state.reserved_requests):
+    for request in _reserved():
         started = getattr(request, "time_start", None)
         since = started if started else _received.get(request)
         out.append({
