@@ -29,7 +29,6 @@ from trading.models import Order, Position
 
 ROOT = Path(__file__).resolve().parents[2]
 E = Decimal("0.0001")
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def start_worker(name: str, env: dict) -> subprocess.Popen:
@@ -50,6 +49,8 @@ def process_state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
 def test_a_stopped_pool_process_is_named_and_the_stop_loss_is_sold_by_the_other_worker(
     settings, readiness_settings, second_redis, trader, listed_token, make_position, price_feed, admin_client
 ):
