@@ -103,7 +103,8 @@ def backup_create(*, kind: str, database: str = "default") -> BackupRecord:
             raise
         raise BackupError(message) from exc
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # staging never made: nothing to remove
+            partial.unlink()
     BackupRecord.objects.filter(pk=record.pk).update(
         status=BackupRecord.Status.SUCCEEDED, finished_at=timezone.now(), size_bytes=size, sha256=sha256,
         location=name, manifest=manifest,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-# Workers: every queue has a consumer. Locally two workers cover all five queues (2 cores);
-# compose runs one service per queue.
+# Workers: every queue has a consumer. Locally three workers cover all five queues (2 cores): two take trades and tpsl,
+# so an exit never waits behind one hung process (a sweep or an order held by a stopped pool process is served by the
+# other; monitoring.stuck names the hung one). Compose runs one service per queue, and worker-trades also sweeps.
 # honcho stops a process by sending SIGTERM to its whole process group, so a prefork pool child would die under a
 # running task. Locally the workers therefore take SIGTERM as Celery's cold shutdown (pool children ignore it) with a
 # soft-shutdown wait (Celery sleeps all of it) that leaves the cold shutdown well within the desk's grace period
@@ -20,6 +21,7 @@ from django.conf import settings
 LOCAL_WORKER_ENV = "REMAP_SIGTERM=SIGQUIT CELERY_SOFT_SHUTDOWN_SECONDS=3"
 LOCAL_WORKERS = {
     "worker-trades": ("trades", "tpsl"),
+    "worker-trades-2": ("trades", "tpsl"),
     "worker-ops": ("telegram", "backups", "default"),
 }
 

@@ -137,11 +137,15 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The cache may live on another Redis database (or server) than the broker: its keys all expire (TIMEOUT), and a
+# full cache never takes the broker's memory when it has a server of its own.
+CACHE_REDIS_URL = redis_url("CACHE_REDIS_URL", REDIS_URL)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_REDIS_URL,
         "KEY_PREFIX": "jarvis",
+        "TIMEOUT": env_int("CACHE_TIMEOUT_SECONDS", 300, minimum=1),
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }

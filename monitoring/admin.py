@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from monitoring.budgets import budget_cache_clear
-from monitoring.models import AlertEvent, AlertRule, Heartbeat, ProviderBudget, ProviderUsageDay, UptimeMinute
+from monitoring.models import AlertEvent, AlertOccurrence, AlertRule, Heartbeat, ProviderBudget, ProviderUsageDay, UptimeMinute
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -22,12 +22,34 @@ class AlertRuleAdmin(admin.ModelAdmin):
     search_fields = ("name", "target")
 
 
+class AlertOccurrenceInline(admin.TabularInline):
+    """Every report of the event's cause, oldest first: the history behind its latest message."""
+
+    model = AlertOccurrence
+    fields = ("at", "message", "value")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AlertEvent)
 class AlertEventAdmin(ReadOnlyAdmin):
-    list_display = ("started_at", "rule", "target", "state", "value", "message", "resolved_at")
+    list_display = ("started_at", "rule", "target", "state", "count", "value", "message", "last_seen_at", "resolved_at")
+    inlines = [AlertOccurrenceInline]
     list_filter = ("state", "rule")
     search_fields = ("target", "message")
     date_hierarchy = "started_at"
+
+
+@admin.register(AlertOccurrence)
+class AlertOccurrenceAdmin(ReadOnlyAdmin):
+    list_display = ("at", "event", "message", "value")
+    list_select_related = ("event__rule",)
+    search_fields = ("message", "event__target")
+    date_hierarchy = "at"
 
 
 @admin.register(ProviderBudget)

@@ -4,6 +4,11 @@ A rule's ``metric`` is one of METRICS. Evaluation (the `monitoring.evaluate_aler
 enabled rule's targets; a target that crosses its threshold gets ONE firing event (unique while firing, so no
 duplicates however often it is evaluated), not sooner than ``cooldown_minutes`` after the previous event of the
 same target; when the condition clears the event is resolved. Both are handed to monitoring.notifiers on commit.
+
+An open event follows its cause: an evaluated rule whose sentence changes while it fires has its message updated
+in place; an alert raised again by code (`alert_raise` with the key of an open event) counts one more occurrence,
+keeps it in the event's history (AlertOccurrence) and, when the sentence changed, takes it as the message and
+notifies again.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from monitoring import notifiers, selectors
-from monitoring.models import AlertEvent, AlertRule
+from monitoring.models import AlertEvent, AlertOccurrence, AlertRule
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +140,11 @@ def _budget_spent(rule: AlertRule, ctx: Context) -> list[Observation]:
 
 
 def _raised(rule: AlertRule, ctx: Context) -> list[Observation]:
-    """Events raised by code (`alert_raise`) stay open for the rule's window, then resolve."""
+    """Events raised by code (`alert_raise`) stay open for the rule's window after their last report, then resolve."""
     window = timedelta(minutes=rule.window_minutes)
     return [
-        Observation(event.target, event.value or Decimal(1), ctx.now - event.started_at < window, event.message)
+        Observation(event.target, event.value or Decimal(1), ctx.now - (event.last_seen_at or event.started_at) < window,
+                    event.message)
         for event in rule.events.filter(state=AlertEvent.State.FIRING)
     ]
 
@@ -217,6 +223,10 @@ def alerts_evaluate(*, now: datetime | None = None) -> dict[str, int]:
             event = open_events.pop(obs.target, None)
             if obs.firing and event is None:
                 fired += _fire(rule, obs, ctx.now)
+            elif obs.firing and event.message != obs.message[:300]:
+                AlertEvent.objects.filter(pk=event.pk, state=AlertEvent.State.FIRING).update(
+                    message=obs.message[:300], value=obs.value
+                )
             elif not obs.firing and event is not None:
                 resolved += _resolve(event, ctx.now)
         for event in open_events.values():  # target no longer observed (rule edited, component removed)
@@ -231,8 +241,9 @@ def _fire(rule: AlertRule, obs: Observation, now: datetime) -> int:
     try:
         with transaction.atomic():
             event = AlertEvent.objects.create(
-                rule=rule, target=obs.target, value=obs.value, message=obs.message[:300], started_at=now
+                rule=rule, target=obs.target, value=obs.value, message=obs.message[:300], started_at=now, last_seen_at=now
             )
+            AlertOccurrence.objects.create(event=event, at=now, message=event.message, value=obs.value)
             notifiers.notify_on_commit(event.pk)
     except IntegrityError:  # another evaluator fired it first
         return 0
@@ -252,13 +263,42 @@ def _resolve(event: AlertEvent, now: datetime) -> int:
     return won
 
 
+def _recur(event: AlertEvent, obs: Observation, now: datetime) -> None:
+    """One more report of an open event's cause: count it, keep it in the history, follow a changed sentence."""
+    message = obs.message[:300]
+    with transaction.atomic():
+        locked = AlertEvent.objects.select_for_update().filter(pk=event.pk, state=AlertEvent.State.FIRING).first()
+        if locked is None:  # resolved meanwhile: this report is history of a closed event, not a new alert
+            return
+        changed = locked.message != message
+        locked.count += 1
+        locked.last_seen_at = now
+        locked.message, locked.value = message, obs.value
+        locked.save(update_fields=["count", "last_seen_at", "message", "value"])
+        AlertOccurrence.objects.create(event=locked, at=now, message=message, value=obs.value)
+        if changed:
+            notifiers.notify_on_commit(locked.pk)
+    if changed:
+        logger.warning("alert cause changed (%s times): %s", locked.count, message)
+
+
 def alert_raise(*, key: str, summary: str, severity: str = "warning") -> bool:
-    """Raise an alert from code (e.g. a venue refused our API key). Deduplicated per key while open and for
-    the rule's cooldown; resolves on its own after the rule's window. Returns whether a new event fired."""
+    """Raise an alert from code (e.g. a venue refused our API key). One open event per key: raised again while open,
+    it counts the occurrence, keeps it in the history and follows a changed cause (`_recur`); a resolved one is not
+    raised again within the rule's cooldown. Resolves on its own a window after its last report. Returns whether a
+    new event fired."""
     rule, _ = AlertRule.objects.get_or_create(
         name=RAISED_RULE, defaults={"metric": "raised", "window_minutes": 60, "cooldown_minutes": 60}
     )
-    if not rule.enabled or rule.events.filter(target=key[:64], state=AlertEvent.State.FIRING).exists():
+    if not rule.enabled:
         return False
     message = summary if severity == "warning" else f"[{severity}] {summary}"
-    return bool(_fire(rule, Observation(key[:64], Decimal(1), True, message), timezone.now()))
+    obs = Observation(key[:64], Decimal(1), True, message)
+    now = timezone.now()
+    open_event = rule.events.filter(target=obs.target, state=AlertEvent.State.FIRING).first()
+    if open_event is None and _fire(rule, obs, now):
+        return True
+    open_event = open_event or rule.events.filter(target=obs.target, state=AlertEvent.State.FIRING).first()
+    if open_event is not None:  # open already, or another process fired it a moment ago
+        _recur(open_event, obs, now)
+    return False

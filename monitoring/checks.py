@@ -1,7 +1,8 @@
 """Readiness: one check per component, run concurrently, each under its own timeout; the answer is cached.
 
-Components: postgres, redis, queue:<name> for every Celery queue (a live consumer's heartbeat), beat (fresher
-than three beat intervals), price_feed, bot, and solana_rpc in live mode. MONITORING_READINESS_SKIP drops some
+Components: postgres, redis (memory and refused writes, monitoring.redisinfo), queue:<name> for every Celery queue (a live consumer's heartbeat, from a worker that is
+not stuck), workers (no worker stuck in a task past its expected time, monitoring.stuck), beat (fresher than three beat
+intervals), price_feed, bot, and solana_rpc in live mode. MONITORING_READINESS_SKIP drops some
 (e.g. "bot" on a desk that runs without Telegram).
 """
 
@@ -22,6 +23,8 @@ from django.conf import settings
 from django.db import connections
 
 from monitoring import heartbeats
+from monitoring.redisinfo import redis_memory, write_refused
+from monitoring.stuck import stuck_workers
 
 _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="readiness")
 
@@ -57,7 +60,7 @@ def _queues() -> list[str]:
 
 
 def readiness_components() -> list[str]:
-    names = ["postgres", "redis", *(f"queue:{q}" for q in _queues()), "beat", "price_feed", "bot"]
+    names = ["postgres", "redis", *(f"queue:{q}" for q in _queues()), "workers", "beat", "price_feed", "bot"]
     if settings.TRADING_MODE == "live":
         names.append("solana_rpc")
     skip = set(settings.MONITORING_READINESS_SKIP)
@@ -87,8 +90,14 @@ def check_postgres() -> str:
 
 
 def check_redis() -> str:
-    _redis().ping()
-    return "answers PING"
+    """PING, memory against maxmemory and refused writes; down with "Redis is full" when a small write is refused."""
+    client = _redis()
+    client.ping()
+    memory = redis_memory(client)
+    refused = write_refused(client)
+    if refused is not None:
+        raise CheckFailed(f"Redis is full: writes are refused (OOM: {refused[:80]}); {memory.sentence()}")
+    return f"answers PING; {memory.sentence()}"
 
 
 def heartbeat_age(ts: float | None, now: float | None = None) -> float | None:
@@ -102,8 +111,30 @@ def check_queue(queue: str) -> str:
     live = {worker: age for worker, age in live.items() if age <= stale_after}
     if not live:
         raise CheckFailed(f"no live worker consumes queue {queue!r} (no heartbeat within {stale_after} s)")
-    freshest = min(live.values())
-    return f"{len(live)} worker(s), freshest heartbeat {freshest:.1f} s ago"
+    stuck = stuck_workers({queue: {worker: consumers[worker] for worker in live}})
+    serving = {worker: age for worker, age in live.items() if worker not in {s.worker for s in stuck}}
+    if not serving:
+        raise CheckFailed(f"every worker consuming queue {queue!r} is stuck: {stuck[0].sentence()}")
+    freshest = min(serving.values())
+    held = f", {len(live) - len(serving)} stuck" if len(serving) < len(live) else ""
+    return f"{len(serving)} worker(s){held}, freshest heartbeat {freshest:.1f} s ago"
+
+
+def check_workers() -> str:
+    """No live worker holds a task past its expected time; the message names each stuck one (monitoring.stuck)."""
+    stale_after = 3 * settings.MONITORING_WORKER_HEARTBEAT_SECONDS
+    now = time.time()
+    consumers = heartbeats.queue_consumers(_redis(), _queues())
+    live = {
+        queue: {worker: beat for worker, beat in workers.items() if heartbeat_age(beat["ts"], now) <= stale_after}
+        for queue, workers in consumers.items()
+    }
+    stuck = stuck_workers(live, now=now)
+    if stuck:
+        more = f"; and {len(stuck) - 3} more" if len(stuck) > 3 else ""
+        raise CheckFailed("; ".join(item.sentence() for item in stuck[:3]) + more)
+    count = len({worker for workers in live.values() for worker in workers})
+    return f"{count} live worker(s), none stuck"
 
 
 def check_heartbeat(component: str, stale_after: float) -> str:
@@ -157,6 +188,8 @@ def _check_for(name: str):
         return check_redis
     if name.startswith("queue:"):
         return lambda: check_queue(name.split(":", 1)[1])
+    if name == "workers":
+        return check_workers
     if name == "beat":
         return lambda: check_heartbeat("beat", 3 * settings.MONITORING_BEAT_INTERVAL_SECONDS)
     if name == "price_feed":

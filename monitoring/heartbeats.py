@@ -3,7 +3,8 @@
 Keys (all under ``jarvis:hb:``):
 - ``jarvis:hb:<component>``: JSON ``{"ts": epoch seconds, "detail": {...}}``, written by `heartbeat_write`.
 - ``jarvis:hb:queue:<queue>``: a hash, one field per worker consuming the queue, value JSON
-  ``{"ts": ..., "pid": ..., "rss": {"<pid>": bytes, ...}}`` (the worker's main process and its pool children).
+  ``{"ts": ..., "pid": ..., "rss": {"<pid>": bytes, ...}, "tasks": [...], "concurrency": n}`` (the worker's main
+  process and its pool children; the tasks its pool runs or holds, see monitoring.stuck).
 
 Timestamps, not key TTLs, decide freshness (the TTL only cleans up), so a reader can tell "3 minutes old" from
 "never seen".
@@ -80,9 +81,15 @@ def queue_consumers(client: redis.Redis, queues: list[str]) -> dict[str, dict[st
     return found
 
 
-def worker_beat(client: redis.Redis, *, worker: str, queues: list[str], rss: dict[int, int], now: float | None = None) -> None:
+def worker_beat(
+    client: redis.Redis, *, worker: str, queues: list[str], rss: dict[int, int], now: float | None = None,
+    extra: dict | None = None,
+) -> None:
+    """`extra`: more fields of the value (the worker's tasks and pool size, monitoring.stuck)."""
     ts = time.time() if now is None else now
-    value = json.dumps({"ts": ts, "pid": os.getpid(), "rss": {str(pid): size for pid, size in rss.items()}})
+    value = json.dumps(
+        {**(extra or {}), "ts": ts, "pid": os.getpid(), "rss": {str(pid): size for pid, size in rss.items()}}
+    )
     pipe = client.pipeline(transaction=False)
     for queue in queues:
         pipe.hset(queue_key(queue), worker, value)
@@ -144,12 +151,28 @@ class WorkerHeartbeat(threading.Thread):
         if not queues:
             return
         self.queues = queues
-        worker_beat(self.client, worker=self.worker.hostname, queues=queues, rss=process_tree_rss())
+        worker_beat(self.client, worker=self.worker.hostname, queues=queues, rss=process_tree_rss(), extra=self.tasks())
+
+    def tasks(self) -> dict:
+        """What the pool is running and holding, and its size: how readiness tells a hung worker (monitoring.stuck)."""
+        from django.conf import settings
+
+        from monitoring.stuck import worker_tasks
+
+        return {
+            "tasks": worker_tasks(default_expected=settings.CELERY_DEFAULT_SOFT_TIME_LIMIT),
+            "concurrency": getattr(self.worker, "concurrency", None) or 1,
+        }
 
     def run(self) -> None:
         while not self._stopped.is_set():
             try:
                 self.beat()
+            except redis.exceptions.OutOfMemoryError as exc:  # Redis full: said here, where no broker is needed
+                logger.error("worker heartbeat refused, Redis is full: %s", exc)
+                from monitoring.redisinfo import redis_full_alert
+
+                redis_full_alert(source=f"worker {self.worker.hostname}", error=exc)
             except Exception as exc:  # Redis away, consumer restarting: the next tick tries again
                 logger.warning("worker heartbeat failed: %s", exc)
             self._stopped.wait(self.interval if self.queues else min(self.interval, 0.1))  # fast until consuming

@@ -75,9 +75,11 @@ class AlertEvent(models.Model):
     target = models.CharField(max_length=64)
     state = models.CharField(max_length=8, choices=State.choices, default=State.FIRING)
     value = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
-    message = models.CharField(max_length=300, help_text="One plain sentence, ready to send to admins.")
+    message = models.CharField(max_length=300, help_text="One plain sentence, ready to send to admins (the latest cause).")
     started_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    count = models.PositiveIntegerField(default=1, help_text="How many times the cause was reported while open.")
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="When the cause was last reported.")
 
     class Meta:
         ordering = ["-started_at"]
@@ -90,10 +92,26 @@ class AlertEvent(models.Model):
         return f"{self.rule} [{self.target}] {self.state}"
 
     def text(self) -> str:
-        """What a notifier sends: the sentence, prefixed by the state."""
+        """What a notifier sends: the sentence, prefixed by the state (and how often it came, once more than once)."""
         if self.state == self.State.RESOLVED:
             return f"Resolved: {self.message}"
-        return f"Alert ({self.rule.name}): {self.message}"
+        times = f" ({self.count} times since {self.started_at:%Y-%m-%d %H:%M} UTC)" if self.count > 1 else ""
+        return f"Alert ({self.rule.name}): {self.message}{times}"
+
+
+class AlertOccurrence(models.Model):
+    """Each time an open alert's cause was reported: the history behind an event's latest message and count."""
+
+    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="occurrences")
+    at = models.DateTimeField()
+    message = models.CharField(max_length=300)
+    value = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["event", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} @ {self.at:%Y-%m-%d %H:%M:%S}: {self.message[:60]}"
 
 
 class ProviderBudget(models.Model):

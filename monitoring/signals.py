@@ -15,6 +15,7 @@ from django.conf import settings
 
 from monitoring import metrics
 from monitoring.heartbeats import WorkerHeartbeat
+from monitoring.stuck import request_received
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,13 @@ def _task_failed(sender=None, **kwargs):
 @signals.task_retry.connect(weak=False)
 def _task_retried(sender=None, request=None, **kwargs):
     metrics.task_state(task=sender.name, queue=_queue(sender, request), state="retried")
+
+
+@signals.task_received.connect(weak=False)
+def _task_received(request=None, **kwargs):
+    """Main process: when the worker took the request (a request no pool process accepts is judged from here)."""
+    if request is not None:
+        request_received(request)
 
 
 @signals.worker_init.connect(weak=False)

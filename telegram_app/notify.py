@@ -46,6 +46,10 @@ def event_text(kind: str, p: dict) -> str | None:
     if kind == "order.failed":
         side = "buy" if p.get("side") == "buy" else "sell"
         return f"⚠️ Your {side} of {symbol} did not go through: {str(p.get('error') or 'unknown error')[:200]}. Nothing else changed."
+    if kind == "order.delayed":
+        side = "buy" if p.get("side") == "buy" else "sell"
+        return (f"⏳ Your {side} of {symbol} is accepted but delayed: the desk could not queue it just now. It is kept "
+                "and goes through as soon as the desk can take work again; you will get a message then.")
     if kind == "exit.stuck":
         return f"⚠️ An exit on {symbol} is taking longer than it should. The desk keeps trying; operators are alerted."
     if kind == "wallet.exported":
@@ -54,7 +58,7 @@ def event_text(kind: str, p: dict) -> str | None:
 
 
 def _wants(kind: str, prefs: dict | None) -> bool:
-    if kind in ("order.failed", "exit.stuck", "wallet.exported"):
+    if kind in ("order.failed", "order.delayed", "exit.stuck", "wallet.exported"):
         return True  # failures and security notices are always sent
     return (prefs or {}).get("enabled", True) is not False
 
@@ -128,4 +132,7 @@ def on_alert(alert_event_id: int) -> None:
     text = ("✅ " if state == "resolved" else "🚨 ") + alert.text()
     with transaction.atomic():
         for admin_id in settings.TELEGRAM_ADMIN_IDS:
-            outbox_enqueue(chat_id=admin_id, text=text, kind="alert", dedupe_key=f"alert:{alert_event_id}:{state}:{admin_id}")
+            # A changed cause is told again (monitoring.alerts._recur): one message per occurrence count.
+            again = f":{alert.count}" if state == "firing" and alert.count > 1 else ""
+            outbox_enqueue(chat_id=admin_id, text=text, kind="alert",
+                           dedupe_key=f"alert:{alert_event_id}:{state}{again}:{admin_id}")

@@ -72,7 +72,9 @@ def outbox_enqueue(*, chat_id: int, text: str, reply_markup: dict | None = None,
             raise
         return OutboxMessage.objects.get(dedupe_key=dedupe_key)
     if row.status == Status.PENDING:
-        transaction.on_commit(lambda: send_message.delay(row.pk))
+        # robust: a broker that refuses the task (full, away) is logged, never raised into the caller; the row is
+        # kept and the outbox sweep sends it.
+        transaction.on_commit(lambda: send_message.delay(row.pk), robust=True)
     return row
 
 

@@ -23,6 +23,7 @@ KINDS = (
     "position.opened",
     "position.closed",
     "order.failed",
+    "order.delayed",  # accepted (committed) but not queued yet: reconciliation queues it again
     "exit.filled",
     "exit.stuck",
     "wallet.exported",

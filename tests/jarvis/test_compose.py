@@ -41,6 +41,18 @@ def test_every_queue_has_a_consumer_service(compose):
     assert set(QUEUES) <= consumed, f"queues without a worker service: {set(QUEUES) - consumed}"
 
 
+def test_exits_never_wait_behind_one_worker(compose):
+    """Every service that executes trades also sweeps, tpsl has two services, and so has the local desk."""
+    from jarvis.procs import LOCAL_WORKERS
+
+    services = {name: _queues(_command(svc)) for name, svc in compose["services"].items()}
+    assert all("tpsl" in queues for queues in services.values() if "trades" in queues), services
+    assert len([name for name, queues in services.items() if "tpsl" in queues]) >= 2, services
+    local = list(LOCAL_WORKERS.values())
+    assert all("tpsl" in queues for queues in local if "trades" in queues), LOCAL_WORKERS
+    assert len([queues for queues in local if {"trades", "tpsl"} <= set(queues)]) >= 2, LOCAL_WORKERS
+
+
 def test_exactly_one_beat(compose):
     beats = [name for name, svc in compose["services"].items() if "beat" in _command(svc)]
     assert beats == ["beat"]

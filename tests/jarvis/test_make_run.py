@@ -32,6 +32,21 @@ def test_preflight_says_in_one_sentence_that_redis_is_missing(settings, db):
     assert "\n" not in message
 
 
+def test_preflight_warns_when_redis_may_evict_the_brokers_keys(settings, db, second_redis):
+    """A Redis that evicts under memory pressure can drop queued tasks: preflight says so (and still passes)."""
+    import redis
+
+    settings.REDIS_URL = second_redis.url
+    quiet = io.StringIO()
+    call_command("preflight", stdout=io.StringIO(), stderr=quiet)
+    assert quiet.getvalue() == ""  # redis-server's default policy is noeviction
+    redis.Redis.from_url(second_redis.url).config_set("maxmemory-policy", "allkeys-lru")
+    warned = io.StringIO()
+    call_command("preflight", stdout=io.StringIO(), stderr=warned)
+    assert "Redis evicts keys (maxmemory-policy allkeys-lru)" in warned.getvalue()
+    assert "--maxmemory-policy noeviction" in warned.getvalue()
+
+
 def test_demo_operator_is_created_once_and_its_password_shown_once(db):
     first, second = io.StringIO(), io.StringIO()
     call_command("create_demo_operator", stdout=first)

@@ -34,3 +34,19 @@ def test_every_declared_schedule_names_a_registered_task():
     app.loader.import_default_modules()
     for spec in declared_schedules():
         assert spec["task"] in app.tasks, spec["name"]
+
+
+@pytest.mark.django_db
+def test_beat_sends_the_tpsl_sweep_with_an_expiry_of_one_interval(settings):
+    """A sweep tick nobody took within one interval is dropped by the worker that finally gets it: ticks never pile
+    up behind a busy or hung worker (beat's own entry, as django-celery-beat's scheduler builds it)."""
+    from django_celery_beat.schedulers import ModelEntry
+
+    from jarvis.celery import app
+
+    call_command("setup_periodic_tasks")
+    task = PeriodicTask.objects.get(name="tpsl sweep")
+    assert task.expire_seconds == settings.TPSL_INTERVAL_SECONDS
+    entry = ModelEntry(task, app=app)
+    assert entry.options["expires"] == settings.TPSL_INTERVAL_SECONDS
+    assert PeriodicTask.objects.get(name="beat heartbeat").expire_seconds is None  # others keep every message

@@ -76,8 +76,8 @@ def test_a_stopped_beat_raises_one_alert_and_one_resolution(beat_rule, recorded_
         assert alerts_evaluate() == {"fired": 0, "resolved": 0}  # still down: no duplicate
         event = AlertEvent.objects.get()
         assert event.state == "firing" and event.target == "beat"
-        assert "beat is down: beat heartbeat is 45 s old" in event.message
-        assert recorded_alerts == [(event.pk, "firing")]
+        assert "beat is down: beat heartbeat is 75 s old" in event.message  # the open alert follows its cause
+        assert event.count == 1 and recorded_alerts == [(event.pk, "firing")]  # a new age is no new alert
 
         app.send_task("monitoring.heartbeat", kwargs={"component": "beat"})  # beat is back
         wait_for(lambda: alerts_evaluate()["resolved"] == 1, message="the resolution")

@@ -2,7 +2,9 @@
 submitted order by its signature status BEFORE anything is re-sent; re-queue orders nobody is working on; and compare
 each wallet's on-chain token balances with its open positions.
 
-Only orders of the desk's current mode are looked at: the configured RPC is the only chain that can answer for them.
+Only on-chain orders of the desk's current mode are resolved: the configured RPC is the only chain that can answer for
+them. Stale orders that need an attempt are re-queued in that mode and in paper (an accepted order whose message the
+broker refused is queued again here).
 """
 
 from __future__ import annotations
@@ -34,9 +36,7 @@ def orders_reconcile() -> dict[str, int]:
     """Resolve signed/submitted orders by signature status; re-queue the unresolved and the stale. Returns counts."""
     mode = _mode()
     counts: Counter[str] = Counter()
-    if mode is None:
-        return dict(counts)
-    signed = list(
+    signed = [] if mode is None else list(
         Order.objects.filter(status__in=IN_CHAIN, mode=mode)
         .exclude(signature="")
         .select_related("position__wallet", "position__token")
@@ -64,12 +64,16 @@ def orders_reconcile() -> dict[str, int]:
                 # Still landable (the landing loop re-sends the same bytes) or expired (a fresh attempt).
                 requeue.append(order.id)
     cutoff = timezone.now() - timedelta(seconds=settings.EXECUTION_STALE_SECONDS)
-    stale = Order.objects.filter(status__in=NEEDS_ATTEMPT, mode=mode, updated_at__lt=cutoff).values_list("id", flat=True)
+    # Paper orders too: one that was accepted but never queued (the broker refused it) waits here for its next message.
+    modes = [Mode.PAPER] if mode is None else [mode, Mode.PAPER]
+    stale = Order.objects.filter(status__in=NEEDS_ATTEMPT, mode__in=modes, updated_at__lt=cutoff).values_list(
+        "id", flat=True)
     for order_id in stale:
         if order_id not in requeue and not order_lease_held(order_id):
             requeue.append(order_id)
             counts["stale"] += 1
-    counts["requeued"] = _enqueue(requeue)
+    if requeue or mode is not None:  # a paper desk with nothing stale reports nothing
+        counts["requeued"] = _enqueue(requeue)
     if len(requeue) > counts["requeued"]:
         counts["already_queued"] = len(requeue) - counts["requeued"]
     if any(counts.values()):

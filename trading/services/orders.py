@@ -134,4 +134,25 @@ def order_enqueue(*, order_id: int, mode: str | None = None) -> None:
     from trading.tasks import PAPER_ORDER_HEADER, execute_order
 
     headers = {PAPER_ORDER_HEADER: True} if mode == Mode.PAPER else None
-    transaction.on_commit(lambda: execute_order.apply_async((order_id,), ignore_result=True, headers=headers))
+
+    def publish() -> None:
+        try:
+            execute_order.apply_async((order_id,), ignore_result=True, headers=headers)
+        except Exception as exc:  # the broker refused (full, away): the order is committed and stays pending
+            order_delayed(order_id=order_id, error=exc)
+
+    transaction.on_commit(publish)
+
+
+def order_delayed(*, order_id: int, error: Exception) -> None:
+    """An accepted order that could not be queued: logged, and an `order.delayed` event tells the trader. The order
+    stays pending; reconciliation queues it again once it is stale (trading.execution.reconcile)."""
+    logger.error("order %s committed but not queued: %s", order_id, str(error)[:200])
+    order = Order.objects.select_related("position__token", "trader").filter(id=order_id).first()
+    if order is None:
+        return
+    token = order.position.token
+    event_publish(kind="order.delayed", trader=order.trader, payload={
+        "order_id": order.id, "position_id": order.position_id, "side": order.side, "reason": order.reason,
+        "mint": token.mint, "symbol": token.symbol,
+    })

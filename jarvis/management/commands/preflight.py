@@ -9,20 +9,27 @@ from django.db import connection
 
 
 class Command(BaseCommand):
-    help = "Exit non-zero with one sentence if Redis or the database cannot be reached."
+    help = ("Exit non-zero with one sentence if Redis or the database cannot be reached; warn when Redis may evict "
+            "keys (the broker needs maxmemory-policy noeviction).")
 
     def handle(self, *args, **options):
         client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
         try:
             client.ping()
+            policy = client.info("memory").get("maxmemory_policy", "")
         except redis.RedisError:
             safe = settings.REDIS_URL.split("@")[-1]
             raise CommandError(
                 f"Redis is not reachable at {safe}: start one with "
-                "`redis-server --daemonize yes --save '' --appendonly no` or point REDIS_URL at a running server."
+                "`redis-server --daemonize yes --save '' --appendonly no --maxmemory-policy noeviction` or point REDIS_URL at a running server."
             ) from None
         finally:
             client.close()
+        if policy != "noeviction":
+            self.stderr.write(
+                f"preflight: warning: Redis evicts keys (maxmemory-policy {policy}); the Celery broker can lose queued "
+                "tasks. Run it with `--maxmemory-policy noeviction` (docs/configuration.md)."
+            )
         try:
             connection.ensure_connection()
         except Exception as exc:  # any driver error: the point is one sentence

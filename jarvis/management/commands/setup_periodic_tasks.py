@@ -45,6 +45,7 @@ class Command(BaseCommand):
                 "args": json.dumps(spec.get("args", [])),
                 "description": spec.get("description", ""),
                 "expires": None,
+                "expire_seconds": spec.get("expire_seconds"),  # a message not taken by then is dropped
             }
             if spec.get("queue"):
                 defaults["queue"] = spec["queue"]
