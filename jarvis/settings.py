@@ -7,11 +7,10 @@ import importlib.util
 import os
 from pathlib import Path
 
-from dotenv import load_dotenv
-
 from jarvis.config import (
     ConfigError,
     database_from_url,
+    dotenv_load,
     env_bool,
     env_choice,
     env_decimal,
@@ -26,8 +25,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("JARVIS_VAR_DIR") or BASE_DIR / "var")
 
 # A local .env (written by `make run` on first start) fills in what the real environment leaves unset.
-if not env_bool("JARVIS_IGNORE_DOTENV", False):
-    load_dotenv(BASE_DIR / ".env", override=False)
+DOTENV_FILE = dotenv_load(BASE_DIR)
 
 VERSION = "0.1.0"
 

@@ -1,9 +1,11 @@
 """Heartbeats in Redis: components (beat, bot, price feed) and Celery workers per queue.
 
 Keys (all under ``jarvis:hb:``):
-- ``jarvis:hb:<component>``: JSON ``{"ts": epoch seconds, "detail": {...}}``, written by `heartbeat_write`.
+- ``jarvis:hb:<component>``: JSON ``{"ts": epoch seconds, "detail": {...}, "mode": ...}``, written by `heartbeat_write`.
 - ``jarvis:hb:queue:<queue>``: a hash, one field per worker consuming the queue, value JSON
-  ``{"ts": ..., "pid": ..., "rss": {"<pid>": bytes, ...}}`` (the worker's main process and its pool children).
+  ``{"ts": ..., "pid": ..., "rss": {"<pid>": bytes, ...}, "mode": ...}`` (the worker's main process and its pool children).
+
+``mode`` is the TRADING_MODE the reporting process runs (monitoring.modes compares them).
 
 Timestamps, not key TTLs, decide freshness (the TTL only cleans up), so a reader can tell "3 minutes old" from
 "never seen".
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import redis
+from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -55,9 +58,12 @@ def queue_key(queue: str) -> str:
     return f"{PREFIX}queue:{queue}"
 
 
-def heartbeat_write(client: redis.Redis, *, component: str, detail: dict | None = None, now: float | None = None) -> float:
+def heartbeat_write(client: redis.Redis, *, component: str, detail: dict | None = None, now: float | None = None,
+                    mode: str | None = None) -> float:
+    """``mode``: the trading mode the component runs (default: this process's)."""
     ts = time.time() if now is None else now
-    client.set(component_key(component), json.dumps({"ts": ts, "detail": detail or {}}), ex=KEEP_SECONDS)
+    payload = {"ts": ts, "detail": detail or {}, "mode": mode or settings.TRADING_MODE}
+    client.set(component_key(component), json.dumps(payload), ex=KEEP_SECONDS)
     return ts
 
 
@@ -82,7 +88,8 @@ def queue_consumers(client: redis.Redis, queues: list[str]) -> dict[str, dict[st
 
 def worker_beat(client: redis.Redis, *, worker: str, queues: list[str], rss: dict[int, int], now: float | None = None) -> None:
     ts = time.time() if now is None else now
-    value = json.dumps({"ts": ts, "pid": os.getpid(), "rss": {str(pid): size for pid, size in rss.items()}})
+    value = json.dumps({"ts": ts, "pid": os.getpid(), "rss": {str(pid): size for pid, size in rss.items()},
+                        "mode": settings.TRADING_MODE})
     pipe = client.pipeline(transaction=False)
     for queue in queues:
         pipe.hset(queue_key(queue), worker, value)
