@@ -1,4 +1,5 @@
-"""Correlation ids: one id follows an HTTP request or a Telegram update into every task it causes and onto every log line."""
+"""Correlation ids: one id follows an HTTP request or a Telegram update into every task it causes and onto every log
+line; and the filter that keeps routine periodic runs out of the INFO log."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import contextvars
 import logging
 import re
 import uuid
+
+from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
+from django.core.exceptions import AppRegistryNotReady
+
+from jarvis.periodic import routine_task_names
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 
@@ -48,3 +54,39 @@ class CorrelationIdMiddleware:
             correlation_id.reset(token)
         response["X-Request-ID"] = value
         return response
+
+
+BEAT_SENDING = "Scheduler: Sending due task %s (%s)"  # celery.beat's line for each entry it sends
+
+
+class RoutineTaskFilter(logging.Filter):
+    """Celery's lines for each run of a periodic housekeeping task (the worker's "received" and "succeeded", beat's
+    "Sending due task") go out at DEBUG: the 1 s exit sweep alone would write two INFO lines a second. A run that did
+    something says so in its own log line; failures, retries and every other task keep their level."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(name)
+        self._names: frozenset[str] | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not self._routine(record):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+    def _routine(self, record: logging.LogRecord) -> bool:
+        if record.name == "celery.beat" and record.msg == BEAT_SENDING and isinstance(record.args, tuple):
+            task = record.args[-1]
+        elif record.msg in (LOG_RECEIVED, LOG_SUCCESS) and isinstance(record.args, dict):
+            task = record.args.get("name")
+        else:
+            return False
+        return task in self._routine_names()
+
+    def _routine_names(self) -> frozenset[str]:
+        if self._names is None:
+            try:
+                self._names = routine_task_names()
+            except AppRegistryNotReady:  # logging before Django is set up: nothing is routine yet
+                return frozenset()
+        return self._names

@@ -330,7 +330,12 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "text"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "jarvis.logging.CorrelationIdFilter"}, "redact": {"()": "jarvis.redact.RedactFilter"}},
+    "filters": {
+        "correlation": {"()": "jarvis.logging.CorrelationIdFilter"},
+        "redact": {"()": "jarvis.redact.RedactFilter"},
+        # Each run of a periodic housekeeping task (the 1 s exit sweep, heartbeats, ...) at DEBUG, not INFO.
+        "routine": {"()": "jarvis.logging.RoutineTaskFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -340,7 +345,9 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["correlation", "redact"]},
+        "console": {
+            "class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["routine", "correlation", "redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

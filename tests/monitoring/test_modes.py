@@ -11,7 +11,7 @@ from django.urls import reverse
 from jarvis.celery import MODE_HEADER, QUEUES, app
 from monitoring.alerts import alert_rule_create, alerts_evaluate
 from monitoring.checks import readiness_run
-from monitoring.heartbeats import heartbeat_read, redis_for, worker_beat
+from monitoring.heartbeats import heartbeat_read, queue_consumers, redis_for, worker_beat
 from monitoring.models import AlertEvent, AlertRule
 from monitoring.services import heartbeat_record
 from tests.conftest import wait_for
@@ -36,10 +36,9 @@ def test_every_heartbeat_names_the_mode_its_process_runs(paper_desk):
     worker_beat(client, worker="w-sandbox@test", queues=["trades"], rss={1: 1})
     heartbeat_record(component="bot")
     assert heartbeat_read(client, ["bot"])["bot"]["mode"] == "sandbox"
-    from monitoring.heartbeats import queue_consumers
-
     consumers = queue_consumers(client, ["trades"])["trades"]
-    assert {name: beat["mode"] for name, beat in consumers.items()} == {"w-paper@test": "paper", "w-sandbox@test": "sandbox"}
+    modes = {name: beat["mode"] for name, beat in consumers.items()}
+    assert modes == {"w-paper@test": "paper", "w-sandbox@test": "sandbox"}
 
 
 @pytest.mark.django_db
@@ -69,7 +68,8 @@ def test_a_process_stopped_in_another_mode_is_no_longer_counted(readiness_settin
     assert readiness_run(components=["mode"])["components"]["mode"]["status"] == "up"
     readiness_settings.TRADING_MODE = "paper"
     mode = readiness_run(components=["mode"])["components"]["mode"]
-    assert mode["status"] == "down" and mode["detail"] == "processes disagree on the trading mode (live: beat; paper: this process)"
+    assert mode["status"] == "down"
+    assert mode["detail"] == "processes disagree on the trading mode (live: beat; paper: this process)"
 
 
 def test_beats_heartbeat_names_the_mode_beat_runs_not_the_workers(readiness_settings, clean_redis, celery_worker):
