@@ -158,13 +158,17 @@ def test_the_environment_beats_dotenv_in_every_process_and_screen_of_the_desk(tm
         assert scraped.returncode == 0 and "jarvis_" in scraped.stdout, scraped.stderr
 
         # The log at INFO (the environment's level, not .env's warning) without a line per sweep: wait for sweeps.
-        probe = Celery("desk-probe", broker=second_redis.url)  # asks the desk's workers, on the desk's Redis
+        # Asks the desk's workers, on the desk's Redis; never this process's current app (shared tasks would follow it).
+        probe = Celery("desk-probe", broker=second_redis.url, set_as_current=False)
 
         def swept(times: int) -> bool:
             stats = probe.control.inspect(timeout=1.0).stats() or {}
             return any(s.get("total", {}).get("trading.tpsl_sweep", 0) >= times for s in stats.values())
 
-        wait_for(lambda: swept(5), timeout=60, interval=0.5, message="five sweeps run by the desk")
+        try:
+            wait_for(lambda: swept(5), timeout=60, interval=0.5, message="five sweeps run by the desk")
+        finally:
+            probe.close()
         desk = process_tree(honcho.pid)
         honcho.send_signal(signal.SIGINT)
         assert honcho.wait(timeout=60) is not None
