@@ -59,10 +59,24 @@ class CorrelationIdMiddleware:
 BEAT_SENDING = "Scheduler: Sending due task %s (%s)"  # celery.beat's line for each entry it sends
 
 
+_NUMBER = re.compile(r"\b\d+\b")
+_NOTHING = {"None", "False", "0", "{}", "[]", "()", "''"}
+
+
+def result_shows_work(value: str) -> bool:
+    """Whether a task's result (Celery's repr of it) says the run did something: not empty, not only zero counts."""
+    value = str(value).strip()
+    if value in _NOTHING:
+        return False
+    numbers = _NUMBER.findall(value)
+    return not numbers or any(int(number) for number in numbers)
+
+
 class RoutineTaskFilter(logging.Filter):
     """Celery's lines for each run of a periodic housekeeping task (the worker's "received" and "succeeded", beat's
     "Sending due task") go out at DEBUG: the 1 s exit sweep alone would write two INFO lines a second. A run that did
-    something says so in its own log line; failures, retries and every other task keep their level."""
+    something keeps its INFO "succeeded" line when its result says so (a count above zero), and says so in its own
+    log line where it has one; failures, retries and every other task keep their level."""
 
     def __init__(self, name: str = "") -> None:
         super().__init__(name)
@@ -79,6 +93,8 @@ class RoutineTaskFilter(logging.Filter):
             task = record.args[-1]
         elif record.msg in (LOG_RECEIVED, LOG_SUCCESS) and isinstance(record.args, dict):
             task = record.args.get("name")
+            if record.msg == LOG_SUCCESS and result_shows_work(record.args.get("return_value", "None")):
+                return False
         else:
             return False
         return task in self._routine_names()

@@ -13,7 +13,7 @@ import pytest
 from celery.app import trace
 from django.conf import settings
 
-from jarvis.logging import BEAT_SENDING
+from jarvis.logging import BEAT_SENDING, result_shows_work
 
 
 @pytest.fixture
@@ -64,3 +64,20 @@ def test_a_failed_sweep_and_the_sweeps_own_report_keep_their_level(console):
     text = console.getvalue()
     assert " ERROR celery.app.trace " in text and "trading.tpsl_sweep[0f0f] raised unexpected: boom" in text
     assert " INFO trading.tpsl.runner " in text and "tpsl sweep {'claimed': 1}" in text
+
+
+def test_a_routine_run_whose_result_shows_work_keeps_its_succeeded_line_at_info(console):
+    logging.getLogger("celery").setLevel(logging.INFO)
+    run("trading.reconcile_orders", returned="{'orders': {'resolved': 0, 'expired': 0}}")
+    assert console.getvalue() == ""
+    run("trading.reconcile_orders", returned="{'orders': {'resolved': 2, 'expired': 0}}")
+    (line,) = console.getvalue().splitlines()
+    assert " INFO celery.app.trace " in line and "succeeded" in line and "'resolved': 2" in line
+
+
+@pytest.mark.parametrize(("result", "work"), [
+    ("None", False), ("0", False), ("{}", False), ("{'fired': 0, 'resolved': 0}", False), ("3", True),
+    ("{'fired': 1, 'resolved': 0}", True), ("{'key': 'k1', 'n': 0}", False), ("'done'", True),
+])
+def test_what_counts_as_work_in_a_result(result, work):
+    assert result_shows_work(result) is work
