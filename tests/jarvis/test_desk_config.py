@@ -29,12 +29,23 @@ from dotenv import dotenv_values
 from monitoring.heartbeats import heartbeat_read, queue_consumers, redis_for
 from tests.conftest import wait_for
 from tests.fixtures.monitoring import free_port
+from jarvis.desk import honcho_argv
 from tests.jarvis.test_shutdown import alive, kill_groups, process_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_ID = 900001
 READINESS_TOKEN = "desk-config-readiness-token"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def test_honcho_gets_no_env_file_of_its_own_and_may_not_be_given_one():
+    from honcho.command import parser
+
+    args = parser.parse_args(honcho_argv(["-d", ".", "-f", "var/Procfile", "start"]))
+    assert (args.env, args.app_root, args.command) == (os.devnull, ".", "start")
+    for extra in (["-e", "other.env"], ["--env=other.env"]):
+        with pytest.raises(SystemExit, match="jarvis.desk reads .env itself"):
+            honcho_argv(["start", *extra])
 
 
 def desk_env(tmp_path, sandbox, redis_url: str, ports: dict[str, int]) -> dict[str, str]:
