@@ -119,7 +119,8 @@ def request_header(request, name: str) -> str | None:
 
 
 @signals.before_task_publish.connect
-def _propagate_correlation_id(headers=None, **kwargs):
+def _stamp_headers(headers=None, **kwargs):
+    """Every message carries the correlation id in effect and the publisher's trading mode."""
     if headers is None:
         return
     value = corr.get()
