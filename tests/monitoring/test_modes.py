@@ -11,7 +11,7 @@ from django.urls import reverse
 from jarvis.celery import MODE_HEADER, QUEUES, app
 from monitoring.alerts import alert_rule_create, alerts_evaluate
 from monitoring.checks import readiness_run
-from monitoring.heartbeats import heartbeat_read, queue_consumers, redis_for, worker_beat
+from monitoring.heartbeats import component_key, heartbeat_read, queue_consumers, redis_for, worker_beat
 from monitoring.models import AlertEvent, AlertRule
 from monitoring.services import heartbeat_record
 from tests.conftest import wait_for
@@ -21,12 +21,20 @@ DISAGREE = "processes disagree on the trading mode (paper: beat, bot, w-paper@te
 
 
 @pytest.fixture
-def paper_desk(readiness_settings, clean_redis):
+def own_redis(readiness_settings, second_redis):
+    """Heartbeats in a Redis of the test's own: the session's worker thread beats into the shared one, in whatever
+    mode this process's settings say at that moment."""
+    readiness_settings.REDIS_URL = second_redis.url
+    return readiness_settings
+
+
+@pytest.fixture
+def paper_desk(own_redis):
     """A worker, beat and the bot that report paper (the mode they ran when they wrote their heartbeats)."""
-    worker_beat(redis_for(readiness_settings.REDIS_URL), worker="w-paper@test", queues=list(QUEUES), rss={1: 1})
+    worker_beat(redis_for(own_redis.REDIS_URL), worker="w-paper@test", queues=list(QUEUES), rss={1: 1})
     heartbeat_record(component="beat")
     heartbeat_record(component="bot")
-    return readiness_settings
+    return own_redis
 
 
 def test_every_heartbeat_names_the_mode_its_process_runs(paper_desk):
@@ -60,7 +68,8 @@ def test_processes_that_disagree_on_the_mode_fail_readiness_and_raise_an_alert(p
 
 
 @pytest.mark.django_db
-def test_a_process_stopped_in_another_mode_is_no_longer_counted(readiness_settings, clean_redis):
+def test_a_process_stopped_in_another_mode_is_no_longer_counted(own_redis):
+    readiness_settings = own_redis
     client = redis_for(readiness_settings.REDIS_URL)
     readiness_settings.TRADING_MODE = "live"
     worker_beat(client, worker="w-old@test", queues=list(QUEUES), now=time.time() - 60, rss={1: 1})
@@ -72,10 +81,11 @@ def test_a_process_stopped_in_another_mode_is_no_longer_counted(readiness_settin
     assert mode["detail"] == "processes disagree on the trading mode (live: beat; paper: this process)"
 
 
-def test_beats_heartbeat_names_the_mode_beat_runs_not_the_workers(readiness_settings, clean_redis, celery_worker):
+def test_beats_heartbeat_names_the_mode_beat_runs_not_the_workers(readiness_settings, celery_worker):
     """Beat's heartbeat is written by a worker: the mode comes with the message, from the process that published it."""
-    app.send_task("monitoring.heartbeat", kwargs={"component": "beat"}, headers={MODE_HEADER: "sandbox"})
     client = redis_for(readiness_settings.REDIS_URL)
+    client.delete(component_key("beat"), component_key("bot"))
+    app.send_task("monitoring.heartbeat", kwargs={"component": "beat"}, headers={MODE_HEADER: "sandbox"})
     wait_for(lambda: heartbeat_read(client, ["beat"])["beat"] is not None, message="the beat heartbeat")
     assert heartbeat_read(client, ["beat"])["beat"]["mode"] == "sandbox"  # the worker itself runs paper
     app.send_task("monitoring.heartbeat", kwargs={"component": "bot"})  # published here: this process's mode
