@@ -18,6 +18,10 @@ from django.conf import settings  # noqa: E402
 
 from jarvis import logging as corr  # noqa: E402
 
+# Message header naming the TRADING_MODE of the process that published the task: beat's heartbeat task reports beat's
+# own mode (monitoring.modes), not the mode of the worker that runs it.
+MODE_HEADER = "jarvis_mode"
+
 QUEUES = ("trades", "tpsl", "telegram", "backups", "default")
 
 # Routing by task name, first match wins. Task names are explicit (`app.verb_noun`), never derived from modules.
@@ -106,19 +110,31 @@ def _use_django_logging(**kwargs):
     logging.config.dictConfig(settings.LOGGING)
 
 
+def request_header(request, name: str) -> str | None:
+    """A header of our own on a task's request (an attribute of the request, or in its headers when run eagerly)."""
+    value = getattr(request, name, None)
+    if value is None and isinstance(request.headers, dict):
+        value = request.headers.get(name)
+    return value
+
+
 @signals.before_task_publish.connect
-def _propagate_correlation_id(headers=None, **kwargs):
+def _stamp_headers(headers=None, **kwargs):
+    """Every message carries the correlation id in effect and the publisher's trading mode."""
+    if headers is None:
+        return
     value = corr.get()
-    if value and headers is not None:
+    if value:
         headers.setdefault(corr.HEADER, value)
+    headers.setdefault(MODE_HEADER, settings.TRADING_MODE)
 
 
 @signals.task_prerun.connect
 def _bind_correlation_id(task=None, **kwargs):
-    value = getattr(task.request, corr.HEADER, None) if task is not None else None
-    if value is None and task is not None:
-        value = (task.request.headers or {}).get(corr.HEADER) if isinstance(task.request.headers, dict) else None
-    corr.bind(value or task.request.id)
+    if task is None:
+        corr.bind(None)
+        return
+    corr.bind(request_header(task.request, corr.HEADER) or task.request.id)
 
 
 @signals.task_postrun.connect

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -107,6 +108,24 @@ def env_int_list(name: str) -> list[int]:
         return [int(item) for item in items]
     except ValueError:
         raise ConfigError(f"{name} must be a comma-separated list of numeric ids") from None
+
+
+def dotenv_file(base_dir: Path) -> Path | None:
+    """The `.env` file: JARVIS_ENV_FILE, else `.env` at the project root; None when JARVIS_IGNORE_DOTENV is true."""
+    if env_bool("JARVIS_IGNORE_DOTENV", False):
+        return None
+    return Path(raw("JARVIS_ENV_FILE", None) or base_dir / ".env")
+
+
+def dotenv_load(base_dir: Path) -> Path | None:
+    """Fill in from `.env` what the real environment leaves unset: the environment, then `.env`, then defaults.
+
+    The one precedence for every process: settings call this, and so does the local process manager (jarvis.desk)
+    before it starts the desk's processes, so they inherit exactly the environment the settings read."""
+    path = dotenv_file(base_dir)
+    if path is not None:
+        load_dotenv(path, override=False)
+    return path
 
 
 def database_from_url(name: str, default: str, *, base_dir: Path, conn_max_age: int = 0) -> dict:

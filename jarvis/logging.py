@@ -1,4 +1,5 @@
-"""Correlation ids: one id follows an HTTP request or a Telegram update into every task it causes and onto every log line."""
+"""Correlation ids: one id follows an HTTP request or a Telegram update into every task it causes and onto every log
+line; and the filter that keeps routine periodic runs out of the INFO log."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import contextvars
 import logging
 import re
 import uuid
+
+from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
+from django.core.exceptions import AppRegistryNotReady
+
+from jarvis.periodic import routine_task_names
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 
@@ -48,3 +54,55 @@ class CorrelationIdMiddleware:
             correlation_id.reset(token)
         response["X-Request-ID"] = value
         return response
+
+
+BEAT_SENDING = "Scheduler: Sending due task %s (%s)"  # celery.beat's line for each entry it sends
+
+
+_NUMBER = re.compile(r"\b\d+\b")
+_NOTHING = {"None", "False", "0", "{}", "[]", "()", "''"}
+
+
+def result_shows_work(value: str) -> bool:
+    """Whether a task's result (Celery's repr of it) says the run did something: not empty, not only zero counts."""
+    value = str(value).strip()
+    if value in _NOTHING:
+        return False
+    numbers = _NUMBER.findall(value)
+    return not numbers or any(int(number) for number in numbers)
+
+
+class RoutineTaskFilter(logging.Filter):
+    """Celery's lines for each run of a periodic housekeeping task (the worker's "received" and "succeeded", beat's
+    "Sending due task") go out at DEBUG: the 1 s exit sweep alone would write two INFO lines a second. A run that did
+    something keeps its INFO "succeeded" line when its result says so (a count above zero), and says so in its own
+    log line where it has one; failures, retries and every other task keep their level."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(name)
+        self._names: frozenset[str] | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not self._routine(record):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+    def _routine(self, record: logging.LogRecord) -> bool:
+        if record.name == "celery.beat" and record.msg == BEAT_SENDING and isinstance(record.args, tuple):
+            task = record.args[-1]
+        elif record.msg in (LOG_RECEIVED, LOG_SUCCESS) and isinstance(record.args, dict):
+            task = record.args.get("name")
+            if record.msg == LOG_SUCCESS and result_shows_work(record.args.get("return_value", "None")):
+                return False
+        else:
+            return False
+        return task in self._routine_names()
+
+    def _routine_names(self) -> frozenset[str]:
+        if self._names is None:
+            try:
+                self._names = routine_task_names()
+            except AppRegistryNotReady:  # logging before Django is set up: nothing is routine yet
+                return frozenset()
+        return self._names

@@ -44,6 +44,13 @@ def queue_depths() -> dict[str, int] | None:
     return _guarded("queue depths", depths)
 
 
+def mode_problem() -> str | None:
+    """The sentence naming processes that run another trading mode than this one, or None (all agree, or unknown)."""
+    from monitoring.modes import modes_disagreement, process_modes
+
+    return _guarded("process modes", lambda: modes_disagreement(process_modes()))
+
+
 def positions_overview() -> dict:
     """Open positions by status and mode, stuck exits, and failed sells of the last 24 hours."""
     from trading.models import Order, Position
@@ -121,6 +128,7 @@ def desk_overview() -> dict:
         "health": health,
         "components_down": sorted(by_status.get("down", [])),
         "queues": queue_depths(),
+        "mode_problem": mode_problem(),
         "positions": positions_overview(),
         "pnl": pnl_today(),
         "alerts": alerts_firing(),

@@ -7,11 +7,10 @@ import importlib.util
 import os
 from pathlib import Path
 
-from dotenv import load_dotenv
-
 from jarvis.config import (
     ConfigError,
     database_from_url,
+    dotenv_load,
     env_bool,
     env_choice,
     env_decimal,
@@ -26,8 +25,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("JARVIS_VAR_DIR") or BASE_DIR / "var")
 
 # A local .env (written by `make run` on first start) fills in what the real environment leaves unset.
-if not env_bool("JARVIS_IGNORE_DOTENV", False):
-    load_dotenv(BASE_DIR / ".env", override=False)
+DOTENV_FILE = dotenv_load(BASE_DIR)
 
 VERSION = "0.1.0"
 
@@ -336,7 +334,12 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "text"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "jarvis.logging.CorrelationIdFilter"}, "redact": {"()": "jarvis.redact.RedactFilter"}},
+    "filters": {
+        "correlation": {"()": "jarvis.logging.CorrelationIdFilter"},
+        "redact": {"()": "jarvis.redact.RedactFilter"},
+        # Each run of a periodic housekeeping task (the 1 s exit sweep, heartbeats, ...) at DEBUG, not INFO.
+        "routine": {"()": "jarvis.logging.RoutineTaskFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -346,7 +349,9 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["correlation", "redact"]},
+        "console": {
+            "class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["routine", "correlation", "redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

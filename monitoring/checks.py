@@ -2,7 +2,8 @@
 
 Components: postgres, redis (memory and refused writes, monitoring.redisinfo), queue:<name> for every Celery queue (a live consumer's heartbeat, from a worker that is
 not stuck), workers (no worker stuck in a task past its expected time, monitoring.stuck), beat (fresher than three beat
-intervals), price_feed, bot, and solana_rpc in live mode. MONITORING_READINESS_SKIP drops some
+intervals), price_feed, bot, mode (every process runs the same
+trading mode), and solana_rpc in live mode. MONITORING_READINESS_SKIP drops some
 (e.g. "bot" on a desk that runs without Telegram).
 """
 
@@ -25,6 +26,7 @@ from django.db import connections
 from monitoring import heartbeats
 from monitoring.redisinfo import redis_memory, write_refused
 from monitoring.stuck import stuck_workers
+from monitoring.modes import modes_disagreement, process_modes
 
 _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="readiness")
 
@@ -60,7 +62,7 @@ def _queues() -> list[str]:
 
 
 def readiness_components() -> list[str]:
-    names = ["postgres", "redis", *(f"queue:{q}" for q in _queues()), "workers", "beat", "price_feed", "bot"]
+    names = ["postgres", "redis", *(f"queue:{q}" for q in _queues()), "workers", "beat", "price_feed", "bot", "mode"]
     if settings.TRADING_MODE == "live":
         names.append("solana_rpc")
     skip = set(settings.MONITORING_READINESS_SKIP)
@@ -157,6 +159,15 @@ def check_price_feed() -> str:
     return detail
 
 
+def check_mode() -> str:
+    """Every process that reports a mode (monitoring.modes) runs the one this process runs."""
+    modes = process_modes()
+    problem = modes_disagreement(modes)
+    if problem:
+        raise CheckFailed(problem)
+    return f"{len(modes)} process(es) run {settings.TRADING_MODE}"
+
+
 # One keep-alive client per process, built at import: building one per check costs an SSL context each time,
 # which a loaded machine can stretch past the check's timeout.
 _http: dict[str, httpx.Client] = {"client": httpx.Client()}
@@ -196,6 +207,8 @@ def _check_for(name: str):
         return check_price_feed
     if name == "bot":
         return lambda: check_heartbeat("bot", settings.MONITORING_BOT_STALE_SECONDS)
+    if name == "mode":
+        return check_mode
     if name == "solana_rpc":
         return check_solana_rpc
     raise ValueError(f"unknown readiness component {name!r}")

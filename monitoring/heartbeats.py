@@ -1,10 +1,12 @@
 """Heartbeats in Redis: components (beat, bot, price feed) and Celery workers per queue.
 
 Keys (all under ``jarvis:hb:``):
-- ``jarvis:hb:<component>``: JSON ``{"ts": epoch seconds, "detail": {...}}``, written by `heartbeat_write`.
+- ``jarvis:hb:<component>``: JSON ``{"ts": epoch seconds, "detail": {...}, "mode": ...}``, written by `heartbeat_write`.
 - ``jarvis:hb:queue:<queue>``: a hash, one field per worker consuming the queue, value JSON
-  ``{"ts": ..., "pid": ..., "rss": {"<pid>": bytes, ...}, "tasks": [...], "concurrency": n}`` (the worker's main
+  ``{"ts": ..., "pid": ..., "rss": {"<pid>": bytes, ...}, "tasks": [...], "concurrency": n, "mode": ...}`` (the worker's main
   process and its pool children; the tasks its pool runs or holds, see monitoring.stuck).
+
+``mode`` is the TRADING_MODE the reporting process runs (monitoring.modes compares them).
 
 Timestamps, not key TTLs, decide freshness (the TTL only cleans up), so a reader can tell "3 minutes old" from
 "never seen".
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 import redis
+from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -56,9 +59,12 @@ def queue_key(queue: str) -> str:
     return f"{PREFIX}queue:{queue}"
 
 
-def heartbeat_write(client: redis.Redis, *, component: str, detail: dict | None = None, now: float | None = None) -> float:
+def heartbeat_write(client: redis.Redis, *, component: str, detail: dict | None = None, now: float | None = None,
+                    mode: str | None = None) -> float:
+    """``mode``: the trading mode the component runs (default: this process's)."""
     ts = time.time() if now is None else now
-    client.set(component_key(component), json.dumps({"ts": ts, "detail": detail or {}}), ex=KEEP_SECONDS)
+    payload = {"ts": ts, "detail": detail or {}, "mode": mode or settings.TRADING_MODE}
+    client.set(component_key(component), json.dumps(payload), ex=KEEP_SECONDS)
     return ts
 
 
@@ -88,7 +94,8 @@ def worker_beat(
     """`extra`: more fields of the value (the worker's tasks and pool size, monitoring.stuck)."""
     ts = time.time() if now is None else now
     value = json.dumps(
-        {**(extra or {}), "ts": ts, "pid": os.getpid(), "rss": {str(pid): size for pid, size in rss.items()}}
+        {**(extra or {}), "ts": ts, "pid": os.getpid(), "rss": {str(pid): size for pid, size in rss.items()},
+         "mode": settings.TRADING_MODE}
     )
     pipe = client.pipeline(transaction=False)
     for queue in queues:

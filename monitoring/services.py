@@ -12,14 +12,15 @@ from monitoring.heartbeats import heartbeat_write, redis_for
 logger = logging.getLogger(__name__)
 
 
-def heartbeat_record(*, component: str, detail: dict | None = None) -> float | None:
+def heartbeat_record(*, component: str, detail: dict | None = None, mode: str | None = None) -> float | None:
     """Record in Redis that ``component`` (beat, bot, price_feed, ...) is alive now.
 
     Returns the timestamp written, or None when Redis is unreachable: a heartbeat never breaks its caller
-    (the bot's loop, the price feed); the missing heartbeat is what readiness and alerts then report.
+    (the bot's loop, the price feed); the missing heartbeat is what readiness and alerts then report. ``mode``: the
+    trading mode the component runs, when it is not this process (beat's heartbeat is written by a worker).
     """
     try:
-        return heartbeat_write(redis_for(settings.REDIS_URL), component=component, detail=detail)
+        return heartbeat_write(redis_for(settings.REDIS_URL), component=component, detail=detail, mode=mode)
     except redis.RedisError as exc:
         logger.warning("heartbeat of %s not recorded: %s", component, exc)
         return None

@@ -7,15 +7,17 @@ import logging
 import httpx
 from celery import shared_task
 
+from jarvis.celery import MODE_HEADER, request_header
 from monitoring.services import heartbeat_record, heartbeat_row_record
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="monitoring.heartbeat", soft_time_limit=5, time_limit=10, ignore_result=True)
-def heartbeat(component: str) -> None:
-    """Beat's heartbeat: proves beat schedules and a default-queue worker runs it."""
-    heartbeat_record(component=component, detail={"via": "celery"})
+@shared_task(bind=True, name="monitoring.heartbeat", soft_time_limit=5, time_limit=10, ignore_result=True)
+def heartbeat(self, component: str) -> None:
+    """Beat's heartbeat: proves beat schedules and a default-queue worker runs it. It carries beat's trading mode
+    (the publisher's, jarvis.celery.MODE_HEADER), not the worker's."""
+    heartbeat_record(component=component, detail={"via": "celery"}, mode=request_header(self.request, MODE_HEADER))
     heartbeat_row_record(component=component, detail={"via": "celery"})
 
 

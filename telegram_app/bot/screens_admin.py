@@ -28,14 +28,18 @@ def status(account, inc, *args):
     ages = [time.time() - p.at for p in prices.values()]
     price_line = f"oldest {max(ages):.0f} s, newest {min(ages):.0f} s" if ages else "none cached"
     missing = len(mints) - len(prices)
+    mode = f"Trading mode: {settings.TRADING_MODE}"
     try:
         from monitoring.heartbeats import queue_consumers, redis_for
+        from monitoring.modes import modes_disagreement, process_modes
 
         consumers = queue_consumers(redis_for(settings.REDIS_URL), list(QUEUES))
         workers = ", ".join(f"{q}: {len(c)}" for q, c in consumers.items())
+        problem = modes_disagreement(process_modes())
+        mode += f"; {problem}" if problem else " (every process)"
     except Exception as exc:  # monitoring may not run here; say so rather than fail
         workers = f"unknown ({type(exc).__name__})"
-    return Screen("Desk status\nQueues: " + ", ".join(f"{q} {n}" for q, n in depth.items()) +
+    return Screen(f"Desk status\n{mode}\nQueues: " + ", ".join(f"{q} {n}" for q, n in depth.items()) +
                   f"\nWorkers per queue: {workers}\nOpen positions: {open_positions.count()}\n"
                   f"Prices of held tokens: {price_line}" + (f", {missing} without a price" if missing else ""))
 

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
-from jarvis.management.commands.setup_periodic_tasks import declared_schedules
+from jarvis.periodic import declared_schedules
 
 
 @pytest.mark.django_db

@@ -30,7 +30,7 @@ def test_ready_when_every_component_is_up_with_details_for_staff(staff_client, r
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "ready"
-    expected = {"postgres", "redis", "beat", "bot", "price_feed", "workers", *(f"queue:{q}" for q in QUEUES)}
+    expected = {"postgres", "redis", "beat", "bot", "price_feed", "workers", "mode", *(f"queue:{q}" for q in QUEUES)}
     assert set(body["components"]) == expected
     for result in body["components"].values():
         assert result["status"] == "up"

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 
-from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-
-def declared_schedules() -> list[dict]:
-    found = []
-    for config in apps.get_app_configs():
-        try:
-            module = importlib.import_module(f"{config.name}.schedules")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{config.name}.schedules":
-                continue
-            raise
-        found.extend(getattr(module, "PERIODIC_TASKS", []))
-    return found
+from jarvis.periodic import declared_schedules
 
 
 class Command(BaseCommand):
