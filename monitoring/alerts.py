@@ -3,7 +3,7 @@
 A rule's ``metric`` is one of METRICS. Evaluation (the `monitoring.evaluate_alerts` task on beat) observes each
 enabled rule's targets; a target that crosses its threshold gets ONE firing event (unique while firing, so no
 duplicates however often it is evaluated), not sooner than ``cooldown_minutes`` after the previous event of the
-same target; when the condition clears the event is resolved. Both are handed to monitoring.notifiers on commit.
+same target; when the condition clears the event is resolved. Both are published on commit as "alert.changed" events (jarvis.events).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from functools import cached_property
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from monitoring import notifiers, selectors
+from jarvis.events import event_emit_on_commit
+from monitoring import selectors
 from monitoring.models import AlertEvent, AlertRule
 
 logger = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ def _fire(rule: AlertRule, obs: Observation, now: datetime) -> int:
             event = AlertEvent.objects.create(
                 rule=rule, target=obs.target, value=obs.value, message=obs.message[:300], started_at=now
             )
-            notifiers.notify_on_commit(event.pk)
+            event_emit_on_commit("alert.changed", event.pk)
     except IntegrityError:  # another evaluator fired it first
         return 0
     logger.warning("alert firing: %s", obs.message)
@@ -246,7 +247,7 @@ def _resolve(event: AlertEvent, now: datetime) -> int:
             state=AlertEvent.State.RESOLVED, resolved_at=now
         )
         if won:
-            notifiers.notify_on_commit(event.pk)
+            event_emit_on_commit("alert.changed", event.pk)
     if won:
         logger.info("alert resolved: %s [%s]", event.rule.name, event.target)
     return won

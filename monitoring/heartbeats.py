@@ -19,32 +19,18 @@ import time
 from pathlib import Path
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from jarvis.redis import redis_client
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "jarvis:hb:"
 KEEP_SECONDS = 7 * 24 * 3600
-_clients: dict[tuple[str, float], redis.Redis] = {}
-_clients_lock = threading.Lock()
 
 
 def redis_for(url: str, *, timeout: float = 2.0) -> redis.Redis:
-    """A shared client with short socket timeouts (a dead Redis answers an error, never a hang)."""
-    key = (url, timeout)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = redis.Redis.from_url(
-                url,
-                socket_connect_timeout=timeout,
-                socket_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),
-                health_check_interval=0,
-            )
-            _clients[key] = client
-        return client
+    """A shared client with short socket timeouts and no retries (a dead Redis answers an error, never a hang)."""
+    return redis_client(url, timeout=timeout, retry=False)
 
 
 def component_key(component: str) -> str:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import httpx
-import redis
 from django.conf import settings
 
+from jarvis.redis import redis_client
 from trading.chain import shared_client
 from trading.models.choices import SOL_MINT
 
@@ -43,16 +43,6 @@ class PricePoint:
 
     def is_fresh(self, max_age: float | None = None) -> bool:
         return self.age_seconds <= (settings.PRICE_MAX_AGE_SECONDS if max_age is None else max_age)
-
-
-_clients: dict[str, redis.Redis] = {}
-
-
-def _redis() -> redis.Redis:
-    url = settings.REDIS_URL
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    return _clients[url]
 
 
 def _positive(value) -> Decimal | None:
@@ -147,7 +137,7 @@ def prices_refresh(*, mints: list[str], client: httpx.Client | None = None) -> d
 def prices_store(points: dict[str, PricePoint]) -> None:
     if not points:
         return
-    pipe = _redis().pipeline(transaction=False)
+    pipe = redis_client().pipeline(transaction=False)
     for mint, point in points.items():
         value = {"p": str(point.price), "t": point.at, "s": point.source, "d": point.decimals}
         pipe.set(KEY_PREFIX + mint, json.dumps(value), ex=KEY_TTL_SECONDS)
@@ -164,13 +154,13 @@ def _decode(raw: bytes | None) -> PricePoint | None:
 
 def price_get(*, mint: str) -> PricePoint | None:
     """The cached price of `mint` with its timestamp, or None when there is no data (never zero)."""
-    return _decode(_redis().get(KEY_PREFIX + mint))
+    return _decode(redis_client().get(KEY_PREFIX + mint))
 
 
 def prices_get_many(*, mints: list[str]) -> dict[str, PricePoint]:
     if not mints:
         return {}
-    raws = _redis().mget([KEY_PREFIX + m for m in mints])
+    raws = redis_client().mget([KEY_PREFIX + m for m in mints])
     return {m: p for m, p in ((m, _decode(r)) for m, r in zip(mints, raws)) if p is not None}
 
 

@@ -11,6 +11,7 @@ import signal
 from django.conf import settings
 from telegram import Update
 
+from jarvis.locks import Lease
 from telegram_app import botapi, limits, services
 from telegram_app.bot.app import build_application
 
@@ -18,9 +19,14 @@ logger = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 
-def lock_for(token: str, api_url: str) -> limits.SingleInstanceLock:
+def lock_for(token: str, api_url: str) -> Lease:
     digest = hashlib.sha256(f"{api_url}|{token}".encode()).hexdigest()[:16]
-    return limits.SingleInstanceLock(f"runbot:{digest}")
+    return limits.single_instance_lock(f"runbot:{digest}")
+
+
+def _acquire(lock: Lease) -> None:
+    if not lock.acquire():
+        raise limits.LockHeld(lock.holder() or "another process")
 
 
 def _heartbeat(mode: str) -> None:
@@ -33,7 +39,7 @@ def _heartbeat(mode: str) -> None:
         logger.warning("could not write the bot heartbeat", exc_info=True)
 
 
-async def _hold(lock: limits.SingleInstanceLock, stop: asyncio.Event, mode: str = "polling") -> None:
+async def _hold(lock: Lease, stop: asyncio.Event, mode: str = "polling") -> None:
     """Keep the single-instance lock and the heartbeat fresh while the bot runs. On a thread of its own: behind
     the handlers' pool (busy updates, or handlers waiting on a slow price source) a refresh could wait past the
     lock's lifetime and the bot would stop itself."""
@@ -45,13 +51,13 @@ async def _hold(lock: limits.SingleInstanceLock, stop: asyncio.Event, mode: str 
         await loop.run_in_executor(keeper, _heartbeat, mode)
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=lock.ttl_ms / 3000)
+                await asyncio.wait_for(stop.wait(), timeout=lock.seconds / 3)
             except TimeoutError:
                 pass
             if parent is not None and os.getppid() != parent:
                 logger.error("the runbot reader that started this partition is gone; stopping")
                 stop.set()
-            if not stop.is_set() and not await loop.run_in_executor(keeper, lock.refresh):
+            if not stop.is_set() and not await loop.run_in_executor(keeper, lock.renew):
                 logger.error("the single-bot lock was lost; stopping so two bots never run at once")
                 stop.set()
             elif not stop.is_set():
@@ -138,7 +144,7 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
     api_url = api_url or settings.TELEGRAM_API_URL
     stop = stop or asyncio.Event()
     lock = lock_for(token, api_url if mode != "partition" else f"{api_url}#partition{partition}")
-    await asyncio.to_thread(lock.acquire)
+    await asyncio.to_thread(_acquire, lock)
     loop = asyncio.get_running_loop()
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):

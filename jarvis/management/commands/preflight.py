@@ -7,22 +7,21 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from jarvis.redis import redis_client
+
 
 class Command(BaseCommand):
     help = "Exit non-zero with one sentence if Redis or the database cannot be reached."
 
     def handle(self, *args, **options):
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
         try:
-            client.ping()
+            redis_client(retry=False).ping()
         except redis.RedisError:
             safe = settings.REDIS_URL.split("@")[-1]
             raise CommandError(
                 f"Redis is not reachable at {safe}: start one with "
                 "`redis-server --daemonize yes --save '' --appendonly no` or point REDIS_URL at a running server."
             ) from None
-        finally:
-            client.close()
         try:
             connection.ensure_connection()
         except Exception as exc:  # any driver error: the point is one sentence
