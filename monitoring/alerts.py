@@ -15,12 +15,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jarvis.events import event_emit_on_commit
 from monitoring import selectors
+from monitoring.budgets import budget_usage
+from monitoring.checks import readiness_components, readiness_run
 from monitoring.models import AlertEvent, AlertRule
+from monitoring.taskstats import task_outcomes
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +45,6 @@ class Context:
 
     @cached_property
     def readiness(self) -> dict:
-        from monitoring.checks import readiness_run
-
         return readiness_run()["components"]
 
     @cached_property
@@ -55,8 +57,6 @@ class Context:
 
     @cached_property
     def budgets(self) -> list[dict]:
-        from monitoring.budgets import budget_usage
-
         return budget_usage(now=self.now)
 
 
@@ -93,8 +93,6 @@ def _exit_failures(rule: AlertRule, ctx: Context) -> list[Observation]:
 
 
 def _error_rate(rule: AlertRule, ctx: Context) -> list[Observation]:
-    from monitoring.taskstats import task_outcomes
-
     failed, finished = task_outcomes(minutes=rule.window_minutes, now=ctx.now.timestamp())
     rate = Decimal(failed * 100) / finished if finished else Decimal(0)
     rate = rate.quantize(Decimal("0.01"))
@@ -145,8 +143,6 @@ def _raised(rule: AlertRule, ctx: Context) -> list[Observation]:
 
 
 def _readiness_targets() -> list[str]:
-    from monitoring.checks import readiness_components
-
     return readiness_components()
 
 
@@ -196,8 +192,12 @@ def rule_problems(*, metric: str, threshold, target: str = "", window_minutes: i
 
 
 def alert_rule_create(**fields) -> AlertRule:
-    """Create a rule after model validation (raises django ValidationError with the reasons)."""
+    """Create a rule after validation (raises django ValidationError with the reasons)."""
     rule = AlertRule(**fields)
+    problems = rule_problems(metric=rule.metric, threshold=rule.threshold, target=rule.target,
+                             window_minutes=rule.window_minutes)
+    if problems:
+        raise ValidationError(problems)
     rule.full_clean()
     rule.save()
     return rule
