@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import httpx
@@ -20,6 +21,7 @@ from django.conf import settings
 from jarvis.redis import redis_client
 from trading.chain import shared_client
 from trading.models.choices import SOL_MINT
+from trading.tpsl.decide import PRICE_OK, price_status
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,11 @@ class PricePoint:
         return max(0.0, time.time() - self.at)
 
     def is_fresh(self, max_age: float | None = None) -> bool:
-        return self.age_seconds <= (settings.PRICE_MAX_AGE_SECONDS if max_age is None else max_age)
+        """A positive price at most `max_age` seconds old (PRICE_MAX_AGE_SECONDS by default): the one freshness
+        test, the TP/SL engine's (trading.tpsl.decide.price_status)."""
+        max_age = settings.PRICE_MAX_AGE_SECONDS if max_age is None else max_age
+        now = datetime.now(UTC)
+        return price_status(self.price, datetime.fromtimestamp(self.at, tz=UTC), now, timedelta(seconds=max_age)) == PRICE_OK
 
 
 def _positive(value) -> Decimal | None:
