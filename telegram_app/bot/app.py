@@ -31,6 +31,7 @@ from telegram_app.bot.pool import handle_in_child, pool_create
 from telegram_app.bot.router import handle
 from telegram_app.bot.transport import BotApiRequest
 from telegram_app.limits import send_done, send_gate
+from telegram_app.tasks import delete_message
 
 logger = logging.getLogger(__name__)
 THREADS = 16
@@ -190,8 +191,6 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
 
 
 def _delete_later(chat_id: int, message_id: int, seconds: int) -> None:
-    from telegram_app.tasks import delete_message
-
     delete_message.apply_async((chat_id, message_id), countdown=seconds)
 
 
