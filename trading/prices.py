@@ -21,7 +21,6 @@ from django.conf import settings
 from jarvis.redis import redis_client
 from trading.chain import shared_client
 from trading.models.choices import SOL_MINT
-from trading.tpsl.decide import PRICE_OK, price_status
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +29,21 @@ DEXSCREENER_BATCH = 30
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 KEY_PREFIX = "jarvis:price:"
 KEY_TTL_SECONDS = 24 * 3600
+
+
+PRICE_OK = "ok"
+PRICE_MISSING = "missing"
+PRICE_STALE = "stale"
+
+
+def price_status(price: Decimal | None, price_time: datetime | None, now: datetime, stale_after: timedelta) -> str:
+    """The one freshness test (trades, the TP/SL sweep and its exit decision): a missing, non-positive or
+    non-finite price is "missing", one older than `stale_after` is "stale"; either is no data, never zero."""
+    if price is None or price_time is None or not price.is_finite() or price <= 0:
+        return PRICE_MISSING
+    if now - price_time > stale_after:
+        return PRICE_STALE
+    return PRICE_OK
 
 
 @dataclass(frozen=True)
@@ -44,8 +58,7 @@ class PricePoint:
         return max(0.0, time.time() - self.at)
 
     def is_fresh(self, max_age: float | None = None) -> bool:
-        """A positive price at most `max_age` seconds old (PRICE_MAX_AGE_SECONDS by default): the one freshness
-        test, the TP/SL engine's (trading.tpsl.decide.price_status)."""
+        """A positive price at most `max_age` seconds old (PRICE_MAX_AGE_SECONDS by default): `price_status`."""
         max_age = settings.PRICE_MAX_AGE_SECONDS if max_age is None else max_age
         now = datetime.now(UTC)
         return price_status(self.price, datetime.fromtimestamp(self.at, tz=UTC), now, timedelta(seconds=max_age)) == PRICE_OK

@@ -13,7 +13,7 @@ from trading.selectors import wallet_balances
 from trading.services import (
     trading_settings_get,
     trading_settings_update,
-    wallet_create as create,
+    wallet_create as trader_wallet_create,
     wallet_export,
     wallet_import,
 )
@@ -90,7 +90,7 @@ def _holdings(account) -> list[str]:
 def wallet_create(account, inc, *args):
     if not inc.private:
         return Answer("Create wallets in a private chat with me.", alert=True)
-    w = create(trader=account.trader)
+    w = trader_wallet_create(trader=account.trader)
     return Screen(f"Your new wallet: {w.public_key}\nSend SOL to it to trade on-chain. /wallet shows its balance.")
 
 

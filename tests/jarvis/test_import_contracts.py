@@ -18,6 +18,7 @@ def test_the_import_contracts_hold():
         "monitoring.metrics imports no app",
         "Backups stand alone",
         "Product code never imports the stand-ins",
+        "No import circles inside the apps (a service may enqueue its Celery task: HackSoft)",
     } <= names
     run = subprocess.run(
         [str(Path(sys.executable).with_name("lint-imports")), "--no-cache", "--no-logo"],
