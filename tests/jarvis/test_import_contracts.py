@@ -18,13 +18,14 @@ def test_the_import_contracts_hold():
         "monitoring.metrics imports no app",
         "Backups stand alone",
         "Product code never imports the stand-ins",
-        "No import circles inside the apps (a service may enqueue its Celery task: HackSoft)",
+        "No import circles inside the apps",
     } <= names
     run = subprocess.run(
         [str(Path(sys.executable).with_name("lint-imports")), "--no-cache", "--no-logo"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert f"Contracts: {len(contracts)} kept, 0 broken." in run.stdout
+    report = " ".join(run.stdout.split())  # long names wrap
+    assert f"Contracts: {len(contracts)} kept, 0 broken." in report
     for name in names:
-        assert f"{name} KEPT" in run.stdout
+        assert f"{name} KEPT" in report
