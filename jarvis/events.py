@@ -1,12 +1,14 @@
 """The desk's one event registry: a publisher names a kind, and the handlers subscribed to that kind are called
-with the event's message. Publishers never import their subscribers (DESIGN.md, "Direction of knowledge").
+with the event's message. Publishers never import their subscribers (docs/architecture.md, "Direction of knowledge").
 
-| kind | published by | message | subscribed by |
-| --- | --- | --- | --- |
-| position.opened, position.closed, order.failed, exit.filled, exit.stuck, wallet.exported, prices.stale | trading (`trading.events`: a DomainEvent row, after commit) | the DomainEvent id | telegram_app (messages), monitoring (exits metric) |
-| alert.raise | trading, backups (at once) | `{"key", "summary", "severity"}` | monitoring (raises the alert) |
-| alert.changed | monitoring (an AlertEvent fired or resolved, after commit) | the AlertEvent id | telegram_app (admin messages), monitoring (webhook) |
-| provider.calls | trading (`trading.chain.observe`, at once) | `{provider: calls}` | monitoring (usage and budgets) |
+- DOMAIN_KINDS (position.opened, position.closed, order.failed, exit.filled, exit.stuck, wallet.exported,
+  prices.stale): published by trading (`trading.events`: a DomainEvent row, after commit); the message is the
+  DomainEvent id; telegram_app turns them into messages, monitoring counts exits.
+- alert.raise: published by trading and backups (at once); `{"key", "summary", "severity"}`; monitoring raises it.
+- alert.changed: published by monitoring when an AlertEvent fires or resolves (after commit); the AlertEvent id;
+  telegram_app tells the admins, monitoring's webhook posts it.
+- provider.calls: published by trading (`trading.chain.observe`, at once); `{provider: calls}`; monitoring counts
+  them against the providers' budgets.
 
 A handler that raises is logged and never affects the publisher or the other handlers. Events published "at once"
 run their handlers in the publisher's thread and transaction; "after commit" ones once that transaction commits

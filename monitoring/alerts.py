@@ -3,7 +3,8 @@
 A rule's ``metric`` is one of METRICS. Evaluation (the `monitoring.evaluate_alerts` task on beat) observes each
 enabled rule's targets; a target that crosses its threshold gets ONE firing event (unique while firing, so no
 duplicates however often it is evaluated), not sooner than ``cooldown_minutes`` after the previous event of the
-same target; when the condition clears the event is resolved. Both are published on commit as "alert.changed" events (jarvis.events).
+same target; when the condition clears the event is resolved. Both are published on commit as "alert.changed"
+events (jarvis.events).
 """
 
 from __future__ import annotations

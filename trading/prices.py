@@ -60,8 +60,8 @@ class PricePoint:
     def is_fresh(self, max_age: float | None = None) -> bool:
         """A positive price at most `max_age` seconds old (PRICE_MAX_AGE_SECONDS by default): `price_status`."""
         max_age = settings.PRICE_MAX_AGE_SECONDS if max_age is None else max_age
-        now = datetime.now(UTC)
-        return price_status(self.price, datetime.fromtimestamp(self.at, tz=UTC), now, timedelta(seconds=max_age)) == PRICE_OK
+        at = datetime.fromtimestamp(self.at, tz=UTC)
+        return price_status(self.price, at, datetime.now(UTC), timedelta(seconds=max_age)) == PRICE_OK
 
 
 def _positive(value) -> Decimal | None:

@@ -1,8 +1,8 @@
 """Running sweeps from beat: a lock so runs never overlap, a start throttle so a backlog never piles up, shards.
 
-- The run lock (jarvis.locks.Lease) lives for less than one interval (TPSL_INTERVAL_SECONDS x 0.9) and a watchdog thread renews it while
-  the run is alive: a slow run keeps it (the next ticks skip), a dead run loses it before the next tick, and a run
-  whose renewal failed (someone else holds the lock) stops before claiming anything.
+- The run lock (jarvis.locks.Lease) lives for less than one interval (TPSL_INTERVAL_SECONDS x 0.9) and a watchdog
+  thread renews it while the run is alive: a slow run keeps it (the next ticks skip), a dead run loses it before the
+  next tick, and a run whose renewal failed (someone else holds the lock) stops before claiming anything.
 - The start marker (also shorter than the interval, never released) lets at most one run start per interval: beat
   messages that queued up behind a slow worker find it taken and return at once.
 - Above TPSL_SHARD_BUDGET open positions the beat task splits the book by token id into shards and queues one
