@@ -34,6 +34,7 @@ run: install
 	@exec $(PY) -m jarvis.desk -d . -f var/Procfile start
 
 test: install
+	$(VENV)/bin/lint-imports --no-logo  # the import contracts in pyproject.toml (docs/architecture.md: direction of knowledge)
 	@bash tools/chromium.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret-key-not-for-production \
 	JARVIS_IGNORE_DOTENV=true JARVIS_VAR_DIR=$(CURDIR)/var/test $(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -1,23 +1,17 @@
 """Loud failures: every backup, verification or prune failure is logged at ERROR, recorded on its BackupRecord by the
-caller, and raised as an alert through monitoring (`monitoring.services.alert_raise`, which notifies the admins and
-deduplicates per key while the alert is open)."""
+caller, and published as an "alert.raise" event (jarvis.events): monitoring raises it, which notifies the admins and
+deduplicates per key while the alert is open. Backups import no other app."""
 
 from __future__ import annotations
 
 import logging
 
-from django.apps import apps
+from jarvis.events import event_emit
 
 logger = logging.getLogger(__name__)
 
 
 def backup_alert(*, key: str, title: str, detail: str) -> None:
     logger.error("%s: %s", title, detail, extra={"alert_key": key})
-    if not apps.is_installed("monitoring"):
-        return
-    try:
-        from monitoring.services import alert_raise
-
-        alert_raise(key=f"backups:{key}", summary=f"{title}: {detail}"[:1000], severity="critical")
-    except Exception:  # an alerting failure must not hide the backup failure that caused it
-        logger.exception("could not raise the backup alert %s through monitoring", key)
+    # a subscriber's failure is logged by the registry and never hides the backup failure that caused it
+    event_emit("alert.raise", {"key": f"backups:{key}", "summary": f"{title}: {detail}"[:1000], "severity": "critical"})

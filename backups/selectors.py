@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from backups.models import BackupRecord
@@ -21,8 +22,6 @@ def backup_latest(*, verified: bool = False, exclude_kinds: tuple[str, ...] = ()
 
 def database_other_connections() -> int:
     """How many other sessions are connected to the default database (PostgreSQL; 0 elsewhere)."""
-    from django.db import connection
-
     if connection.vendor != "postgresql":
         return 0
     with connection.cursor() as cursor:

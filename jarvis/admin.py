@@ -6,7 +6,10 @@ from django.contrib import admin, messages
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
+from jarvis.selectors import desk_overview
+from trading.errors import TradingError
 from trading.models.choices import LAMPORTS_PER_SOL
+from trading.services import kill_switch_set
 
 admin.site.site_header = "Jarvis desk"
 admin.site.site_title = "Jarvis"
@@ -33,8 +36,6 @@ def sol(lamports: int | None) -> str:
 
 
 def _index(request, extra_context=None):
-    from jarvis.selectors import desk_overview
-
     desk = desk_overview()
     pnl = desk["pnl"]
     desk["pnl_text"] = {"realised": sol(pnl["realised_lamports"]), "unrealised": sol(pnl["unrealised_lamports"])}
@@ -48,9 +49,6 @@ def _index(request, extra_context=None):
 
 def kill_switch_toggle_view(request):
     """POST enabled=on|off (+ reason): turn the global kill switch on or off as the logged-in operator."""
-    from trading.errors import TradingError
-    from trading.services import kill_switch_set
-
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     if not request.user.has_perm("trading.change_killswitch"):

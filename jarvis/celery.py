@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import logging.config
 import os
 
 from celery import Celery, signals
+from django.db import close_old_connections
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jarvis.settings")
@@ -105,8 +107,6 @@ app.autodiscover_tasks(["trading.tpsl"])  # the exit engine's tasks (trading/tps
 @signals.setup_logging.connect
 def _use_django_logging(**kwargs):
     """Celery logs through Django's LOGGING (connecting this signal stops Celery configuring its own)."""
-    import logging.config
-
     logging.config.dictConfig(settings.LOGGING)
 
 
@@ -150,6 +150,5 @@ def _database_connections(task=None, **kwargs):
     inside their caller's connection and transaction."""
     if task is not None and getattr(task.request, "is_eager", False):
         return
-    from django.db import close_old_connections
 
     close_old_connections()

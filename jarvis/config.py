@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import dj_database_url
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -131,8 +133,6 @@ def dotenv_load(base_dir: Path) -> Path | None:
 def database_from_url(name: str, default: str, *, base_dir: Path, conn_max_age: int = 0) -> dict:
     """Parse DATABASE_URL into a Django DATABASES entry (Postgres or SQLite); connections are kept for
     `conn_max_age` seconds (0: one per request or task)."""
-    import dj_database_url
-
     url = raw(name, default)
     scheme = urlsplit(url).scheme
     if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
@@ -185,8 +185,6 @@ def redis_url(name: str, default: str) -> str:
 def exit_on_config_error() -> None:
     """Load settings now; on a configuration error print one line and exit(2) instead of a traceback."""
     try:
-        from django.conf import settings
-
         settings.INSTALLED_APPS  # noqa: B018 - forces settings to load
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sentry_sdk
+from sentry_sdk.integrations.celery import CeleryIntegration
+from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST, EventScrubber
 
 from jarvis.redact import sentry_before_send
@@ -38,9 +40,6 @@ def _drop_breadcrumb_urls(crumb, hint):
 
 
 def init_sentry(*, dsn: str, environment: str, traces_sample_rate: float, release: str) -> None:
-    from sentry_sdk.integrations.celery import CeleryIntegration
-    from sentry_sdk.integrations.django import DjangoIntegration
-
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,

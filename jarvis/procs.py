@@ -5,6 +5,7 @@ docker-compose.yml gives each of these roles its own service; tests check the tw
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -52,8 +53,6 @@ def procfile_lines(*, port: int = 8000, flower_port: int = 5555) -> dict[str, st
 
 def extra_processes(python: str) -> dict[str, str]:
     """Processes contributed by apps (sandbox servers, the bot) through `<app>.procs.PROCESSES(python)`."""
-    import importlib
-
     extra: dict[str, str] = {}
     for app in ("sandbox", "telegram_app", "monitoring", "backups"):
         try:

@@ -12,7 +12,9 @@ import re
 from urllib.parse import urlsplit
 
 import base58
+from django.conf import settings
 from django.core.signals import setting_changed
+from solders.keypair import Keypair
 
 FILTERED = "[Filtered]"
 _B58_WORD = re.compile(r"[1-9A-HJ-NP-Za-km-z]{64,90}")  # a 64-byte secret key is 64 to 88 base58 characters
@@ -47,8 +49,6 @@ def configured_secrets() -> list[str]:
 
 
 def _read_secrets() -> list[str]:
-    from django.conf import settings
-
     values = [getattr(settings, name, None) for name in (
         "SECRET_KEY", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "BAGS_API_KEY", "JUPITER_API_KEY",
         "METRICS_TOKEN", "MONITORING_READINESS_TOKEN", "FLOWER_BASIC_AUTH")]
@@ -63,8 +63,6 @@ def _read_secrets() -> list[str]:
 
 def is_secret_key(raw: bytes) -> bool:
     """64 bytes that are a Solana keypair (seed + its own public key); a transaction signature is not."""
-    from solders.keypair import Keypair
-
     return len(raw) == 64 and bytes(Keypair.from_seed(raw[:32]).pubkey()) == raw[32:]
 
 

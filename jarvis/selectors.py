@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from decimal import ROUND_FLOOR, Decimal
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+
+from monitoring.checks import readiness_cached
+from monitoring.models import AlertEvent
+from monitoring.selectors import queue_depths as depths
+from trading.models import KillSwitch, Order, Position, Trader
+from trading.models.choices import POSITION_LIVE
+from trading.prices import prices_get_many
+from trading.selectors import value_lamports
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +35,6 @@ def _guarded(name: str, read):
 
 
 def health_overview() -> dict | None:
-    from monitoring.checks import readiness_cached
-
     def read() -> dict:
         report = readiness_cached()
         components = {name: {"status": c["status"], "detail": c["detail"]} for name, c in report["components"].items()}
@@ -39,8 +44,6 @@ def health_overview() -> dict | None:
 
 
 def queue_depths() -> dict[str, int] | None:
-    from monitoring.selectors import queue_depths as depths
-
     return _guarded("queue depths", depths)
 
 
@@ -53,9 +56,6 @@ def mode_problem() -> str | None:
 
 def positions_overview() -> dict:
     """Open positions by status and mode, stuck exits, and failed sells of the last 24 hours."""
-    from trading.models import Order, Position
-    from trading.models.choices import POSITION_LIVE
-
     live = Position.objects.filter(status__in=POSITION_LIVE)
     counts = live.aggregate(
         total=Count("id"),
@@ -75,10 +75,6 @@ def pnl_today() -> dict:
     Open positions are summed per token in SQL (value is linear in size), so this is one row per token held and
     one Redis MGET, however large the book. Tokens without a cached price are counted, not guessed.
     """
-    from trading.models import Order, Position
-    from trading.models.choices import LAMPORTS_PER_SOL, POSITION_LIVE
-    from trading.prices import prices_get_many
-
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     realised = Order.objects.filter(side="sell", status="confirmed", confirmed_at__gte=start).aggregate(
         v=Sum("realised_pnl_lamports"))["v"] or 0
@@ -93,29 +89,22 @@ def pnl_today() -> dict:
         if point is None:
             unpriced += 1
             continue
-        whole = Decimal(row["size"]) / (Decimal(10) ** row["token__decimals"])
-        unrealised += int((whole * point.price * LAMPORTS_PER_SOL).to_integral_value(ROUND_FLOOR)) - row["cost"]
+        unrealised += value_lamports(size=row["size"], decimals=row["token__decimals"], price=point.price) - row["cost"]
     return {"realised_lamports": int(realised), "unrealised_lamports": unrealised, "unpriced_tokens": unpriced,
             "prices_available": prices is not None}
 
 
 def alerts_firing(*, limit: int = ALERTS_SHOWN) -> dict:
-    from monitoring.models import AlertEvent
-
     firing = AlertEvent.objects.filter(state="firing").select_related("rule").order_by("-started_at")
     return {"count": firing.count(), "latest": list(firing[:limit])}
 
 
 def kill_switch_global():
     """The global kill switch row, or None when it was never set (trading is on)."""
-    from trading.models import KillSwitch
-
     return KillSwitch.objects.filter(trader__isnull=True).first()
 
 
 def traders_paused() -> int:
-    from trading.models import Trader
-
     return Trader.objects.filter(is_paused=True).count()
 
 

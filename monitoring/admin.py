@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from monitoring.alerts import rule_problems
 from monitoring.budgets import budget_cache_clear
 from monitoring.models import AlertEvent, AlertOccurrence, AlertRule, Heartbeat, ProviderBudget, ProviderUsageDay, UptimeMinute
 
@@ -12,10 +14,27 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class AlertRuleForm(forms.ModelForm):
+    class Meta:
+        model = AlertRule
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        problems = rule_problems(metric=cleaned.get("metric") or "", threshold=cleaned.get("threshold"),
+                                 target=cleaned.get("target") or "", window_minutes=cleaned.get("window_minutes"))
+        for field, reason in problems.items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, reason)
+        return cleaned
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
-    """Rules are validated by the model (unknown metric, threshold out of range): the form shows the reason."""
+    """Rules are validated by monitoring.alerts.rule_problems (unknown metric, threshold out of range): the form
+    shows the reason."""
 
+    form = AlertRuleForm
     list_display = ("name", "metric", "target", "threshold", "window_minutes", "cooldown_minutes", "enabled")
     list_filter = ("metric", "enabled")
     list_editable = ("enabled",)

@@ -3,7 +3,8 @@
 A rule's ``metric`` is one of METRICS. Evaluation (the `monitoring.evaluate_alerts` task on beat) observes each
 enabled rule's targets; a target that crosses its threshold gets ONE firing event (unique while firing, so no
 duplicates however often it is evaluated), not sooner than ``cooldown_minutes`` after the previous event of the
-same target; when the condition clears the event is resolved. Both are handed to monitoring.notifiers on commit.
+same target; when the condition clears the event is resolved. Both are published on commit as "alert.changed"
+events (jarvis.events).
 
 An open event follows its cause: an evaluated rule whose sentence changes while it fires has its message updated
 in place; an alert raised again by code (`alert_raise` with the key of an open event) counts one more occurrence,
@@ -20,11 +21,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from monitoring import notifiers, selectors
+from jarvis.events import event_emit_on_commit
+from monitoring import selectors
+from monitoring.budgets import budget_usage
+from monitoring.checks import readiness_components, readiness_run
 from monitoring.models import AlertEvent, AlertOccurrence, AlertRule
+from monitoring.taskstats import task_outcomes
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +51,6 @@ class Context:
 
     @cached_property
     def readiness(self) -> dict:
-        from monitoring.checks import readiness_run
-
         return readiness_run()["components"]
 
     @cached_property
@@ -59,8 +63,6 @@ class Context:
 
     @cached_property
     def budgets(self) -> list[dict]:
-        from monitoring.budgets import budget_usage
-
         return budget_usage(now=self.now)
 
 
@@ -97,8 +99,6 @@ def _exit_failures(rule: AlertRule, ctx: Context) -> list[Observation]:
 
 
 def _error_rate(rule: AlertRule, ctx: Context) -> list[Observation]:
-    from monitoring.taskstats import task_outcomes
-
     failed, finished = task_outcomes(minutes=rule.window_minutes, now=ctx.now.timestamp())
     rate = Decimal(failed * 100) / finished if finished else Decimal(0)
     rate = rate.quantize(Decimal("0.01"))
@@ -150,8 +150,6 @@ def _raised(rule: AlertRule, ctx: Context) -> list[Observation]:
 
 
 def _readiness_targets() -> list[str]:
-    from monitoring.checks import readiness_components
-
     return readiness_components()
 
 
@@ -201,8 +199,12 @@ def rule_problems(*, metric: str, threshold, target: str = "", window_minutes: i
 
 
 def alert_rule_create(**fields) -> AlertRule:
-    """Create a rule after model validation (raises django ValidationError with the reasons)."""
+    """Create a rule after validation (raises django ValidationError with the reasons)."""
     rule = AlertRule(**fields)
+    problems = rule_problems(metric=rule.metric, threshold=rule.threshold, target=rule.target,
+                             window_minutes=rule.window_minutes)
+    if problems:
+        raise ValidationError(problems)
     rule.full_clean()
     rule.save()
     return rule
@@ -244,7 +246,7 @@ def _fire(rule: AlertRule, obs: Observation, now: datetime) -> int:
                 rule=rule, target=obs.target, value=obs.value, message=obs.message[:300], started_at=now, last_seen_at=now
             )
             AlertOccurrence.objects.create(event=event, at=now, message=event.message, value=obs.value)
-            notifiers.notify_on_commit(event.pk)
+            event_emit_on_commit("alert.changed", event.pk)
     except IntegrityError:  # another evaluator fired it first
         return 0
     logger.warning("alert firing: %s", obs.message)
@@ -257,7 +259,7 @@ def _resolve(event: AlertEvent, now: datetime) -> int:
             state=AlertEvent.State.RESOLVED, resolved_at=now
         )
         if won:
-            notifiers.notify_on_commit(event.pk)
+            event_emit_on_commit("alert.changed", event.pk)
     if won:
         logger.info("alert resolved: %s [%s]", event.rule.name, event.target)
     return won
@@ -277,7 +279,7 @@ def _recur(event: AlertEvent, obs: Observation, now: datetime) -> None:
         locked.save(update_fields=["count", "last_seen_at", "message", "value"])
         AlertOccurrence.objects.create(event=locked, at=now, message=message, value=obs.value)
         if changed:
-            notifiers.notify_on_commit(locked.pk)
+            event_emit_on_commit("alert.changed", locked.pk)
     if changed:
         logger.warning("alert cause changed (%s times): %s", locked.count, message)
 

@@ -9,6 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring import selectors
+from monitoring.budgets import budget_usage
+from monitoring.checks import readiness_cached
+from monitoring.taskstats import task_outcomes
 
 
 def _bounded(name: str, maximum: int) -> OpenApiParameter:
@@ -37,9 +40,6 @@ class DashboardView(APIView):
 class SummaryView(DashboardView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="Open positions, PnL today, trades, error rate, queues, health")
     def get(self, request):
-        from monitoring.checks import readiness_cached
-        from monitoring.taskstats import task_outcomes
-
         failed, finished = task_outcomes(minutes=15)
         health = readiness_cached()
         return Response({
@@ -89,6 +89,4 @@ class UptimeView(DashboardView):
 class BudgetsView(DashboardView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        from monitoring.budgets import budget_usage
-
         return Response({"results": budget_usage()})

@@ -6,9 +6,7 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self) -> None:
-        from monitoring import notifiers, signals  # noqa: F401 - connects the Celery signal handlers
-        from monitoring.trading_events import subscribe
-        from monitoring.webhook import webhook_notifier
+        from monitoring import signals  # noqa: F401 - connects the Celery signal handlers
+        from monitoring.subscribers import subscribe
 
-        notifiers.register(webhook_notifier)
         subscribe()

@@ -25,6 +25,7 @@ from django.conf import settings
 
 from monitoring import metrics
 from monitoring.heartbeats import redis_for
+from monitoring.models import ProviderBudget, ProviderUsageDay
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,6 @@ def budget_for(provider: str) -> Budget | None:
         hit = _cache.get(provider)
         if hit is not None and now - hit[0] < CACHE_SECONDS:
             return hit[1]
-    from monitoring.models import ProviderBudget
 
     row = ProviderBudget.objects.filter(provider=provider, enabled=True).first()
     budget = Budget(row.cost_per_call_micro_usd, row.monthly_budget_micro_usd) if row else None
@@ -152,8 +152,6 @@ def _warn_once(client, *, provider: str, spent: int, budget: int, month: str) ->
 
 def budget_usage(*, now: datetime | None = None) -> list[dict]:
     """Per provider: calls and cost today and this month, the budget and the share used (percent)."""
-    from monitoring.models import ProviderBudget
-
     now = now or datetime.now(UTC)
     budgets = {row.provider: row for row in ProviderBudget.objects.all()}
     client = redis_for(settings.REDIS_URL)
@@ -187,8 +185,6 @@ def budget_usage(*, now: datetime | None = None) -> list[dict]:
 
 def budget_usage_sync(*, now: datetime | None = None) -> int:
     """Copy today's and yesterday's Redis counters into ProviderUsageDay; returns the rows written."""
-    from monitoring.models import ProviderUsageDay
-
     now = now or datetime.now(UTC)
     client = redis_for(settings.REDIS_URL)
     written = 0

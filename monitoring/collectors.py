@@ -9,6 +9,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from monitoring import metrics, selectors
+from monitoring.budgets import budget_usage
+from monitoring.checks import readiness_cached
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +40,6 @@ class DeskCollector:
         yield gauge
 
     def _components(self):
-        from monitoring.checks import readiness_cached
-
         gauge = GaugeMetricFamily("jarvis_component_up", "1 when the readiness check of a component passes.",
                                   labels=["component"])
         for name, result in readiness_cached()["components"].items():
@@ -61,8 +61,6 @@ class DeskCollector:
         yield gauge
 
     def _budgets(self):
-        from monitoring.budgets import budget_usage
-
         gauge = GaugeMetricFamily("jarvis_provider_budget_used_ratio", "Share of the monthly budget used.",
                                   labels=["provider"])
         calls = GaugeMetricFamily("jarvis_provider_calls_month", "Billable calls this month.", labels=["provider"])

@@ -23,32 +23,19 @@ from pathlib import Path
 
 import redis
 from django.conf import settings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from jarvis.redis import redis_client
+from monitoring.redisinfo import redis_full_alert
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "jarvis:hb:"
 KEEP_SECONDS = 7 * 24 * 3600
-_clients: dict[tuple[str, float], redis.Redis] = {}
-_clients_lock = threading.Lock()
 
 
 def redis_for(url: str, *, timeout: float = 2.0) -> redis.Redis:
-    """A shared client with short socket timeouts (a dead Redis answers an error, never a hang)."""
-    key = (url, timeout)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = redis.Redis.from_url(
-                url,
-                socket_connect_timeout=timeout,
-                socket_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),
-                health_check_interval=0,
-            )
-            _clients[key] = client
-        return client
+    """A shared client with short socket timeouts and no retries (a dead Redis answers an error, never a hang)."""
+    return redis_client(url, timeout=timeout, retry=False)
 
 
 def component_key(component: str) -> str:
@@ -177,8 +164,6 @@ class WorkerHeartbeat(threading.Thread):
                 self.beat()
             except redis.exceptions.OutOfMemoryError as exc:  # Redis full: said here, where no broker is needed
                 logger.error("worker heartbeat refused, Redis is full: %s", exc)
-                from monitoring.redisinfo import redis_full_alert
-
                 redis_full_alert(source=f"worker {self.worker.hostname}", error=exc)
             except Exception as exc:  # Redis away, consumer restarting: the next tick tries again
                 logger.warning("worker heartbeat failed: %s", exc)

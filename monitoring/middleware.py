@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from monitoring import metrics
+from monitoring.checks import readiness_cached, token_matches
 
 LIVENESS_PATH = "/api/v1/health/"
 READINESS_PATH = "/api/v1/health/ready/"
@@ -48,7 +49,6 @@ class HealthMiddleware:
             return _json({"status": "ok", "version": settings.VERSION, "time": datetime.now(UTC).isoformat()}, head=head)
         if "HTTP_AUTHORIZATION" in request.META or settings.SESSION_COOKIE_NAME in request.COOKIES:
             return self.get_response(request)
-        from monitoring.checks import readiness_cached, token_matches
 
         request.metrics_route = "api/v1/health/ready/"
         report = readiness_cached()

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -56,14 +55,6 @@ class AlertRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def clean(self) -> None:
-        from monitoring.alerts import rule_problems
-
-        problems = rule_problems(metric=self.metric, threshold=self.threshold, target=self.target,
-                                 window_minutes=self.window_minutes)
-        if problems:
-            raise ValidationError(problems)
 
 
 class AlertEvent(models.Model):

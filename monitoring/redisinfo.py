@@ -14,6 +14,9 @@ import time
 from dataclasses import dataclass
 
 import redis
+from django.db import connection
+
+from jarvis.events import event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -67,22 +70,20 @@ def write_refused(client: redis.Redis) -> str | None:
 
 def redis_full_alert(*, source: str, error: Exception) -> None:
     """Raise the "Redis is full" alert from a process that found its write refused (at most once a minute per
-    process). Needs no broker: the alert is a database row, delivered by the notifiers (the outbox keeps the
+    process). Needs no broker: the alert is a database row, delivered through "alert.changed" (the outbox keeps the
     Telegram copy until the queue takes it again; the webhook is called at once)."""
     with _alert_lock:
         now = time.monotonic()
         if now - _last_alert["at"] < ALERT_EVERY_SECONDS:
             return
         _last_alert["at"] = now
-    from django.db import connection
-
-    from monitoring.alerts import alert_raise
-
     try:
-        alert_raise(key=ALERT_KEY, severity="critical",
-                    summary=f"Redis is full: {source} could not write ({str(error)[:120]}). Nothing can be queued "
-                            "until memory is freed or maxmemory raised.")
-    except Exception:  # the alert is a courtesy on top of the log line: never break the caller
-        logger.exception("could not raise the Redis-full alert")
+        # an "alert.raise" event (jarvis.events) rather than monitoring.alerts itself: the alerts import readiness,
+        # which imports this module
+        event_emit("alert.raise", {
+            "key": ALERT_KEY, "severity": "critical",
+            "summary": f"Redis is full: {source} could not write ({str(error)[:120]}). Nothing can be queued until "
+                       "memory is freed or maxmemory raised.",
+        })
     finally:
         connection.close()  # this thread's own connection

@@ -10,7 +10,10 @@ from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from jarvis.celery import QUEUES
 from monitoring import heartbeats
+from monitoring.models import AlertEvent, UptimeMinute
+from trading.prices import prices_get_many
 
 # kombu's Redis transport keeps a queue's priorities in separate lists: "<queue>", "<queue>\x06\x163", ...
 _PRIORITY_SEPARATOR = "\x06\x16"
@@ -19,8 +22,6 @@ OPEN_STATUSES = ("opening", "open", "closing")
 
 
 def celery_queues() -> list[str]:
-    from jarvis.celery import QUEUES
-
     return list(QUEUES)
 
 
@@ -94,8 +95,6 @@ def trades_today() -> dict:
 def uptime_percentages(*, components: list[str] | None = None, now: datetime | None = None) -> dict[str, dict]:
     """Share of minutes up over 24 h, 7 d and 30 d. A minute without a record counts as down, from the
     component's first record on (so a new desk is not shown as down for the weeks before it existed)."""
-    from monitoring.models import UptimeMinute
-
     now = (now or timezone.now()).replace(second=0, microsecond=0)
     everything = UptimeMinute.objects.filter(minute__lte=now)
     if components:
@@ -116,8 +115,6 @@ def uptime_percentages(*, components: list[str] | None = None, now: datetime | N
 
 def uptime_history(*, hours: int = 24, now: datetime | None = None) -> list[dict]:
     """Per component and hour: minutes up and minutes recorded."""
-    from monitoring.models import UptimeMinute
-
     now = now or timezone.now()
     rows = (
         UptimeMinute.objects.filter(minute__gt=now - timedelta(hours=hours))
@@ -171,8 +168,6 @@ def trades_recent_list(*, limit: int = 100) -> list[dict] | None:
 
 
 def alert_events_list(*, state: str | None = None, limit: int = 100) -> list[dict]:
-    from monitoring.models import AlertEvent
-
     events = AlertEvent.objects.select_related("rule").order_by("-started_at")
     if state:
         events = events.filter(state=state)
@@ -189,10 +184,6 @@ def held_price_ages(*, now: float | None = None) -> dict[str, float | None] | No
     Returns None when trading's price feed is not there (monitoring then falls back to the heartbeat).
     """
     models = trading_models()
-    try:
-        from trading.prices import prices_get_many
-    except ImportError:
-        return None
     if models is None:
         return None
     mints = list(

@@ -6,8 +6,11 @@ import logging
 
 import redis
 from django.conf import settings
+from django.utils import timezone
 
+from monitoring import alerts
 from monitoring.heartbeats import heartbeat_write, redis_for
+from monitoring.models import Heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +31,6 @@ def heartbeat_record(*, component: str, detail: dict | None = None, mode: str | 
 
 def heartbeat_row_record(*, component: str, detail: dict | None = None):
     """Upsert the component's Heartbeat row (the admin's view of the last sign of life)."""
-    from django.utils import timezone
-
-    from monitoring.models import Heartbeat
-
     row, _ = Heartbeat.objects.update_or_create(
         component=component, defaults={"last_seen": timezone.now(), "detail": detail or {}}
     )
@@ -40,6 +39,4 @@ def heartbeat_row_record(*, component: str, detail: dict | None = None):
 
 def alert_raise(*, key: str, summary: str, severity: str = "warning") -> bool:
     """Raise an alert to the admins from code; see monitoring.alerts.alert_raise."""
-    from monitoring.alerts import alert_raise as raise_
-
-    return raise_(key=key, summary=summary, severity=severity)
+    return alerts.alert_raise(key=key, summary=summary, severity=severity)

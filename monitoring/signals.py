@@ -13,9 +13,11 @@ import time
 from celery import signals
 from django.conf import settings
 
+from jarvis.celery import queue_for
 from monitoring import metrics
 from monitoring.heartbeats import WorkerHeartbeat
 from monitoring.stuck import request_received
+from monitoring.taskstats import task_outcome_record
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,6 @@ def _queue(task, request=None) -> str:
     queue = info.get("routing_key") or info.get("queue")
     if queue:
         return queue
-    from jarvis.celery import queue_for
 
     return queue_for(task.name)
 
@@ -49,8 +50,6 @@ def _task_finished(task_id=None, task=None, state=None, **kwargs):
     if began is not None:
         metrics.task_runtime(task=task.name, queue=queue, seconds=time.perf_counter() - began)
     if state in ("SUCCESS", "FAILURE"):
-        from monitoring.taskstats import task_outcome_record
-
         task_outcome_record(failed=state == "FAILURE")
 
 

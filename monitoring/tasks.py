@@ -8,7 +8,11 @@ import httpx
 from celery import shared_task
 
 from jarvis.celery import MODE_HEADER, request_header
+from monitoring.alerts import alerts_evaluate
+from monitoring.budgets import budget_usage_sync
 from monitoring.services import heartbeat_record, heartbeat_row_record
+from monitoring.uptime import uptime_prune, uptime_record
+from monitoring.webhook import webhook_deliver
 
 logger = logging.getLogger(__name__)
 
@@ -23,29 +27,21 @@ def heartbeat(self, component: str) -> None:
 
 @shared_task(name="monitoring.evaluate_alerts", soft_time_limit=20, time_limit=30, ignore_result=True)
 def evaluate_alerts() -> dict:
-    from monitoring.alerts import alerts_evaluate
-
     return alerts_evaluate()
 
 
 @shared_task(name="monitoring.record_uptime", soft_time_limit=20, time_limit=30, ignore_result=True)
 def record_uptime() -> int:
-    from monitoring.uptime import uptime_record
-
     return uptime_record()
 
 
 @shared_task(name="monitoring.prune_uptime", soft_time_limit=120, time_limit=180, ignore_result=True)
 def prune_uptime() -> int:
-    from monitoring.uptime import uptime_prune
-
     return uptime_prune()
 
 
 @shared_task(name="monitoring.sync_budgets", soft_time_limit=30, time_limit=60, ignore_result=True)
 def sync_budgets() -> int:
-    from monitoring.budgets import budget_usage_sync
-
     return budget_usage_sync()
 
 
@@ -62,6 +58,4 @@ def sync_budgets() -> int:
     max_retries=5,
 )
 def alert_webhook(self, alert_event_id: int) -> None:
-    from monitoring.webhook import webhook_deliver
-
     webhook_deliver(alert_event_id=alert_event_id)

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring.checks import readiness_cached, token_matches
+from monitoring.collectors import metrics_exposition
 
 
 class LivenessView(APIView):
@@ -81,7 +82,6 @@ def metrics_view(request):
         response = HttpResponse("metrics need Authorization: Bearer <METRICS_TOKEN>\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    from monitoring.collectors import metrics_exposition
 
     body, content_type = metrics_exposition()
     return HttpResponse(body, content_type=content_type)

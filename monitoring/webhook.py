@@ -11,7 +11,7 @@ TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 
 
 def webhook_notifier(alert_event_id: int) -> None:
-    """Registered with monitoring.notifiers: hands the delivery to the default queue (retries there)."""
+    """Subscribed to "alert.changed" events: hands the delivery to the default queue (retries there)."""
     if settings.MONITORING_ALERT_WEBHOOK_URL:
         from monitoring.tasks import alert_webhook
 

@@ -6,9 +6,8 @@ class TelegramAppConfig(AppConfig):
     verbose_name = "Telegram"
 
     def ready(self):
-        from monitoring import notifiers
+        from jarvis.events import DOMAIN_KINDS, event_subscribe
         from telegram_app import notify
-        from trading.events import event_subscribe
 
-        event_subscribe(notify.on_trading_event)
-        notifiers.register(notify.on_alert)
+        event_subscribe(notify.on_trading_event, kinds=DOMAIN_KINDS)
+        event_subscribe(notify.on_alert, kinds=("alert.changed",))

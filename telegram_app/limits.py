@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import socket
-import uuid
 from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+
+from jarvis.locks import Lease
+from jarvis.redis import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -94,22 +94,16 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(cap / per_ms) + 1000)
 return {allowed, wait}
 """
 
-_REFRESH = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
-
-
-@functools.lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
+TIMEOUT_SECONDS = 5.0  # a send waits on Redis longer than a health check does
 
 
 def client() -> redis.Redis:
-    return _client(settings.REDIS_URL)
+    return redis_client(timeout=TIMEOUT_SECONDS)
 
 
 @functools.lru_cache(maxsize=16)
 def _script(url: str, source: str):
-    return _client(url).register_script(source)
+    return redis_client(url, timeout=TIMEOUT_SECONDS).register_script(source)
 
 
 def _run(source: str, keys: list[str], args: list) -> list | int:
@@ -182,7 +176,7 @@ def send_pause(*, seconds: float) -> int:
     return int(_run(_PAUSE, [PAUSE, GLOBAL_TAT], [int(seconds * 1000)]))
 
 
-PUMP_LOCK = "outbox-pump"  # held by the outbox pump while it sends (SingleInstanceLock name)
+PUMP_LOCK = "outbox-pump"  # held by the outbox pump while it sends (single_instance_lock name)
 PUMP_KICK = PREFIX + "outbox-pump:kick"
 
 _KICK = """
@@ -222,21 +216,7 @@ class LockHeld(Exception):
         self.holder = holder
 
 
-class SingleInstanceLock:
-    """``SET NX PX`` with a token, refreshed while alive; a second holder is refused with who holds it."""
-
-    def __init__(self, name: str, *, ttl_ms: int = 30_000):
-        self.key = f"{PREFIX}lock:{name}"
-        self.ttl_ms = ttl_ms
-        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-    def acquire(self) -> None:
-        if not client().set(self.key, self.token, nx=True, px=self.ttl_ms):
-            holder = client().get(self.key)
-            raise LockHeld(holder.decode() if holder else "another process")
-
-    def refresh(self) -> bool:
-        return bool(_run(_REFRESH, [self.key], [self.token, self.ttl_ms]))
-
-    def release(self) -> None:
-        _run(_RELEASE, [self.key], [self.token])
+def single_instance_lock(name: str, *, ttl_seconds: float = 30.0, token: str | None = None) -> Lease:
+    """The lock one process holds while it is the only one doing `name` (the bot, the outbox pump); `token`
+    carries a held lock over to the next task."""
+    return Lease(f"{PREFIX}lock:{name}", seconds=ttl_seconds, token=token, client=client())

@@ -24,6 +24,7 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone as djtz
 
+from jarvis.locks import Lease
 from telegram_app import botapi, limits
 from telegram_app.models import BlockedChat, OutboxMessage
 
@@ -36,7 +37,7 @@ TASK_SLOT_WAIT_MS = 1000  # a send task waits in place for a slot this close; a 
 PUMP_CHAT_WAIT_MS = 100  # the pump waits this long for a chat's next second; past it the chat waits a pass
 PUMP_BATCH = 200  # rows the pump reads at a time (the oldest waiting row of each chat)
 PUMP_SECONDS = 15.0  # one pump task sends this long, then hands its lock to a fresh task (other tasks get a turn)
-PUMP_LOCK_TTL_MS = 15_000  # a dead pump's lock lapses after this; refreshed every PUMP_REFRESH_S
+PUMP_LOCK_TTL_S = 15.0  # a dead pump's lock lapses after this; refreshed every PUMP_REFRESH_S
 PUMP_REFRESH_S = 3.0
 PUMP_IDLE_WAIT_S = 1.0  # the next row due within this: the pump waits for it; later: a timer task wakes it
 CLAIM_LEASE = timedelta(seconds=120)  # longer than the task's hard time limit
@@ -235,14 +236,9 @@ def _next_due_in() -> float | None:
 def outbox_pump(*, token: str | None = None, seconds: float = PUMP_SECONDS) -> PumpRun:
     """Send waiting rows for up to ``seconds``. Only one pump runs (Redis lock); ``token`` carries the lock
     over from the task that ran before. Returns what to do next: hand over, wake later, or nothing."""
-    lock = limits.SingleInstanceLock(limits.PUMP_LOCK, ttl_ms=PUMP_LOCK_TTL_MS)
-    if token is not None:
-        lock.token = token
-    if not (token is not None and lock.refresh()):
-        try:
-            lock.acquire()
-        except limits.LockHeld:
-            return PumpRun()
+    lock = limits.single_instance_lock(limits.PUMP_LOCK, ttl_seconds=PUMP_LOCK_TTL_S, token=token)
+    if not (lock.renew() if token is not None else lock.acquire()):
+        return PumpRun()
     limits.pump_kick_clear()
     deadline = time.monotonic() + seconds
     refreshed = time.monotonic()
@@ -251,7 +247,7 @@ def outbox_pump(*, token: str | None = None, seconds: float = PUMP_SECONDS) -> P
     try:
         while True:
             if time.monotonic() - refreshed > PUMP_REFRESH_S:
-                if not lock.refresh():
+                if not lock.renew():
                     logger.warning("outbox pump lost its lock; stopping")
                     return PumpRun(sent=sent)
                 refreshed = time.monotonic()
@@ -267,12 +263,8 @@ def outbox_pump(*, token: str | None = None, seconds: float = PUMP_SECONDS) -> P
                     if due_in is None or due_in > PUMP_IDLE_WAIT_S:
                         lock.release()
                         # A message that saw the lock after this pump's last look is seen here.
-                        if _pump_rows():
-                            try:
-                                lock.acquire()
-                                continue
-                            except limits.LockHeld:
-                                pass
+                        if _pump_rows() and lock.acquire():
+                            continue
                         return PumpRun(sent=sent, wake_in=due_in)
                     time.sleep(max(0.02, due_in))
             except (OperationalError, InterfaceError):
@@ -280,14 +272,14 @@ def outbox_pump(*, token: str | None = None, seconds: float = PUMP_SECONDS) -> P
                 connection.close()
                 time.sleep(1.0)
             if time.monotonic() > deadline:
-                handed_over = lock.refresh()
+                handed_over = lock.renew()
                 return PumpRun(sent=sent, handover=lock.token if handed_over else None)
     finally:
         if not handed_over:
             lock.release()
 
 
-def _pump_pass(rows: list[int], deadline: float, lock: limits.SingleInstanceLock) -> tuple[int, float]:
+def _pump_pass(rows: list[int], deadline: float, lock: Lease) -> tuple[int, float]:
     """Send what can go now; returns (sent, seconds to pause before the next pass: the bot-wide budget)."""
     sent = 0
     refreshed = time.monotonic()
@@ -295,7 +287,7 @@ def _pump_pass(rows: list[int], deadline: float, lock: limits.SingleInstanceLock
         if time.monotonic() > deadline:
             break
         if time.monotonic() - refreshed > PUMP_REFRESH_S:
-            if not lock.refresh():
+            if not lock.renew():
                 break  # another pump took over (this one was thought dead); the caller notices
             refreshed = time.monotonic()
         outcome = outbox_send(outbox_id=outbox_id, chat_wait_ms=PUMP_CHAT_WAIT_MS)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 
 def processes(python: str) -> dict[str, str]:
-    from django.conf import settings
-
     return {"bot": f"{python} {settings.BASE_DIR / 'manage.py'} runbot"}

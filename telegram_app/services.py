@@ -16,12 +16,11 @@ from django.utils import timezone
 
 from telegram_app import limits
 from telegram_app.models import ConversationState, InboundUpdate, MintRef, TelegramAccount
+from trading.services import trader_register
 
 
 def account_register(*, telegram_user_id: int, chat_id: int, username: str = "", first_name: str = "") -> tuple[TelegramAccount, bool]:
     """The account of this Telegram user, created with its trader on first contact. (account, created)."""
-    from trading.services import trader_register
-
     account = TelegramAccount.objects.filter(telegram_user_id=telegram_user_id).first()
     if account is not None:
         TelegramAccount.objects.filter(pk=account.pk).update(last_seen_at=timezone.now(), username=username[:64])

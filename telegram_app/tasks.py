@@ -7,7 +7,8 @@ import logging
 
 from celery import shared_task
 
-from telegram_app import limits, outbox
+from telegram_app import botapi, limits, outbox
+from telegram_app.notify import events_redeliver
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ def outbox_pump(token: str | None = None) -> int:
 @shared_task(name="telegram_app.outbox_sweep", soft_time_limit=50, time_limit=60, ignore_result=True)
 def outbox_sweep() -> int:
     """Periodic: hand the pump what a dead worker or a lost task left behind, and deliver missed events."""
-    from telegram_app.notify import events_redeliver
-
     waiting = outbox.outbox_recover()
     if waiting:
         outbox.outbox_pump_kick()
@@ -56,8 +55,6 @@ def outbox_sweep() -> int:
 @shared_task(name="telegram_app.delete_message", soft_time_limit=20, time_limit=30, ignore_result=True)
 def delete_message(chat_id: int, message_id: int) -> bool:
     """Auto-delete a sensitive message (an exported key) after its time is up; survives a bot restart."""
-    from telegram_app import botapi
-
     try:
         botapi.call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})
     except botapi.BotApiError as exc:

@@ -30,6 +30,7 @@ from trading.models import (
     Wallet,
 )
 from trading.models.choices import LAMPORTS_PER_SOL
+from trading.prices import prices_get_many
 from trading.selectors import position_value_lamports
 from trading.services import kill_switch_set, order_retry, position_close, trading_settings_update
 from trading.services.accounts import settings_changes_validate, trader_pause_set
@@ -55,8 +56,6 @@ def explorer_link(order: Order) -> str | None:
 
 def _prices_for(mints: list[str]) -> dict:
     """Cached prices for a page of rows; Redis down means no price shown, never a broken page."""
-    from trading.prices import prices_get_many
-
     try:
         return prices_get_many(mints=mints)
     except Exception:

@@ -12,12 +12,13 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import httpx
-import redis
 from django.conf import settings
 
+from jarvis.redis import redis_client
 from trading.chain import shared_client
 from trading.models.choices import SOL_MINT
 
@@ -28,6 +29,21 @@ DEXSCREENER_BATCH = 30
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 KEY_PREFIX = "jarvis:price:"
 KEY_TTL_SECONDS = 24 * 3600
+
+
+PRICE_OK = "ok"
+PRICE_MISSING = "missing"
+PRICE_STALE = "stale"
+
+
+def price_status(price: Decimal | None, price_time: datetime | None, now: datetime, stale_after: timedelta) -> str:
+    """The one freshness test (trades, the TP/SL sweep and its exit decision): a missing, non-positive or
+    non-finite price is "missing", one older than `stale_after` is "stale"; either is no data, never zero."""
+    if price is None or price_time is None or not price.is_finite() or price <= 0:
+        return PRICE_MISSING
+    if now - price_time > stale_after:
+        return PRICE_STALE
+    return PRICE_OK
 
 
 @dataclass(frozen=True)
@@ -42,17 +58,10 @@ class PricePoint:
         return max(0.0, time.time() - self.at)
 
     def is_fresh(self, max_age: float | None = None) -> bool:
-        return self.age_seconds <= (settings.PRICE_MAX_AGE_SECONDS if max_age is None else max_age)
-
-
-_clients: dict[str, redis.Redis] = {}
-
-
-def _redis() -> redis.Redis:
-    url = settings.REDIS_URL
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    return _clients[url]
+        """A positive price at most `max_age` seconds old (PRICE_MAX_AGE_SECONDS by default): `price_status`."""
+        max_age = settings.PRICE_MAX_AGE_SECONDS if max_age is None else max_age
+        at = datetime.fromtimestamp(self.at, tz=UTC)
+        return price_status(self.price, at, datetime.now(UTC), timedelta(seconds=max_age)) == PRICE_OK
 
 
 def _positive(value) -> Decimal | None:
@@ -183,7 +192,7 @@ def prices_refresh(*, mints: list[str], client: httpx.Client | None = None) -> d
 def prices_store(points: dict[str, PricePoint]) -> None:
     if not points:
         return
-    pipe = _redis().pipeline(transaction=False)
+    pipe = redis_client().pipeline(transaction=False)
     for mint, point in points.items():
         value = {"p": str(point.price), "t": point.at, "s": point.source, "d": point.decimals}
         pipe.set(KEY_PREFIX + mint, json.dumps(value), ex=KEY_TTL_SECONDS)
@@ -200,13 +209,13 @@ def _decode(raw: bytes | None) -> PricePoint | None:
 
 def price_get(*, mint: str) -> PricePoint | None:
     """The cached price of `mint` with its timestamp, or None when there is no data (never zero)."""
-    return _decode(_redis().get(KEY_PREFIX + mint))
+    return _decode(redis_client().get(KEY_PREFIX + mint))
 
 
 def prices_get_many(*, mints: list[str]) -> dict[str, PricePoint]:
     if not mints:
         return {}
-    raws = _redis().mget([KEY_PREFIX + m for m in mints])
+    raws = redis_client().mget([KEY_PREFIX + m for m in mints])
     return {m: p for m, p in ((m, _decode(r)) for m, r in zip(mints, raws)) if p is not None}
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from trading.errors import NotFound
+from trading.errors import NotFound, VenueError
+from trading.execution.clients import venues_in_order
 from trading.models import Order, OrderSide, OrderStatus, Position, Trader
 from trading.models.choices import LAMPORTS_PER_SOL, POSITION_LIVE
-from trading.prices import PricePoint, prices_get_many
-from trading.prices import price_get as _price_get
+from trading.prices import PricePoint, price_get as _price_get, prices_get_many
+from trading.services.quotes import onchain_balance, paper_balance
 
 
 def position_list_open(*, trader: Trader) -> QuerySet[Position]:
@@ -42,16 +44,18 @@ def price_get(*, mint: str) -> PricePoint | None:
     return _price_get(mint=mint)
 
 
-def position_value_lamports(*, position: Position, price: Decimal) -> int:
-    whole_tokens = Decimal(position.size) / (Decimal(10) ** position.token.decimals)
+def value_lamports(*, size: int, decimals: int, price: Decimal) -> int:
+    """What `size` base units of a token with `decimals` are worth at `price` (SOL per whole token), rounded down."""
+    whole_tokens = Decimal(size) / (Decimal(10) ** decimals)
     return int((whole_tokens * price * LAMPORTS_PER_SOL).to_integral_value(ROUND_FLOOR))
+
+
+def position_value_lamports(*, position: Position, price: Decimal) -> int:
+    return value_lamports(size=position.size, decimals=position.token.decimals, price=price)
 
 
 def wallet_balances(*, trader: Trader) -> dict:
     """Paper balance and each wallet's on-chain SOL (None when the chain cannot be reached right now)."""
-    from trading.services.quotes import onchain_balance, paper_balance
-    from trading.errors import VenueError
-
     wallets = []
     for wallet in trader.wallets.order_by("id"):
         try:
@@ -99,10 +103,6 @@ TRENDING_CACHE_SECONDS = 60  # bags.fm allows 1,000-5,000 calls an hour per key:
 def bags_top_tokens(*, limit: int = 8) -> list:
     """bags.fm's top tokens (trading.venues.bags.TopToken), ranked as bags.fm ranks them, cached a minute in Redis.
     Raises VenueError when bags.fm cannot be reached and nothing is cached."""
-    from django.core.cache import cache
-
-    from trading.execution.clients import venues_in_order
-
     key = "trading:bags:top-tokens"
     rows = cache.get(key)
     if rows is None:

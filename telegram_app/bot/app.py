@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from telegram import Update
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import (
@@ -29,6 +31,7 @@ from telegram_app.bot.pool import handle_in_child, pool_create
 from telegram_app.bot.router import handle
 from telegram_app.bot.transport import BotApiRequest
 from telegram_app.limits import send_done, send_gate
+from telegram_app.tasks import delete_message
 
 logger = logging.getLogger(__name__)
 THREADS = 16
@@ -86,25 +89,6 @@ class PerUserOrder(BaseUpdateProcessor):
         return None
 
 
-def persistent_db_connections():
-    """The bot's handler threads (and processes) keep their database connection between updates: opening one
-    per update (Postgres forks a backend for each) cost more CPU than the queries. The health check Django
-    runs before a reused connection's first query replaces it when the database went away meanwhile.
-    Called by `manage.py runbot` (not by in-process bots); returns a function that puts the settings back."""
-    db = settings.DATABASES["default"]
-    before = {name: db[name] for name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS") if name in db}
-    if not db["ENGINE"].endswith("sqlite3"):
-        db["CONN_MAX_AGE"] = None
-        db["CONN_HEALTH_CHECKS"] = True
-
-    def restore() -> None:
-        for name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
-            db.pop(name, None)
-        db.update(before)
-
-    return restore
-
-
 def _sync_handle(inc: Incoming) -> list:
     try:
         return handle(inc)
@@ -147,8 +131,6 @@ REPLY_WINDOW_S = 50  # Telegram does not count an answer to a user's message as 
 
 def _past_reply_window(inc: Incoming) -> bool:
     """An answer this late counts at Telegram like any message (a bot far behind its updates)."""
-    import time
-
     return inc.sent_at is not None and time.time() - inc.sent_at > REPLY_WINDOW_S
 
 
@@ -209,8 +191,6 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
 
 
 def _delete_later(chat_id: int, message_id: int, seconds: int) -> None:
-    from telegram_app.tasks import delete_message
-
     delete_message.apply_async((chat_id, message_id), countdown=seconds)
 
 
@@ -244,10 +224,6 @@ async def _post_init(app: Application) -> None:
 def _close_thread_connections(executor: ThreadPoolExecutor) -> None:
     """Close the database connections the executor's threads keep (CONN_MAX_AGE): one job per thread, each
     held at a barrier until all have started, so every thread runs exactly one of them."""
-    import threading
-
-    from django.db import connections
-
     count = len(getattr(executor, "_threads", ()))
     if not count:
         return

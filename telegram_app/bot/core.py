@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -82,6 +83,4 @@ class Screen:
 
 
 def callback_key() -> bytes:
-    import hashlib
-
     return hashlib.sha256(b"jarvis-telegram-callbacks|" + settings.SECRET_KEY.encode()).digest()

@@ -22,6 +22,7 @@ import json
 import logging
 
 from telegram import Update
+from telegram.error import NetworkError, RetryAfter
 
 from telegram_app import limits
 
@@ -70,8 +71,6 @@ def updates_route(updates: list[dict], partitions: int) -> None:
 
 async def read_updates(bot, *, partitions: int, stop: asyncio.Event, allowed_updates: list[str]) -> None:
     """The reader: getUpdates (long polling) -> partition lists, each batch routed before its offset is confirmed."""
-    from telegram.error import NetworkError, RetryAfter
-
     offset = None
     delay = 0.0
     while not stop.is_set():

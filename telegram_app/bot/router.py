@@ -10,13 +10,13 @@ import logging
 import time
 
 from telegram_app import limits, selectors, services
-from telegram_app.bot import screens_account as acc
-from telegram_app.bot import screens_admin as adm
-from telegram_app.bot import screens_trade as trade
+from telegram_app.bot import screens_account as acc, screens_admin as adm, screens_trade as trade
 from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply, Screen, callback_key
 from telegram_app.callbacks import SHORT_LIVED, CallbackError, cb_verify
 from telegram_app.models import TelegramAccount
 from telegram_app.parsers import ParseError, looks_like_mint, looks_like_secret_key
+from trading.errors import TradingError
+from trading.tpsl.plans import PlanError
 
 logger = logging.getLogger(__name__)
 OOPS = "Something went wrong on our side; nothing was changed. Please try again in a minute."
@@ -77,9 +77,6 @@ def _account(inc: Incoming) -> TelegramAccount | None:
 
 
 def handle(inc: Incoming) -> list:
-    from trading.errors import TradingError
-    from trading.tpsl.plans import PlanError
-
     started = time.monotonic()
     try:
         allowed, wait = limits.command_allow(user_id=inc.user_id)

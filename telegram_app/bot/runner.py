@@ -7,51 +7,58 @@ import hashlib
 import logging
 import os
 import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from telegram import Update
+from telegram.error import NetworkError, TimedOut
 
+from jarvis.locks import Lease
+from monitoring import heartbeats
 from telegram_app import botapi, limits, services
+from telegram_app.bot import ingress
 from telegram_app.bot.app import build_application
 
 logger = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 
-def lock_for(token: str, api_url: str) -> limits.SingleInstanceLock:
+def lock_for(token: str, api_url: str) -> Lease:
     digest = hashlib.sha256(f"{api_url}|{token}".encode()).hexdigest()[:16]
-    return limits.SingleInstanceLock(f"runbot:{digest}")
+    return limits.single_instance_lock(f"runbot:{digest}")
+
+
+def _acquire(lock: Lease) -> None:
+    if not lock.acquire():
+        raise limits.LockHeld(lock.holder() or "another process")
 
 
 def _heartbeat(mode: str) -> None:
     """The bot's readiness heartbeat (monitoring reads it); a Redis blip must not stop the bot."""
-    from monitoring import heartbeats
-
     try:
         heartbeats.heartbeat_write(heartbeats.redis_for(settings.REDIS_URL), component="bot", detail={"mode": mode})
     except Exception:  # noqa: BLE001 - readiness will report the stale heartbeat instead
         logger.warning("could not write the bot heartbeat", exc_info=True)
 
 
-async def _hold(lock: limits.SingleInstanceLock, stop: asyncio.Event, mode: str = "polling") -> None:
+async def _hold(lock: Lease, stop: asyncio.Event, mode: str = "polling") -> None:
     """Keep the single-instance lock and the heartbeat fresh while the bot runs. On a thread of its own: behind
     the handlers' pool (busy updates, or handlers waiting on a slow price source) a refresh could wait past the
     lock's lifetime and the bot would stop itself."""
-    from concurrent.futures import ThreadPoolExecutor
-
     loop = asyncio.get_running_loop()
     parent = os.getppid() if mode == "partition" else None
     with ThreadPoolExecutor(1, thread_name_prefix="bot-lock") as keeper:
         await loop.run_in_executor(keeper, _heartbeat, mode)
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=lock.ttl_ms / 3000)
+                await asyncio.wait_for(stop.wait(), timeout=lock.seconds / 3)
             except TimeoutError:
                 pass
             if parent is not None and os.getppid() != parent:
                 logger.error("the runbot reader that started this partition is gone; stopping")
                 stop.set()
-            if not stop.is_set() and not await loop.run_in_executor(keeper, lock.refresh):
+            if not stop.is_set() and not await loop.run_in_executor(keeper, lock.renew):
                 logger.error("the single-bot lock was lost; stopping so two bots never run at once")
                 stop.set()
             elif not stop.is_set():
@@ -76,8 +83,6 @@ class _QuietWhileStopping(logging.Filter):
     the same time as the bot): one INFO line instead of python-telegram-bot's traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from telegram.error import NetworkError
-
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, NetworkError):  # TimedOut included
             record.msg = "Bot API unreachable while stopping (%s); updates not confirmed are fetched again on restart"
@@ -89,8 +94,6 @@ class _QuietWhileStopping(logging.Filter):
 
 def _polling_error(stop: asyncio.Event):
     """python-telegram-bot retries polling by itself; a network error is one line, not a traceback."""
-    from telegram.error import NetworkError
-
     def report(exc) -> None:
         if stop.is_set():
             return
@@ -108,8 +111,6 @@ async def _mark_done(update: Update) -> None:
 
 async def _initialize(app, stop: asyncio.Event, *, budget_s: float = 60.0) -> None:
     """getMe until the Bot API answers (the local stand-in may still be starting); bounded, with backoff."""
-    from telegram.error import NetworkError, TimedOut
-
     loop = asyncio.get_running_loop()
     deadline, delay = loop.time() + budget_s, 0.25
     while True:
@@ -132,13 +133,11 @@ async def serve(*, mode: str = "polling", token: str | None = None, api_url: str
     Modes: "polling" (getUpdates, handled here), "webhook" (updates the web role stored), "reader" (getUpdates
     routed to ``partitions`` Redis lists, handled by nothing here) and "partition" (the updates of partition
     ``partition``): see telegram_app.bot.ingress."""
-    from telegram_app.bot import ingress
-
     token = token or botapi.bot_token()
     api_url = api_url or settings.TELEGRAM_API_URL
     stop = stop or asyncio.Event()
     lock = lock_for(token, api_url if mode != "partition" else f"{api_url}#partition{partition}")
-    await asyncio.to_thread(lock.acquire)
+    await asyncio.to_thread(_acquire, lock)
     loop = asyncio.get_running_loop()
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -199,8 +198,6 @@ class BackgroundBot:
         self.state: dict = {}
 
     def start(self, timeout: float = 60.0) -> "BackgroundBot":
-        import threading
-
         state = self.state = {}
         started = threading.Event()
 

@@ -7,6 +7,19 @@ from decimal import Decimal
 from telegram_app import services
 from telegram_app.bot.core import Answer, Delete, Reply, Screen
 from telegram_app.parsers import ParseError, format_sol, parse_sol_amount
+from telegram_app.selectors import positions_open
+from trading.errors import TradingError
+from trading.selectors import wallet_balances
+from trading.services import (
+    trading_settings_get,
+    trading_settings_update,
+    wallet_create as trader_wallet_create,
+    wallet_export,
+    wallet_import,
+)
+from trading.services.accounts import modes_allowed
+from trading.services.quotes import paper_balance
+from trading.tpsl.plans import preset, spec_to_json
 
 EXPORT_VISIBLE_S = 60
 HELP = """Commands
@@ -50,14 +63,10 @@ def dismiss(account, inc, *args):
 
 
 def _prefs(account):
-    from trading.services import trading_settings_get
-
     return trading_settings_get(trader=account.trader)
 
 
 def wallet(account, inc, *args):
-    from trading.selectors import wallet_balances
-
     balances = wallet_balances(trader=account.trader)
     lines = [f"Paper balance: {format_sol(balances['paper_lamports'])} SOL"]
     if not balances["wallets"]:
@@ -74,18 +83,14 @@ def wallet(account, inc, *args):
 
 
 def _holdings(account) -> list[str]:
-    from telegram_app.selectors import positions_open
-
     return [f"{p.token.symbol or p.token.mint[:6]} {Decimal(p.size) / Decimal(10) ** p.token.decimals:.6g}"
             for p in positions_open(trader=account.trader)]
 
 
 def wallet_create(account, inc, *args):
-    from trading.services import wallet_create as create
-
     if not inc.private:
         return Answer("Create wallets in a private chat with me.", alert=True)
-    w = create(trader=account.trader)
+    w = trader_wallet_create(trader=account.trader)
     return Screen(f"Your new wallet: {w.public_key}\nSend SOL to it to trade on-chain. /wallet shows its balance.")
 
 
@@ -99,9 +104,6 @@ def wallet_import_prompt(account, inc, *args):
 
 def wallet_import_do(account, inc, text, data):
     """The message holding the key is deleted whatever happens next."""
-    from trading.errors import TradingError
-    from trading.services import wallet_import
-
     services.conversation_clear(telegram_user_id=inc.user_id)
     actions = [Delete(inc.message_id)]
     try:
@@ -120,8 +122,6 @@ def wallet_export_prompt(account, inc, wallet_id=None, *args):
 
 
 def wallet_export_do(account, inc, wallet_id, *args):
-    from trading.services import wallet_export
-
     if not inc.private:
         return Answer("Keys are only shown in a private chat with me.", alert=True)
     secret = wallet_export(trader=account.trader, wallet_id=int(wallet_id))
@@ -130,9 +130,6 @@ def wallet_export_do(account, inc, wallet_id, *args):
 
 
 def demo(account, inc, *args):
-    from trading.services import trading_settings_update
-    from trading.services.quotes import paper_balance
-
     trading_settings_update(trader=account.trader, mode="paper")
     return Screen(f"Paper trading is on. Paper balance: {format_sol(paper_balance(trader=account.trader))} SOL.\n"
                   "Paste a token address or try /trending; every screen works exactly as in live mode.")
@@ -160,8 +157,6 @@ def settings_screen(account, inc, *args):
 
 
 def settings_change(account, inc, what, value=None, *args):
-    from trading.services import trading_settings_update
-
     t = account.trader
     if what == "bs":
         trading_settings_update(trader=t, buy_slippage_bps=int(value))
@@ -170,8 +165,6 @@ def settings_change(account, inc, what, value=None, *args):
     elif what == "pf":
         trading_settings_update(trader=t, priority_fee_policy=value)
     elif what == "ep":
-        from trading.tpsl.plans import preset, spec_to_json
-
         trading_settings_update(trader=t, default_exit_plan=spec_to_json(preset(value)))
     elif what == "nt":
         trading_settings_update(trader=t, notifications={"enabled": value == "1"})
@@ -190,9 +183,6 @@ def settings_change(account, inc, what, value=None, *args):
 
 
 def live_confirm(account, inc, *args):
-    from trading.services import trading_settings_update
-    from trading.services.accounts import modes_allowed
-
     allowed = [m for m in modes_allowed() if m != "paper"]
     if not allowed:
         return Answer("This desk runs in paper mode only.", alert=True)
@@ -201,8 +191,6 @@ def live_confirm(account, inc, *args):
 
 
 def presets_set(account, inc, text, data):
-    from trading.services import trading_settings_update
-
     parts = text.replace(";", " ").split()
     if not 1 <= len(parts) <= 4:
         raise ParseError("Send between one and four amounts, like: 0.1 0.5 1 5.")

@@ -8,19 +8,23 @@ import time
 from django.conf import settings
 from django.db import transaction
 
+from jarvis.celery import QUEUES
+from jarvis.redis import redis_client
+from monitoring.checks import readiness_run
+from monitoring.heartbeats import queue_consumers
+from monitoring.modes import modes_disagreement, process_modes
 from telegram_app.bot.core import Screen
+from telegram_app.models import TelegramAccount
+from telegram_app.outbox import outbox_enqueue
 from telegram_app.parsers import ParseError
+from trading.models import Position
+from trading.models.choices import POSITION_LIVE
+from trading.prices import prices_get_many
+from trading.services import kill_switch_set
 
 
 def status(account, inc, *args):
-    import redis as redis_lib
-
-    from jarvis.celery import QUEUES
-    from trading.models import Position
-    from trading.models.choices import POSITION_LIVE
-    from trading.prices import prices_get_many
-
-    client = redis_lib.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
+    client = redis_client()
     depth = {q: client.llen(q) for q in QUEUES}
     open_positions = Position.objects.filter(status__in=POSITION_LIVE)
     mints = list(open_positions.values_list("token__mint", flat=True).distinct()[:200])
@@ -30,10 +34,7 @@ def status(account, inc, *args):
     missing = len(mints) - len(prices)
     mode = f"Trading mode: {settings.TRADING_MODE}"
     try:
-        from monitoring.heartbeats import queue_consumers, redis_for
-        from monitoring.modes import modes_disagreement, process_modes
-
-        consumers = queue_consumers(redis_for(settings.REDIS_URL), list(QUEUES))
+        consumers = queue_consumers(redis_client(retry=False), list(QUEUES))
         workers = ", ".join(f"{q}: {len(c)}" for q, c in consumers.items())
         problem = modes_disagreement(process_modes())
         mode += f"; {problem}" if problem else " (every process)"
@@ -45,8 +46,6 @@ def status(account, inc, *args):
 
 
 def killswitch(account, inc, *args):
-    from trading.services import kill_switch_set
-
     if not args or args[0].lower() not in ("on", "off"):
         raise ParseError("Use /killswitch on or /killswitch off (optionally followed by a reason).")
     enabled = args[0].lower() == "on"
@@ -57,17 +56,12 @@ def killswitch(account, inc, *args):
 
 
 def health(account, inc, *args):
-    from monitoring.checks import readiness_run
-
     report = readiness_run()
     lines = [f"{name}: {c['status']} ({c['latency_ms']:.0f} ms) {c['detail']}".strip() for name, c in report["components"].items()]
     return Screen(f"Readiness: {report['status']}\n" + "\n".join(lines))
 
 
 def broadcast(account, inc, *args):
-    from telegram_app.models import TelegramAccount
-    from telegram_app.outbox import outbox_enqueue
-
     text = " ".join(args).strip()
     if not text:
         raise ParseError("Use /broadcast followed by the message to send to every trader.")

@@ -8,6 +8,11 @@ from decimal import Decimal
 from telegram_app import selectors, services
 from telegram_app.bot.core import Answer, Screen
 from telegram_app.parsers import ParseError, format_sol, parse_mint, parse_percent, parse_sol_amount
+from trading.errors import VenueError
+from trading.selectors import bags_top_tokens, pnl_summary, price_get
+from trading.services import exit_plan_update, position_open, position_sell, quote_preview, trading_settings_get
+from trading.services.quotes import token_resolve
+from trading.tpsl.plans import TakeProfitLeg, preset, spec_from_json, spec_summary
 
 LADDERS = ("conservative", "balanced", "aggressive", "moon")
 TRAILING_ON = (Decimal("30"), Decimal("15"))  # activation +30%, trail 15% below the peak
@@ -28,9 +33,6 @@ def percent_from_fraction(fraction: Decimal) -> str:
 
 # --- buy ----------------------------------------------------------------------------------------------
 def token_card(account, inc, mint_text: str):
-    from trading.services import trading_settings_get
-    from trading.services.quotes import token_resolve
-
     mint = parse_mint(mint_text)
     token, point = token_resolve(mint=mint)
     ref = services.mint_ref(mint=mint)
@@ -58,8 +60,6 @@ def buy_command(account, inc, *args):
 
 
 def buy_preview(account, inc, mint: str, lamports: int):
-    from trading.services import quote_preview
-
     q = quote_preview(trader=account.trader, mint=mint, amount_lamports=lamports)
     ref = services.mint_ref(mint=mint)
     text = (f"Buy {q.symbol or mint[:6]} for {format_sol(q.amount_lamports)} SOL ({q.mode})\n"
@@ -93,8 +93,6 @@ def buy_custom_amount(account, inc, text, data):
 
 
 def buy_confirm(account, inc, ref, lamports):
-    from trading.services import position_open
-
     mint = services.mint_of(ref=ref)
     if mint is None:
         return Answer("That token is unknown now; paste its address again.", alert=True)
@@ -132,8 +130,6 @@ def position_card_cb(account, inc, position_id):
     p = selectors.position_of(trader=account.trader, position_id=int(position_id))
     if p is None:
         return Answer("You have no position with that number.", alert=True)
-    from trading.selectors import price_get
-    from trading.tpsl.plans import spec_from_json, spec_summary
 
     point = price_get(mint=p.token.mint)
     spec = spec_from_json(p.exit_plan.spec)
@@ -193,16 +189,12 @@ def sell_custom_percent(account, inc, text, data):
 
 
 def sell_confirm(account, inc, position_id, percent):
-    from trading.services import position_sell
-
     order = position_sell(trader=account.trader, position_id=int(position_id), percent=Decimal(percent))
     return Screen(f"Sell order #{order.pk} placed for {percent}% of position #{position_id}. I will message you when it fills.")
 
 
 # --- exit plan edits ------------------------------------------------------------------------------------
 def _spec(account, position_id):
-    from trading.tpsl.plans import spec_from_json
-
     p = selectors.position_of(trader=account.trader, position_id=int(position_id))
     if p is None:
         raise ParseError("You have no position with that number.", "not_found")
@@ -210,9 +202,6 @@ def _spec(account, position_id):
 
 
 def _update(account, inc, position_id, spec, what: str):
-    from trading.services import exit_plan_update
-    from trading.tpsl.plans import spec_summary
-
     exit_plan_update(trader=account.trader, position_id=int(position_id), spec=spec)
     services.conversation_clear(telegram_user_id=inc.user_id)
     return Screen(f"{what} updated for #{position_id}. Exit plan: {spec_summary(spec)}").button("« Position", "pv", position_id)
@@ -238,8 +227,6 @@ def take_profit_prompt(account, inc, position_id):
 
 
 def take_profit_set(account, inc, text, data):
-    from trading.tpsl.plans import TakeProfitLeg
-
     gain = parse_percent(text, maximum=Decimal("100000"))
     p, spec = _spec(account, data.get("position", 0))
     legs = (TakeProfitLeg(trigger_multiple=1 + gain / 100, fraction=Decimal("1")),)
@@ -247,8 +234,6 @@ def take_profit_set(account, inc, text, data):
 
 
 def ladder_set(account, inc, position_id, name):
-    from trading.tpsl.plans import preset
-
     p, spec = _spec(account, position_id)
     chosen = preset(name)
     return _update(account, inc, p.pk, replace(spec, take_profits=chosen.take_profits), f"Ladder '{name}'")
@@ -263,7 +248,7 @@ def trailing_set(account, inc, position_id, on):
 
 # --- pnl and trending ---------------------------------------------------------------------------------------
 def pnl(account, inc, *args):
-    f = selectors.pnl_summary(trader=account.trader)
+    f = pnl_summary(trader=account.trader)
 
     def fmt(v):
         return ("+" if v > 0 else "") + format_sol(v) + " SOL"
@@ -276,9 +261,6 @@ def pnl(account, inc, *args):
 
 def trending(account, inc, *args):
     """bags.fm's top tokens in bags.fm's order, each with a buy button (the token card)."""
-    from trading.errors import VenueError
-    from trading.selectors import bags_top_tokens
-
     try:
         tokens = bags_top_tokens(limit=8)
     except VenueError:

@@ -19,6 +19,7 @@ import os
 import ssl
 from urllib.parse import urlencode, urlsplit
 
+import certifi
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest
 
@@ -32,8 +33,6 @@ def _proxy_configured() -> bool:
 
 def _tls_context() -> ssl.SSLContext:
     try:
-        import certifi  # the CA bundle HTTPX uses
-
         return ssl.create_default_context(cafile=certifi.where())
     except ImportError:  # pragma: no cover - certifi comes with httpx
         return ssl.create_default_context()

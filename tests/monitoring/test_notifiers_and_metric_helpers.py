@@ -5,7 +5,8 @@ from django.db import transaction
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from monitoring import metrics, notifiers
+from jarvis.events import event_emit_on_commit, event_subscribe, event_subscribed, event_unsubscribe
+from monitoring import metrics
 
 
 def _sample(name: str, labels: dict) -> float:
@@ -40,7 +41,7 @@ def test_trade_exit_and_cache_helpers_land_in_the_shared_files():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_notifiers_run_after_commit_and_one_failure_does_not_stop_the_others():
+def test_event_handlers_run_after_commit_and_one_failure_does_not_stop_the_others():
     seen: list[int] = []
 
     def broken(event_id):
@@ -49,20 +50,24 @@ def test_notifiers_run_after_commit_and_one_failure_does_not_stop_the_others():
     def good(event_id):
         seen.append(event_id)
 
-    notifiers.register(broken)
-    notifiers.register(good)
-    notifiers.register(good)  # idempotent
+    event_subscribe(broken, kinds=["alert.changed"])
+    event_subscribe(good, kinds=["alert.changed"])
+    event_subscribe(good, kinds=["alert.changed"])  # idempotent
     try:
         with transaction.atomic():
-            notifiers.notify_on_commit(41)
+            event_emit_on_commit("alert.changed", 41)
             assert seen == []
         assert seen == [41]
         with pytest.raises(ValueError):
             with transaction.atomic():
-                notifiers.notify_on_commit(42)
+                event_emit_on_commit("alert.changed", 42)
                 raise ValueError("rolled back")
         assert seen == [41]
+        event_emit_on_commit("provider.calls", {})
+        assert seen == [41]  # a handler is called for its kinds only
     finally:
-        notifiers.unregister(broken)
-        notifiers.unregister(good)
-    assert broken not in notifiers.registered()
+        event_unsubscribe(broken)
+        event_unsubscribe(good)
+    with pytest.raises(ValueError):
+        event_subscribe(good, kinds=["no.such.kind"])
+    assert event_subscribed("alert.changed")  # monitoring's own webhook handler stays

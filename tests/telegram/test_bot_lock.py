@@ -9,7 +9,7 @@ from telegram_app.bot.runner import _hold
 
 
 def test_the_lock_is_refreshed_while_every_handler_thread_is_busy(clean_redis):
-    lock = limits.SingleInstanceLock("test-busy-pool", ttl_ms=600)  # refreshed every 0.2 s
+    lock = limits.single_instance_lock("test-busy-pool", ttl_seconds=0.6)  # refreshed every 0.2 s
     lock.acquire()
     release = threading.Event()
 

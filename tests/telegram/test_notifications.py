@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from monitoring.models import AlertEvent
 from monitoring.services import alert_raise
 from telegram_app.models import OutboxMessage, TelegramAccount
-from telegram_app.notify import events_redeliver, on_trading_event
+from telegram_app.notify import events_redeliver, on_alert, on_trading_event
 from trading.events import event_publish
 from trading.models import DomainEvent
 from trading.services import trader_register, trading_settings_update
@@ -106,8 +107,5 @@ def test_alerts_reach_every_admin_once_per_state(telegram_settings):
     rows = OutboxMessage.objects.filter(kind="alert").order_by("chat_id")
     assert [r.chat_id for r in rows] == [900001, 900002]
     assert "bags.fm refused our API key." in rows[0].text and rows[0].text.startswith("🚨")
-    from monitoring import notifiers
-    from monitoring.models import AlertEvent
-
-    notifiers.deliver(AlertEvent.objects.get().pk)  # delivered twice
+    on_alert(AlertEvent.objects.get().pk)  # delivered twice
     assert OutboxMessage.objects.filter(kind="alert").count() == 2

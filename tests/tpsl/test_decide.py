@@ -9,15 +9,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trading.tpsl.decide import (
-    PRICE_MISSING,
-    PRICE_OK,
-    PRICE_STALE,
-    PositionState,
-    decide,
-    leg_price,
-)
 from tests.tpsl.strategies import exit_plans
+from trading.prices import PRICE_MISSING, PRICE_OK, PRICE_STALE
+from trading.tpsl.decide import PositionState, decide, leg_price
 from trading.tpsl.plans import PRESETS, spec_custom
 
 D = Decimal

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from jarvis.locks import Lease
 from tests.conftest import wait_for
 from trading.errors import Conflict
 from trading.models import DomainEvent, Order
@@ -154,11 +155,11 @@ def test_big_books_are_swept_in_shards_by_mint(celery_worker, trader, listed_tok
 
 
 def test_run_lock_outlives_its_ttl_while_the_run_is_alive_and_notices_a_thief(clean_redis):
-    with runner.RunLock(clean_redis, "jarvis:tpsl:test-lock", 0.3) as lock:
+    with Lease("jarvis:tpsl:test-lock", seconds=0.3, client=clean_redis) as lock:
         deadline = time.monotonic() + 1.2  # four lifetimes: only the watchdog keeps it
         wait_for(lambda: time.monotonic() > deadline, timeout=5)
         assert lock.owned() and clean_redis.get("jarvis:tpsl:test-lock") is not None
-        assert runner.RunLock(clean_redis, "jarvis:tpsl:test-lock", 0.3).__enter__() is None  # no second run
+        assert Lease("jarvis:tpsl:test-lock", seconds=0.3, client=clean_redis).__enter__() is None  # no second run
         clean_redis.set("jarvis:tpsl:test-lock", "someone-else")
         wait_for(lambda: not lock.owned(), timeout=5, message="the lost lock noticed")
     assert clean_redis.get("jarvis:tpsl:test-lock") == b"someone-else"  # never released someone else's lock

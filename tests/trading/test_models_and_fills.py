@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from trading.events import event_subscribe, event_unsubscribe
+from jarvis.events import event_subscribe, event_unsubscribe
+from trading.events import KINDS
 from trading.models import DomainEvent, KillSwitch, Order, OrderStatus, Position, RiskLimits
 from trading.services import order_fail, order_transition, position_apply_fill
 from trading.services.exits import exit_plan_create
@@ -108,7 +109,7 @@ def test_order_transition_is_compare_and_swap(trader, token):
 
 def test_failed_buy_fails_position_and_publishes_once_on_commit(trader, token, django_capture_on_commit_callbacks):
     seen = []
-    event_subscribe(seen.append)
+    event_subscribe(seen.append, kinds=KINDS)
     try:
         position, order = _opening(trader, token)
         with django_capture_on_commit_callbacks(execute=True):
@@ -126,7 +127,7 @@ def test_failed_buy_fails_position_and_publishes_once_on_commit(trader, token, d
 
 def test_a_subscriber_of_some_kinds_is_called_for_those_only(trader, token, django_capture_on_commit_callbacks):
     every, failures = [], []
-    event_subscribe(every.append)
+    event_subscribe(every.append, kinds=KINDS)
     event_subscribe(failures.append, kinds=["order.failed"])
     try:
         with django_capture_on_commit_callbacks(execute=True):

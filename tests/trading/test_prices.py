@@ -1,11 +1,13 @@
 """The price feed: Jupiter Price v3 in batches, DexScreener second, Redis cache with timestamps, None = no data."""
 
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
+import time_machine
 
 from tests.fixtures.trading import SOL, mint_address
-from trading.prices import price_fresh, price_get, prices_get_many, prices_refresh
+from trading.prices import PricePoint, price_fresh, price_get, prices_get_many, prices_refresh
 
 
 def test_prices_come_in_batches_of_at_most_fifty_and_convert_usd_to_sol(price_standin):
@@ -72,3 +74,12 @@ def test_price_fresh_uses_the_cache_until_it_is_stale(price_standin, settings):
 def test_sol_itself_is_one_sol_and_an_empty_request_fetches_nothing(price_standin):
     assert prices_refresh(mints=[]) == {} and price_standin.requests == []
     assert prices_refresh(mints=[SOL])[SOL].price == Decimal(1)
+
+
+def test_one_freshness_test_for_trades_and_the_sweep_a_price_is_fresh_up_to_its_age_and_never_when_not_positive():
+    with time_machine.travel(datetime(2026, 3, 2, 12, tzinfo=UTC), tick=False):
+        now = time.time()
+        assert PricePoint(price=Decimal("0.5"), at=now - 10, source="t").is_fresh(10)
+        assert not PricePoint(price=Decimal("0.5"), at=now - 10.5, source="t").is_fresh(10)
+        assert not PricePoint(price=Decimal(0), at=now, source="t").is_fresh(10)
+        assert not PricePoint(price=Decimal("NaN"), at=now, source="t").is_fresh(10)

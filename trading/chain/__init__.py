@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import threading
 
+from django.conf import settings
+
 from trading.chain.rpc import RpcError, RpcPermanentError, RpcTransientError, SolanaRpc
 
 _clients: dict[tuple, object] = {}
@@ -28,8 +30,6 @@ def shared_client(key: tuple, factory):
 
 def rpc_client() -> SolanaRpc:
     """The shared client of the configured cluster (the sandbox chain in sandbox mode, a real cluster in live mode)."""
-    from django.conf import settings
-
     url, timeout = settings.SOLANA_RPC_URL, settings.SOLANA_RPC_TIMEOUT_SECONDS
     return shared_client(("rpc", url, timeout), lambda: SolanaRpc(url, timeout=timeout))
 

@@ -1,20 +1,21 @@
-"""Counting external calls for monitoring: Prometheus metrics (`jarvis_provider_calls_total`, duration) and the
-provider's monthly budget (`monitoring.budgets`). Order execution is essential, so a spent budget never refuses it,
-and counting never blocks or fails a trade: without monitoring, or with Redis down, the call just goes ahead.
+"""Counting external calls: Prometheus metrics (`jarvis_provider_calls_total`, duration, through monitoring.metrics)
+and a "provider.calls" event (jarvis.events) that monitoring counts against the provider's monthly budget. Order
+execution is essential, so a spent budget never refuses it, and counting never blocks or fails a trade.
 
-Budget counting is a Redis round trip per call. Inside `provider_calls_batched()` (one order's landing) the calls
-are only noted, and counted in one round trip by `provider_calls_flush()` (before the fill is recorded) or when the
+Budget counting is a Redis round trip per event. Inside `provider_calls_batched()` (one order's landing) the calls
+are only noted, and published as one event by `provider_calls_flush()` (before the fill is recorded) or when the
 block ends: an order's half-dozen calls cost one round trip, not six on its way to the chain."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
-log = logging.getLogger(__name__)
+from jarvis.events import event_emit
+from monitoring import metrics
+
 _batch = threading.local()
 
 
@@ -24,19 +25,8 @@ def provider_call(provider: str, operation: str) -> Iterator[None]:
     if pending is not None:
         pending[provider] += 1
     else:
-        try:
-            from monitoring.budgets import budget_spend
-
-            budget_spend(provider=provider, essential=True)
-        except Exception:  # monitoring absent or failing: never a reason to stop an order
-            log.debug("provider budget not counted for %s", provider, exc_info=True)
-    try:
-        from monitoring import metrics
-
-        timer = metrics.provider_call(provider, operation)
-    except Exception:
-        timer = nullcontext()
-    with timer:
+        event_emit("provider.calls", {provider: 1})
+    with metrics.provider_call(provider, operation):
         yield
 
 
@@ -61,9 +51,4 @@ def provider_calls_flush() -> None:
         return
     calls = dict(pending)
     pending.clear()
-    try:
-        from monitoring.budgets import budget_spend_calls
-
-        budget_spend_calls(calls=calls)
-    except Exception:
-        log.debug("provider budgets not counted for %s", calls, exc_info=True)
+    event_emit("provider.calls", calls)

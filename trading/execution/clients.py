@@ -7,6 +7,8 @@ import logging
 
 from django.conf import settings
 
+from jarvis.events import event_emit
+from monitoring import metrics
 from trading.chain import SolanaRpc, rpc_client, shared_client
 from trading.venues.bags import BagsVenue
 from trading.venues.base import Venue, VenueAuthError
@@ -34,24 +36,13 @@ def venues_in_order() -> list[Venue]:
 
 
 def execution_alert(*, key: str, summary: str, severity: str) -> None:
-    """Tell operators: an alert through monitoring when it offers one; always an ERROR/WARNING log line."""
+    """Tell operators: an "alert.raise" event (monitoring raises the alert) and always an ERROR/WARNING log line.
+    A subscriber's failure never reaches execution (jarvis.events); the log line stands."""
     log.log(logging.ERROR if severity == "critical" else logging.WARNING, "ALERT %s", summary, extra={"alert": key})
-    try:
-        from monitoring.services import alert_raise
-    except ImportError:
-        return
-    try:
-        alert_raise(key=key, summary=summary, severity=severity)
-    except Exception:  # an alert that cannot be stored must not break execution; the log line stands
-        log.exception("could not store alert %s", key)
+    event_emit("alert.raise", {"key": key, "summary": summary, "severity": severity})
 
 
 def venue_auth_alert(error: VenueAuthError) -> None:
     """An API key was refused: operators must act (the router does not fall through to the next venue)."""
-    try:
-        from monitoring import metrics
-
-        metrics.provider_observe(provider=error.venue, operation="auth", outcome="refused")
-    except Exception:  # metrics are best effort
-        log.debug("metrics unavailable for venue auth alert", exc_info=True)
+    metrics.provider_observe(provider=error.venue, operation="auth", outcome="refused")
     execution_alert(key=f"venue_auth:{error.venue}", summary=error.message, severity="critical")

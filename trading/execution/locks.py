@@ -7,62 +7,25 @@ status change is still a compare-and-swap on the order row.
 
 from __future__ import annotations
 
-import functools
-import time
-
 import redis
 from django.conf import settings
+
+from jarvis.locks import Lease
+from jarvis.redis import redis_client
 
 KEY = "jarvis:order:{order_id}:lander"
 
 
-@functools.lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+class OrderLease(Lease):
+    """The order's lander lease; `renew()` costs a Redis call only once a third of it has passed."""
 
-
-class OrderLease:
     def __init__(self, order_id: int, *, seconds: int | None = None):
-        self.seconds = seconds or settings.EXECUTION_LOCK_SECONDS
-        self._renewed_at = float("-inf")
-        self._lock = _client(settings.REDIS_URL).lock(
-            KEY.format(order_id=order_id), timeout=self.seconds, blocking=False, thread_local=False
-        )
-
-    def acquire(self) -> bool:
-        held = bool(self._lock.acquire(blocking=False))
-        if held:
-            self._renewed_at = time.monotonic()
-        return held
-
-    def renew(self) -> bool:
-        """Push the lease's expiry out again (a Redis call only once a third of it has passed). If it lapsed while
-        nobody else took it, take it back; False only when another lander holds it now (every status change is a
-        compare-and-swap anyway, so a lapse is never unsafe)."""
-        if time.monotonic() - self._renewed_at < self.seconds / 3:
-            return True
-        try:
-            self._lock.reacquire()
-            self._renewed_at = time.monotonic()
-            return True
-        except redis.exceptions.LockError:
-            return self.acquire()
-
-    def release(self) -> None:
-        try:
-            self._lock.release()
-        except redis.exceptions.LockError:
-            pass
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
+        seconds = seconds or settings.EXECUTION_LOCK_SECONDS
+        super().__init__(KEY.format(order_id=order_id), seconds=seconds, renew_every=seconds / 3)
 
 
 def order_lease_held(order_id: int) -> bool:
-    return bool(_client(settings.REDIS_URL).exists(KEY.format(order_id=order_id)))
+    return bool(redis_client().exists(KEY.format(order_id=order_id)))
 
 
 REQUEUED_KEY = "jarvis:order:{order_id}:requeued"
@@ -72,12 +35,12 @@ REQUEUED_GUARD_SECONDS = 60
 def order_requeue_claim(order_id: int, *, seconds: int = REQUEUED_GUARD_SECONDS) -> bool:
     """True when reconciliation may queue this order again: no message it queued earlier is still waiting (the task
     clears the mark when it starts), or that one was queued more than `seconds` ago and may have been lost."""
-    return bool(_client(settings.REDIS_URL).set(REQUEUED_KEY.format(order_id=order_id), 1, nx=True, ex=seconds))
+    return bool(redis_client().set(REQUEUED_KEY.format(order_id=order_id), 1, nx=True, ex=seconds))
 
 
 def order_requeue_taken(order_id: int) -> None:
     """The message reconciliation queued has reached a worker: a later pass may queue the order again."""
-    _client(settings.REDIS_URL).delete(REQUEUED_KEY.format(order_id=order_id))
+    redis_client().delete(REQUEUED_KEY.format(order_id=order_id))
 
 
 SIGNATURE_KEY = "jarvis:signature:{signature}"
@@ -88,7 +51,7 @@ def signature_claim(*, signature: str, order_id: int, seconds: int = 600) -> boo
     block get byte-identical transactions; the cluster lands one, and both orders would see it confirmed. The loser of
     this claim re-quotes on a later blockhash instead. (A blockhash lives ~90 s; the claim outlives it.)"""
     key = SIGNATURE_KEY.format(signature=signature)
-    client = _client(settings.REDIS_URL)
+    client = redis_client()
     if client.set(key, order_id, nx=True, ex=seconds):
         return True
     return client.get(key) == str(order_id).encode()
@@ -107,7 +70,7 @@ def identical_buy_offset(*, wallet: str, mint: str, amount: int) -> int:
         return 0
     key = IDENTICAL_BUY_KEY.format(wallet=wallet, mint=mint, amount=amount)
     try:
-        pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
+        pipe = redis_client().pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, IDENTICAL_BUY_SECONDS)
         seen = pipe.execute()[0]

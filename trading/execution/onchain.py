@@ -372,8 +372,6 @@ def _fill_of(*, order: Order, meta) -> Fill:
 
 
 def _count(venue: str, outcome: str) -> None:
-    try:
-        from monitoring import metrics
-    except ImportError:
-        return
+    from monitoring import metrics
+
     metrics.trade_execution(venue=venue or "none", outcome=outcome)

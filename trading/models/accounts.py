@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 
+from trading.keys import wallet_keypair
 from trading.models.choices import Mode
 
 
@@ -19,7 +20,7 @@ class Trader(models.Model):
 
 
 class Wallet(models.Model):
-    """A custodial wallet. The secret key is only ever held encrypted (AES-GCM, see trading.wallets)."""
+    """A custodial wallet. The secret key is only ever held encrypted (AES-GCM, see trading.keys)."""
 
     trader = models.ForeignKey(Trader, on_delete=models.PROTECT, related_name="wallets")
     public_key = models.CharField(max_length=44, unique=True)
@@ -38,8 +39,6 @@ class Wallet(models.Model):
 
     def keypair(self):
         """The solders Keypair, decrypted in memory only. Never log or store what this returns."""
-        from trading.wallets import wallet_keypair
-
         return wallet_keypair(self)
 
 

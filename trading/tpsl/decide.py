@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
+from trading.prices import PRICE_OK, price_status
 from trading.tpsl.plans import ExitPlanSpec
 
 PRICE_PLACES = 20
@@ -28,9 +29,6 @@ _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 _WIDE = Context(prec=100)
 
-PRICE_OK = "ok"
-PRICE_MISSING = "missing"
-PRICE_STALE = "stale"
 
 REASON_SL = "sl"
 REASON_TRAILING = "trailing"
@@ -131,14 +129,6 @@ def triggers_for(state: PositionState, plan: ExitPlanSpec) -> Triggers:
         trailing_stop_price=trail,
         time_stop_at=time_stop_at,
     )
-
-
-def price_status(price: Decimal | None, price_time: datetime | None, now: datetime, stale_after: timedelta) -> str:
-    if price is None or price_time is None or not price.is_finite() or price <= 0:
-        return PRICE_MISSING
-    if now - price_time > stale_after:
-        return PRICE_STALE
-    return PRICE_OK
 
 
 def _legs_amount(state: PositionState, plan: ExitPlanSpec, legs: tuple[int, ...]) -> int:

@@ -11,11 +11,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import redis
 from django.conf import settings
 from django.db import connection, transaction
 
-from trading.events import KINDS, event_publish
+from jarvis.events import event_emit
+from jarvis.redis import redis_client
+from trading.events import event_publish
 from trading.models import Order, OrderSide, OrderStatus, Position
 from trading.models.choices import Mode
 
@@ -128,13 +129,6 @@ def stalled_exits_requeue(*, now: datetime) -> list[int]:
     return ids
 
 
-def redis_client() -> redis.Redis:
-    """The price feed's Redis client (same server and database: prices, locks and throttles live together)."""
-    from trading.prices import _redis
-
-    return _redis()
-
-
 def prices_stale_alert(*, mints: list[str], max_age_seconds: int) -> bool:
     """At most once a minute: a "prices.stale" domain event naming the mints with open positions and no fresh price."""
     if not redis_client().set(STALE_ALERT_KEY, "1", nx=True, ex=settings.TPSL_STALE_ALERT_EVERY_SECONDS):
@@ -145,8 +139,6 @@ def prices_stale_alert(*, mints: list[str], max_age_seconds: int) -> bool:
         summary=f"No fresh price (older than {max_age_seconds}s) for {len(mints)} mints with open positions; "
         "their exits cannot trigger (time stops still do).",
     )
-    if "prices.stale" not in KINDS:
-        return False
     event_publish(
         kind="prices.stale",
         trader=None,
@@ -155,14 +147,7 @@ def prices_stale_alert(*, mints: list[str], max_age_seconds: int) -> bool:
     return True
 
 
-def admin_alert(*, key: str, summary: str) -> bool:
-    """Tell the admins through monitoring's alerts when that app is installed; never let an alert break a sweep."""
-    try:
-        from monitoring.services import alert_raise
-    except ImportError:
-        return False
-    try:
-        return alert_raise(key=key, summary=summary, severity="critical")
-    except Exception:
-        logger.exception("could not raise alert %s", key)
-        return False
+def admin_alert(*, key: str, summary: str) -> None:
+    """Tell the admins: a critical "alert.raise" event (monitoring raises it); a subscriber's failure never reaches
+    the sweep (jarvis.events)."""
+    event_emit("alert.raise", {"key": key, "summary": summary, "severity": "critical"})

@@ -1,8 +1,8 @@
 """Running sweeps from beat: a lock so runs never overlap, a start throttle so a backlog never piles up, shards.
 
-- The run lock lives for less than one interval (TPSL_INTERVAL_SECONDS x 0.9) and a watchdog thread renews it while
-  the run is alive: a slow run keeps it (the next ticks skip), a dead run loses it before the next tick, and a run
-  whose renewal failed (someone else holds the lock) stops before claiming anything.
+- The run lock (jarvis.locks.Lease) lives for less than one interval (TPSL_INTERVAL_SECONDS x 0.9) and a watchdog
+  thread renews it while the run is alive: a slow run keeps it (the next ticks skip), a dead run loses it before the
+  next tick, and a run whose renewal failed (someone else holds the lock) stops before claiming anything.
 - The start marker (also shorter than the interval, never released) lets at most one run start per interval: beat
   messages that queued up behind a slow worker find it taken and return at once.
 - Above TPSL_SHARD_BUDGET open positions the beat task splits the book by token id into shards and queues one
@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 
 from django.conf import settings
-from redis.exceptions import LockError
 
+from jarvis.locks import Lease
+from jarvis.redis import redis_client
 from trading.models import Position, PositionStatus
-from trading.tpsl.retry import redis_client
 from trading.tpsl.sweep import SweepReport, tpsl_sweep
 
 logger = logging.getLogger(__name__)
@@ -37,49 +36,6 @@ def shard_count() -> int:
     return max(1, math.ceil(open_positions / settings.TPSL_SHARD_BUDGET))
 
 
-class RunLock:
-    """The run lock: lives for less than one interval, renewed by a watchdog thread while this run is alive.
-
-    A run that dies stops renewing, so its lock is gone before the next tick. A run that finds its lock taken by
-    another (the renewal failed) reports it through `owned()` and claims nothing.
-    """
-
-    def __init__(self, client, name: str, ttl: float):
-        self.lock = client.lock(name, timeout=ttl, blocking=False, thread_local=False)
-        self.ttl = ttl
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._renew, name="tpsl-lock", daemon=True)
-
-    def __enter__(self) -> RunLock | None:
-        if not self.lock.acquire():
-            return None
-        self._thread.start()
-        return self
-
-    def _renew(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
-            try:
-                self.lock.reacquire()
-            except LockError:
-                self.lost = True
-                return
-
-    def owned(self) -> bool:
-        if self.lost:
-            logger.warning("tpsl sweep lost its run lock; not claiming this tick")
-        return not self.lost
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        try:
-            self.lock.release()
-        except LockError:
-            pass
-
-
 def sweep_locked(*, shard: int = 0, shards: int = 1) -> SweepReport | None:
     """Run one sweep of a shard unless one is running or one started less than an interval ago."""
     client = redis_client()
@@ -87,7 +43,7 @@ def sweep_locked(*, shard: int = 0, shards: int = 1) -> SweepReport | None:
     names = {"shard": shard, "shards": shards}
     if not client.set(START_KEY.format(**names), "1", nx=True, px=int(ttl * 1000)):
         return None
-    with RunLock(client, LOCK_KEY.format(**names), ttl) as lock:
+    with Lease(LOCK_KEY.format(**names), seconds=ttl, client=client) as lock:
         if lock is None:
             return None
         report = tpsl_sweep(shard=shard, shards=shards, still_owner=lock.owned)

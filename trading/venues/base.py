@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+import httpx
+
 from trading.chain.observe import provider_call
 from trading.chain.retry import TransientError
 from trading.errors import VenueError as TradingVenueError
@@ -121,8 +123,6 @@ class HttpVenue(Venue):
     """A venue spoken to over HTTPS with an `x-api-key` header; every request carries the client's timeout."""
 
     def __init__(self, *, base_url: str, api_key: str, timeout: float = 5.0, transport=None):
-        import httpx
-
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout), headers={"x-api-key": api_key, "accept": "application/json"}, transport=transport
@@ -223,8 +223,6 @@ def classify_http_error(*, venue: str, status: int, detail: str, no_route: bool 
 
 def venue_request(client, method: str, url: str, *, venue: str, **kwargs):
     """One HTTP request with the client's timeout; transport failures become VenueTransientError."""
-    import httpx
-
     try:
         return client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:

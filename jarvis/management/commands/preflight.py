@@ -7,14 +7,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from jarvis.redis import redis_client
+
 
 class Command(BaseCommand):
     help = ("Exit non-zero with one sentence if Redis or the database cannot be reached; warn when Redis may evict "
             "keys (the broker needs maxmemory-policy noeviction).")
 
     def handle(self, *args, **options):
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
         try:
+            client = redis_client(retry=False)
             client.ping()
             policy = client.info("memory").get("maxmemory_policy", "")
         except redis.RedisError:
@@ -23,8 +25,6 @@ class Command(BaseCommand):
                 f"Redis is not reachable at {safe}: start one with "
                 "`redis-server --daemonize yes --save '' --appendonly no --maxmemory-policy noeviction` or point REDIS_URL at a running server."
             ) from None
-        finally:
-            client.close()
         if policy != "noeviction":
             self.stderr.write(
                 f"preflight: warning: Redis evicts keys (maxmemory-policy {policy}); the Celery broker can lose queued "

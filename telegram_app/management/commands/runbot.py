@@ -5,6 +5,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from telegram_app.bot.pool import persistent_db_connections
+from telegram_app.bot.runner import serve
 from telegram_app.limits import LockHeld
 
 
@@ -19,9 +21,6 @@ class Command(BaseCommand):
         parser.add_argument("--partition", type=int, default=None, help="(started by --partitions) answer the updates of this partition only.")
 
     def handle(self, *args, webhook=False, partitions=0, partition=None, **options):
-        from telegram_app.bot.app import persistent_db_connections
-        from telegram_app.bot.runner import serve
-
         if partitions < 0 or (partition is not None and not 0 <= partition < max(partitions, 1)):
             raise CommandError("--partition must be between 0 and --partitions - 1.")
         if webhook and partitions:

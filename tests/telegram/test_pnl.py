@@ -1,13 +1,15 @@
-"""The bot's compiled reads give the same figures as the trading core's ORM selectors they replace."""
+"""/pnl shows the trading core's PnL (trading.selectors.pnl_summary, the one PnL computation)."""
 
 import time
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
 
-from telegram_app import selectors
+from telegram_app.bot import screens_trade
+from telegram_app.parsers import format_sol
 from trading import selectors as core
 from trading.models import Order, Position
 from trading.prices import PricePoint, prices_store
@@ -26,7 +28,7 @@ def _sell(position, pnl, *, confirmed_at, status="confirmed"):
     Order.objects.filter(pk=order.pk).update(confirmed_at=confirmed_at)
 
 
-def test_pnl_matches_the_trading_core_across_periods_prices_and_traders(make_trader, make_token, clean_redis):
+def test_pnl_counts_periods_prices_and_traders_and_the_bot_shows_those_figures(make_trader, make_token, clean_redis):
     alice, bob = make_trader("alice"), make_trader("bob")
     priced, unpriced = make_token("BONK", decimals=6), make_token("WIF", decimals=9)
     prices_store({priced.mint: PricePoint(price=Decimal("0.000123"), at=time.time(), source="test", decimals=6)})
@@ -43,8 +45,15 @@ def test_pnl_matches_the_trading_core_across_periods_prices_and_traders(make_tra
     _position(bob, priced, size=10**9, cost=10**6)
     _sell(_position(bob, priced, size=1, cost=1), 123, confirmed_at=now)
 
-    for trader in (alice, bob, make_trader("carol")):
-        assert selectors.pnl_summary(trader=trader) == core.pnl_summary(trader=trader)
-    figures = selectors.pnl_summary(trader=alice)
+    figures = core.pnl_summary(trader=alice)
     assert figures["all"]["realised_lamports"] == 1_043_000_000 and figures["today"]["realised_lamports"] == 50_000_000
-    assert figures["unpriced_positions"] == 1 and figures["all"]["unrealised_lamports"] != 0
+    assert figures["week"]["realised_lamports"] in (43_000_000, 50_000_000)  # 50_000_000 on a Monday
+    # 7,654.321 tokens at 0.000123 SOL = 941,481,483 lamports, less the cost; the unpriced WIF position left out
+    assert figures["unpriced_positions"] == 1 and figures["all"]["unrealised_lamports"] == 541_481_483
+    bob = core.pnl_summary(trader=bob)
+    assert bob["all"]["realised_lamports"] == 123 and bob["all"]["unrealised_lamports"] == 122_000_000 - 1
+    assert core.pnl_summary(trader=make_trader("carol"))["all"] == {"realised_lamports": 0, "unrealised_lamports": 0}
+
+    text = screens_trade.pnl(SimpleNamespace(trader=alice), None).text
+    assert f"All time: +{format_sol(1_043_000_000)} SOL" in text
+    assert f"Unrealised (open positions): +{format_sol(541_481_483)} SOL" in text and "1 open positions have no" in text
