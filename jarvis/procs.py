@@ -21,6 +21,7 @@ LOCAL_WORKER_ENV = "REMAP_SIGTERM=SIGQUIT CELERY_SOFT_SHUTDOWN_SECONDS=3"
 LOCAL_WORKERS = {
     "worker-trades": ("trades", "tpsl"),
     "worker-ops": ("telegram", "backups", "default"),
+    "worker-vibe": ("vibe",),
 }
 
 

@@ -1,0 +1,101 @@
+"""One Telegram message that grows as the answer streams in.
+
+The message is first an outbox row (written before it is sent, like every message of the desk); the conversation
+sends it at once through `outbox_send` if the telegram queue has not yet, and then edits it with `editMessageText`.
+Edits pass the same Redis gate as every send (`limits.send_gate`: the bot-wide second and the chat's own), at most
+one every VIBE_EDIT_INTERVAL_MS; an edit the gate holds back is folded into the next one, and the last edit waits
+its turn, so the whole answer always arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from django.conf import settings
+
+from telegram_app import botapi, limits
+from telegram_app.models import OutboxMessage
+from telegram_app.outbox import outbox_enqueue, outbox_send
+
+logger = logging.getLogger(__name__)
+MAX_CHARS = 4096
+SENT_WAIT_S = 10.0  # how long the placeholder may take to be sent before the edits give up
+FINAL_WAIT_S = 15.0  # how long the last edit waits for the gate
+
+
+def _fit(text: str) -> str:
+    text = text.strip() or "…"
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
+
+
+class LiveMessage:
+    def __init__(self, *, chat_id: int, placeholder: str = "💭 Thinking…"):
+        self.chat_id = chat_id
+        self.row = outbox_enqueue(chat_id=chat_id, text=placeholder, kind="vibe")
+        self.message_id: int | None = None
+        self.shown = placeholder
+        self.last_edit = 0.0
+        self.edits = 0
+
+    def _sent(self) -> int | None:
+        """The placeholder's Telegram message id, sending it here if the telegram queue has not yet."""
+        if self.message_id is not None:
+            return self.message_id
+        deadline = time.monotonic() + SENT_WAIT_S
+        tried = False
+        while time.monotonic() < deadline:
+            status, message_id = OutboxMessage.objects.filter(pk=self.row.pk).values_list("status", "telegram_message_id").get()
+            if message_id is not None:
+                self.message_id = message_id
+                return message_id
+            if status in (OutboxMessage.Status.FAILED, OutboxMessage.Status.DROPPED):
+                return None
+            if status == OutboxMessage.Status.PENDING and not tried:
+                outbox_send(outbox_id=self.row.pk)
+                tried = True
+                continue
+            time.sleep(0.05)
+        return None
+
+    def update(self, text: str) -> None:
+        """Show ``text`` if an edit is due (throttled); otherwise it waits for the next one."""
+        if time.monotonic() - self.last_edit >= settings.VIBE_EDIT_INTERVAL_MS / 1000:
+            self._edit(_fit(text), wait_s=0.0)
+
+    def finish(self, text: str, markup: dict | None = None) -> bool:
+        return self._edit(_fit(text), wait_s=FINAL_WAIT_S, markup=markup)
+
+    def _edit(self, text: str, *, wait_s: float, markup: dict | None = None) -> bool:
+        if text == self.shown and markup is None:
+            return True
+        message_id = self._sent()
+        if message_id is None:
+            return False
+        deadline = time.monotonic() + wait_s
+        while True:
+            member = f"vibe:{self.row.pk}:{uuid.uuid4().hex[:6]}"
+            wait_ms = limits.send_gate(chat_id=self.chat_id, member=member)
+            if wait_ms == 0:
+                break
+            if time.monotonic() + wait_ms / 1000 > deadline:
+                return False
+            time.sleep(min(wait_ms, 1000) / 1000)
+        params = {"chat_id": self.chat_id, "message_id": message_id, "text": text, "reply_markup": markup}
+        try:
+            try:
+                botapi.call("editMessageText", params)
+            finally:
+                limits.send_done(chat_id=self.chat_id, member=member)
+        except botapi.RateLimited as exc:
+            limits.send_pause(seconds=exc.retry_after)
+            left = deadline - time.monotonic()
+            return left > exc.retry_after and self._edit(text, wait_s=left, markup=markup)
+        except botapi.BotApiError as exc:
+            if "not modified" not in exc.description.lower():
+                logger.warning("vibe: editing message %s failed: %s", message_id, exc.description)
+                return False
+        self.shown, self.last_edit = text, time.monotonic()
+        self.edits += 1
+        return True
