@@ -1,17 +1,18 @@
 """One Telegram message that grows as the answer streams in.
 
-The message is first an outbox row (written before it is sent, like every message of the desk); the conversation
-sends it at once through `outbox_send` if the telegram queue has not yet, and then edits it with `editMessageText`.
-Edits pass the same Redis gate as every send (`limits.send_gate`: the bot-wide second and the chat's own), at most
-one every VIBE_EDIT_INTERVAL_MS; an edit the gate holds back is folded into the next one, and the last edit waits
-its turn, so the whole answer always arrives.
+The message is first an outbox row (written before it is sent, like every message of the desk, and so within the
+outbox's flood limits); the conversation sends it at once through `outbox_send` if the telegram queue has not yet,
+and then edits it with `editMessageText`. Edits change a message already sent rather than send one, as the bot's own
+button screens do, so they take no send slot; they are throttled instead: at most one every VIBE_EDIT_INTERVAL_MS
+(1 s, Telegram's pace for one chat) per message. Text that arrives in between is folded into the next edit, and the
+last edit waits its turn, so the whole answer always arrives. A 429 on an edit pauses every sender for its
+retry_after, as after any 429.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 
 from django.conf import settings
 
@@ -60,11 +61,12 @@ class LiveMessage:
         return None
 
     def update(self, text: str) -> None:
-        """Show ``text`` if an edit is due (throttled); otherwise it waits for the next one."""
+        """Show ``text`` if an edit is due (one a VIBE_EDIT_INTERVAL_MS); otherwise the next edit shows it."""
         if time.monotonic() - self.last_edit >= settings.VIBE_EDIT_INTERVAL_MS / 1000:
             self._edit(_fit(text), wait_s=0.0)
 
     def finish(self, text: str, markup: dict | None = None) -> bool:
+        """The whole answer: waits out the edit interval (and a 429's retry_after) to show it."""
         return self._edit(_fit(text), wait_s=FINAL_WAIT_S, markup=markup)
 
     def _edit(self, text: str, *, wait_s: float, markup: dict | None = None) -> bool:
@@ -74,22 +76,17 @@ class LiveMessage:
         if message_id is None:
             return False
         deadline = time.monotonic() + wait_s
-        while True:
-            member = f"vibe:{self.row.pk}:{uuid.uuid4().hex[:6]}"
-            wait_ms = limits.send_gate(chat_id=self.chat_id, member=member)
-            if wait_ms == 0:
-                break
-            if time.monotonic() + wait_ms / 1000 > deadline:
+        due = self.last_edit + settings.VIBE_EDIT_INTERVAL_MS / 1000
+        if due > time.monotonic():
+            if due > deadline:
                 return False
-            time.sleep(min(wait_ms, 1000) / 1000)
-        params = {"chat_id": self.chat_id, "message_id": message_id, "text": text, "reply_markup": markup}
+            time.sleep(due - time.monotonic())
         try:
-            try:
-                botapi.call("editMessageText", params)
-            finally:
-                limits.send_done(chat_id=self.chat_id, member=member)
+            botapi.call("editMessageText", {"chat_id": self.chat_id, "message_id": message_id, "text": text,
+                                            "reply_markup": markup})
         except botapi.RateLimited as exc:
-            limits.send_pause(seconds=exc.retry_after)
+            limits.send_pause(seconds=exc.retry_after)  # every sender of the bot waits it out, as after any 429
+            self.last_edit = time.monotonic() + exc.retry_after - settings.VIBE_EDIT_INTERVAL_MS / 1000
             left = deadline - time.monotonic()
             return left > exc.retry_after and self._edit(text, wait_s=left, markup=markup)
         except botapi.BotApiError as exc:

@@ -13,9 +13,10 @@ from tests.conftest import wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_question_with_two_tool_calls_is_answered_in_one_message_edited_as_it_streams(vibe):
+def test_a_question_with_two_tool_calls_is_answered_in_one_message_edited_as_it_streams(vibe, vibe_settings):
     from assistant.models import ToolCall, Turn
 
+    vibe_settings.VIBE_EDIT_INTERVAL_MS = 1000
     vibe.llm.chunk_delay_s = 0.1  # the answer takes seconds to stream: long enough for Telegram's one edit a second
     turn, message = ask(vibe.bot, "/vibe what are the desk status and the queue depths?")
 
