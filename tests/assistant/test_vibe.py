@@ -152,3 +152,15 @@ def test_provider_down_is_a_sentence(vibe, vibe_settings):
     turn, message = ask(vibe.bot, "/vibe what is the desk status?")
     assert turn.status == "failed"
     assert "cannot be reached right now" in message["text"] and "Traceback" not in message["text"]
+
+
+def test_a_refused_key_and_a_slow_provider_are_sentences(vibe, vibe_settings):
+    vibe.llm.api_key = "the-key-the-provider-expects"
+    turn, message = ask(vibe.bot, "/vibe what is the desk status?")
+    assert turn.status == "failed" and "refused our key" in message["text"] and "VIBE_API_KEY" in message["text"]
+
+    vibe.llm.api_key = None
+    vibe.llm.delay_s = 3.0
+    vibe_settings.VIBE_TIMEOUT_SECONDS = 1
+    turn, message = ask(vibe.bot, "/vibe what is the desk status?")
+    assert turn.status == "failed" and "did not answer within 1 s" in message["text"]
