@@ -1,0 +1,87 @@
+"""The desk tools and the proposals' decisions, without the bot: what the model may read, and what a press does."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.assistant.conftest import ADMIN
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admins(settings):
+    settings.TELEGRAM_ADMIN_IDS = [ADMIN]
+    return settings
+
+
+def test_log_search_reads_the_last_hour_and_needs_a_word(clean_redis):
+    from assistant.tools import log_search
+    from jarvis.logbuffer import log_line_append
+
+    log_line_append(at=time.time() - 4000, level="WARNING", logger="old", message="rpc timeout long ago")
+    log_line_append(at=time.time(), level="ERROR", logger="trading.chain", message="rpc timeout just now")
+    log_line_append(at=time.time(), level="ERROR", logger="trading.chain", message="something else")
+    assert [line["message"] for line in log_search("TIMEOUT")["lines"]] == ["rpc timeout just now"]
+    assert "at least 3 characters" in log_search("a")["error"]
+
+
+def test_tool_arguments_are_checked_against_the_schema():
+    from assistant.tools import TOOLS, ToolInputError, tool_arguments
+
+    assert tool_arguments(TOOLS["order_get"], {"order_id": 7}) == {"order_id": 7}
+    for bad in ({"order_id": "7; drop"}, {"order_id": True}, {}, {"order_id": 7, "sql": "x"}, ["order_id"]):
+        with pytest.raises(ToolInputError):
+            tool_arguments(TOOLS["order_get"], bad)
+
+
+def test_order_get_never_returns_the_signed_transaction(make_trader, make_token):
+    from assistant.tools import order_get
+    from trading.models import Order, Position
+
+    position = Position.objects.create(trader=make_trader("t"), token=make_token("WIF"), mode="paper", status="open",
+                                       size=10, original_size=10, cost_lamports=1000)
+    order = Order.objects.create(position=position, side="buy", mode="paper", venue="paper", status="failed",
+                                 amount_in=1000, client_id=uuid.uuid4(), signed_tx=b"\x01" * 64, error="slippage")
+    found = order_get(order.pk)
+    assert (found["id"], found["status"], found["error"]) == (order.pk, "failed", "slippage")
+    assert "signed_tx" not in found and "client_id" not in found
+    assert "no order" in order_get(order.pk + 1000)["error"]
+
+
+def test_a_confirmed_pause_goes_through_the_trading_service_once(admins, make_trader):
+    from assistant.models import Action
+    from assistant.services import action_decide
+
+    trader = make_trader("bob")
+    action = Action.objects.create(admin_id=ADMIN, kind="trader_pause", arguments={"trader_id": trader.pk, "paused": True})
+    done = action_decide(action_id=action.pk, admin_id=ADMIN, chat_id=ADMIN, confirm=True)
+    trader.refresh_from_db()
+    assert trader.is_paused and done.status == "done" and done.decided_by == ADMIN
+    again = action_decide(action_id=action.pk, admin_id=ADMIN, chat_id=ADMIN, confirm=True)
+    assert again.status == "done"  # no second run: the compare-and-swap found it decided
+
+
+def test_a_refused_retry_expired_or_foreign_proposals_change_nothing(admins, make_trader):
+    from assistant.models import Action
+    from assistant.services import action_decide
+    from telegram_app.models import OutboxMessage
+
+    retry = Action.objects.create(admin_id=ADMIN, kind="order_retry", arguments={"order_id": 999999})
+    assert action_decide(action_id=retry.pk, admin_id=ADMIN, chat_id=ADMIN, confirm=True).status == "failed"
+    assert "There is no order with that number." in Action.objects.get(pk=retry.pk).result
+
+    trader = make_trader("carol")
+    old = Action.objects.create(admin_id=ADMIN, kind="trader_pause", arguments={"trader_id": trader.pk, "paused": True})
+    Action.objects.filter(pk=old.pk).update(proposed_at=timezone.now() - timedelta(hours=1))
+    assert action_decide(action_id=old.pk, admin_id=ADMIN, chat_id=ADMIN, confirm=True).status == "expired"
+    other = Action.objects.create(admin_id=ADMIN + 1, kind="trader_pause", arguments={"trader_id": trader.pk})
+    assert action_decide(action_id=other.pk, admin_id=ADMIN, chat_id=ADMIN, confirm=True) is None
+    trader.refresh_from_db()
+    assert not trader.is_paused and Action.objects.get(pk=other.pk).status == "proposed"
+    assert OutboxMessage.objects.filter(chat_id=ADMIN, text__contains="not yours").exists()
