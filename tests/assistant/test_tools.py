@@ -85,3 +85,20 @@ def test_a_refused_retry_expired_or_foreign_proposals_change_nothing(admins, mak
     trader.refresh_from_db()
     assert not trader.is_paused and Action.objects.get(pk=other.pk).status == "proposed"
     assert OutboxMessage.objects.filter(chat_id=ADMIN, text__contains="not yours").exists()
+
+
+def test_calls_and_actions_are_visible_in_the_admin_read_only(admin_client):
+    from django.urls import reverse
+
+    from assistant.models import Action, Conversation, ToolCall, Turn
+
+    turn = Turn.objects.create(conversation=Conversation.objects.create(admin_id=ADMIN), admin_id=ADMIN, question="q?")
+    ToolCall.objects.create(turn=turn, admin_id=ADMIN, tool="queue_depths")
+    Action.objects.create(turn=turn, admin_id=ADMIN, kind="kill_switch", arguments={"enabled": True})
+    calls = admin_client.get(reverse("admin:assistant_toolcall_changelist")).content.decode()
+    assert "queue_depths" in calls and str(ADMIN) in calls
+    actions = admin_client.get(reverse("admin:assistant_action_changelist")).content.decode()
+    assert "kill_switch" in actions and "proposed" in actions
+    for model in ("conversation", "turn", "toolcall", "action", "tokenusage"):
+        assert admin_client.get(reverse(f"admin:assistant_{model}_changelist")).status_code == 200
+        assert admin_client.get(reverse(f"admin:assistant_{model}_add")).status_code == 403
