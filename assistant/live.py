@@ -45,7 +45,6 @@ class LiveMessage:
         if self.message_id is not None:
             return self.message_id
         deadline = time.monotonic() + SENT_WAIT_S
-        tried = False
         while time.monotonic() < deadline:
             status, message_id = OutboxMessage.objects.filter(pk=self.row.pk).values_list("status", "telegram_message_id").get()
             if message_id is not None:
@@ -53,11 +52,11 @@ class LiveMessage:
                 return message_id
             if status in (OutboxMessage.Status.FAILED, OutboxMessage.Status.DROPPED):
                 return None
-            if status == OutboxMessage.Status.PENDING and not tried:
-                outbox_send(outbox_id=self.row.pk)
-                tried = True
-                continue
-            time.sleep(0.05)
+            pause = 0.05
+            if status == OutboxMessage.Status.PENDING:  # not taken by the telegram queue yet: send it from here
+                outcome = outbox_send(outbox_id=self.row.pk)
+                pause = 0.0 if outcome.done else min(max(outcome.retry_in, 0.05), 0.5)
+            time.sleep(pause)
         return None
 
     def update(self, text: str) -> None:

@@ -102,3 +102,20 @@ def test_calls_and_actions_are_visible_in_the_admin_read_only(admin_client):
     for model in ("conversation", "turn", "toolcall", "action", "tokenusage"):
         assert admin_client.get(reverse(f"admin:assistant_{model}_changelist")).status_code == 200
         assert admin_client.get(reverse(f"admin:assistant_{model}_add")).status_code == 403
+
+
+def test_the_desks_monthly_provider_budget_also_caps_vibe(vibe_settings, llm, clean_redis):
+    from assistant.services import question_answer
+    from monitoring.budgets import budget_cache_clear
+    from monitoring.models import ProviderBudget
+
+    ProviderBudget.objects.create(provider="llm", cost_per_call_micro_usd=10_000, monthly_budget_micro_usd=10_000)
+    budget_cache_clear()
+    try:
+        first = question_answer(admin_id=ADMIN, chat_id=ADMIN, question="hello")
+        second = question_answer(admin_id=ADMIN, chat_id=ADMIN, question="hello again")
+    finally:
+        budget_cache_clear()
+    assert first.status == "answered"
+    assert second.status == "refused" and "monthly budget for the assistant is used up" in second.answer
+    assert len(llm.received) == 1
