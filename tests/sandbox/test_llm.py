@@ -76,3 +76,16 @@ def test_bad_requests_and_keys_are_refused_as_the_vendor_does(client, llm):
     stranger = anthropic.Anthropic(api_key="wrong-key", base_url=llm.url, max_retries=0, timeout=5)
     with pytest.raises(anthropic.AuthenticationError):
         stranger.messages.create(model="m", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_make_run_serves_the_llm_stand_in_while_vibe_points_at_it(settings):
+    from sandbox.procs import processes
+
+    settings.TRADING_MODE = "paper"
+    settings.VIBE_BASE_URL = f"http://{settings.SANDBOX_HOST}:{settings.VIBE_STANDIN_PORT}"
+    assert processes("/venv/bin/python")["llm-standin"].endswith("manage.py llm_standin")
+    settings.VIBE_BASE_URL = "https://api.anthropic.com"
+    assert "llm-standin" not in processes("/venv/bin/python")
+    settings.TRADING_MODE = "live"
+    settings.VIBE_BASE_URL = f"http://{settings.SANDBOX_HOST}:{settings.VIBE_STANDIN_PORT}"
+    assert "llm-standin" not in processes("/venv/bin/python")
