@@ -119,3 +119,24 @@ def test_the_desks_monthly_provider_budget_also_caps_vibe(vibe_settings, llm, cl
     assert first.status == "answered"
     assert second.status == "refused" and "monthly budget for the assistant is used up" in second.answer
     assert len(llm.received) == 1
+
+
+def test_every_read_tool_answers_in_json(clean_redis, make_trader, make_token):
+    import json
+
+    from assistant.tools import TOOLS
+    from trading.models import Position
+
+    trader = make_trader("dora")
+    Position.objects.create(trader=trader, token=make_token("POPCAT"), mode="paper", status="open", size=10,
+                            original_size=10, cost_lamports=1000, exit_stuck_at=timezone.now())
+    arguments = {"order_get": {"order_id": 1}, "trader_get": {"trader_id": trader.pk}, "log_search": {"word": "error"},
+                 "pnl_summary": {"trader_id": trader.pk}}
+    for name, tool in TOOLS.items():
+        if tool.proposal:
+            continue
+        result = json.loads(json.dumps(tool.run(**arguments.get(name, {})), default=str))
+        assert isinstance(result, dict) and result, name
+    assert TOOLS["positions_stuck"].run()["positions"][0]["token__symbol"] == "POPCAT"
+    assert TOOLS["trader_get"].run(trader_id=trader.pk)["open_positions"] == 1
+    assert set(TOOLS["queue_depths"].run()["queues"]) >= {"trades", "vibe"}
