@@ -140,3 +140,22 @@ def test_every_read_tool_answers_in_json(clean_redis, make_trader, make_token):
     assert TOOLS["positions_stuck"].run()["positions"][0]["token__symbol"] == "POPCAT"
     assert TOOLS["trader_get"].run(trader_id=trader.pk)["open_positions"] == 1
     assert set(TOOLS["queue_depths"].run()["queues"]) >= {"trades", "vibe"}
+
+
+def test_the_log_buffer_never_raises_and_rests_after_redis_fails(settings, clean_redis):
+    import logging
+
+    from jarvis.logbuffer import RecentLogHandler, log_lines_search
+
+    handler = RecentLogHandler()
+    reachable = settings.REDIS_URL
+
+    def record(text):
+        return logging.LogRecord("trading.test", logging.WARNING, __file__, 1, text, (), None)
+
+    handler.emit(record("kept line"))
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    handler.emit(record("lost line"))  # no exception reaches the caller
+    settings.REDIS_URL = reachable
+    handler.emit(record("rested line"))  # within the rest after the failure: dropped, no wait
+    assert [line["message"] for line in log_lines_search(word="line")] == ["kept line"]
