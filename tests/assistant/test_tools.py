@@ -159,3 +159,12 @@ def test_the_log_buffer_never_raises_and_rests_after_redis_fails(settings, clean
     settings.REDIS_URL = reachable
     handler.emit(record("rested line"))  # within the rest after the failure: dropped, no wait
     assert [line["message"] for line in log_lines_search(word="line")] == ["kept line"]
+
+
+def test_without_a_provider_key_vibe_says_so(vibe_settings, llm, clean_redis):
+    from assistant.services import question_answer
+
+    vibe_settings.VIBE_API_KEY = None
+    turn = question_answer(admin_id=ADMIN, chat_id=ADMIN, question="hello")
+    assert turn.status == "failed" and "not set up on this desk (VIBE_API_KEY is empty)" in turn.answer
+    assert llm.received == []
