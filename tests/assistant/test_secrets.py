@@ -11,7 +11,7 @@ import base58
 import pytest
 from solders.keypair import Keypair
 
-from tests.assistant.conftest import ADMIN, ask
+from tests.assistant.conftest import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

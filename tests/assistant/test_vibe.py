@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.assistant.conftest import ADMIN, ask
@@ -113,11 +111,11 @@ def test_text_from_data_can_only_produce_a_proposal_that_waits_for_the_admins_bu
 
 
 def test_the_daily_token_budget_refuses_with_a_sentence(vibe, vibe_settings):
+    from django.utils import timezone
+
     from assistant.models import TokenUsage
 
     vibe_settings.VIBE_DAILY_TOKENS = 1000
-    from django.utils import timezone
-
     TokenUsage.objects.create(admin_id=ADMIN, day=timezone.now().date(), tokens=1000)
     turn, message = ask(vibe.bot, "/vibe what is the desk status?")
     assert turn.status == "refused"
