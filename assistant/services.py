@@ -21,7 +21,7 @@ from assistant.live import LiveMessage
 from assistant.models import Action, Conversation, TokenUsage, ToolCall, Turn
 from assistant.provider import ProviderDown, model_turn, provider_configured
 from assistant.tools import TOOLS, ToolInputError, tool_arguments, tool_schemas
-from jarvis.redact import redact_text
+from jarvis.redact import redact, redact_text
 from telegram_app.bot.core import Screen
 from telegram_app.outbox import outbox_enqueue
 
@@ -162,9 +162,9 @@ def _tool_result(turn: Turn, chat_id: int, block: dict) -> dict:
     except Exception as exc:  # a read that failed is told to the model as a fact, not raised to the admin
         logger.warning("vibe: tool %s failed: %s", block.get("name"), type(exc).__name__, exc_info=True)
         error = f"the tool failed ({type(exc).__name__})"
-    ToolCall.objects.create(turn=turn, admin_id=turn.admin_id, tool=str(block.get("name", ""))[:64],
-                            arguments=raw if isinstance(raw, dict) else {"raw": str(raw)[:200]}, ok=not error,
-                            error=error[:300])
+    arguments = redact(raw) if isinstance(raw, dict) else {"raw": redact_text(str(raw)[:200])}
+    ToolCall.objects.create(turn=turn, admin_id=turn.admin_id, tool=str(block.get("name", ""))[:64], arguments=arguments,
+                            ok=not error, error=error[:300])
     text = json.dumps({"error": error} if error else content, default=str, ensure_ascii=False)[:TOOL_RESULT_CHARS]
     return {"type": "tool_result", "tool_use_id": block.get("id", ""), "content": redact_text(text), "is_error": bool(error)}
 
