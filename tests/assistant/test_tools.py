@@ -168,3 +168,15 @@ def test_without_a_provider_key_vibe_says_so(vibe_settings, llm, clean_redis):
     turn = question_answer(admin_id=ADMIN, chat_id=ADMIN, question="hello")
     assert turn.status == "failed" and "not set up on this desk (VIBE_API_KEY is empty)" in turn.answer
     assert llm.received == []
+
+
+def test_viewers_and_operators_see_vibes_records_and_change_none():
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    call_command("setup_operator_groups", stdout=open("/dev/null", "w"))
+    for group in ("viewer", "operator"):
+        codenames = set(Group.objects.get(name=group).permissions.filter(content_type__app_label="assistant")
+                        .values_list("codename", flat=True))
+        assert {"view_action", "view_toolcall", "view_turn"} <= codenames
+        assert not {c for c in codenames if not c.startswith("view_")}
