@@ -171,10 +171,12 @@ def test_without_a_provider_key_vibe_says_so(vibe_settings, llm, clean_redis):
 
 
 def test_viewers_and_operators_see_vibes_records_and_change_none():
+    import io
+
     from django.contrib.auth.models import Group
     from django.core.management import call_command
 
-    call_command("setup_operator_groups", stdout=open("/dev/null", "w"))
+    call_command("setup_operator_groups", stdout=io.StringIO())
     for group in ("viewer", "operator"):
         codenames = set(Group.objects.get(name=group).permissions.filter(content_type__app_label="assistant")
                         .values_list("codename", flat=True))
