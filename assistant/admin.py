@@ -1,6 +1,10 @@
 """/vibe's records in the admin: read-only (they are the record of who asked what, which tools ran, what was done)."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import admin
+from django.utils import timezone
 
 from assistant.models import Action, Conversation, TokenUsage, ToolCall, Turn
 
@@ -37,8 +41,14 @@ class ToolCallAdmin(ReadOnly):
 
 @admin.register(Action)
 class ActionAdmin(ReadOnly):
-    list_display = ("id", "admin_id", "kind", "arguments", "status", "result", "proposed_at", "decided_at", "decided_by")
+    list_display = ("id", "admin_id", "kind", "arguments", "state", "result", "proposed_at", "decided_at", "decided_by")
     list_filter = ("kind", "status", "admin_id")
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj):
+        """A proposal nobody pressed within its button's life reads as expired (its button no longer works)."""
+        lapsed = timezone.now() - timedelta(seconds=settings.VIBE_ACTION_TTL_SECONDS)
+        return "expired (never pressed)" if obj.status == Action.Status.PROPOSED and obj.proposed_at < lapsed else obj.status
 
 
 @admin.register(TokenUsage)
