@@ -24,7 +24,7 @@ from jarvis import logging as corr  # noqa: E402
 # own mode (monitoring.modes), not the mode of the worker that runs it.
 MODE_HEADER = "jarvis_mode"
 
-QUEUES = ("trades", "tpsl", "telegram", "backups", "default")
+QUEUES = ("trades", "tpsl", "telegram", "backups", "default", "vibe")
 
 # Routing by task name, first match wins. Task names are explicit (`app.verb_noun`), never derived from modules.
 ROUTES = (
@@ -34,6 +34,7 @@ ROUTES = (
     ("trading.refresh_prices", "tpsl"),
     ("telegram_app.*", "telegram"),
     ("backups.*", "backups"),
+    ("assistant.*", "vibe"),
     ("*", "default"),
 )
 
@@ -41,7 +42,7 @@ ROUTES = (
 # construction. Order execution is made idempotent by its client id and state machine; outbound
 # messages by the outbox row's state. Price sweeps are periodic (the next tick covers a lost one) and
 # a backup redelivered mid-run would start a second dump, so both ack early.
-ACKS_LATE = {"trades": True, "telegram": True, "tpsl": False, "backups": False, "default": False}
+ACKS_LATE = {"trades": True, "telegram": True, "tpsl": False, "backups": False, "default": False, "vibe": False}
 
 
 def queue_for(task_name: str) -> str:

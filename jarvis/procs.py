@@ -24,6 +24,7 @@ LOCAL_WORKERS = {
     "worker-trades": ("trades", "tpsl"),
     "worker-trades-2": ("trades", "tpsl"),
     "worker-ops": ("telegram", "backups", "default"),
+    "worker-vibe": ("vibe",),
 }
 
 

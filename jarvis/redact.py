@@ -51,7 +51,8 @@ def configured_secrets() -> list[str]:
 def _read_secrets() -> list[str]:
     values = [getattr(settings, name, None) for name in (
         "SECRET_KEY", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "BAGS_API_KEY", "JUPITER_API_KEY",
-        "METRICS_TOKEN", "MONITORING_READINESS_TOKEN", "FLOWER_BASIC_AUTH")]
+        "METRICS_TOKEN", "MONITORING_READINESS_TOKEN", "FLOWER_BASIC_AUTH",
+        "VIBE_API_KEY", "BACKUP_S3_SECRET_ACCESS_KEY")]
     token = getattr(settings, "TELEGRAM_BOT_TOKEN", None) or ""
     values.append(token.partition(":")[2])  # the secret half of "<bot id>:<secret>"
     keys = getattr(settings, "WALLET_ENCRYPTION_KEYS", None) or ""

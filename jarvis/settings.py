@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "telegram_app",
     "monitoring",
     "backups",
+    "assistant",
 ]
 # The local stand-ins (top-level `sandbox` package): their commands and `make run` processes. A live image leaves the
 # package out, and then the app is simply not installed.
@@ -310,6 +311,25 @@ BACKUP_KEEP_MONTHLY = env_int("BACKUP_KEEP_MONTHLY", 12, minimum=0)
 BACKUP_KEEP_MANUAL = env_int("BACKUP_KEEP_MANUAL", 10, minimum=0)
 BACKUP_KEEP_FAILED_DAYS = env_int("BACKUP_KEEP_FAILED_DAYS", 30, minimum=1)
 
+# --- /vibe, the operators' assistant (assistant/, docs/vibe.md) ---------------------------------------
+# An Anthropic Messages API provider through the official SDK. Outside live mode the defaults point at the local
+# stand-in (`manage.py llm_standin`); in live mode /vibe is off until VIBE_API_KEY is set.
+VIBE_STANDIN_PORT = env_int("VIBE_STANDIN_PORT", 8904, minimum=1, maximum=65535)
+VIBE_API_KEY = env_str("VIBE_API_KEY", None if _LIVE else "sandbox-llm-key")
+VIBE_BASE_URL = env_str("VIBE_BASE_URL", None if _LIVE else f"http://{SANDBOX_HOST}:{VIBE_STANDIN_PORT}")
+VIBE_MODEL = env_str("VIBE_MODEL", "claude-sonnet-4-5")
+VIBE_MAX_TOKENS = env_int("VIBE_MAX_TOKENS", 1024, minimum=64, maximum=64_000)  # one answer's output
+VIBE_CONTEXT_TURNS = env_int("VIBE_CONTEXT_TURNS", 10, minimum=0, maximum=100)  # earlier questions+answers sent along
+VIBE_DAILY_TOKENS = env_int("VIBE_DAILY_TOKENS", 200_000, minimum=1)  # per admin per UTC day (input + output)
+VIBE_TIMEOUT_SECONDS = env_int("VIBE_TIMEOUT_SECONDS", 30, minimum=1, maximum=300)  # one provider request
+VIBE_MAX_RETRIES = env_int("VIBE_MAX_RETRIES", 1, minimum=0, maximum=5)  # the SDK's own retries (429, 5xx)
+VIBE_TOOL_ROUNDS = env_int("VIBE_TOOL_ROUNDS", 4, minimum=1, maximum=10)  # model turns per question
+VIBE_EDIT_INTERVAL_MS = env_int("VIBE_EDIT_INTERVAL_MS", 1000, minimum=250, maximum=10_000)  # streaming edits
+VIBE_ACTION_TTL_SECONDS = 300  # a proposal's button (telegram_app.callbacks.SHORT_LIVED "va")
+# Log lines kept for /vibe's log tool (jarvis/logbuffer.py): this level and above, the newest N, redacted.
+LOG_RECENT_LEVEL = env_choice("LOG_RECENT_LEVEL", "warning", ("debug", "info", "warning", "error")).upper()
+LOG_RECENT_LINES = env_int("LOG_RECENT_LINES", 5000, minimum=100, maximum=100_000)
+
 # --- Monitoring (monitoring/, docs/monitoring.md) ------------------------------------------------
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, every scrape is refused.
 METRICS_TOKEN = env_str("METRICS_TOKEN", None)
@@ -352,8 +372,9 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["routine", "correlation", "redact"],
         },
+        "recent": {"()": "jarvis.logbuffer.RecentLogHandler", "level": LOG_RECENT_LEVEL, "filters": ["redact"]},
     },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "root": {"handlers": ["console", "recent"], "level": LOG_LEVEL},
     "loggers": {
         # The bot token is part of every Bot API URL: httpx must never log request lines.
         "httpx": {"level": "WARNING"},

@@ -38,6 +38,7 @@ COMMANDS = {
     "killswitch": (adm.killswitch, False, False, True),
     "health": (adm.health, False, False, True),
     "broadcast": (adm.broadcast, False, False, True),
+    "vibe": (adm.vibe, False, True, True),
 }
 # callback action -> screen(account, inc, *args)
 CALLBACKS = {
@@ -46,8 +47,9 @@ CALLBACKS = {
     "tc": trade.token_card_cb, "bp": trade.buy_preview_cb, "bx": trade.buy_custom_prompt, "bc": trade.buy_confirm,
     "pv": trade.position_card_cb, "sv": trade.sell_pick, "sp": trade.sell_preview, "sx": trade.sell_custom_prompt,
     "sc": trade.sell_confirm, "se": trade.stop_prompt, "te": trade.take_profit_prompt, "lp": trade.ladder_set,
-    "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss,
+    "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss, "va": adm.vibe_decide,
 }
+ADMIN_CALLBACKS = {"va"}  # buttons an admin may press without a trader account
 # conversation state -> screen(account, inc, text, data)
 AWAITING = {
     "import_key": acc.wallet_import_do,
@@ -155,7 +157,7 @@ def _callback(inc: Incoming) -> list:
         return [Answer(exc.message, alert=True)]
     screen = CALLBACKS.get(cb.action)
     account = _account(inc)
-    if screen is None or account is None:
+    if screen is None or (account is None and not (inc.is_admin and cb.action in ADMIN_CALLBACKS)):
         return [Answer("That button no longer does anything. Send the command again.", alert=True)]
     if cb.action in SHORT_LIVED and not services.callback_claim_once(sig=cb.sig):
         return [Answer("Already done: that button works once.", alert=True)]

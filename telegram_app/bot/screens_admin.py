@@ -72,3 +72,34 @@ def broadcast(account, inc, *args):
             outbox_enqueue(chat_id=chat_id, text=f"📣 {text}", kind="broadcast", dedupe_key=f"bc:{key}:{chat_id}")
             count += 1
     return Screen(f"Broadcast queued for {count} traders; the dispatcher sends it within Telegram's limits.")
+
+
+VIBE_HELP = ("Ask the desk assistant a question, e.g. /vibe how are the queues? It reads the desk through fixed tools "
+             "and can only propose changes, which wait for your button. /vibe reset starts afresh.")
+
+
+def vibe(account, inc, *args):
+    """/vibe <question>: the conversation runs on the `vibe` queue (assistant app), enqueued by task name."""
+    from jarvis.celery import app
+
+    question = " ".join(args).strip()
+    if not question:
+        raise ParseError(VIBE_HELP)
+    if question.lower() == "reset":
+        app.send_task("assistant.vibe_reset", kwargs={"admin_id": inc.user_id, "chat_id": inc.chat_id})
+        return None
+    app.send_task("assistant.vibe_answer", kwargs={"admin_id": inc.user_id, "chat_id": inc.chat_id, "question": question[:2000]})
+    return None
+
+
+def vibe_decide(account, inc, action_id="", choice="", *args):
+    """Confirm or Dismiss under a /vibe proposal: decided (and carried out) on the `vibe` queue."""
+    from jarvis.celery import app
+
+    if not inc.is_admin:
+        return Screen("That button is for the desk's operators only; nothing was changed.")
+    if not action_id.isdigit() or choice not in ("y", "n"):
+        raise ParseError("That button is not one of mine. Ask /vibe again.")
+    app.send_task("assistant.vibe_decide", kwargs={"action_id": int(action_id), "admin_id": inc.user_id,
+                                                   "chat_id": inc.chat_id, "confirm": choice == "y"})
+    return Screen("Confirmed: carrying it out now…" if choice == "y" else "Dismissed: nothing was changed.")

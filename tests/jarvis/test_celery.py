@@ -23,6 +23,7 @@ def test_every_task_routes_to_a_declared_queue():
         ("telegram_app.send_message", "telegram"),
         ("backups.run", "backups"),
         ("monitoring.heartbeat", "default"),
+        ("assistant.vibe_answer", "vibe"),
     ],
 )
 def test_routing_by_task_name(name, queue):
@@ -30,7 +31,7 @@ def test_routing_by_task_name(name, queue):
 
 
 def test_acks_late_only_on_idempotent_queues():
-    assert ACKS_LATE == {"trades": True, "telegram": True, "tpsl": False, "backups": False, "default": False}
+    assert ACKS_LATE == {"trades": True, "telegram": True, "tpsl": False, "backups": False, "default": False, "vibe": False}
     task = app.tasks["monitoring.heartbeat"]
     assert task.acks_late is False
 

@@ -67,13 +67,13 @@ def test_the_procfile_starts_every_role_with_a_persistent_flower(settings):
     from jarvis.procs import procfile_lines
 
     lines = procfile_lines(port=8123)
-    assert {"web", "worker-trades", "worker-ops", "beat", "flower"} <= set(lines)
+    assert {"web", "worker-trades", "worker-ops", "worker-vibe", "beat", "flower"} <= set(lines)
     assert "--bind 127.0.0.1:8123" in lines["web"]
     assert "--persistent=True" in lines["flower"] and "flower.db" in lines["flower"]
     queues = set()
-    for name in ("worker-trades", "worker-ops"):
+    for name in ("worker-trades", "worker-ops", "worker-vibe"):
         queues |= set(lines[name].split(" -Q ")[1].split()[0].split(","))
-    assert queues == {"trades", "tpsl", "telegram", "backups", "default"}
+    assert queues == {"trades", "tpsl", "telegram", "backups", "default", "vibe"}
 
 
 def test_make_run_prints_where_the_screens_are(settings):

@@ -89,7 +89,7 @@ def kill_groups(pids) -> None:
 
 def test_ctrl_c_stops_the_whole_desk_warmly_and_finishes_the_order_in_flight(tmp_path, settings, sandbox, sandbox_settings):
     db = connection.settings_dict
-    ports = {name: free_port() for name in ("web", "flower", "standin")}
+    ports = {name: free_port() for name in ("web", "flower", "standin", "llm")}
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
@@ -101,6 +101,7 @@ def test_ctrl_c_stops_the_whole_desk_warmly_and_finishes_the_order_in_flight(tmp
         "JUPITER_API_URL": sandbox.jupiter_url,
         "JUPITER_API_KEY": sandbox.jupiter_api_key,
         "TELEGRAM_STANDIN_PORT": str(ports["standin"]),
+        "VIBE_STANDIN_PORT": str(ports["llm"]),
         "JARVIS_VAR_DIR": str(tmp_path / "var"),
         "LOG_LEVEL": "warning",
         "LOG_FORMAT": "text",

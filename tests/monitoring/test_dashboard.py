@@ -46,7 +46,7 @@ def test_summary_positions_and_trades_read_the_trading_tables(
     summary = admin_client.get(f"{BASE}summary/").json()
     assert summary["open_positions"] == {"paper": 1}
     assert summary["trades_today"]["orders_by_status"] == {"confirmed": 1}
-    assert set(summary["queue_depths"]) == {"trades", "tpsl", "telegram", "backups", "default"}
+    assert set(summary["queue_depths"]) == {"trades", "tpsl", "telegram", "backups", "default", "vibe"}
     assert summary["health"]["components"]["postgres"] == "up"
     assert summary["alerts_firing"] == 1
 

@@ -12,7 +12,8 @@ from monitoring.uptime import uptime_prune, uptime_record
 @pytest.mark.django_db
 def test_uptime_is_recorded_once_per_component_and_minute(readiness_settings, clean_redis):
     readiness_settings.MONITORING_READINESS_SKIP = ["bot", "price_feed", "workers", "queue:trades", "queue:tpsl",
-                                                    "queue:telegram", "queue:backups", "queue:default", "mode"]
+                                                    "queue:telegram", "queue:backups", "queue:default", "mode",
+                                                    "queue:vibe"]
     heartbeat_record(component="beat")
     now = timezone.now()
     assert uptime_record(now=now) == 3

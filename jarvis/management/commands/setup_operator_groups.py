@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-PROJECT_APPS = ("trading", "telegram_app", "monitoring", "backups", "django_celery_beat", "axes")
+PROJECT_APPS = ("trading", "telegram_app", "monitoring", "backups", "assistant", "django_celery_beat", "axes")
 
 # What an operator may add or change (never delete): the knobs that steer the desk. Money history
 # (positions, orders, ledgers) stays read-only for everyone but superusers; operators act on it
