@@ -20,8 +20,9 @@ from jarvis.logging import BEAT_SENDING, result_shows_work
 def console(monkeypatch):
     """The settings' LOGGING with its console handler writing to a buffer, restored afterwards."""
     stream = io.StringIO()
-    config = {**settings.LOGGING, "handlers": {"console": {**settings.LOGGING["handlers"]["console"], "stream": stream,
-                                                           "formatter": "text"}}}
+    handlers = {**settings.LOGGING["handlers"], "console": {**settings.LOGGING["handlers"]["console"], "stream": stream,
+                                                            "formatter": "text"}}
+    config = {**settings.LOGGING, "handlers": handlers}
     logging.config.dictConfig(config)
     yield stream
     logging.config.dictConfig(settings.LOGGING)
