@@ -87,7 +87,9 @@ def test_settings_buttons_change_settings_and_live_needs_a_wallet(tg_user):
     assert refused["answer"]["show_alert"] and "needs a wallet" in refused["answer"]["text"]
     frank.press("Edit buy presets")
     assert "not a number" in frank.send("0.2 lots")["text"]
-    assert "Buy presets saved: 0.2 / 1.5 SOL" in frank.send("0.2 1,5")["text"]
+    refused = frank.send("0.2 1,5")["text"]  # a comma could be a decimal or a thousands separator: neither is read
+    assert "'1,5' has a space, comma or underscore inside" in refused and "at most one dot, like 0.5" in refused
+    assert "Buy presets saved: 0.2 / 1.5 SOL" in frank.send("0.2 1.5")["text"]
     prefs.refresh_from_db()
     assert prefs.buy_presets_lamports == [200_000_000, 1_500_000_000] and prefs.mode == "paper"
 
