@@ -76,25 +76,29 @@ _B64_KEY = re.compile(r"(?<![0-9A-Za-z+/_-])(?:[0-9A-Za-z+/_-]{86}(?:==)?|[0-9A-
 _JSON_KEY = re.compile(r"\[\s*(?:\d{1,3}\s*,\s*){31}(?:(?:\d{1,3}\s*,\s*){32})?\d{1,3}\s*\]")  # 32 or 64 numbers
 _WORD = re.compile(r"[A-Za-z]+")
 _PHRASE_LENGTHS = (24, 21, 18, 15, 12)  # BIP-39 phrases, longest first
+_LONG_WORD = re.compile(r"[0-9A-Za-z+/_-]{43}")  # no key form is shorter: a line without one needs no other search
 _mnemonic = None
+_wordset: frozenset[str] = frozenset()
 
 
 def _bip39():
-    global _mnemonic
+    global _mnemonic, _wordset
     if _mnemonic is None:
         from mnemonic import Mnemonic
 
         _mnemonic = Mnemonic("english")
+        _wordset = frozenset(_mnemonic.wordlist)
     return _mnemonic
 
 
 def _seed_phrases(text: str) -> list[tuple[int, int]]:
     """Spans of BIP-39 phrases: 12 to 24 words of the English list in a row (numbering, commas and line breaks
     between them allowed) whose checksum holds, so ordinary words that happen to be on the list stay."""
-    words = [m for m in _WORD.finditer(text)]
-    if len(words) < 12:
+    _bip39()
+    known = _wordset
+    if sum(1 for word in _WORD.findall(text.lower()) if word in known) < 12:  # the usual line stops here
         return []
-    known = set(_bip39().wordlist)
+    words = list(_WORD.finditer(text))
     spans: list[tuple[int, int]] = []
     run: list[re.Match] = []
     for match in [*words, None]:
@@ -137,14 +141,15 @@ def secret_spans(text: str, *, keypairs_only: bool = False) -> list[tuple[int, i
     if len(text) < 43:
         return []
     found: list[tuple[int, int]] = []
-    for kind, pattern in (("b58", _B58_KEY), ("hex", _HEX_KEY), ("b64", _B64_KEY)):
+    forms = (("b58", _B58_KEY), ("hex", _HEX_KEY), ("b64", _B64_KEY)) if _LONG_WORD.search(text) else ()
+    for kind, pattern in forms:
         for match in pattern.finditer(text):
             raw = _decoded(kind, match.group(0))
             if raw is None or len(raw) not in (32, 64) or (kind == "b58" and len(raw) != 64):
                 continue
             if is_secret_key(raw) if keypairs_only else True:
                 found.append(match.span())
-    for match in _JSON_KEY.finditer(text):
+    for match in _JSON_KEY.finditer(text) if "[" in text else ():
         numbers = [int(n) for n in re.findall(r"\d+", match.group(0))]
         if all(n <= 255 for n in numbers) and (is_secret_key(bytes(numbers)) if keypairs_only else True):
             found.append(match.span())
