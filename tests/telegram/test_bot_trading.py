@@ -156,9 +156,12 @@ def test_buy_with_an_amount_goes_straight_to_the_preview(tg_user, listed):
     alice.send("/start")
     preview = alice.send(f"/buy {listed} 0.3")
     assert "for 0.3 SOL" in preview["text"] and "Confirm buy" in str(preview["reply_markup"])
-    assert "more than zero" in alice.send(f"/buy {listed} -1")["text"]
-    assert "without exponents" in alice.send(f"/buy {listed} 1e3")["text"]
-    assert "at most 100,000 SOL" in alice.send(f"/buy {listed} 999999999")["text"]
+    assert "more than zero" in alice.send(f"/buy {listed} 0")["text"]
+    for amount, why in (("-1", "has a sign"), ("1e3", "has an exponent"), ("١", "other than the digits 0-9"),
+                        ("1,000", "comma")):
+        refused = alice.send(f"/buy {listed} {amount}")["text"]
+        assert why in refused and "with the digits 0-9 and at most one dot, like 0.5" in refused, refused
+    assert "at most 100000 SOL" in alice.send(f"/buy {listed} 999999999")["text"]
 
 
 def test_trending_lists_bags_top_tokens_in_bags_order_with_buy_buttons(sandbox, sandbox_settings, tg_user):
