@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import base58
 from django.core.signals import setting_changed
+from mnemonic import Mnemonic
 
 FILTERED = "[Filtered]"
 _MIN_LEN = 8  # shorter configured values would redact ordinary words
@@ -84,8 +85,6 @@ _wordset: frozenset[str] = frozenset()
 def _bip39():
     global _mnemonic, _wordset
     if _mnemonic is None:
-        from mnemonic import Mnemonic
-
         _mnemonic = Mnemonic("english")
         _wordset = frozenset(_mnemonic.wordlist)
     return _mnemonic

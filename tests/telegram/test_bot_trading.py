@@ -123,7 +123,8 @@ def test_conversation_state_survives_a_bot_restart(bot_runner, tg_user, listed):
     bot_runner.stop()
     bot_runner.start()
     assert "not a number" in alice.send("lots")["text"]  # still waiting for the amount
-    preview = alice.send("0,25")
+    assert "a dot for decimals" in alice.send("0,25")["text"]  # a comma is refused, and it still waits
+    preview = alice.send("0.25")
     assert "for 0.25 SOL" in preview["text"] and "Confirm" in str(preview["reply_markup"])
 
 
