@@ -113,6 +113,8 @@ def _route(inc: Incoming) -> list:
         return [Delete(inc.message_id), Reply(f"⚠️ That looked like a private key or a seed phrase, so I deleted it. Never "
                                                f"paste keys into {where}: whoever reads one controls the wallet. To import "
                                                "a wallet use /wallet in a private chat with me.")]
+    if inc.edited:
+        return []  # an edited command or answer is not run again; only a key edited in is acted on (above)
     if text.startswith("/"):
         return _command(inc, text)
     if not inc.private:

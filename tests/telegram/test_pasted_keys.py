@@ -59,6 +59,31 @@ def test_every_key_form_is_deleted_with_a_warning_in_private_chats_and_groups(tg
     assert ("a group" in warning) == (chat == "group")
 
 
+@pytest.mark.parametrize("chat", sorted(CHATS))
+def test_a_key_in_a_photo_caption_or_edited_into_a_message_is_deleted(tg_user, chat):
+    from tests.conftest import wait_for
+
+    user = tg_user(304, **CHATS[chat])
+    if chat == "private":
+        user.send("/start")
+    before = len(user.standin.log(user.chat_id))
+    photo = user.standin.send_photo(304, f"my wallet {KEY_FORMS['0x-hex']}", chat_id=user.chat_id, chat_type=user.chat_type)
+    wait_for(lambda: len(user.standin.log(user.chat_id)[before:]) >= 2, message="the photo deleted and the warning")
+    assert user.standin.message(user.chat_id, photo["message"]["message_id"]) is None
+    assert "so I deleted it" in user.standin.log(user.chat_id)[-1]["text"]
+
+    innocent = user.standin.send_text(304, "my seed is", chat_id=user.chat_id, chat_type=user.chat_type)
+    assert "/positions" in user.send("/help")["text"]  # handled in order: the innocent message was read and left
+    message_id = innocent["message"]["message_id"]
+    assert user.standin.message(user.chat_id, message_id) is not None
+    before = len(user.standin.log(user.chat_id))
+    user.standin.edit_text(304, message_id, f"my seed is {KEY_FORMS['12-word phrase']}", chat_id=user.chat_id,
+                           chat_type=user.chat_type)
+    wait_for(lambda: len(user.standin.log(user.chat_id)[before:]) >= 2, message="the edited message deleted")
+    assert user.standin.message(user.chat_id, message_id) is None
+    assert "so I deleted it" in user.standin.log(user.chat_id)[-1]["text"]
+
+
 def test_a_key_in_the_middle_of_another_conversation_is_deleted_not_read(tg_user):
     from telegram_app.models import ConversationState
 
