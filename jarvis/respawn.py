@@ -1,6 +1,6 @@
 """Keep one process of the local desk running: start it again when it exits on its own (`make run`).
 
-    python -m jarvis.respawn <command> [argument ...]
+    python -m jarvis.respawn [--first-pause SECONDS] <command> [argument ...]
 
 docker-compose.yml restarts a service that exits (`restart: unless-stopped`); honcho, which runs the local desk,
 stops every process when one exits. This wrapper gives the local desk compose's behaviour. honcho starts it as the
@@ -24,7 +24,7 @@ LONGEST_PAUSE = 30.0
 HEALTHY_AFTER = 60.0  # a run this long resets the pause
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str], *, first_pause: float = FIRST_PAUSE) -> int:
     stopping = False
 
     def stop(signum, frame):
@@ -34,7 +34,7 @@ def run(argv: list[str]) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, stop)
     name = os.path.basename(argv[0])
-    pause = FIRST_PAUSE
+    pause = first_pause
     while True:
         started = time.monotonic()
         try:
@@ -46,7 +46,7 @@ def run(argv: list[str]) -> int:
         if stopping:
             return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
         ran = time.monotonic() - started
-        pause = FIRST_PAUSE if ran >= HEALTHY_AFTER else pause
+        pause = first_pause if ran >= HEALTHY_AFTER else pause
         print(f"respawn: {name} (pid {child.pid}) exited on its own with code {code} after {ran:.0f} s; "
               f"starting it again in {pause:.0f} s", file=sys.stderr, flush=True)
         until = time.monotonic() + pause
@@ -61,7 +61,10 @@ def main() -> int:
     if len(sys.argv) < 2:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
-    return run(sys.argv[1:])
+    argv = sys.argv[1:]
+    if argv[:1] == ["--first-pause"] and len(argv) >= 3:
+        return run(argv[2:], first_pause=float(argv[1]))
+    return run(argv)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ def cb_verify(*, key: bytes, user_id: int, data: str, now: float, max_age_s: int
         raise CallbackError("That button is not one of mine. Send the command again.", "malformed")
     *body_parts, minute36, sig = parts
     body = ":".join([*body_parts, minute36])
-    if not hmac.compare_digest(sig, _sig(key, user_id, body)):
+    if len(sig) != SIG_CHARS or not sig.isascii():  # compare_digest refuses non-ASCII text with a TypeError
+        raise CallbackError("That button is not one of mine. Send the command again.", "malformed")
+    if not hmac.compare_digest(sig.encode(), _sig(key, user_id, body).encode()):
         raise CallbackError("That button was not made for you. Use the buttons under your own messages.", "foreign")
     try:
         issued = int(minute36, 36)

@@ -1,4 +1,4 @@
-"""Pure parsers for what traders type: amounts, percents, mint addresses, pasted secrets.
+"""Pure parsers for what traders type: amounts, percents, mint addresses (pasted secrets: jarvis.redact).
 
 No I/O here. Every refusal is a `ParseError` whose message is one plain sentence saying what was
 wrong and what to do, so a handler can reply with it as is.
@@ -6,16 +6,17 @@ wrong and what to do, so a handler can reply with it as is.
 
 from __future__ import annotations
 
-import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import base58
+
+from trading.errors import InvalidInput
+from trading.numbers import plain_decimal
 
 LAMPORTS_PER_SOL = 1_000_000_000
 SOL_DECIMALS = 9
 MAX_ORDER_SOL = Decimal("100000")  # a sanity bound; the trading risk limits are far tighter
-_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 _BASE58 = re.compile(r"^[1-9A-HJ-NP-Za-km-z]+$")
 
 
@@ -27,21 +28,16 @@ class ParseError(ValueError):
 
 
 def _number(text: str, *, what: str, example: str) -> Decimal:
-    raw = (text or "").strip().replace(" ", "")
-    if not raw:
-        raise ParseError(f"Please send {what}, for example {example}.", "empty")
-    if re.search(r"[eE]", raw) and re.match(r"^[+-]?[\d.,]+[eE][+-]?\d+$", raw):
-        raise ParseError(f"Write {what} as a plain number like {example}, without exponents.", "exponent")
-    if not _NUMBER.match(raw):
-        raise ParseError(f"'{text.strip()[:20]}' is not a number. Send {what} like {example}.", "not_a_number")
+    """The one strict reading (trading.numbers.plain_decimal), refused as a ParseError."""
     try:
-        return Decimal(raw.replace(",", "."))
-    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-        raise ParseError(f"'{text.strip()[:20]}' is not a number. Send {what} like {example}.", "not_a_number")
+        return plain_decimal(text or "", what=what, example=example)
+    except InvalidInput as exc:
+        raise ParseError(exc.message, exc.code) from None
 
 
 def parse_sol_amount(text: str, *, maximum: Decimal = MAX_ORDER_SOL) -> int:
-    """'0.5', '.5', '1,5', '2 SOL' -> lamports (int). Refuses exponents, zero, negatives, too many decimals, huge values."""
+    """'0.5', '.5', '2 SOL' -> lamports (int). Refuses anything but ASCII digits and one dot (commas, spaces, other
+    scripts' digits, exponents, signs), zero, too many decimals, huge values."""
     raw = (text or "").strip()
     if raw.lower().endswith("sol"):
         raw = raw[:-3]
@@ -49,14 +45,14 @@ def parse_sol_amount(text: str, *, maximum: Decimal = MAX_ORDER_SOL) -> int:
     if value <= 0:
         raise ParseError("The amount must be more than zero. Send an amount of SOL like 0.5.", "not_positive")
     if value > maximum:
-        raise ParseError(f"That is more than a single order may use (at most {maximum:,} SOL). Send a smaller amount.", "too_large")
+        raise ParseError(f"That is more than a single order may use (at most {maximum} SOL). Send a smaller amount.", "too_large")
     if -value.as_tuple().exponent > SOL_DECIMALS:
         raise ParseError("SOL has at most 9 decimal places. Send a shorter amount like 0.123456789.", "too_precise")
     return int(value * LAMPORTS_PER_SOL)
 
 
 def parse_percent(text: str, *, minimum: Decimal = Decimal("0"), maximum: Decimal = Decimal("100")) -> Decimal:
-    """'25', '25%', '12,5' -> Decimal('25'). Strictly above `minimum`, at most `maximum`."""
+    """'25', '25%', '12.5' -> Decimal('25'). Strictly above `minimum`, at most `maximum`."""
     raw = (text or "").strip()
     if raw.endswith("%"):
         raw = raw[:-1]
@@ -91,22 +87,6 @@ def parse_mint(text: str) -> str:
 def looks_like_mint(text: str) -> bool:
     raw = (text or "").strip()
     return 32 <= len(raw) <= 44 and bool(_BASE58.match(raw))
-
-
-def looks_like_secret_key(text: str) -> bool:
-    """A pasted private key: base58 of 64 bytes, or a JSON array of 64 byte values (Solana CLI keypair file)."""
-    raw = (text or "").strip()
-    if raw.startswith("["):
-        try:
-            values = json.loads(raw)
-        except ValueError:
-            return False
-        return isinstance(values, list) and len(values) == 64 and all(isinstance(v, int) and 0 <= v <= 255 for v in values)
-    for word in raw.split():
-        # 64 bytes are 64 to 88 base58 characters (each leading zero byte is one '1'); a mint is at most 44.
-        if 64 <= len(word) <= 90 and _BASE58.match(word) and len(base58.b58decode(word)) == 64:
-            return True
-    return False
 
 
 def format_sol(lamports: int) -> str:

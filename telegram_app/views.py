@@ -26,7 +26,9 @@ def webhook_path() -> str:
 def webhook(request, secret: str):
     expected = settings.TELEGRAM_WEBHOOK_SECRET or ""
     header = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-    if not expected or not hmac.compare_digest(secret, expected) or not hmac.compare_digest(header, expected):
+    # Compared as bytes: compare_digest raises TypeError on non-ASCII text (a path or header anyone can send).
+    if not expected or not hmac.compare_digest(secret.encode(), expected.encode()) or not hmac.compare_digest(
+            header.encode(), expected.encode()):
         return HttpResponseForbidden()
     try:
         payload = json.loads(request.body)

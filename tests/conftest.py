@@ -27,12 +27,30 @@ def redis_client():
     client.close()
 
 
+def _broker_key(name: bytes) -> bool:
+    """A key of the Celery broker, which shares the suite's Redis database: a queue the session's worker consumes
+    (with its priority variants), the unacked bookkeeping, the exchange bindings and the control replies."""
+    from jarvis.celery import QUEUES
+
+    text = name.decode("utf-8", "replace")
+    return (text.split("\x06\x16", 1)[0] in QUEUES or text.startswith(("_kombu.", "unacked"))
+            or "celery.pidbox" in text)
+
+
+def redis_clear(client) -> None:
+    """Every key of the suite's Redis database but the broker's: a test starts from empty caches, limits and locks,
+    while the session's worker keeps its queues, bindings and unacked tasks (flushing them lost tasks in flight)."""
+    doomed = [key for key in client.scan_iter(count=1000) if not _broker_key(key)]
+    for start in range(0, len(doomed), 500):
+        client.delete(*doomed[start:start + 500])
+
+
 @pytest.fixture
 def clean_redis(redis_client):
-    """An empty Redis database (the suite's own number, from REDIS_URL) before and after the test."""
-    redis_client.flushdb()
+    """The suite's Redis database (from REDIS_URL) empty but for the broker's keys, before and after the test."""
+    redis_clear(redis_client)
     yield redis_client
-    redis_client.flushdb()
+    redis_clear(redis_client)
 
 
 @pytest.fixture(scope="session")

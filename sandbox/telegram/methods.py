@@ -60,7 +60,10 @@ def get_updates(w: World, params: dict, conn=None) -> list:
     timeout = min(MAX_POLL_S, float(params.get("timeout") or 0))
     me = object()
     deadline = time.monotonic() + timeout
+    allowed = params.get("allowed_updates")
     with w.lock:
+        if isinstance(allowed, list):  # "If not specified, the previous setting will be used" (Bot API getUpdates)
+            w.allowed_updates = [str(kind) for kind in allowed]
         if w.webhook["url"]:
             raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
         if w.poller is not None:

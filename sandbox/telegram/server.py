@@ -67,20 +67,35 @@ class BotApiStandin:
     # --- the user side -------------------------------------------------------------------------------
     def send_text(self, user_id: int, text: str, *, chat_id: int | None = None, chat_type: str = "private") -> dict:
         """A user writes ``text`` (a command if it starts with '/'); returns the update."""
+        fields: dict = {"text": text}
+        if text.startswith("/"):
+            fields["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return self._user_message(user_id, chat_id, chat_type, fields)
+
+    def send_photo(self, user_id: int, caption: str, *, chat_id: int | None = None, chat_type: str = "private") -> dict:
+        """A user sends a photo with ``caption`` (Bot API Message: ``photo`` sizes and ``caption``, no ``text``)."""
+        photo = [{"file_id": "standin-photo", "file_unique_id": "standin-photo", "width": 90, "height": 90}]
+        return self._user_message(user_id, chat_id, chat_type, {"photo": photo, "caption": caption})
+
+    def edit_text(self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None,
+                  chat_type: str = "private") -> dict:
+        """A user edits their message ``message_id`` to ``text``: an ``edited_message`` update (with ``edit_date``)."""
+        w = self.world
+        chat_id = user_id if chat_id is None else chat_id
+        with w.lock:
+            old = w.messages[(chat_id, message_id)]
+            message = {k: v for k, v in old.items() if not k.startswith("_")}
+            message.update(text=text, edit_date=int(time.time()), chat=w.chat(chat_id, user_id, chat_type))
+            w.messages[(chat_id, message_id)] = dict(message, _from_bot=False)
+            return w.push_update({"edited_message": message}, chat_id=chat_id, user_message_id=message_id)
+
+    def _user_message(self, user_id: int, chat_id: int | None, chat_type: str, fields: dict) -> dict:
         w = self.world
         chat_id = user_id if chat_id is None else chat_id
         with w.lock:
             mid = w.new_message_id(chat_id)
-            message = {
-                "message_id": mid,
-                "date": int(time.time()),
-                "chat": w.chat(chat_id, user_id, chat_type),
-                "from": w.user(user_id),
-                "text": text,
-            }
-            if text.startswith("/"):
-                length = len(text.split()[0])
-                message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+            message = {"message_id": mid, "date": int(time.time()), "chat": w.chat(chat_id, user_id, chat_type),
+                       "from": w.user(user_id), **fields}
             w.messages[(chat_id, mid)] = dict(message, _from_bot=False)
             w.user_messages[(chat_id, mid)] = {"at": time.monotonic(), "replies": 0}
             return w.push_update({"message": message}, chat_id=chat_id, user_message_id=mid)

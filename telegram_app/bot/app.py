@@ -105,10 +105,13 @@ def incoming_from(update: Update) -> Incoming | None:
     if update.callback_query is not None:
         message = update.callback_query.message
         return Incoming(callback_data=update.callback_query.data or "", message_id=message.message_id if message else None, **common)
-    if update.effective_message is not None and update.effective_message.text is not None:
-        message = update.effective_message
+    message = update.effective_message  # a new message or an edited one
+    # A photo's or a file's caption is read like text: a key pasted there is deleted like one in a message.
+    text = None if message is None else message.text if message.text is not None else message.caption
+    if text is not None:
         sent_at = message.date.timestamp() if message.date else None
-        return Incoming(text=message.text, message_id=message.message_id, sent_at=sent_at, **common)
+        return Incoming(text=text, message_id=message.message_id, sent_at=sent_at,
+                        edited=update.edited_message is not None, **common)
     return None
 
 
@@ -268,7 +271,7 @@ def build_application(*, token: str, api_url: str, polling: bool = True, after_u
     if not polling:
         builder = builder.updater(None)
     app = builder.build()
-    app.add_handler(MessageHandler(filters.TEXT, on_update))
+    app.add_handler(MessageHandler(filters.TEXT | filters.CAPTION, on_update))
     app.add_handler(CallbackQueryHandler(on_update))
     if after_update is not None:
         async def _after(update, context):

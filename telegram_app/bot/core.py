@@ -22,6 +22,7 @@ class Incoming:
     sent_at: float | None = None  # when the user's message was sent (Unix time), for Telegram's reply window
     username: str = ""
     first_name: str = ""
+    edited: bool = False  # an edit of an earlier message: only looked at for a pasted key
 
     @property
     def private(self) -> bool:

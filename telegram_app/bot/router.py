@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import time
 
+from jarvis.redact import contains_secret
 from telegram_app import limits, selectors, services
 from telegram_app.bot import screens_account as acc, screens_admin as adm, screens_trade as trade
 from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply, Screen, callback_key
 from telegram_app.callbacks import SHORT_LIVED, CallbackError, cb_verify
 from telegram_app.models import TelegramAccount
-from telegram_app.parsers import ParseError, looks_like_mint, looks_like_secret_key
+from telegram_app.parsers import ParseError, looks_like_mint
 from trading.errors import TradingError
 from trading.tpsl.plans import PlanError
 
@@ -102,14 +103,17 @@ def _route(inc: Incoming) -> list:
     if inc.callback_data is not None:
         return _callback(inc)
     text = (inc.text or "").strip()
-    if looks_like_secret_key(text):
+    if contains_secret(text):
         state = services.conversation_get(telegram_user_id=inc.user_id)[0] if inc.private else ""
         if state == "import_key":
             account = _account(inc)
             return _render(acc.wallet_import_do(account, inc, text, {}), inc)
         where = "a group" if not inc.private else "a chat"
-        return [Delete(inc.message_id), Reply(f"⚠️ That looked like a private key, so I deleted it. Never paste keys into "
-                                               f"{where}; to import a wallet use /wallet in a private chat with me.")]
+        return [Delete(inc.message_id), Reply(f"⚠️ That looked like a private key or a seed phrase, so I deleted it. Never "
+                                               f"paste keys into {where}: whoever reads one controls the wallet. To import "
+                                               "a wallet use /wallet in a private chat with me.")]
+    if inc.edited:
+        return []  # an edited command or answer is not run again; only a key edited in is acted on (above)
     if text.startswith("/"):
         return _command(inc, text)
     if not inc.private:

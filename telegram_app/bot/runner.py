@@ -21,7 +21,7 @@ from telegram_app.bot import ingress
 from telegram_app.bot.app import build_application
 
 logger = logging.getLogger(__name__)
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]  # an edit can paste a key too
 
 
 def lock_for(token: str, api_url: str) -> Lease:

@@ -33,14 +33,52 @@ def _scratch_databases() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def test_backup_verify_wipe_restore_gives_back_identical_money_tables(capsys, settings):
+def _trading_activity(make_trader, price_standin) -> None:
+    """Real trading rows through the trading services: traders, settings, paper ledgers, tokens, positions with
+    exit plans, buys and sells with their fills and events (paper fills applied here, as the worker would)."""
+    from decimal import Decimal
+
+    from tests.fixtures.trading import mint_address
+    from trading.services import position_apply_fill, position_open, position_sell
+
+    for n, name in enumerate(("rosa", "sam")):
+        trader = make_trader(name)
+        for size in (2, 3):
+            mint = mint_address()
+            price_standin.set(mint, "0.0001", decimals=6)
+            position = position_open(trader=trader, mint=mint, amount_lamports=10**8 * size)
+            buy = position.orders.get()
+            position_apply_fill(order_id=buy.id, in_amount=buy.amount_in, out_amount=1_000_000 * size + n,
+                                price=Decimal("0.0001"), fee_lamports=5_000)
+            sell = position_sell(trader=trader, position_id=position.id, percent=Decimal(50))
+            position_apply_fill(order_id=sell.id, in_amount=sell.amount_in, out_amount=6 * 10**7 * size,
+                                price=Decimal("0.00012"), fee_lamports=5_000)
+
+
+def _trading_rows(cursor) -> dict:
+    cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'trading\\_%'")
+    rows = {}
+    for (table,) in cursor.fetchall():
+        cursor.execute(f'SELECT * FROM "{table}" ORDER BY 1')
+        rows[table] = cursor.fetchall()
+    return rows
+
+
+def test_backup_verify_wipe_restore_gives_back_identical_money_tables(capsys, settings, make_trader, price_standin):
     _trade(200, memo="before the backup, with 'quotes' and ünïcode")
+    _trading_activity(make_trader, price_standin)
     with connection.cursor() as cursor:
         before = ledger_rows(cursor)
+        trading_before = _trading_rows(cursor)
+    for table in ("trading_trader", "trading_position", "trading_order", "trading_paperledger", "trading_exitplan"):
+        assert trading_before[table], f"{table} is empty"
+    assert len(trading_before["trading_order"]) == 8
     record = backup_create(kind=BackupRecord.Kind.MANUAL)
     assert record.status == BackupRecord.Status.SUCCEEDED and len(record.sha256) == 64
     assert record.manifest["tables"][LEDGER_ENTRIES]["rows"] == 200
     assert record.manifest["tables"][LEDGER_ACCOUNTS]["rows"] == 20
+    assert record.manifest["tables"]["trading_order"]["rows"] == 8
+    assert record.manifest["tables"]["trading_position"]["rows"] == 4
     stored = record.size_bytes
     assert stored > 0 and record.location.endswith(".dump")
     assert (settings.BACKUP_DIR / record.location).is_file()
@@ -51,9 +89,11 @@ def test_backup_verify_wipe_restore_gives_back_identical_money_tables(capsys, se
 
     # Wipe: later trades and a deleted ledger, as after an accident.
     _trade(50, memo="after the backup")
+    _trading_activity(lambda name: make_trader(f"{name}-later"), price_standin)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {LEDGER_ENTRIES} WHERE id % 3 = 0")
         cursor.execute(f"UPDATE {LEDGER_ACCOUNTS} SET balance_lamports = 0")
+        cursor.execute("UPDATE trading_position SET size = 0, realised_pnl_lamports = 0")
 
     bystander = connections.create_connection("default")  # e.g. a worker someone forgot to stop
     try:
@@ -69,6 +109,7 @@ def test_backup_verify_wipe_restore_gives_back_identical_money_tables(capsys, se
     with connection.cursor() as cursor:
         assert ledger_rows(cursor) == before
         assert ledger_consistent(cursor)
+        assert _trading_rows(cursor) == trading_before  # every trading table, row for row
     assert pg.manifest_of(pg.PgTarget.from_django(connection.settings_dict))["tables"] == record.manifest["tables"]
 
     # The catalogue survives the restore and holds the safety backup of the state just replaced.

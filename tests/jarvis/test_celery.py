@@ -1,7 +1,7 @@
 import pytest
 from django.utils import timezone
 
-from jarvis.celery import ACKS_LATE, QUEUES, app, queue_for
+from jarvis.celery import QUEUES, app, queue_for
 from monitoring.models import Heartbeat
 from tests.conftest import wait_for
 
@@ -30,10 +30,26 @@ def test_routing_by_task_name(name, queue):
     assert queue_for(name) == queue
 
 
-def test_acks_late_only_on_idempotent_queues():
-    assert ACKS_LATE == {"trades": True, "telegram": True, "tpsl": False, "backups": False, "default": False, "vibe": False}
-    task = app.tasks["monitoring.heartbeat"]
-    assert task.acks_late is False
+IDEMPOTENT_QUEUES = {"trades", "telegram"}  # order execution (client id + state machine) and the outbox (row state)
+
+
+@pytest.mark.parametrize(
+    ("name", "late"),
+    [
+        ("trading.execute_order", True), ("trading.order_probe", True), ("telegram_app.send_message", True),
+        ("telegram_app.outbox_pump", True), ("telegram_app.delete_message", True),
+        ("trading.tpsl_sweep", False), ("trading.reconcile_orders", False), ("backups.run", False),
+        ("monitoring.heartbeat", False), ("monitoring.alert_webhook", False),
+    ],
+)
+def test_acks_late_only_on_idempotent_queues(name, late):
+    """Each task's own flags, as the worker reads them: late acks (and a redelivery when the worker is lost) only for
+    tasks of the idempotent queues."""
+    app.loader.import_default_modules()
+    task = app.tasks[name]
+    assert (task.acks_late, task.reject_on_worker_lost) == (late, late)
+    for other in (t for n, t in app.tasks.items() if not n.startswith("celery.")):
+        assert other.acks_late == other.reject_on_worker_lost == (queue_for(other.name) in IDEMPOTENT_QUEUES), other.name
 
 
 def test_celery_speaks_json_only_with_prefetch_one():

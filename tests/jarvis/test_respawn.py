@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import wait_for
@@ -24,9 +23,9 @@ time.sleep(120)
 """
 
 
-def _start(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+def _start(tmp_path: Path, *options: str) -> tuple[subprocess.Popen, Path]:
     runs = tmp_path / "runs"
-    wrapper = subprocess.Popen([sys.executable, "-m", "jarvis.respawn", sys.executable, "-c", CHILD, str(runs)],
+    wrapper = subprocess.Popen([sys.executable, "-m", "jarvis.respawn", *options, sys.executable, "-c", CHILD, str(runs)],
                                cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE, text=True)
     return wrapper, runs
 
@@ -45,24 +44,22 @@ def test_a_process_that_exits_on_its_own_is_started_again_and_stops_with_the_des
     finally:
         if wrapper.poll() is None:
             os.killpg(wrapper.pid, signal.SIGKILL)
-    time.sleep(1.5)  # longer than the first restart pause: nothing starts after the stop
-    assert _runs(runs) == 2
+    assert _runs(runs) == 2  # the wrapper is gone: nothing is left that could start a third run
     log = wrapper.stderr.read()
     assert "exited on its own with code 3" in log and "starting it again in 1 s" in log
 
 
 def test_a_desk_stopping_during_the_restart_pause_starts_nothing(tmp_path):
-    wrapper, runs = _start(tmp_path)
+    wrapper, runs = _start(tmp_path, "--first-pause", "600")  # a pause no loaded machine can outlast
     try:
-        wait_for(lambda: _runs(runs) == 1, timeout=15, message="the first run")
-        time.sleep(0.3)  # the first run has exited; the wrapper is in its pause
+        line = wrapper.stderr.readline()  # written when the first run has exited and the pause begins
+        assert "exited on its own with code 3" in line and "starting it again in 600 s" in line
         os.killpg(wrapper.pid, signal.SIGTERM)
-        assert wrapper.wait(timeout=10) == 3  # the code of the run that exited
+        assert wrapper.wait(timeout=30) == 3  # the code of the run that exited, without waiting out the pause
     finally:
         if wrapper.poll() is None:
             os.killpg(wrapper.pid, signal.SIGKILL)
-    time.sleep(1.5)
-    assert _runs(runs) == 1
+    assert _runs(runs) == 1  # the wrapper is gone: nothing is left that could start a second run
 
 
 def test_every_process_of_the_local_desk_runs_under_the_supervisor(settings):

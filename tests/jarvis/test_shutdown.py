@@ -25,7 +25,7 @@ import redis as redis_lib
 from django.conf import settings as django_settings
 from django.db import connection
 
-from tests.conftest import wait_for
+from tests.conftest import redis_clear, wait_for
 from tests.fixtures.monitoring import free_port
 from trading.models import Order, Position, RiskLimits
 from trading.prices import KEY_PREFIX
@@ -108,7 +108,7 @@ def test_ctrl_c_stops_the_whole_desk_warmly_and_finishes_the_order_in_flight(tmp
     }
     for name in ("TELEGRAM_API_URL", "DEXSCREENER_API_URL"):
         env.pop(name, None)  # derived from the port above / none, as on a fresh `make run`
-    redis_lib.Redis.from_url(django_settings.REDIS_URL).flushdb()
+    redis_clear(redis_lib.Redis.from_url(django_settings.REDIS_URL))  # the session worker's queues stay
     subprocess.run([sys.executable, "manage.py", "setup_periodic_tasks"], cwd=ROOT, env=env, check=True,
                    capture_output=True)  # as `make run` does before it starts the desk
     procfile = subprocess.run(

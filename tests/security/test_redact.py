@@ -35,3 +35,21 @@ def test_a_malformed_log_call_is_not_made_worse_by_the_filter():
 
     record = logging.LogRecord("x", logging.INFO, "x.py", 1, "two %s %s", ("one",), None)
     assert RedactFilter().filter(record) is True  # logging itself reports the bad call when it formats the record
+
+
+def test_a_keypair_in_hex_or_base64_and_a_seed_phrase_are_filtered_but_checksums_and_words_stay(settings):
+    import base64
+    import hashlib
+
+    from mnemonic import Mnemonic
+
+    keypair = Keypair()
+    raw = bytes(keypair)
+    phrase = Mnemonic("english").to_mnemonic(bytes(range(32)))
+    forms = [raw.hex(), "0x" + raw.hex(), base64.b64encode(raw).decode(), phrase]
+    checksum = hashlib.sha256(b"a backup").hexdigest()  # 32 bytes of hex: what backups log, not a key
+    signature = str(keypair.sign_message(b"a transaction"))
+    words = "abandon ability able about above absent absorb abstract absurd abuse access accident"  # no checksum
+    clean = redact_text(f"keys {' and '.join(forms)}; sha256 {checksum}, tx {signature}, {words}")
+    assert not any(form in clean for form in forms) and clean.count(FILTERED) == len(forms), clean
+    assert checksum in clean and signature in clean and words in clean

@@ -87,12 +87,37 @@ def test_settings_buttons_change_settings_and_live_needs_a_wallet(tg_user):
     assert refused["answer"]["show_alert"] and "needs a wallet" in refused["answer"]["text"]
     frank.press("Edit buy presets")
     assert "not a number" in frank.send("0.2 lots")["text"]
-    assert "Buy presets saved: 0.2 / 1.5 SOL" in frank.send("0.2 1,5")["text"]
+    refused = frank.send("0.2 1,5")["text"]  # a comma could be a decimal or a thousands separator: neither is read
+    assert "'1,5' has a space, comma or underscore inside" in refused and "at most one dot, like 0.5" in refused
+    assert "Buy presets saved: 0.2 / 1.5 SOL" in frank.send("0.2 1.5")["text"]
     prefs.refresh_from_db()
     assert prefs.buy_presets_lamports == [200_000_000, 1_500_000_000] and prefs.mode == "paper"
 
 
-def test_exported_key_message_is_deleted_by_the_task(telegram_settings, standin):
+def test_exported_key_message_is_deleted_by_the_task(tg_user, celery_worker, monkeypatch):
+    """Through the bot: the message holding the exported key is there, then the worker's delete task removes it. Its
+    time on screen (60 s in the product) is made 1 s here so the test need not wait a minute."""
+    from telegram_app.bot import screens_account
+    from tests.conftest import wait_for
+    from trading.models import Wallet
+    from trading.wallets import wallet_keypair
+
+    monkeypatch.setattr(screens_account, "EXPORT_VISIBLE_S", 1)
+    heidi = tg_user(109)
+    heidi.send("/start")
+    heidi.press("Create wallet")
+    key = str(wallet_keypair(Wallet.objects.get(trader__telegram_account__telegram_user_id=109)))
+    heidi.send("/wallet")
+    heidi.press("Export key")
+    heidi.press("Yes, show the key")
+    shown = [e for e in heidi.standin.log(109, "sendMessage") if key in e["text"]]
+    assert len(shown) == 1 and "deleted in 1 s" in shown[0]["text"]
+    assert heidi.standin.message(109, shown[0]["message_id"]) is not None  # on screen
+    wait_for(lambda: heidi.standin.message(109, shown[0]["message_id"]) is None, timeout=30, message="the key deleted")
+    assert [e["message_id"] for e in heidi.standin.log(109, "deleteMessage")] == [shown[0]["message_id"]]
+
+
+def test_the_delete_task_reports_a_message_already_gone(telegram_settings, standin):
     from telegram_app.tasks import delete_message
 
     standin.send_text(109, "/start")
@@ -102,19 +127,54 @@ def test_exported_key_message_is_deleted_by_the_task(telegram_settings, standin)
     assert delete_message.run(109, 1) is False  # already gone: logged, not retried
 
 
-def test_handlers_can_run_in_a_process_pool(telegram_settings, standin, transactional_db):
-    from tests.fixtures.telegram import BotRunner, TelegramUser
+def _tcp_ports_of(pid: int) -> set[int]:
+    """The local TCP ports of the sockets process `pid` holds (from /proc: its fds and the kernel's socket table)."""
+    import os
+    from pathlib import Path
 
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_handlers_can_run_in_a_process_pool(telegram_settings, standin, transactional_db):
+    """The handler runs in a pool process: the Postgres session that ran the handler's queries belongs to the pool's
+    process, not to the test's (where the bot itself runs)."""
     import multiprocessing
+    import os
+
+    from django.db import connection
+
+    from tests.fixtures.telegram import BotRunner, TelegramUser
 
     telegram_settings.TELEGRAM_BOT_PROCESSES = 1
     before = {p.pid for p in multiprocessing.active_children()}
     runner = BotRunner(standin).start()
     try:
-        assert {p.pid for p in multiprocessing.active_children()} - before  # the handler process is running
+        children = {p.pid for p in multiprocessing.active_children()} - before
+        assert children  # the handler process is running
         grace = TelegramUser(standin, 110)
         assert "Welcome to Jarvis" in grace.send("/start")["text"]
         assert "Paper trading is on" in grace.press("Paper trading")["message"]["text"]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT client_port FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid() AND query LIKE %s", ["%trading_%"])
+            sessions = {port for (port,) in cursor.fetchall()}
+        # The pool process only opens a database session to handle an update; its last query read the trading tables.
+        handler_pids = {pid for pid in children if _tcp_ports_of(pid) & sessions}
+        assert handler_pids and os.getpid() not in handler_pids
     finally:
         runner.stop()
     assert TelegramAccount.objects.get(telegram_user_id=110).trader.settings.mode == "paper"

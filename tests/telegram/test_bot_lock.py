@@ -9,25 +9,31 @@ from telegram_app.bot.runner import _hold
 
 
 def test_the_lock_is_refreshed_while_every_handler_thread_is_busy(clean_redis):
-    lock = limits.single_instance_lock("test-busy-pool", ttl_seconds=0.6)  # refreshed every 0.2 s
+    lock = limits.single_instance_lock("test-busy-pool", ttl_seconds=3)  # refreshed every second
     lock.acquire()
     release = threading.Event()
 
     async def scenario():
+        loop = asyncio.get_running_loop()
         busy = ThreadPoolExecutor(1)  # the handlers' pool, its one thread stuck in a slow handler
-        asyncio.get_running_loop().set_default_executor(busy)
-        stuck = asyncio.get_running_loop().run_in_executor(None, release.wait, 10)
+        loop.set_default_executor(busy)
+        stuck = loop.run_in_executor(None, release.wait, 60)
         stop = asyncio.Event()
         holder = asyncio.create_task(_hold(lock, stop))
-        await asyncio.sleep(2.0)  # more than three lifetimes of the lock
+        # Watch the refreshes themselves: each one raises the key's remaining lifetime again.
+        refreshes, last, give_up = 0, clean_redis.pttl(lock.key), loop.time() + 30
+        while refreshes < 3 and not stop.is_set() and loop.time() < give_up:
+            await asyncio.sleep(0.05)
+            remaining = clean_redis.pttl(lock.key)
+            refreshes, last = refreshes + (remaining > last), remaining
         kept = not stop.is_set() and clean_redis.get(lock.key) == lock.token.encode()
         stop.set()
         release.set()
         await asyncio.gather(holder, stuck)
-        return kept
+        return refreshes, kept
 
     try:
-        assert asyncio.run(scenario())
+        assert asyncio.run(scenario()) == (3, True)
     finally:
         release.set()
         lock.release()

@@ -123,7 +123,8 @@ def test_conversation_state_survives_a_bot_restart(bot_runner, tg_user, listed):
     bot_runner.stop()
     bot_runner.start()
     assert "not a number" in alice.send("lots")["text"]  # still waiting for the amount
-    preview = alice.send("0,25")
+    assert "a dot for decimals" in alice.send("0,25")["text"]  # a comma is refused, and it still waits
+    preview = alice.send("0.25")
     assert "for 0.25 SOL" in preview["text"] and "Confirm" in str(preview["reply_markup"])
 
 
@@ -161,9 +162,12 @@ def test_buy_with_an_amount_goes_straight_to_the_preview(tg_user, listed):
 
     impact = paper_slippage_bps(sol_traded=Decimal("0.3")) / 10_000  # the paper model's impact, as a fraction
     assert f"impact ~{percent_from_fraction(impact)}%" in preview["text"], preview["text"]
-    assert "more than zero" in alice.send(f"/buy {listed} -1")["text"]
-    assert "without exponents" in alice.send(f"/buy {listed} 1e3")["text"]
-    assert "at most 100,000 SOL" in alice.send(f"/buy {listed} 999999999")["text"]
+    assert "more than zero" in alice.send(f"/buy {listed} 0")["text"]
+    for amount, why in (("-1", "has a sign"), ("1e3", "has an exponent"), ("١", "other than the digits 0-9"),
+                        ("1,000", "comma")):
+        refused = alice.send(f"/buy {listed} {amount}")["text"]
+        assert why in refused and "with the digits 0-9 and at most one dot, like 0.5" in refused, refused
+    assert "at most 100000 SOL" in alice.send(f"/buy {listed} 999999999")["text"]
 
 
 def test_trending_lists_bags_top_tokens_in_bags_order_with_buy_buttons(sandbox, sandbox_settings, tg_user):

@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jarvis.redact import contains_secret
 from telegram_app.parsers import (
     ParseError,
     format_sol,
-    looks_like_secret_key,
     parse_mint,
     parse_percent,
     parse_sol_amount,
@@ -17,7 +17,8 @@ from telegram_app.parsers import (
 
 @pytest.mark.parametrize(
     "text,lamports",
-    [("0.5", 500_000_000), (".5", 500_000_000), ("1,5", 1_500_000_000), ("2 SOL", 2_000_000_000), ("0.000000001", 1)],
+    [("0.5", 500_000_000), (".5", 500_000_000), ("5.", 5_000_000_000), ("2 SOL", 2_000_000_000), (" 2sol ", 2_000_000_000),
+     ("0.000000001", 1)],
 )
 def test_amounts_traders_type_are_read_exactly(text, lamports):
     assert parse_sol_amount(text) == lamports
@@ -25,9 +26,9 @@ def test_amounts_traders_type_are_read_exactly(text, lamports):
 
 @pytest.mark.parametrize(
     "text,code",
-    [("1e3", "exponent"), ("-1", "not_positive"), ("0", "not_positive"), ("abc", "not_a_number"),
+    [("1e3", "exponent"), ("-1", "sign"), ("0", "not_positive"), ("abc", "not_a_number"),
      ("999999999", "too_large"), ("", "empty"), ("0.0000000001", "too_precise"), ("1.2.3", "not_a_number"),
-     ("1,000.5", "not_a_number")],
+     ("1,000.5", "separator"), ("1,5", "separator")],
 )
 def test_bad_amounts_get_a_sentence_and_a_code(text, code):
     with pytest.raises(ParseError) as err:
@@ -39,7 +40,6 @@ def test_bad_amounts_get_a_sentence_and_a_code(text, code):
 @given(st.integers(min_value=1, max_value=100_000 * 10**9))
 def test_any_lamport_amount_round_trips_through_its_text(lamports):
     assert parse_sol_amount(format_sol(lamports)) == lamports
-    assert parse_sol_amount(format_sol(lamports).replace(".", ",")) == lamports
 
 
 @given(st.text(max_size=30))
@@ -51,12 +51,12 @@ def test_amount_parser_never_raises_anything_but_parse_error(text):
     assert isinstance(value, int) and 0 < value <= 100_000 * 10**9
 
 
-@pytest.mark.parametrize("text,value", [("25", Decimal(25)), ("25%", Decimal(25)), ("12,5", Decimal("12.5")), ("100", Decimal(100))])
+@pytest.mark.parametrize("text,value", [("25", Decimal(25)), ("25%", Decimal(25)), ("12.5", Decimal("12.5")), ("100", Decimal(100))])
 def test_percents(text, value):
     assert parse_percent(text) == value
 
 
-@pytest.mark.parametrize("text", ["0", "101", "-5", "abc", "1e2", "12.345"])
+@pytest.mark.parametrize("text", ["0", "101", "-5", "abc", "1e2", "12.345", "12,5", "٢٥", "𝟐𝟓", "2 5", "nan", "inf"])
 def test_bad_percents(text):
     with pytest.raises(ParseError):
         parse_percent(text)
@@ -85,7 +85,7 @@ def test_mint_errors_say_what_is_wrong():
 
 
 def test_pasted_private_keys_are_recognised():
-    assert looks_like_secret_key(base58.b58encode(bytes(range(64))).decode())
-    assert looks_like_secret_key(str(list(range(64))))
-    assert not looks_like_secret_key("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
-    assert not looks_like_secret_key("/buy 0.5")
+    assert contains_secret(base58.b58encode(bytes(range(64))).decode())
+    assert contains_secret(str(list(range(64))))
+    assert not contains_secret("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
+    assert not contains_secret("/buy 0.5")

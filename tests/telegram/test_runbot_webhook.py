@@ -32,8 +32,9 @@ def _update(standin, user_id, text):
 
 def test_webhook_checks_the_secret_stores_once_and_the_bot_processes_it(client, telegram_settings, standin):
     update = _update(standin, 301, "/start")
-    assert _post(client, update, header="wrong").status_code == 403
-    assert _post(client, update, secret="wrong-path-0123456789", header="wrong-path-0123456789").status_code == 403
+    assert _post(client, update, header="wrong").status_code == 403  # the right path, a wrong header
+    assert _post(client, update, secret="wrong-path-0123456789").status_code == 403  # a wrong path, the right header
+    assert _post(client, update, secret=SECRET[:-1] + "é").status_code == 403  # non-ASCII is refused, not a 500
     assert _post(client, update, header=None).status_code == 403
     assert not InboundUpdate.objects.exists()
     assert _post(client, update).status_code == 200

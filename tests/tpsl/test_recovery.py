@@ -1,7 +1,8 @@
 """A worker killed in the middle of an exit: after recovery the position is sold exactly once.
 
 Real processes: a `tpsl` worker (the sweep) and `trades` workers (execution) run as `celery worker` subprocesses on
-a Redis database of their own, against the test database; the first trades worker is SIGKILLed while it is inside
+a redis-server of their own (started by the test on a free port, so no other test's database is touched), against
+the test database; the first trades worker is SIGKILLed while it is inside
 the exit (its paper fill is waiting on the price feed, held by the sandbox's "slow" fault).
 """
 
@@ -27,21 +28,17 @@ E = Decimal("0.0001")
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def own_broker_url() -> str:
-    base, db = django_settings.REDIS_URL.rsplit("/", 1)
-    return f"{base}/{(int(db or 0) + 8) % 16}"
-
-
 def start_worker(queue: str, name: str, env: dict) -> subprocess.Popen:
     command = [str(ROOT / ".venv" / "bin" / "celery"), "-A", "jarvis", "worker", "-Q", queue, "-P", "solo",
                "-l", "warning", "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def test_worker_killed_mid_exit_then_exactly_one_sale(celery_app, trader, listed_token, make_position, price_feed):
-    broker_url = own_broker_url()
+def test_worker_killed_mid_exit_then_exactly_one_sale(celery_app, trader, listed_token, make_position, price_feed,
+                                                     second_redis):
+    broker_url = second_redis.url
+    assert broker_url != django_settings.REDIS_URL
     broker = redis_lib.Redis.from_url(broker_url)
-    broker.flushdb()
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -111,4 +108,4 @@ def test_worker_killed_mid_exit_then_exactly_one_sale(celery_app, trader, listed
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        broker.flushdb()
+        broker.close()

@@ -134,12 +134,16 @@ def test_daily_volume_cap(trader, listed):
 
 
 def test_daily_loss_limit_stops_entries_after_losses(trader, listed):
-    RiskLimits.objects.create(daily_loss_limit_lamports=SOL // 10)
+    """The day's loss is exactly the limit (0.5 SOL in, 0.25 SOL back): reaching it stops entries; one lamport of
+    room more lets them through."""
+    limits = RiskLimits.objects.create(daily_loss_limit_lamports=SOL // 4 + 1)
     position = position_open(trader=trader, mint=listed, amount_lamports=SOL // 2)
     buy = position.orders.get()
     position_apply_fill(order_id=buy.id, in_amount=SOL // 2, out_amount=5000 * 10**6, price=Decimal("0.0001"), fee_lamports=0)
     sell = position_sell(trader=trader, position_id=position.id, percent=Decimal(100))
     position_apply_fill(order_id=sell.id, in_amount=sell.amount_in, out_amount=SOL // 4, price=Decimal("0.00005"), fee_lamports=0)
+    assert position_open(trader=trader, mint=listed, amount_lamports=SOL // 10).status == "opening"  # 1 lamport short
+    RiskLimits.objects.filter(pk=limits.pk).update(daily_loss_limit_lamports=SOL // 4)
     with pytest.raises(TradingError) as info:
         position_open(trader=trader, mint=listed, amount_lamports=SOL // 10)
     assert info.value.code == "daily_loss_limit" and "0.25 SOL" in info.value.message

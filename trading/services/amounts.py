@@ -3,35 +3,42 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from solders.pubkey import Pubkey
 
 from trading.errors import InvalidInput
 from trading.models.choices import LAMPORTS_PER_SOL, SOL_MINT
+from trading.numbers import plain_decimal
 
 MIN_TRADE_LAMPORTS = 1_000_000  # 0.001 SOL: below this, fees eat the trade
 ABSURD_TRADE_LAMPORTS = 1_000_000 * LAMPORTS_PER_SOL  # a million SOL is a typo, whatever the limits say
 _BASE58 = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{32,44}$")
-_NUMBER = re.compile(r"^\s*\+?(\d+(?:\.\d*)?|\.\d+)\s*(?:sol)?\s*$", re.IGNORECASE)
+
+
+def _plain(text: str, *, what: str, example: str, code: str) -> Decimal:
+    """trading.numbers' strict reading, refused under this API's stable code (the sentence says what was wrong)."""
+    try:
+        return plain_decimal(text, what=what, example=example)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, code) from None
 
 
 def sol_to_lamports(text: str | int | Decimal) -> int:
-    """Parse a SOL amount a trader typed ("0.5", "1 SOL") into lamports; refuses anything else."""
+    """Parse a SOL amount a trader typed ("0.5", "1 SOL") into lamports; refuses anything else (trading.numbers)."""
     if isinstance(text, bool) or isinstance(text, float):
         raise InvalidInput("Give the amount as a number of SOL, like 0.5.", "invalid_amount")
-    if isinstance(text, (int, Decimal)):
+    if isinstance(text, int):
         value = Decimal(text)
+    elif isinstance(text, Decimal):
+        value = text
+        if not value.is_finite() or value.is_signed():
+            raise InvalidInput("Give the amount as a number of SOL, like 0.5.", "invalid_amount")
     else:
-        match = _NUMBER.match(str(text)) if len(str(text)) <= 40 else None
-        if not match:
-            raise InvalidInput(f"{str(text)[:40]!r} is not an amount of SOL; write a number like 0.5.", "invalid_amount")
-        try:
-            value = Decimal(match.group(1))
-        except InvalidOperation:
-            raise InvalidInput("Give the amount as a number of SOL, like 0.5.", "invalid_amount") from None
-    if not value.is_finite():
-        raise InvalidInput("Give the amount as a number of SOL, like 0.5.", "invalid_amount")
+        raw = str(text).strip()
+        if raw[-3:].lower() == "sol":
+            raw = raw[:-3]
+        value = _plain(raw, what="an amount of SOL", example="0.5", code="invalid_amount")
     lamports = value * LAMPORTS_PER_SOL
     if lamports != lamports.to_integral_value():
         raise InvalidInput("SOL amounts have at most 9 decimal places.", "invalid_amount")
@@ -52,13 +59,15 @@ def amount_validate(amount_lamports) -> int:
 
 
 def percent_validate(percent) -> Decimal:
-    """A sell percentage: a number above 0 and at most 100."""
+    """A sell percentage: a number above 0 and at most 100 (text read by trading.numbers, "25%" allowed)."""
     if isinstance(percent, (bool, float)):
         raise InvalidInput("Give the percentage to sell as a number from 1 to 100.", "invalid_percent")
-    try:
-        value = Decimal(str(percent).strip().rstrip("%")) if not isinstance(percent, Decimal) else percent
-    except InvalidOperation:
-        raise InvalidInput("Give the percentage to sell as a number from 1 to 100.", "invalid_percent") from None
+    if isinstance(percent, (int, Decimal)):
+        value = Decimal(percent)
+    else:
+        raw = str(percent).strip()
+        value = _plain(raw[:-1] if raw.endswith("%") else raw, what="the percentage to sell", example="25",
+                       code="invalid_percent")
     if not value.is_finite() or not 0 < value <= 100:
         raise InvalidInput("You can sell more than 0% and at most 100% of a position.", "invalid_percent")
     return value

@@ -11,11 +11,11 @@ so a round trip never goes through float.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
 from trading.errors import InvalidInput
+from trading.numbers import plain_decimal
 
 JSON_VERSION = 1
 DEFAULT_PRESET = "balanced"
@@ -101,33 +101,35 @@ def preset(name: str = DEFAULT_PRESET) -> ExitPlanSpec:
 
 # --- parsing trader input -----------------------------------------------------------------------
 
-_MULTIPLE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*x\s*$", re.IGNORECASE)
-_PERCENT_RE = re.compile(r"^\s*([+-]?)\s*(\d+(?:\.\d+)?)\s*%?\s*$")
+def _plain(text: str, *, what: str, example: str, code: str) -> Decimal:
+    """The strict reading every parser shares (trading.numbers): ASCII digits and one dot, nothing else."""
+    try:
+        return plain_decimal(text, what=what, example=example)
+    except InvalidInput as exc:
+        raise PlanError(exc.message, code) from None
 
 
 def trigger_parse(text: str | Decimal) -> Decimal:
     """A take-profit trigger as a multiple of entry: ``"2x"`` -> 2, ``"+50%"`` -> 1.5."""
     if isinstance(text, Decimal):
         return text
-    match = _MULTIPLE_RE.match(str(text))
-    if match:
-        return Decimal(match.group(1))
-    match = _PERCENT_RE.match(str(text))
-    if match and match.group(1) != "-" and "%" in str(text):
-        return _ONE + Decimal(match.group(2)) / _HUNDRED
-    raise PlanError(
-        f"{text!r} is not a take-profit trigger; write a multiple like 2x or a gain like +50%.", "invalid_trigger"
-    )
+    raw = str(text).strip()
+    message = f"{raw[:20]!r} is not a take-profit trigger; write a multiple like 2x or a gain like +50%."
+    if raw[-1:] in ("x", "X"):
+        return _plain(raw[:-1], what="a take-profit multiple", example="2x", code="invalid_trigger")
+    if raw[-1:] == "%" and raw[:1] != "-":
+        gain = _plain(raw[:-1].removeprefix("+"), what="a take-profit gain", example="+50%", code="invalid_trigger")
+        return _ONE + gain / _HUNDRED
+    raise PlanError(message, "invalid_trigger")
 
 
 def percent_parse(text: str | Decimal, *, what: str) -> Decimal:
     """``"20%"``, ``"-20%"``, ``"20"`` -> Decimal("20") (the sign is ignored: a stop is always below entry)."""
     if isinstance(text, Decimal):
         return abs(text)
-    match = _PERCENT_RE.match(str(text))
-    if not match:
-        raise PlanError(f"{text!r} is not a percentage for the {what}; write a number like 20%.", "invalid_percent")
-    return Decimal(match.group(2))
+    raw = str(text).strip().removesuffix("%").rstrip()
+    raw = raw[1:].lstrip() if raw[:1] in ("+", "-") else raw
+    return _plain(raw, what=f"the {what} as a percentage", example="20%", code="invalid_percent")
 
 
 def spec_custom(

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from telegram_app import botapi
+from telegram_app.bot.runner import ALLOWED_UPDATES
 from telegram_app.views import webhook_path
 
 
@@ -24,7 +25,7 @@ class Command(BaseCommand):
                 raise CommandError("TELEGRAM_WEBHOOK_SECRET must be at least 16 characters of A-Z, a-z, 0-9, _ or -.")
             url = base.rstrip("/") + "/" + webhook_path()
             botapi.call("setWebhook", {"url": url, "secret_token": secret,
-                                       "allowed_updates": ["message", "callback_query"], "drop_pending_updates": "false"})
+                                       "allowed_updates": ALLOWED_UPDATES, "drop_pending_updates": "false"})
         except botapi.BotApiError as exc:
             raise CommandError(f"Telegram refused: {exc.description}") from None
         self.stdout.write(f"webhook set to {base.rstrip('/')}/telegram/<secret>/ ; run `manage.py runbot --webhook`")
