@@ -229,18 +229,19 @@ def test_a_plan_change_counts_from_the_next_sweep(trader, listed_token, make_pos
     assert (order.reason, order.amount_in) == ("tp", 1_000_000)
 
 
-def test_the_orm_path_for_sqlite_finds_what_the_sql_path_finds(trader, listed_token, make_position, price_feed):
-    from trading.tpsl import portable
-    from trading.tpsl.sweep import candidates_find, open_mints
+def test_the_sweep_steps_raise_peaks_and_find_the_triggered_positions(trader, listed_token, make_position, price_feed):
+    from trading.tpsl.retry import failures_for
+    from trading.tpsl.sweep import candidates_find, open_mints, peaks_update
 
     plan = spec_custom(stop_loss="20%", take_profits=[("2x", "50%")], trailing_activation="0%", trailing_distance="10%")
     tokens = [listed_token(price=E) for _ in range(2)]
     made = [make_position(trader=trader, token=t, entry_price=E * Decimal(m), plan=plan) for t in tokens for m in ("1", "2")]
-    assert portable.open_mints(shard=0, shards=1) == open_mints()
+    assert open_mints() == {t.id: t.mint for t in tokens}
+    assert open_mints(shard=tokens[0].id % 2, shards=2)[tokens[0].id] == tokens[0].mint
     prices = {tokens[0].id: E * Decimal("1.7"), tokens[1].id: E * Decimal("2.1")}
     now = timezone.now()
-    assert portable.peaks_update(prices=prices) == 3  # armed trailing stops below a new high (not the 2x entry on 1.7)
-    found = portable.candidates_find(prices=prices, now=now, shard=0, shards=1)
+    assert peaks_update(prices=prices) == 3  # armed trailing stops below a new high (not the 2x entry on 1.7)
+    assert peaks_update(prices=prices) == 0  # the same high again writes nothing
     # the 2x entry on the mint at 1.7x: its trailing stop armed at entry (activation 0%) sits at 1.8x
-    assert found == sorted(candidates_find(prices=prices, now=now)) == [made[1].id, made[2].id]
-    assert portable.failures_rows(position_ids=[p.id for p in made]) == []
+    assert candidates_find(prices=prices, now=now) == [made[1].id, made[2].id]
+    assert failures_for(position_ids=[p.id for p in made]) == {}

@@ -1,21 +1,19 @@
-"""Applying a fill: the one place a position's size, cost and PnL change. Paper and on-chain paths both call it."""
+"""Applying a fill: the one place a position's size, cost and PnL change. The landing loop calls it for every mode."""
 
 from __future__ import annotations
 
 import logging
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from trading.errors import Conflict
-from trading.events import event_build, event_deliver_on_commit
-from trading.models import DomainEvent, ExitLeg, Mode, Order, OrderSide, OrderStatus, PaperLedger, Position, PositionStatus
+from trading.events import event_publish
+from trading.models import ExitLeg, Mode, Order, OrderSide, OrderStatus, PaperLedger, Position, PositionStatus
 from trading.models.choices import LAMPORTS_PER_SOL
-from trading.services.compiled import CompiledRead
 from trading.services.exits import position_triggers_refresh
-from trading.services.statements import Statement, saved
 from trading.tpsl.plans import spec_from_json, spec_summary
 
 logger = logging.getLogger(__name__)
@@ -37,118 +35,48 @@ def position_apply_fill(*, order_id: int, in_amount: int, out_amount: int, price
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     with transaction.atomic():
-        order = order_locked_for_fill(order_id=order_id)
-        return fill_locked(
-            order=order, in_amount=in_amount, out_amount=out_amount, price=price, fee_lamports=fee_lamports,
-            position=order.position,
+        order = (
+            Order.objects.select_for_update(of=("self", "position"))
+            .select_related("position__token", "position__trader", "position__exit_plan")
+            .filter(id=order_id)
+            .first()
         )
-
-
-_ORDER_FOR_FILL = CompiledRead(
-    lambda pk: Order.objects.select_for_update(of=("self", "position"))
-    .select_related("position__token", "position__trader", "position__exit_plan")
-    .filter(id=pk),
-    locking=True,
-)
-
-
-def order_locked_for_fill(*, order_id: int) -> Order:
-    """The order and its position, row-locked by one statement (inside the caller's transaction), with the position's
-    token, trader and exit plan: what fill_locked needs."""
-    order = _ORDER_FOR_FILL.get(order_id)
-    if order is None:
-        raise Order.DoesNotExist(f"order {order_id} does not exist")
-    return order
-
-
-def fill_locked(
-    *,
-    order: Order,
-    in_amount: int,
-    out_amount: int,
-    price: Decimal,
-    fee_lamports: int,
-    attempts: int | None = None,
-    position: Position | None = None,
-) -> Order:
-    """position_apply_fill for a caller that already holds `order`'s row lock (and `position`'s, if it passes
-    one, loaded with its token, trader and exit plan) inside a transaction."""
-    if order.status == OrderStatus.CONFIRMED:
-        return order
-    if order.status == OrderStatus.FAILED:
-        raise Conflict(f"Order {order.id} already failed; a fill cannot be applied to it.", "order_finished")
-    if position is None:
-        position = (
-            Position.objects.select_for_update(of=("self",))
-            .select_related("token", "trader", "exit_plan")
-            .get(id=order.position_id)
-        )
-    fields = {"amount_out_actual": out_amount, "fill_price": price, "fee_lamports": fee_lamports}
-    if attempts is not None:
-        fields["attempts"] = attempts
-    now = timezone.now()
-    if order.status == OrderStatus.SIGNED and order.submitted_at is None:
-        fields["submitted_at"] = now  # sent and seen confirmed at the first look (the landing loop skips "submitted")
-    for name, value in fields.items():
-        setattr(order, name, value)
-    # A position still opening has sold nothing, so none of its take-profit legs can be filled: no need to ask.
-    legs_filled = [] if position.status == PositionStatus.OPENING else None
-    if order.side == OrderSide.BUY:
-        _apply_buy(position, order, in_amount, out_amount, fee_lamports)
-        kind, payload = "position.opened", _opened_payload(position, order)
-    else:
-        payload = _apply_sell(position, order, in_amount, out_amount, price, fee_lamports)
-        fields["realised_pnl_lamports"] = order.realised_pnl_lamports = payload["realised_pnl_lamports"]
-        kind = "exit.filled"
-    position_triggers_refresh(position=position, legs_filled=legs_filled)
-    order.confirmed_at = now
-    events = [event_build(kind=kind, trader=position.trader, payload=payload)]
-    if order.side == OrderSide.SELL and position.status == PositionStatus.CLOSED:
-        events.append(event_build(kind="position.closed", trader=position.trader, payload=payload))
-    if not fill_write(position=position, order=order, fields=list(fields), events=events):
-        raise RuntimeError(f"order {order.id} moved while locked")
-    for event in events:
-        event_deliver_on_commit(event)
-    logger.info("order %s confirmed: in=%s out=%s", order.id, in_amount, out_amount)
-    return order
-
-
-def fill_write(
-    *, position: Position, order: Order, fields: list[str], events: list[DomainEvent], one_statement: bool | None = None
-) -> bool:
-    """Save `position` (every column, as `save()` does), confirm `order` by compare-and-swap from the status it has
-    (setting `confirmed_at` and `fields` from the instance) and insert `events`: one statement on Postgres (three
-    round trips fewer while the fill's row locks are held), row by row elsewhere (tests compare the two). False,
-    with nothing of the order written, if the order was no longer in that status; the caller then rolls back."""
-    if one_statement is None:
-        one_statement = connection.vendor == "postgresql"
-    source = order.status
-    if not one_statement:
+        if order is None:
+            raise Order.DoesNotExist(f"order {order_id} does not exist")
+        if order.status == OrderStatus.CONFIRMED:
+            return order
+        if order.status == OrderStatus.FAILED:
+            raise Conflict(f"Order {order.id} already failed; a fill cannot be applied to it.", "order_finished")
+        position = order.position
+        source = order.status
+        now = timezone.now()
+        fields = {"amount_out_actual": out_amount, "fill_price": price, "fee_lamports": fee_lamports, "confirmed_at": now}
+        if source == OrderStatus.SIGNED and order.submitted_at is None:
+            fields["submitted_at"] = now  # sent and seen confirmed at the first look (the landing loop skips "submitted")
+        for name, value in fields.items():
+            setattr(order, name, value)
+        # A position still opening has sold nothing, so none of its take-profit legs can be filled: no need to ask.
+        legs_filled = [] if position.status == PositionStatus.OPENING else None
+        if order.side == OrderSide.BUY:
+            _apply_buy(position, order, in_amount, out_amount, fee_lamports)
+            kind, payload = "position.opened", _opened_payload(position, order)
+        else:
+            payload = _apply_sell(position, order, in_amount, out_amount, price, fee_lamports)
+            fields["realised_pnl_lamports"] = order.realised_pnl_lamports = payload["realised_pnl_lamports"]
+            kind = "exit.filled"
+        position_triggers_refresh(position=position, legs_filled=legs_filled)
         position.save()
-        values = {name: getattr(order, name) for name in ("confirmed_at", *fields)}
         won = Order.objects.filter(id=order.id, status=source).update(
-            status=OrderStatus.CONFIRMED, updated_at=order.confirmed_at, **values
+            status=OrderStatus.CONFIRMED, updated_at=now, **fields
         )
         if won != 1:
-            return False
-        order.status, order.updated_at = OrderStatus.CONFIRMED, order.confirmed_at
-        for event in events:
-            event.save(force_insert=True)
-        return True
-    order.status, order.updated_at = OrderStatus.CONFIRMED, order.confirmed_at
-    statement = Statement()
-    statement.update("p", position)
-    statement.update("o", order, fields=["status", "confirmed_at", "updated_at", *fields], where={"status": source})
-    for index, event in enumerate(events):
-        statement.insert(f"e{index}", [event])
-    won, *event_ids = statement.run("(SELECT count(*) FROM o)", *(f"(SELECT id FROM e{i})" for i in range(len(events))))
-    if won != 1:
-        order.status = source
-        return False
-    for event, event_id in zip(events, event_ids):
-        event.pk = event_id
-    saved(*events)
-    return True
+            raise RuntimeError(f"order {order.id} moved while locked")
+        order.status, order.updated_at = OrderStatus.CONFIRMED, now
+        event_publish(kind=kind, trader=position.trader, payload=payload)
+        if order.side == OrderSide.SELL and position.status == PositionStatus.CLOSED:
+            event_publish(kind="position.closed", trader=position.trader, payload=payload)
+    logger.info("order %s confirmed: in=%s out=%s", order.id, in_amount, out_amount)
+    return order
 
 
 def _apply_buy(position: Position, order: Order, in_amount: int, out_amount: int, fee: int) -> None:

@@ -23,6 +23,6 @@ def tpsl_sweep_shard(shard: int, shards: int) -> None:
 @shared_task(name="trading.tpsl_exits_publish", soft_time_limit=20, time_limit=30, ignore_result=True)
 def tpsl_exits_publish(order_ids: list[int]) -> None:
     """Queue `trading.execute_order` for a slice of the exit orders one sweep claimed."""
-    from trading.tpsl.sweep import orders_publish
+    from trading.tpsl.publish import orders_publish
 
     orders_publish(order_ids=[int(i) for i in order_ids])
