@@ -245,3 +245,28 @@ def test_the_sweep_steps_raise_peaks_and_find_the_triggered_positions(trader, li
     # the 2x entry on the mint at 1.7x: its trailing stop armed at entry (activation 0%) sits at 1.8x
     assert candidates_find(prices=prices, now=now) == [made[1].id, made[2].id]
     assert failures_for(position_ids=[p.id for p in made]) == {}
+
+
+def test_an_exit_by_the_sweep_and_a_sell_by_the_trader_are_built_alike(make_trader, listed_token, make_position, price_feed):
+    """Both go through the one order builder: the same trader, mode, venue, slippage and priority fee cap (the
+    trader's own), status and amounts; only the reason, the leg, the amount and the ids differ."""
+    from django.forms.models import model_to_dict
+
+    from trading.services import order_fail, position_sell
+
+    trader = make_trader("fields", sell_slippage_bps=777, priority_fee_max_lamports=4242)
+    token = listed_token(price=E)
+    position = make_position(trader=trader, token=token, entry_price=E, size=1_000_000)
+    price_feed.market.set_price(token.mint, E / 2)
+    tpsl_sweep()
+    (automatic,) = sells(position)
+    ignore = {"id", "client_id", "created_at", "updated_at", "reason", "leg", "amount_in"}
+    by_sweep = {k: v for k, v in model_to_dict(automatic).items() if k not in ignore}
+    assert automatic.reason == "sl" and automatic.trader_id == trader.id
+    assert (automatic.slippage_bps, automatic.priority_fee_lamports, automatic.venue) == (777, 4242, "paper")
+
+    order_fail(order_id=automatic.id, error="the venue was down")  # the slot is free again
+    manual = position_sell(trader=trader, position_id=position.id, percent=Decimal(50))
+    by_trader = {k: v for k, v in model_to_dict(Order.objects.get(id=manual.id)).items() if k not in ignore}
+    assert manual.reason == "manual" and manual.amount_in == 500_000
+    assert by_trader == by_sweep
