@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from monitoring.models import AlertEvent
 from trading.models import DomainEvent, ExitLeg, Order, OrderStatus, Position, PositionStatus
-from trading.services.fills import position_apply_fill
+from trading.execution.fills import position_apply_fill
 from trading.tpsl.plans import preset, spec_custom
 from trading.tpsl.sweep import tpsl_sweep
 

@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.fixtures.trading import mint_address
 from trading.models import DomainEvent, Order, Position
-from trading.services import order_execute, position_apply_fill, position_open, position_sell
+from trading.services import order_execute, position_open, position_sell
 from trading.services.quotes import paper_balance
 from trading.tasks import execute_order
 

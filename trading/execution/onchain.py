@@ -26,12 +26,12 @@ from trading.chain.observe import provider_calls_batched, provider_calls_flush
 from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus
 from trading.chain.signing import SigningError
 from trading.execution.clients import Rails, execution_alert, rails_for, venue_auth_alert
+from trading.execution.fills import position_apply_fill
 from trading.execution.locks import OrderLease, identical_buy_offset, signature_claim
 from trading.execution.policy import Fill, fee_policy_for, fill_from_deltas, slippage_for
 from trading.execution.state import order_fail, order_transition
 from trading.models import Order, OrderSide, OrderStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
-from trading.services.fills import position_apply_fill
 from trading.venues.base import VenueError
 from trading.venues.router import route_swap
 

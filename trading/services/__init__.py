@@ -1,8 +1,8 @@
 """Trading services: every write of the trading core goes through one of these (keyword-only arguments)."""
 
+from trading.execution.fills import position_apply_fill
 from trading.services.accounts import trader_register, trading_settings_get, trading_settings_update
 from trading.services.exits import exit_plan_update
-from trading.services.fills import position_apply_fill
 from trading.services.orders import order_build, order_enqueue, order_execute, order_fail, order_transition
 from trading.services.positions import (
     exit_order_create,

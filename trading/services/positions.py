@@ -3,7 +3,7 @@ transaction, and execution is queued only once it commits."""
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value

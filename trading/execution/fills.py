@@ -13,8 +13,8 @@ from trading.errors import Conflict
 from trading.events import event_publish
 from trading.models import ExitLeg, Mode, Order, OrderSide, OrderStatus, PaperLedger, Position, PositionStatus
 from trading.models.choices import LAMPORTS_PER_SOL
-from trading.services.exits import position_triggers_refresh
 from trading.tpsl.plans import spec_from_json, spec_summary
+from trading.tpsl.triggers import position_triggers_refresh
 
 logger = logging.getLogger(__name__)
 
