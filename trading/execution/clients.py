@@ -32,7 +32,7 @@ class Rails:
     chain: object  # a SolanaRpc, or the PaperChain that answers the same calls
     owner: str | None  # the account whose balances the swap moves (None: an on-chain position without a wallet)
     sign: Callable[[bytes, int], tuple[bytes, str]]  # (unsigned bytes, attempt number) -> (signed bytes, signature)
-    sealed: bool  # every attempt of every order signs differently by construction (no identical transactions)
+    instant: bool  # the chain lands a transaction the moment it is sent (paper): nothing is ever in flight
 
 
 def rails_for(order: Order) -> Rails:
@@ -43,7 +43,7 @@ def rails_for(order: Order) -> Rails:
             chain=paper_chain,
             owner=PAPER_OWNER,
             sign=lambda raw, attempt: paper_sign(raw=raw, signer=f"{order.client_id}:{attempt}"),
-            sealed=True,
+            instant=True,
         )
     wallet = order.position.wallet
     return Rails(
@@ -51,7 +51,7 @@ def rails_for(order: Order) -> Rails:
         chain=rpc_for_execution(),
         owner=None if wallet is None else wallet.public_key,
         sign=lambda raw, attempt: transaction_sign(raw=raw, keypair=wallet.keypair()),
-        sealed=False,
+        instant=False,
     )
 
 

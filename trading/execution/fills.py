@@ -24,11 +24,14 @@ def effective_price(*, lamports: int, base_units: int, decimals: int) -> Decimal
     return (Decimal(lamports) / LAMPORTS_PER_SOL) / (Decimal(base_units) / (Decimal(10) ** decimals))
 
 
-def position_apply_fill(*, order_id: int, in_amount: int, out_amount: int, price: Decimal, fee_lamports: int) -> Order:
+def position_apply_fill(
+    *, order_id: int, in_amount: int, out_amount: int, price: Decimal, fee_lamports: int, attempt: dict | None = None
+) -> Order:
     """Record a confirmed swap: update the position, confirm the order, publish the event, in one transaction.
 
     Buy: `in_amount` lamports spent (fees included), `out_amount` token base units received.
     Sell: `in_amount` token base units sold, `out_amount` lamports received (net of fees).
+    `attempt`: order fields of the attempt that landed, written with the confirmation (a chain that lands at once).
     Idempotent: a second call for an already confirmed order changes nothing and returns it.
     """
     for name, value in (("in_amount", in_amount), ("out_amount", out_amount), ("fee_lamports", fee_lamports)):
@@ -50,8 +53,11 @@ def position_apply_fill(*, order_id: int, in_amount: int, out_amount: int, price
         position = order.position
         source = order.status
         now = timezone.now()
-        fields = {"amount_out_actual": out_amount, "fill_price": price, "fee_lamports": fee_lamports, "confirmed_at": now}
-        if source == OrderStatus.SIGNED and order.submitted_at is None:
+        fields = {
+            **(attempt or {}), "amount_out_actual": out_amount, "fill_price": price, "fee_lamports": fee_lamports,
+            "confirmed_at": now,
+        }
+        if (attempt or source == OrderStatus.SIGNED) and order.submitted_at is None:
             fields["submitted_at"] = now  # sent and seen confirmed at the first look (the landing loop skips "submitted")
         for name, value in fields.items():
             setattr(order, name, value)

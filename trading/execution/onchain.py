@@ -188,6 +188,8 @@ class Lander:
             "amount_out_expected": routed.quote.out_amount,
             "min_amount_out": routed.quote.min_out_amount,
         }
+        if self.rails.instant:
+            return self._land_at_once(order, number=number, fields=fields)
         if not order_transition(
             order_id=order.id,
             from_statuses=[source],
@@ -202,17 +204,32 @@ class Lander:
         order.status, order.attempts = OrderStatus.SIGNED, number
         return order
 
+    def _land_at_once(self, order: Order, *, number: int, fields: dict) -> str:
+        """Send to a chain that lands at once (paper): nothing is ever in flight there, so nothing needs persisting
+        before the send; the fill records the attempt together with the confirmation, under the order's row lock."""
+        chain = self.rails.chain
+        chain.send_raw(fields["signed_tx"])
+        fill = _fill_of(order=order, meta=chain.transaction(fields["signature"]), owner=self.rails.owner)
+        provider_calls_flush()
+        position_apply_fill(
+            order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
+            fee_lamports=fill.fee_lamports, attempt={**fields, "attempts": number},
+        )
+        log.info("order %s attempt %s landed on %s: %s", order.id, number, fields["venue"], fields["signature"])
+        _count(fields["venue"], "confirmed")
+        return OrderStatus.CONFIRMED
+
     def _build_distinct(self, order: Order, token, *, fee, slippage):
         """Quote, build and sign until the signature is this order's alone (see signature_claim); bounded.
 
         On a clash a buy spends one lamport less (a different amount is a different transaction at once); a sell,
-        whose amount must stay whole, waits for a later blockhash instead. Sealed rails (paper) sign each attempt of
-        each order differently by construction, so there is no clash to look for."""
+        whose amount must stay whole, waits for a later blockhash instead. On a chain that lands at once (paper) no
+        two transactions are ever in flight together, so there is no clash to look for."""
         rails = self.rails
         buying = order.side == OrderSide.BUY
         amount = order.amount_in
         number = order.attempts + 1
-        if buying and order.attempts == 0 and not rails.sealed:
+        if buying and order.attempts == 0 and not rails.instant:
             amount -= identical_buy_offset(wallet=rails.owner, mint=token.mint, amount=amount)
         for _ in range(DISTINCT_TRIES):
             routed = route_swap(
@@ -228,7 +245,7 @@ class Lander:
                 cache=cache,
             )
             signed, signature = rails.sign(routed.swap.transaction, number)
-            if rails.sealed:
+            if rails.instant:
                 return routed, signed, signature, amount
             taken = Order.objects.filter(signature=signature).exclude(id=order.id).exists()
             if not taken and signature_claim(signature=signature, order_id=order.id):
