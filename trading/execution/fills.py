@@ -41,11 +41,8 @@ def position_apply_fill(
         order = (
             Order.objects.select_for_update(of=("self", "position"))
             .select_related("position__token", "position__trader", "position__exit_plan")
-            .filter(id=order_id)
-            .first()
+            .get(id=order_id)
         )
-        if order is None:
-            raise Order.DoesNotExist(f"order {order_id} does not exist")
         if order.status == OrderStatus.CONFIRMED:
             return order
         if order.status == OrderStatus.FAILED:

@@ -47,7 +47,10 @@ DISTINCT_TRIES, DISTINCT_WAIT = 5, 0.4  # a sandbox/mainnet block is ~0.4 s
 
 
 def _order_read(order_id: int) -> Order | None:
-    return Order.objects.select_related("position__wallet", "position__token").filter(id=order_id).first()
+    try:
+        return Order.objects.select_related("position__wallet", "position__token").get(id=order_id)
+    except Order.DoesNotExist:
+        return None
 
 
 def order_land(*, order_id: int) -> str:
