@@ -14,9 +14,15 @@ from trading.events import event_publish
 from trading.models import ExitLeg, Mode, Order, OrderSide, OrderStatus, PaperLedger, Position, PositionStatus
 from trading.models.choices import LAMPORTS_PER_SOL
 from trading.tpsl.plans import spec_from_json, spec_summary
-from trading.tpsl.triggers import position_triggers_refresh
+from trading.tpsl.triggers import TRIGGER_FIELDS, position_triggers_refresh
 
 logger = logging.getLogger(__name__)
+
+# What a fill changes on its position (the trigger prices included); the rest (owner, token, mode) never changes.
+FILLED_FIELDS = (
+    "status", "size", "original_size", "cost_lamports", "entry_price", "realised_pnl_lamports", "proceeds_lamports",
+    "fees_lamports", "peak_price", "opened_at", "closed_at", "updated_at", *TRIGGER_FIELDS, "exit_stuck_at",
+)
 
 
 def effective_price(*, lamports: int, base_units: int, decimals: int) -> Decimal:
@@ -68,7 +74,7 @@ def position_apply_fill(
             fields["realised_pnl_lamports"] = order.realised_pnl_lamports = payload["realised_pnl_lamports"]
             kind = "exit.filled"
         position_triggers_refresh(position=position, legs_filled=legs_filled)
-        position.save()
+        position.save(update_fields=FILLED_FIELDS)
         won = Order.objects.filter(id=order.id, status=source).update(
             status=OrderStatus.CONFIRMED, updated_at=now, **fields
         )

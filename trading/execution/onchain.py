@@ -48,7 +48,7 @@ DISTINCT_TRIES, DISTINCT_WAIT = 5, 0.4  # a sandbox/mainnet block is ~0.4 s
 
 def _order_read(order_id: int) -> Order | None:
     try:
-        return Order.objects.select_related("position__wallet", "position__token").get(id=order_id)
+        return Order.objects.select_related("position__token").get(id=order_id)
     except Order.DoesNotExist:
         return None
 
@@ -90,7 +90,7 @@ class Lander:
         self.deadline = time.monotonic() + settings.EXECUTION_LAND_BUDGET_SECONDS
 
     def _load(self) -> Order:
-        return Order.objects.select_related("position__wallet", "position__token").get(id=self.order_id)
+        return Order.objects.select_related("position__token").get(id=self.order_id)
 
     def run(self, order: Order | None = None) -> str:
         order = order or self._load()
