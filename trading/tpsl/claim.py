@@ -10,14 +10,15 @@ sweep skip it this tick instead of waiting. The orders are built by the one orde
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import transaction
 
-from trading.models import ExitLeg, Order, Position, PositionStatus
-from trading.models.choices import OrderSide
+from trading.models import ExitLeg, Order, Position, PositionStatus, TradingSettings
+from trading.models.choices import ORDER_IN_FLIGHT, OrderSide
 from trading.prices import PricePoint
 from trading.services.orders import order_build
 from trading.services.positions import exits_mark_claimed
@@ -58,10 +59,12 @@ def exits_claim(*, candidate_ids: list[int], prices: dict[int, PricePoint], now:
         positions = list(
             Position.objects.select_for_update(of=("self",), skip_locked=True)
             .filter(id__in=candidate_ids, status=PositionStatus.OPEN)
-            .select_related("exit_plan", "trader__settings")
+            .select_related("exit_plan")
             .order_by("id")
         )
         ids = [position.id for position in positions]
+        prefs = {row.trader_id: row for row in TradingSettings.objects.filter(trader_id__in={p.trader_id for p in positions})}
+        specs: dict[str, ExitPlanSpec | None] = {}
         legs = _legs_by_position(ids)
         failures = retry.failures_for(position_ids=ids)
         retry.stuck_update(stuck_at={p.id: p.exit_stuck_at for p in positions}, failures=failures, now=now)
@@ -73,7 +76,7 @@ def exits_claim(*, candidate_ids: list[int], prices: dict[int, PricePoint], now:
             if not retry.attempt_due(position_id=pid, failure=failures.get(pid), now=now):
                 result.deferred += 1
                 continue
-            spec = _spec(position)
+            spec = _spec(position, specs)
             if spec is None:
                 logger.error("position %s has an unreadable exit plan; no automatic exit", pid)
                 continue
@@ -96,7 +99,7 @@ def exits_claim(*, candidate_ids: list[int], prices: dict[int, PricePoint], now:
                     side=OrderSide.SELL,
                     reason=action.reason,
                     amount=action.amount,
-                    prefs=getattr(position.trader, "settings", None),
+                    prefs=prefs.get(position.trader_id),
                     leg_id=leg_ids.get(action.legs[-1]) if action.legs else None,
                 )
                 orders.append(order)
@@ -107,12 +110,12 @@ def exits_claim(*, candidate_ids: list[int], prices: dict[int, PricePoint], now:
         if not orders:
             return result
         Order.objects.bulk_create(orders, ignore_conflicts=True)
-        won = {
-            str(client_id): order_id
-            for client_id, order_id in Order.objects.filter(client_id__in=[o.client_id for o in orders]).values_list(
-                "client_id", "id"
-            )
-        }
+        # One sell in flight per position: the one there now is either this tick's (its client id) or the winner's.
+        in_flight = Order.objects.filter(
+            position_id__in={o.position_id for o in orders}, side=OrderSide.SELL, status__in=ORDER_IN_FLIGHT
+        )
+        built = {str(o.client_id) for o in orders}
+        won = {cid: oid for cid, oid in ((str(c), i) for c, i in in_flight.values_list("client_id", "id")) if cid in built}
         result.contested = len(orders) - len(won)
         exits_mark_claimed(
             closing=[pid for cid, pid in full_exits.items() if cid in won],
@@ -123,11 +126,15 @@ def exits_claim(*, candidate_ids: list[int], prices: dict[int, PricePoint], now:
     return result
 
 
-def _spec(position: Position) -> ExitPlanSpec | None:
+def _spec(position: Position, parsed: dict[str, ExitPlanSpec | None]) -> ExitPlanSpec | None:
+    """The position's plan, parsed once per distinct plan of the tick (most positions share a preset)."""
     plan = getattr(position, "exit_plan", None)
     if plan is None:
         return None
-    try:
-        return spec_from_json(plan.spec)
-    except PlanError:
-        return None
+    key = json.dumps(plan.spec, sort_keys=True)
+    if key not in parsed:
+        try:
+            parsed[key] = spec_from_json(plan.spec)
+        except PlanError:
+            parsed[key] = None
+    return parsed[key]
