@@ -38,7 +38,7 @@ class Rails:
 
 
 def rails_for(order: Order) -> Rails:
-    """The rails of `order` (read with its position's token and wallet)."""
+    """The rails of `order` (read with its position's token; the wallet is read here, for on-chain modes only)."""
     if order.mode == Mode.PAPER:
         return Rails(
             venues=[PaperVenue(decimals=order.position.token.decimals)],

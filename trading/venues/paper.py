@@ -1,8 +1,8 @@
 """The paper venue: quotes at the price feed's price minus a fee and a slippage model; its swaps are paper
 transactions that only the paper chain (trading.chain.paper) lands. No network client besides the price feed.
 
-This module imports no venue or chain client, so a paper order is structurally unable to reach bags.fm, Jupiter's
-swap API or a Solana cluster: execution gives a paper order this venue and the paper chain, and nothing else.
+It holds no venue or cluster client, and execution gives a paper order this venue and the paper chain and nothing else
+(trading.execution.clients.rails_for), so a paper order cannot reach bags.fm, Jupiter's swap API or a Solana cluster.
 """
 
 from __future__ import annotations
