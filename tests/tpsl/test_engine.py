@@ -163,3 +163,25 @@ def test_run_lock_outlives_its_ttl_while_the_run_is_alive_and_notices_a_thief(cl
         clean_redis.set("jarvis:tpsl:test-lock", "someone-else")
         wait_for(lambda: not lock.owned(), timeout=5, message="the lost lock noticed")
     assert clean_redis.get("jarvis:tpsl:test-lock") == b"someone-else"  # never released someone else's lock
+
+
+def test_automatic_exit_losses_count_toward_the_daily_loss_limit(
+    celery_app, celery_worker, trader, listed_token, price_feed
+):
+    """A stop-loss's loss is the trader's loss of the day: the next buy past the daily loss limit is refused."""
+    from trading.errors import TradingError
+    from trading.models import Position, RiskLimits
+    from trading.services import position_open
+
+    RiskLimits.objects.create(daily_loss_limit_lamports=10**7)  # 0.01 SOL
+    token = listed_token(price=E)
+    position = position_open(trader=trader, mint=token.mint, amount_lamports=10**8, exit_plan="balanced")
+    wait_for(lambda: Position.objects.get(id=position.id).status == "open", message="the buy filled")
+    price_feed.market.set_price(token.mint, E / 3)
+    sweep_through_worker(celery_app, position, 1)
+    (sale,) = settle(position, 1)
+    assert sale.reason == "sl" and sale.trader_id == trader.id and sale.realised_pnl_lamports < -10**7
+    with pytest.raises(TradingError) as refused:
+        position_open(trader=trader, mint=token.mint, amount_lamports=10**7)
+    assert refused.value.code == "daily_loss_limit"
+    assert str(refused.value).startswith("You have lost 0.0") and "daily loss limit" in str(refused.value)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from monitoring.models import AlertEvent
 from trading.models import DomainEvent, ExitLeg, Order, OrderStatus, Position, PositionStatus
-from trading.services.fills import position_apply_fill
+from trading.execution.fills import position_apply_fill
 from trading.tpsl.plans import preset, spec_custom
 from trading.tpsl.sweep import tpsl_sweep
 
@@ -229,18 +229,44 @@ def test_a_plan_change_counts_from_the_next_sweep(trader, listed_token, make_pos
     assert (order.reason, order.amount_in) == ("tp", 1_000_000)
 
 
-def test_the_orm_path_for_sqlite_finds_what_the_sql_path_finds(trader, listed_token, make_position, price_feed):
-    from trading.tpsl import portable
-    from trading.tpsl.sweep import candidates_find, open_mints
+def test_the_sweep_steps_raise_peaks_and_find_the_triggered_positions(trader, listed_token, make_position, price_feed):
+    from trading.tpsl.retry import failures_for
+    from trading.tpsl.sweep import candidates_find, open_mints, peaks_update
 
     plan = spec_custom(stop_loss="20%", take_profits=[("2x", "50%")], trailing_activation="0%", trailing_distance="10%")
     tokens = [listed_token(price=E) for _ in range(2)]
     made = [make_position(trader=trader, token=t, entry_price=E * Decimal(m), plan=plan) for t in tokens for m in ("1", "2")]
-    assert portable.open_mints(shard=0, shards=1) == open_mints()
+    assert open_mints() == {t.id: t.mint for t in tokens}
+    assert open_mints(shard=tokens[0].id % 2, shards=2)[tokens[0].id] == tokens[0].mint
     prices = {tokens[0].id: E * Decimal("1.7"), tokens[1].id: E * Decimal("2.1")}
     now = timezone.now()
-    assert portable.peaks_update(prices=prices) == 3  # armed trailing stops below a new high (not the 2x entry on 1.7)
-    found = portable.candidates_find(prices=prices, now=now, shard=0, shards=1)
+    assert peaks_update(prices=prices) == 3  # armed trailing stops below a new high (not the 2x entry on 1.7)
+    assert peaks_update(prices=prices) == 0  # the same high again writes nothing
     # the 2x entry on the mint at 1.7x: its trailing stop armed at entry (activation 0%) sits at 1.8x
-    assert found == sorted(candidates_find(prices=prices, now=now)) == [made[1].id, made[2].id]
-    assert portable.failures_rows(position_ids=[p.id for p in made]) == []
+    assert candidates_find(prices=prices, now=now) == [made[1].id, made[2].id]
+    assert failures_for(position_ids=[p.id for p in made]) == {}
+
+
+def test_an_exit_by_the_sweep_and_a_sell_by_the_trader_are_built_alike(make_trader, listed_token, make_position, price_feed):
+    """Both go through the one order builder: the same trader, mode, venue, slippage and priority fee cap (the
+    trader's own), status and amounts; only the reason, the leg, the amount and the ids differ."""
+    from django.forms.models import model_to_dict
+
+    from trading.services import order_fail, position_sell
+
+    trader = make_trader("fields", sell_slippage_bps=777, priority_fee_max_lamports=4242)
+    token = listed_token(price=E)
+    position = make_position(trader=trader, token=token, entry_price=E, size=1_000_000)
+    price_feed.market.set_price(token.mint, E / 2)
+    tpsl_sweep()
+    (automatic,) = sells(position)
+    ignore = {"id", "client_id", "created_at", "updated_at", "reason", "leg", "amount_in"}
+    by_sweep = {k: v for k, v in model_to_dict(automatic).items() if k not in ignore}
+    assert automatic.reason == "sl" and automatic.trader_id == trader.id
+    assert (automatic.slippage_bps, automatic.priority_fee_lamports, automatic.venue) == (777, 4242, "paper")
+
+    order_fail(order_id=automatic.id, error="the venue was down")  # the slot is free again
+    manual = position_sell(trader=trader, position_id=position.id, percent=Decimal(50))
+    by_trader = {k: v for k, v in model_to_dict(Order.objects.get(id=manual.id)).items() if k not in ignore}
+    assert manual.reason == "manual" and manual.amount_in == 500_000
+    assert by_trader == by_sweep

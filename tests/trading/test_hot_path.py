@@ -35,7 +35,7 @@ def test_a_buy_costs_the_same_queries_with_a_long_history(trader, price_standin)
         position_apply_fill(order_id=sell.id, in_amount=10**6, out_amount=SOL // 200, price=Decimal(1), fee_lamports=0)
     for _ in range(20):
         position_open(trader=trader, mint=mint, amount_lamports=SOL // 100)
-    assert _buy_queries(trader, mint) == first <= 4  # BEGIN, the book, the entry's one INSERT, COMMIT
+    assert _buy_queries(trader, mint) == first <= 7  # BEGIN, the book, position, plan, legs, order, COMMIT
 
 
 def test_book_figures_follow_the_trades(trader, price_standin):
@@ -67,35 +67,3 @@ def test_exit_plan_update_replaces_the_plan_and_its_triggers(trader, price_stand
         exit_plan_update(trader=trader, position_id=position.id, spec="no-such-preset")
     assert info.value.code == "unknown_preset"
     assert position.exit_plan.preset == "single"
-
-
-@pytest.mark.parametrize("one_statement", [True, False])
-def test_an_entry_written_in_one_statement_equals_the_rows_written_one_by_one(trader, price_standin, one_statement):
-    from django.forms.models import model_to_dict
-
-    from trading.models import ExitLeg, ExitPlan, Order, Position, Token
-    from trading.services.entry import entry_insert
-    from trading.services.exits import exit_plan_build, exit_spec_resolve
-
-    token = Token.objects.create(mint=mint_address(), decimals=6, symbol="ENT")
-    rows = []
-    for statement in (one_statement, not one_statement):
-        position = Position(trader=trader, token=token, mode="paper", status="opening", cost_lamports=SOL // 10)
-        plan, legs = exit_plan_build(position=position, spec=exit_spec_resolve(spec="balanced", default=None))
-        order = Order(position=position, trader=trader, side="buy", mode="paper", venue="paper", amount_in=SOL // 10,
-                      amount_out_expected=123, min_amount_out=120, slippage_bps=250)
-        entry_insert(position=position, plan=plan, legs=legs, order=order, one_statement=statement)
-        assert position.pk and plan.pk and order.pk and all(leg.pk for leg in legs)
-        assert (plan.position_id, order.position_id) == (position.pk, position.pk)
-        assert [leg.plan_id for leg in legs] == [plan.pk] * len(legs) and len(legs) == 3
-        assert position.exit_plan == plan and not position._state.adding
-        ignore = {"id", "position", "plan", "client_id", "created_at", "updated_at"}
-        stored = [
-            {k: v for k, v in model_to_dict(row).items() if k not in ignore}
-            for row in (Position.objects.get(pk=position.pk), ExitPlan.objects.get(pk=plan.pk),
-                        Order.objects.get(pk=order.pk), *ExitLeg.objects.filter(plan=plan).order_by("index"))
-        ]
-        assert [leg.pk for leg in legs] == list(ExitLeg.objects.filter(plan=plan).order_by("index").values_list("pk", flat=True))
-        assert Position.objects.get(pk=position.pk).created_at is not None
-        rows.append(stored)
-    assert rows[0] == rows[1]

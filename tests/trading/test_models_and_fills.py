@@ -143,39 +143,3 @@ def test_a_subscriber_of_some_kinds_is_called_for_those_only(trader, token, djan
     assert every == [opened, failed] and failures == [failed]
     with pytest.raises(ValueError):
         event_subscribe(failures.append, kinds=["no.such.kind"])
-
-
-@pytest.mark.parametrize("one_statement", [True, False])
-def test_a_fill_written_in_one_statement_equals_the_rows_written_one_by_one(trader, token, one_statement):
-    from datetime import datetime, timezone
-
-    from django.forms.models import model_to_dict
-
-    from trading.events import event_build
-    from trading.services.fills import fill_write
-
-    stored = []
-    for statement in (one_statement, not one_statement):
-        position, order = _opening(trader, token)
-        with transaction.atomic():
-            position.status, position.size, position.original_size, position.entry_price = "open", 5, 5, Decimal("0.2")
-            order.amount_out_actual, order.fill_price, order.fee_lamports = 5, Decimal("0.2"), 7
-            order.confirmed_at = position.opened_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-            events = [event_build(kind="position.opened", trader=trader, payload={"n": 1}),
-                      event_build(kind="position.closed", trader=trader, payload={"n": 2})]
-            fields = ["amount_out_actual", "fill_price", "fee_lamports"]
-            assert fill_write(position=position, order=order, fields=fields, events=events, one_statement=statement)
-        assert order.status == "confirmed" and all(event.pk for event in events)
-        ignore = {"id", "position", "trader", "client_id", "created_at", "updated_at"}
-        rows = [Position.objects.get(pk=position.pk), Order.objects.get(pk=order.pk),
-                *DomainEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("id")]
-        stored.append([{k: v for k, v in model_to_dict(row).items() if k not in ignore} for row in rows])
-        assert [e.payload for e in rows[2:]] == [{"n": 1}, {"n": 2}] and rows[1].confirmed_at == order.confirmed_at
-        # a second confirmation loses the compare-and-swap and writes nothing of the order
-        order.status = "pending"
-        again = [event_build(kind="position.opened", trader=trader, payload={})]
-        with transaction.atomic():
-            assert not fill_write(position=position, order=order, fields=fields, events=again, one_statement=statement)
-            transaction.set_rollback(True)
-        assert order.status == "pending" and Order.objects.get(pk=order.pk).status == "confirmed"
-    assert stored[0] == stored[1]

@@ -7,10 +7,9 @@ import pytest
 from tests.conftest import wait_for
 from tests.fixtures.trading import mint_address
 from trading.models import DomainEvent, Order, Position
-from trading.services import order_execute, position_apply_fill, position_open, position_sell
+from trading.services import order_execute, position_open, position_sell
 from trading.services.quotes import paper_balance
-from trading.tasks import PAPER_ORDER_HEADER, execute_order
-from trading.venues.paper import paper_order_execute
+from trading.tasks import execute_order
 
 SOL = 10**9
 
@@ -127,7 +126,7 @@ def test_a_stale_price_is_fetched_with_no_lock_held_then_filled(trader, tripwire
 
     real = paper.price_fresh
     monkeypatch.setattr(paper, "price_fresh", price_fresh)
-    order_execute(order_id=order.pk, paper=True)
+    order_execute(order_id=order.pk)
     position.refresh_from_db()
     order.refresh_from_db()
     assert fetched == [False]  # asked once, outside the fill's transaction
@@ -135,45 +134,20 @@ def test_a_stale_price_is_fetched_with_no_lock_held_then_filled(trader, tripwire
 
 
 @pytest.mark.django_db
-def test_the_paper_venue_refuses_an_order_of_another_mode(trader, token):
-    position = Position.objects.create(trader=trader, token=token, mode="sandbox", cost_lamports=SOL)
-    order = Order.objects.create(position=position, side="buy", mode="sandbox", venue="paper", amount_in=SOL)
-    with pytest.raises(RuntimeError, match="not a paper order"):
-        paper_order_execute(order_id=order.pk)
-    with pytest.raises(RuntimeError, match="not a paper order"):  # queued as paper by mistake: refused all the same
-        order_execute(order_id=order.pk, paper=True)
-    result = execute_order.apply((order.pk,), headers={PAPER_ORDER_HEADER: True})  # the task honours the header
-    assert isinstance(result.result, RuntimeError) and "not a paper order" in str(result.result)
-    assert Order.objects.get(pk=order.pk).status == "pending"
-    order_execute(order_id=10**12, paper=True)  # no such order: nothing to do
+def test_a_paper_order_runs_on_the_paper_venue_and_chain_only(trader, token, settings):
+    """The order's mode alone picks its rails: a paper order gets the paper venue and the paper chain, whatever its
+    venue field says; an order of a mode the desk does not run is failed, never sent."""
+    from trading.chain.paper import paper_chain
+    from trading.execution.clients import rails_for
 
-
-@pytest.mark.django_db
-def test_paper_orders_are_queued_as_paper_orders(trader, tripwired, token, django_capture_on_commit_callbacks):
-    """A paper entry's and a paper exit's messages carry the header that spares the worker its venue read; an order of
-    another mode's message does not (the general path reads the order first)."""
-    from celery.signals import before_task_publish
-
-    from trading.services import order_enqueue
-
-    _, mint = tripwired
-    sent = {}
-
-    def record(sender=None, body=None, headers=None, **kwargs):
-        if sender == "trading.execute_order":
-            sent[body[0][0]] = headers.get(PAPER_ORDER_HEADER)
-
-    before_task_publish.connect(record)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            buy = position_open(trader=trader, mint=mint, amount_lamports=SOL // 10).orders.get()
-        position_apply_fill(order_id=buy.pk, in_amount=SOL // 10, out_amount=10**6, price=Decimal(1), fee_lamports=0)
-        with django_capture_on_commit_callbacks(execute=True):
-            sell = position_sell(trader=trader, position_id=buy.position_id, percent=Decimal(100))
-        sandbox = Position.objects.create(trader=trader, token=token, mode="sandbox", cost_lamports=SOL)
-        other = Order.objects.create(position=sandbox, side="buy", mode="sandbox", amount_in=SOL)
-        with django_capture_on_commit_callbacks(execute=True):
-            order_enqueue(order_id=other.pk, mode="sandbox")
-    finally:
-        before_task_publish.disconnect(record)
-    assert sent == {buy.pk: True, sell.pk: True, other.pk: None}
+    paper = Position.objects.create(trader=trader, token=token, mode="paper", cost_lamports=SOL)
+    order = Order.objects.create(position=paper, side="buy", mode="paper", venue="bags", amount_in=SOL)
+    rails = rails_for(Order.objects.select_related("position__token", "position__wallet").get(pk=order.pk))
+    assert [venue.name for venue in rails.venues] == ["paper"] and rails.chain is paper_chain
+    sandbox = Position.objects.create(trader=trader, token=token, mode="sandbox", cost_lamports=SOL)
+    other = Order.objects.create(position=sandbox, side="buy", mode="sandbox", venue="paper", amount_in=SOL)
+    assert settings.TRADING_MODE == "paper"
+    order_execute(order_id=other.pk)
+    other.refresh_from_db()
+    assert other.status == "failed" and "now runs in paper mode" in other.error and other.signature == ""
+    order_execute(order_id=10**12)  # no such order: nothing to do

@@ -1,20 +1,64 @@
-"""The external clients execution uses, built from settings (the same code for sandbox and live: only URLs differ).
-Shared per process: see trading.chain.shared_client."""
+"""The rails an order runs on (its venues, its chain, who signs), chosen by the order's mode and nothing else.
+
+Sandbox and live: bags.fm then Jupiter and the configured cluster, built from settings (the same code for both: only
+URLs differ), shared per process (see trading.chain.shared_client). Paper: the paper venue and the paper chain only,
+so a paper order cannot reach a live venue or a cluster.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 
 from jarvis.events import event_emit
 from monitoring import metrics
 from trading.chain import SolanaRpc, rpc_client, shared_client
+from trading.chain.paper import paper_chain, paper_sign
+from trading.chain.signing import transaction_sign
+from trading.models import Mode, Order
 from trading.venues.bags import BagsVenue
 from trading.venues.base import Venue, VenueAuthError
 from trading.venues.jupiter import JupiterVenue
+from trading.venues.paper import PaperVenue
 
 log = logging.getLogger(__name__)
+PAPER_OWNER = "paper"  # the account a paper transaction moves
+
+
+@dataclass(frozen=True)
+class Rails:
+    venues: list[Venue]
+    chain: object  # a SolanaRpc, or the PaperChain that answers the same calls
+    owner: str | None  # the account whose balances the swap moves (None: an on-chain position without a wallet)
+    sign: Callable[[bytes, int], tuple[bytes, str]]  # (unsigned bytes, attempt number) -> (signed bytes, signature)
+    instant: bool  # the chain lands a transaction the moment it is sent (paper): nothing is ever in flight
+    pauses: object | None  # where venue rate-limit pauses are remembered (None: the venues never rate-limit)
+
+
+def rails_for(order: Order) -> Rails:
+    """The rails of `order` (read with its position's token; the wallet is read here, for on-chain modes only)."""
+    if order.mode == Mode.PAPER:
+        return Rails(
+            venues=[PaperVenue(decimals=order.position.token.decimals)],
+            chain=paper_chain,
+            owner=PAPER_OWNER,
+            sign=lambda raw, attempt: paper_sign(raw=raw, signer=f"{order.client_id}:{attempt}"),
+            instant=True,
+            pauses=None,
+        )
+    wallet = order.position.wallet
+    return Rails(
+        venues=venues_in_order(),
+        chain=rpc_for_execution(),
+        owner=None if wallet is None else wallet.public_key,
+        sign=lambda raw, attempt: transaction_sign(raw=raw, keypair=wallet.keypair()),
+        instant=False,
+        pauses=cache,
+    )
 
 
 def rpc_for_execution() -> SolanaRpc:

@@ -1,11 +1,13 @@
-"""The on-chain landing loop (DESIGN.md invariant 2, REFERENCE.md "getting a transaction to land, once").
+"""The landing loop of every order (DESIGN.md invariants 1 and 2, REFERENCE.md "getting a transaction to land, once").
 
-One attempt: quote (bags.fm, else Jupiter) -> build -> sign -> simulate -> PERSIST signature, signed bytes and the last
-valid block height -> send. Then re-send the same bytes every EXECUTION_RESEND_SECONDS until the signature is confirmed,
-or until the block height has passed the last valid one with the status still null. Only then is the attempt expired
-and a new one made with a fresh quote. Nothing is ever re-signed while an earlier signature of the order could land.
+One attempt: quote (the venues in order) -> build -> sign (paper: seal) -> simulate -> PERSIST signature, signed bytes
+and the last valid block height -> send. Then re-send the same bytes every EXECUTION_RESEND_SECONDS until the signature
+is confirmed, or until the block height has passed the last valid one with the status still null. Only then is the
+attempt expired and a new one made with a fresh quote. Nothing is ever re-signed while an earlier signature of the
+order could land. The fill is read from the landed transaction's balance changes and applied in one transaction.
 
-Sandbox and live run this same code; configuration alone points it at the local stand-ins or the real services.
+Every mode runs these same steps; the order's mode picks the rails (trading.execution.clients.rails_for): the paper
+venue and the paper chain for paper, bags.fm and Jupiter and the configured cluster for sandbox and live.
 """
 
 from __future__ import annotations
@@ -14,22 +16,22 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.db.models import F
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from monitoring import metrics
 from trading.chain.observe import provider_calls_batched, provider_calls_flush
-from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus, SolanaRpc
-from trading.chain.signing import SigningError, transaction_sign
-from trading.execution.clients import execution_alert, rpc_for_execution, venue_auth_alert, venues_in_order
+from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus
+from trading.chain.signing import SigningError
+from trading.execution.clients import Rails, execution_alert, rails_for, venue_auth_alert
+from trading.execution.fills import position_apply_fill
 from trading.execution.locks import OrderLease, identical_buy_offset, signature_claim
 from trading.execution.policy import Fill, fee_policy_for, fill_from_deltas, slippage_for
+from trading.execution.state import order_fail, order_transition
 from trading.models import Order, OrderSide, OrderStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
-from trading.services.fills import position_apply_fill
-from trading.services.orders import order_fail, order_transition
 from trading.venues.base import VenueError
 from trading.venues.router import route_swap
 
@@ -44,48 +46,60 @@ POLL_FIRST, POLL_MAX = 0.005, 0.4
 DISTINCT_TRIES, DISTINCT_WAIT = 5, 0.4  # a sandbox/mainnet block is ~0.4 s
 
 
-def order_execute_onchain(*, order_id: int, order: Order | None = None) -> str:
-    """Land one sandbox or live order; returns the status it ended in (or in_flight/busy). Safe to call twice.
-    `order`: the row as the caller just read it (with its position's wallet and token), to spare a second read."""
-    if order is None or order.id != order_id:
-        order = Order.objects.select_related("position__wallet", "position__token").filter(id=order_id).first()
-    if order is None or order.status in ORDER_TERMINAL:
-        return order.status if order else LOST
-    if order.mode not in (Mode.SANDBOX, Mode.LIVE):
-        raise ValueError(f"order {order_id} is a {order.mode} order; only sandbox and live orders go on chain")
-    if order.mode != settings.TRADING_MODE:
+def _order_read(order_id: int) -> Order | None:
+    try:
+        return Order.objects.select_related("position__token").get(id=order_id)
+    except Order.DoesNotExist:
+        return None
+
+
+def order_land(*, order_id: int) -> str:
+    """Land one order of any mode; returns the status it ended in (or in_flight/busy/lost). Safe to call twice."""
+    order = _order_read(order_id)
+    if order is None:
+        log.warning("order %s does not exist", order_id)
+        return LOST
+    if order.status in ORDER_TERMINAL:
+        return order.status
+    if order.mode not in (Mode.PAPER, settings.TRADING_MODE):
         order_fail(
             order_id=order_id,
             error=f"This {order.mode} order was not sent because the desk now runs in {settings.TRADING_MODE} mode.",
         )
         return OrderStatus.FAILED
-    lease = OrderLease(order_id)
-    if not lease.acquire():
+    rails = rails_for(order)
+    # One lander per order while a transaction can be in flight. On a chain that lands at once nothing ever is: the
+    # fill's row lock and compare-and-swap are the whole guard against a second lander, so no lease is taken.
+    lease = None if rails.instant else OrderLease(order_id)
+    if lease is not None and not lease.acquire():
         log.info("order %s is being landed elsewhere", order_id)
         return BUSY
     try:
         # A copy read just before the lease is fine: every move below is a compare-and-swap on the row.
         with provider_calls_batched():  # the landing's RPC and venue calls are counted in one go
-            return Lander(order_id=order_id, lease=lease).run(order)
+            return Lander(order_id=order_id, lease=lease, rails=rails).run(order)
     finally:
-        lease.release()
+        if lease is not None:
+            lease.release()
 
 
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
 class Lander:
-    def __init__(self, *, order_id: int, lease: OrderLease, rpc: SolanaRpc | None = None):
+    def __init__(self, *, order_id: int, lease: OrderLease | None, rails: Rails | None = None):
         self.order_id = order_id
         self.lease = lease
-        self.rpc = rpc or rpc_for_execution()
+        self.rails = rails
         self.deadline = time.monotonic() + settings.EXECUTION_LAND_BUDGET_SECONDS
 
     def _load(self) -> Order:
-        return Order.objects.select_related("position__wallet", "position__token").get(id=self.order_id)
+        return Order.objects.select_related("position__token").get(id=self.order_id)
 
     def run(self, order: Order | None = None) -> str:
         order = order or self._load()
+        if self.rails is None:
+            self.rails = rails_for(order)
         fresh = False
         while True:
             if order.status in ORDER_TERMINAL:
@@ -129,8 +143,8 @@ class Lander:
         (the lease keeps other landers away), and the one compare-and-swap from the status read here to "signed",
         with the signature, bytes and last valid block height, decides which attempt exists."""
         source = order.status
-        wallet, token = order.position.wallet, order.position.token
-        if wallet is None:
+        token = order.position.token
+        if self.rails.owner is None:
             order_fail(order_id=order.id, error="This position has no wallet, so it cannot trade on chain.")
             return OrderStatus.FAILED
         number = order.attempts + 1
@@ -146,7 +160,7 @@ class Lander:
             attempt=number,
         )
         try:
-            routed, signed, signature, amount = self._build_distinct(order, wallet, token, fee=fee, slippage=slippage)
+            routed, signed, signature, amount = self._build_distinct(order, token, fee=fee, slippage=slippage)
         except VenueError as exc:
             order_fail(order_id=order.id, error=f"No venue could build this swap: {exc.message}.")
             _count(getattr(exc, "venue", "none"), "failed")
@@ -158,10 +172,13 @@ class Lander:
             order_fail(order_id=order.id, error="Every quote gave the same transaction as another order of this wallet.")
             return OrderStatus.FAILED
         venue = routed.quote.venue
-        if not self.lease.renew():
+        if order.attempts == 0 and order.min_amount_out is not None and routed.quote.out_amount < order.min_amount_out:
+            order_fail(order_id=order.id, error=f"The price of {token} moved past your slippage limit, so nothing was traded.")
+            return OrderStatus.FAILED
+        if self.lease is not None and not self.lease.renew():
             return LOST
         try:
-            simulation = self.rpc.simulate(signed)
+            simulation = self.rails.chain.simulate(signed)
         except RpcError as exc:
             order_fail(order_id=order.id, error=f"The {venue} swap could not be simulated ({exc.message}); nothing was sent.")
             return OrderStatus.FAILED
@@ -178,6 +195,8 @@ class Lander:
             "amount_out_expected": routed.quote.out_amount,
             "min_amount_out": routed.quote.min_out_amount,
         }
+        if self.rails.instant:
+            return self._land_at_once(order, number=number, fields=fields)
         if not order_transition(
             order_id=order.id,
             from_statuses=[source],
@@ -192,29 +211,49 @@ class Lander:
         order.status, order.attempts = OrderStatus.SIGNED, number
         return order
 
-    def _build_distinct(self, order: Order, wallet, token, *, fee, slippage):
+    def _land_at_once(self, order: Order, *, number: int, fields: dict) -> str:
+        """Send to a chain that lands at once (paper): nothing is ever in flight there, so nothing needs persisting
+        before the send; the fill records the attempt together with the confirmation, under the order's row lock."""
+        chain = self.rails.chain
+        chain.send_raw(fields["signed_tx"])
+        fill = _fill_of(order=order, meta=chain.transaction(fields["signature"]), owner=self.rails.owner)
+        provider_calls_flush()
+        position_apply_fill(
+            order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
+            fee_lamports=fill.fee_lamports, attempt={**fields, "attempts": number},
+        )
+        log.info("order %s attempt %s landed on %s: %s", order.id, number, fields["venue"], fields["signature"])
+        _count(fields["venue"], "confirmed")
+        return OrderStatus.CONFIRMED
+
+    def _build_distinct(self, order: Order, token, *, fee, slippage):
         """Quote, build and sign until the signature is this order's alone (see signature_claim); bounded.
 
         On a clash a buy spends one lamport less (a different amount is a different transaction at once); a sell,
-        whose amount must stay whole, waits for a later blockhash instead."""
+        whose amount must stay whole, waits for a later blockhash instead. On a chain that lands at once (paper) no
+        two transactions are ever in flight together, so there is no clash to look for."""
+        rails = self.rails
         buying = order.side == OrderSide.BUY
         amount = order.amount_in
-        if buying and order.attempts == 0:
-            amount -= identical_buy_offset(wallet=wallet.public_key, mint=token.mint, amount=amount)
+        number = order.attempts + 1
+        if buying and order.attempts == 0 and not rails.instant:
+            amount -= identical_buy_offset(wallet=rails.owner, mint=token.mint, amount=amount)
         for _ in range(DISTINCT_TRIES):
             routed = route_swap(
-                venues=venues_in_order(),
+                venues=rails.venues,
                 input_mint=SOL_MINT if buying else token.mint,
                 output_mint=token.mint if buying else SOL_MINT,
                 amount=amount,
                 slippage_bps=slippage,
-                user_public_key=wallet.public_key,
+                user_public_key=rails.owner,
                 fee=fee,
                 on_auth_failure=venue_auth_alert,
                 rounds=settings.EXECUTION_VENUE_ROUNDS,
-                cache=cache,
+                cache=rails.pauses,
             )
-            signed, signature = transaction_sign(raw=routed.swap.transaction, keypair=wallet.keypair())
+            signed, signature = rails.sign(routed.swap.transaction, number)
+            if rails.instant:
+                return routed, signed, signature, amount
             taken = Order.objects.filter(signature=signature).exclude(id=order.id).exists()
             if not taken and signature_claim(signature=signature, order_id=order.id):
                 return routed, signed, signature, amount
@@ -238,7 +277,7 @@ class Lander:
             if not self.lease.renew():
                 return LOST
             if resolve:
-                outcome = order_resolve(order=order, rpc=self.rpc)
+                outcome = order_resolve(order=order, rails=self.rails)
                 if outcome is not None:
                     return outcome
             resolve = True
@@ -249,7 +288,7 @@ class Lander:
                 if first and fresh:
                     # Look at once: a fast cluster confirms within the first poll, and the fill then takes the order
                     # from signed to confirmed; "submitted" is a write on the way only for an order still in flight.
-                    outcome = order_resolve(order=order, rpc=self.rpc)
+                    outcome = order_resolve(order=order, rails=self.rails)
                     if outcome is not None:
                         return outcome
                 if status_value == OrderStatus.SIGNED and order_transition(
@@ -263,7 +302,7 @@ class Lander:
 
     def _send(self, order: Order, raw: bytes) -> float:
         try:
-            self.rpc.send_raw(raw)
+            self.rails.chain.send_raw(raw)
         except RpcError as exc:
             # Whatever the node says, the signature's status and the block height decide; never re-sign here.
             log.warning("order %s: send failed (%s); will re-send the same bytes", order.id, exc.message)
@@ -271,7 +310,7 @@ class Lander:
 
 
 def order_resolve(
-    *, order: Order, rpc: SolanaRpc, known: tuple[int, SignatureStatus | None] | None = None
+    *, order: Order, rails: Rails, known: tuple[int, SignatureStatus | None] | None = None
 ) -> str | None:
     """Decide a signed order by its signature status: confirmed, failed on chain, expired, or None (still in flight).
 
@@ -281,6 +320,7 @@ def order_resolve(
     the last valid one, the status once more. A status or height that cannot be read decides nothing.
     """
     last_valid = order.last_valid_block_height or 0
+    rpc = rails.chain
     try:
         if known is not None:
             height, status = known
@@ -300,7 +340,7 @@ def order_resolve(
             order_fail(order_id=order.id, error=f"The swap landed but failed on chain ({status.err}); nothing was traded.")
             _count(order.venue, "failed")
             return OrderStatus.FAILED
-        return order_confirm_landed(order=order, rpc=rpc)
+        return order_confirm_landed(order=order, rails=rails)
     if height is not None and height > last_valid:
         note = (
             f"attempt {order.attempts} ({order.signature[:16]}...) expired unconfirmed at block height {height} "
@@ -313,14 +353,14 @@ def order_resolve(
     return None
 
 
-def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str | None:
+def order_confirm_landed(*, order: Order, rails: Rails) -> str | None:
     """Apply the fill of a confirmed signature from the wallet's balance changes in that transaction."""
     meta = None
     for wait in (0, 0.05, 0.2, 0.5, 1.0):
         if wait:  # the first read at once (even sleep(0) gives the CPU away, milliseconds on a busy machine)
             time.sleep(wait)
         try:
-            meta = rpc.transaction(order.signature)
+            meta = rails.chain.transaction(order.signature)
         except RpcError as exc:
             log.warning("order %s: transaction not readable yet (%s)", order.id, exc.message)
         if meta is not None:
@@ -329,7 +369,7 @@ def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str | None:
         return None  # confirmed but unreadable for now: stays in flight, reconciliation retries
     provider_calls_flush()  # every call that led to this fill is counted before the fill is
     try:
-        fill = _fill_of(order=order, meta=meta)
+        fill = _fill_of(order=order, meta=meta, owner=rails.owner)
         position_apply_fill(
             order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
             fee_lamports=fill.fee_lamports,
@@ -348,9 +388,9 @@ def order_confirm_landed(*, order: Order, rpc: SolanaRpc) -> str | None:
     return OrderStatus.CONFIRMED
 
 
-def _fill_of(*, order: Order, meta) -> Fill:
-    """The fill from the wallet's balance changes; if those do not describe the swap, the quoted amounts (logged)."""
-    owner, token = order.position.wallet.public_key, order.position.token
+def _fill_of(*, order: Order, meta, owner: str) -> Fill:
+    """The fill from the owner's balance changes; if those do not describe the swap, the quoted amounts (logged)."""
+    token = order.position.token
     buying = order.side == OrderSide.BUY
     exact_in = order.amount_in if buying else None
     try:
@@ -372,6 +412,4 @@ def _fill_of(*, order: Order, meta) -> Fill:
 
 
 def _count(venue: str, outcome: str) -> None:
-    from monitoring import metrics
-
     metrics.trade_execution(venue=venue or "none", outcome=outcome)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from trading.execution.clients import execution_alert, rpc_for_execution
+from trading.execution.clients import execution_alert, rails_for, rpc_for_execution
 from trading.execution.locks import OrderLease, order_lease_held, order_requeue_claim
 from trading.execution.onchain import IN_CHAIN, NEEDS_ATTEMPT, order_resolve
 from trading.models import Order, OrderStatus, Position, PositionStatus
@@ -56,7 +56,7 @@ def orders_reconcile() -> dict[str, int]:
                 if not Order.objects.filter(id=order.id, status=order.status, signature=order.signature).exists():
                     counts["moved"] += 1
                     continue
-                outcome = order_resolve(order=order, rpc=rpc, known=(height, status))
+                outcome = order_resolve(order=order, rails=rails_for(order), known=(height, status))
             finally:
                 lease.release()
             counts[str(outcome or "in_flight")] += 1

@@ -24,7 +24,6 @@ from trading.models import (
     Wallet,
 )
 from trading.models.choices import POSITION_LIVE
-from trading.services import prepared
 
 LIMIT_FIELDS = ("max_trade_lamports", "max_open_positions", "daily_loss_limit_lamports", "daily_volume_cap_lamports")
 
@@ -74,7 +73,9 @@ _COLUMNS = (
     *(f"{scope}_{field}" for field in LIMIT_FIELDS for scope in ("own", "global")),
 )
 # Rows an entry needs besides the figures, read by the same statement (columns are the models' own field names).
-SETTINGS_FIELDS = ("id", "trader_id", "mode", "buy_slippage_bps", "sell_slippage_bps", "default_exit_plan")
+SETTINGS_FIELDS = (
+    "id", "trader_id", "mode", "buy_slippage_bps", "sell_slippage_bps", "priority_fee_max_lamports", "default_exit_plan"
+)
 WALLET_FIELDS = ("id", "trader_id", "public_key", "key_id")
 TOKEN_FIELDS = ("id", "mint", "symbol", "name", "decimals", "token_program")
 _ROWS = ((TradingSettings, "settings", SETTINGS_FIELDS), (Wallet, "wallet", WALLET_FIELDS), (Token, "token", TOKEN_FIELDS))
@@ -111,7 +112,7 @@ def trader_book(*, trader: Trader, lock: bool = False, mint: str | None = None) 
     adapt = connection.ops.adapt_datetimefield_value
     params = {"day": adapt(day), "since": adapt(day - timedelta(days=1)), "trader": trader.pk, "mint": mint}
     with connection.cursor() as cursor:
-        prepared.execute(connection, cursor, _book_sql(lock=lock), params)
+        cursor.execute(_book_sql(lock=lock), params)
         row = cursor.fetchone()
     if row is None:
         PaperLedger.objects.get_or_create(

@@ -1,23 +1,16 @@
-"""Exit plans: attach one to every position, keep the position's denormalised trigger prices in step.
-
-What the triggers mean is trading.tpsl's business: if `trading.tpsl.triggers.position_triggers_compute`
-exists it decides; otherwise the plain reading of the plan below applies (stop below entry, next pending
-take-profit, trailing stop once armed, time stop from the open time).
-"""
+"""Exit plans: attach one to every position, keep the position's denormalised trigger prices in step (what the
+triggers mean is trading.tpsl's business: trading.tpsl.triggers.position_triggers_refresh)."""
 
 from __future__ import annotations
-
-import importlib
-from datetime import timedelta
-from decimal import Decimal
 
 from django.db import transaction
 
 from trading.errors import Conflict, InvalidInput
 from trading.models import ExitLeg, ExitPlan, Position, PositionStatus, Trader
 from trading.tpsl.plans import ExitPlanSpec, PlanError, preset, spec_from_json, spec_to_json, spec_validate
+from trading.tpsl.triggers import position_triggers_refresh
 
-_HUNDRED = Decimal(100)
+__all__ = ["exit_plan_build", "exit_plan_create", "exit_plan_update", "exit_spec_resolve", "position_triggers_refresh"]
 
 
 def exit_spec_resolve(*, spec: ExitPlanSpec | dict | str | None, default: dict | None) -> ExitPlanSpec:
@@ -78,43 +71,3 @@ def exit_plan_update(*, trader: Trader, position_id: int, spec: ExitPlanSpec | d
         position_triggers_refresh(position=position)
         position.save()
     return plan
-
-
-def _hook():
-    try:
-        module = importlib.import_module("trading.tpsl.triggers")
-    except ModuleNotFoundError as exc:
-        if exc.name != "trading.tpsl.triggers":
-            raise
-        return None
-    return getattr(module, "position_triggers_compute", None)
-
-
-def position_triggers_refresh(*, position: Position, legs_filled: list[int] | None = None) -> None:
-    """Set the position's trigger fields (not saved: the caller saves inside its transaction). `legs_filled`: the
-    indexes of the plan's filled legs when the caller knows them (read from the database otherwise)."""
-    plan = position.exit_plan
-    hook = _hook()
-    if hook is not None:
-        for field, value in hook(position=position, plan=plan, legs_filled=legs_filled).items():
-            setattr(position, field, value)
-        return
-    if position.status != PositionStatus.OPEN or position.entry_price is None:
-        position.stop_price = position.take_profit_price = position.trailing_stop_price = position.time_stop_at = None
-        return
-    entry = position.entry_price
-    legs = list(plan.legs.all())
-    filled = [leg for leg in legs if leg.status == ExitLeg.Status.FILLED]
-    pending = [leg for leg in legs if leg.status == ExitLeg.Status.PENDING]
-    stop = entry if (plan.breakeven_after_first_tp and filled) else entry * (1 - plan.stop_loss_pct / _HUNDRED)
-    position.stop_price = stop
-    position.take_profit_price = entry * pending[0].trigger_multiple if pending else None
-    position.trailing_stop_price = None
-    if plan.trailing_distance_pct is not None and position.peak_price is not None:
-        if position.peak_price >= entry * (1 + plan.trailing_activation_pct / _HUNDRED):
-            position.trailing_stop_price = position.peak_price * (1 - plan.trailing_distance_pct / _HUNDRED)
-    position.time_stop_at = (
-        position.opened_at + timedelta(seconds=plan.max_hold_seconds)
-        if plan.max_hold_seconds and position.opened_at
-        else None
-    )

@@ -1,143 +1,84 @@
-"""The order state machine: compare-and-swap transitions, failure, and dispatch to the venue by mode.
+"""Orders: the one builder every order goes through, queueing, and execution.
 
-Every status change is `filter(id=, status__in=from).update(...)`: whichever worker wins the swap owns the
-next step, so a redelivered task or a second worker can never act on an order twice.
+`order_build` sets every field of an order the same way whoever places it (a trader's buy or sell, an operator's
+close or retry, the exit engine's automatic exits in bulk): trader, mode, venue, slippage, priority fee cap, client
+id, leg. Execution is `order_execute`, the same steps for every mode (trading.execution.onchain).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import uuid
 
 from django.db import transaction
-from django.utils import timezone
 
 from trading.events import event_publish
-from trading.models import ExitLeg, Order, OrderSide, OrderStatus, Position, PositionStatus
-from trading.models.choices import ORDER_TERMINAL, Mode
-from trading.services.compiled import CompiledRead
+from trading.execution.onchain import order_land
+from trading.execution.state import order_fail, order_transition
+from trading.models import Mode, Order, OrderSide, OrderStatus, Position, TradingSettings
+
+_BPS = 10_000
+
+__all__ = ["order_build", "order_enqueue", "order_execute", "order_fail", "order_transition"]
 
 logger = logging.getLogger(__name__)
 
-# Allowed moves; order_transition refuses anything else so a bug cannot resurrect a finished order.
-TRANSITIONS: dict[str, set[str]] = {
-    OrderStatus.PENDING: {OrderStatus.QUOTING, OrderStatus.SIGNED, OrderStatus.FAILED},
-    OrderStatus.QUOTING: {OrderStatus.SIGNED, OrderStatus.FAILED, OrderStatus.PENDING, OrderStatus.CONFIRMED},
-    OrderStatus.SIGNED: {
-        OrderStatus.SUBMITTED, OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderStatus.EXPIRED, OrderStatus.QUOTING
-    },
-    OrderStatus.SUBMITTED: {OrderStatus.CONFIRMED, OrderStatus.FAILED, OrderStatus.EXPIRED},
-    OrderStatus.EXPIRED: {OrderStatus.QUOTING, OrderStatus.SIGNED, OrderStatus.PENDING, OrderStatus.FAILED},
-    OrderStatus.CONFIRMED: set(),
-    OrderStatus.FAILED: set(),
-}
 
+def order_build(
+    *,
+    position: Position,
+    side: str,
+    reason: str,
+    amount: int,
+    prefs: TradingSettings | None,
+    leg_id: int | None = None,
+    slippage_bps: int | None = None,
+    expected_out: int | None = None,
+) -> Order:
+    """The unsaved order of `amount` (lamports to buy, base units to sell) for `position`.
 
-def order_transition(*, order_id: int, from_statuses: Iterable[str], to_status: str, **fields) -> bool:
-    """Move the order to `to_status` if it is still in one of `from_statuses`; return whether this call won."""
-    sources = [str(s) for s in from_statuses]
-    for source in sources:
-        if source != to_status and to_status not in TRANSITIONS[source]:
-            raise ValueError(f"order transition {source} -> {to_status} is not allowed")
-    if to_status == OrderStatus.SUBMITTED and "submitted_at" not in fields:
-        fields["submitted_at"] = timezone.now()
-    if to_status == OrderStatus.CONFIRMED and "confirmed_at" not in fields:
-        fields["confirmed_at"] = timezone.now()
-    updated = Order.objects.filter(id=order_id, status__in=sources).update(
-        status=to_status, updated_at=timezone.now(), **fields
+    `prefs`: the trader's TradingSettings (None: the defaults of a trader who has none). `slippage_bps`: an override
+    of the trader's buy or sell slippage. `expected_out`: what a quote at the current price gives; the order then
+    carries a minimum out under that slippage.
+    """
+    prefs = prefs or TradingSettings()
+    if slippage_bps is None:
+        slippage_bps = prefs.buy_slippage_bps if side == OrderSide.BUY else prefs.sell_slippage_bps
+    return Order(
+        position=position,
+        trader_id=position.trader_id,
+        side=side,
+        reason=reason,
+        leg_id=leg_id,
+        mode=position.mode,
+        venue="paper" if position.mode == Mode.PAPER else "",
+        client_id=uuid.uuid4(),
+        status=OrderStatus.PENDING,
+        amount_in=amount,
+        amount_out_expected=expected_out,
+        min_amount_out=None if expected_out is None else expected_out * (_BPS - slippage_bps) // _BPS,
+        slippage_bps=slippage_bps,
+        priority_fee_lamports=prefs.priority_fee_max_lamports,
     )
-    return updated == 1
 
 
-def order_fail(*, order_id: int, error: str) -> bool:
-    """Mark a non-terminal order failed (with a reason), undo what it reserved, publish `order.failed`.
-
-    A failed buy fails its position (nothing was bought, the reserved cost is released); a failed sell
-    puts its position back to open so the trader or the exit engine can try again. Returns False if the
-    order had already ended.
-    """
-    with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("position").get(id=order_id)
-        if order.status in ORDER_TERMINAL:
-            return False
-        order_transition(order_id=order.id, from_statuses=[order.status], to_status=OrderStatus.FAILED, error=error[:2000])
-        position = (  # trader and token read now, not lazily while the row locks are held
-            Position.objects.select_for_update(of=("self",)).select_related("trader", "token").get(id=order.position_id)
-        )
-        if order.side == OrderSide.BUY and position.status == PositionStatus.OPENING:
-            position.status = PositionStatus.FAILED
-            position.cost_lamports = 0
-            position.closed_at = timezone.now()
-            position.save(update_fields=["status", "cost_lamports", "closed_at", "updated_at"])
-        elif order.side == OrderSide.SELL and position.status == PositionStatus.CLOSING:
-            position.status = PositionStatus.OPEN
-            position.save(update_fields=["status", "updated_at"])
-        if order.leg_id is not None:
-            ExitLeg.objects.filter(id=order.leg_id, status=ExitLeg.Status.CLAIMED).update(status=ExitLeg.Status.PENDING)
-        event_publish(
-            kind="order.failed",
-            trader=position.trader,
-            payload={
-                "order_id": order.id,
-                "position_id": position.id,
-                "side": order.side,
-                "reason": order.reason,
-                "mint": position.token.mint,
-                "symbol": position.token.symbol,
-                "error": error[:500],
-            },
-        )
-    logger.warning("order %s failed: %s", order_id, error[:200])
-    return True
+def order_execute(*, order_id: int) -> None:
+    """Run one order: quote, build, sign (or, on paper, seal), persist, land, fill, publish. Idempotent: every move
+    is a compare-and-swap on the order row. The order's mode picks the venues and the chain, nothing else."""
+    order_land(order_id=order_id)
 
 
-_ORDER_FOR_EXECUTION = CompiledRead(
-    lambda pk: Order.objects.select_related("position__token", "position__wallet").filter(id=pk)
-)
-
-
-def order_execute(*, order_id: int, paper: bool = False) -> None:
-    """Run one order on the venue its mode selects. Idempotent: the venue path claims the order by CAS.
-
-    Paper orders go to the paper venue, which has no network client at all; sandbox and live orders go
-    to the on-chain landing loop (the same code for both, pointed at different URLs by configuration).
-    `paper`: the caller knows the order is a paper order (it was queued as one), so the order is not read to choose
-    the venue; the paper venue's own locked read checks its mode (and refuses any other).
-    """
-    if paper:
-        from trading.venues.paper import paper_order_execute
-
-        paper_order_execute(order_id=order_id)
-        return
-    order = _ORDER_FOR_EXECUTION.get(order_id)
-    if order is None:
-        logger.warning("order %s does not exist", order_id)
-        return
-    if order.mode == Mode.PAPER:
-        from trading.venues.paper import paper_order_execute
-
-        paper_order_execute(order_id=order_id)
-        return
-    from trading.execution.onchain import order_execute_onchain
-
-    order_execute_onchain(order_id=order_id, order=order)
-
-
-def order_enqueue(*, order_id: int, mode: str | None = None) -> None:
+def order_enqueue(*, order_id: int) -> None:
     """Queue execution once the surrounding transaction commits (never from inside an open one).
 
     Nobody waits for the task's return value (the order row is the outcome), so no result is stored: that spares
     a result-channel subscription on send and the worker's "started" and result writes to Redis on every order.
-    `mode`: the order's mode (it never changes); a paper order is queued as one (a message header), which spares the
-    worker the read that chooses the venue.
     """
-    from trading.tasks import PAPER_ORDER_HEADER, execute_order
-
-    headers = {PAPER_ORDER_HEADER: True} if mode == Mode.PAPER else None
+    from trading.tasks import execute_order
 
     def publish() -> None:
         try:
-            execute_order.apply_async((order_id,), ignore_result=True, headers=headers)
+            execute_order.apply_async((order_id,), ignore_result=True)
         except Exception as exc:  # the broker refused (full, away): the order is committed and stays pending
             order_delayed(order_id=order_id, error=exc)
 

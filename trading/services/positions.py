@@ -3,11 +3,12 @@ transaction, and execution is queued only once it commits."""
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
+from django.utils import timezone
 
 from trading.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from trading.models import (
@@ -22,13 +23,12 @@ from trading.models import (
     Token,
     Trader,
 )
+from trading.prices import price_fresh
 from trading.services.accounts import modes_allowed, trading_settings_get
 from trading.services.amounts import amount_validate, mint_validate, percent_validate, slippage_validate
 from trading.services.book import trader_book
-from trading.services.entry import entry_insert
 from trading.services.exits import exit_plan_build, exit_spec_resolve
-from trading.services.orders import order_enqueue
-from trading.prices import price_fresh
+from trading.services.orders import order_build, order_enqueue
 from trading.services.quotes import balance_available, token_from
 from trading.services.risk import risk_check_entry
 from trading.venues.paper import paper_quote
@@ -77,22 +77,22 @@ def position_open(
         position = Position(
             trader=trader, wallet=wallet, token=token, mode=mode, status=PositionStatus.OPENING, cost_lamports=amount
         )
+        position.save(force_insert=True)
         plan, legs = exit_plan_build(position=position, spec=spec)
+        plan.save(force_insert=True)
+        ExitLeg.objects.bulk_create(legs)
         quote = paper_quote(side=OrderSide.BUY, amount_in=amount, price=point.price, decimals=token.decimals)
-        order = Order(
+        order = order_build(
             position=position,
-            trader=trader,
             side=OrderSide.BUY,
             reason=OrderReason.MANUAL,
-            mode=mode,
-            venue="paper" if mode == Mode.PAPER else "",
-            amount_in=amount,
-            amount_out_expected=quote.amount_out if mode == Mode.PAPER else None,
-            min_amount_out=quote.min_out(slippage) if mode == Mode.PAPER else None,
+            amount=amount,
+            prefs=prefs,
             slippage_bps=slippage,
+            expected_out=quote.amount_out if mode == Mode.PAPER else None,
         )
-        entry_insert(position=position, plan=plan, legs=legs, order=order)
-        order_enqueue(order_id=order.id, mode=mode)
+        order.save(force_insert=True)
+        order_enqueue(order_id=order.id)
     return position
 
 
@@ -102,37 +102,46 @@ def exit_order_create(
     """Claim the position's one exit slot with a sell order of `amount` base units and queue it on commit.
 
     Returns None when another exit is already in flight (the database allows one) or the position is not
-    open; the caller simply tries again on a later tick. Used by manual sells and by the TP/SL engine.
+    open; the caller simply tries again on a later tick. Used by manual sells, operator closes and retries; the exit
+    engine claims in bulk (trading.tpsl.claim) with the same builder and exits_mark_claimed.
     """
     if reason not in OrderReason.values:
         raise ValueError(f"unknown exit reason {reason!r}")
     try:
         with transaction.atomic():
-            position = Position.objects.select_for_update().select_related("trader").get(id=position_id)
+            position = (
+                Position.objects.select_for_update(of=("self",)).select_related("trader__settings").get(id=position_id)
+            )
             if position.status != PositionStatus.OPEN or not 0 < amount <= position.size:
                 return None
-            if slippage_bps is None:
-                slippage_bps = trading_settings_get(trader=position.trader).sell_slippage_bps
-            order = Order.objects.create(
+            order = order_build(
                 position=position,
-                trader_id=position.trader_id,
                 side=OrderSide.SELL,
                 reason=reason,
+                amount=amount,
+                prefs=getattr(position.trader, "settings", None),
                 leg_id=leg_id,
-                mode=position.mode,
-                venue="paper" if position.mode == Mode.PAPER else "",
-                amount_in=amount,
                 slippage_bps=slippage_bps,
             )
-            if amount == position.size:
-                position.status = PositionStatus.CLOSING
-                position.save(update_fields=["status", "updated_at"])
-            if leg_id is not None:
-                ExitLeg.objects.filter(id=leg_id, status=ExitLeg.Status.PENDING).update(status=ExitLeg.Status.CLAIMED)
-            order_enqueue(order_id=order.id, mode=position.mode)
+            order.save(force_insert=True)
+            exits_mark_claimed(
+                closing=[position.id] if amount == position.size else [], leg_ids=[] if leg_id is None else [leg_id]
+            )
+            order_enqueue(order_id=order.id)
     except IntegrityError:
         return None
     return order
+
+
+def exits_mark_claimed(*, closing: list[int], leg_ids: list[int]) -> None:
+    """What exit orders that won their positions' exit slots reserve: positions sold whole go to CLOSING, the
+    take-profit legs they sell to CLAIMED (both undone by order_fail)."""
+    if closing:
+        Position.objects.filter(id__in=closing, status=PositionStatus.OPEN).update(
+            status=PositionStatus.CLOSING, updated_at=timezone.now()
+        )
+    if leg_ids:
+        ExitLeg.objects.filter(id__in=leg_ids, status=ExitLeg.Status.PENDING).update(status=ExitLeg.Status.CLAIMED)
 
 
 def position_sell(*, trader: Trader, position_id: int, percent, reason: str = "manual") -> Order:

@@ -12,17 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import Count, Max, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from jarvis.events import event_emit
 from jarvis.redis import redis_client
 from trading.events import event_publish
 from trading.models import Order, OrderSide, OrderStatus, Position
 from trading.models.choices import Mode
+from trading.tpsl.publish import orders_enqueue
 
 logger = logging.getLogger(__name__)
 
-ORDER = Order._meta.db_table
 AUTO_REASONS = ("sl", "trailing", "tp", "time")
 STALE_ALERT_KEY = "jarvis:tpsl:prices-stale-alert"
 
@@ -38,22 +40,19 @@ def failures_for(*, position_ids: list[int]) -> dict[int, Failures]:
     """Failed automatic exits of each position since its last confirmed sell (one query)."""
     if not position_ids:
         return {}
-    if connection.vendor != "postgresql":
-        from trading.tpsl import portable
-
-        rows = portable.failures_rows(position_ids=position_ids)
-        return {pid: Failures(count, last_at, error or "") for pid, count, last_at, error in rows}
-    sql = f"""
-        SELECT o.position_id, count(*), max(o.updated_at), (array_agg(o.error ORDER BY o.id DESC))[1]
-        FROM {ORDER} o
-        WHERE o.position_id = ANY(%s) AND o.side = 'sell' AND o.status = 'failed' AND o.reason = ANY(%s)
-          AND o.id > COALESCE((SELECT max(c.id) FROM {ORDER} c WHERE c.position_id = o.position_id
-                               AND c.side = 'sell' AND c.status = 'confirmed'), 0)
-        GROUP BY o.position_id
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [list(position_ids), list(AUTO_REASONS)])
-        return {pid: Failures(count, last_at, error or "") for pid, count, last_at, error in cursor.fetchall()}
+    sells = Order.objects.filter(position_id=OuterRef("position_id"), side=OrderSide.SELL)
+    last_confirmed = sells.filter(status=OrderStatus.CONFIRMED).order_by("-id").values("id")[:1]
+    failed = sells.filter(status=OrderStatus.FAILED, reason__in=AUTO_REASONS)
+    rows = (
+        Order.objects.filter(
+            position_id__in=position_ids, side=OrderSide.SELL, status=OrderStatus.FAILED, reason__in=AUTO_REASONS,
+            id__gt=Coalesce(Subquery(last_confirmed), 0),
+        )
+        .values("position_id")
+        .annotate(count=Count("id"), last_at=Max("updated_at"), last_error=Subquery(failed.order_by("-id").values("error")[:1]))
+        .values_list("position_id", "count", "last_at", "last_error")
+    )
+    return {pid: Failures(count, last_at, error or "") for pid, count, last_at, error in rows}
 
 
 def backoff_seconds(*, position_id: int, failures: int) -> float:
@@ -122,8 +121,6 @@ def stalled_exits_requeue(*, now: datetime) -> list[int]:
     ids = list(stalled.values_list("id", flat=True)[:500])
     if ids:
         Order.objects.filter(id__in=ids, status=OrderStatus.PENDING).update(updated_at=now)
-        from trading.tpsl.sweep import orders_enqueue
-
         orders_enqueue(order_ids=ids)
         logger.warning("re-queued %s stalled exit orders", len(ids))
     return ids

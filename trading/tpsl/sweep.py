@@ -1,11 +1,13 @@
 """One sweep of the exit engine: prices -> bulk peaks -> index lookup -> decide -> claim (CAS) -> enqueue.
 
-Every step is a set operation over the mints of the sweep (one SQL statement each), except the decision, which runs
-in Python only for the positions the index lookup found triggered (about 1% of the book on a busy tick).
+Every step is a set operation over the mints of the sweep (one statement each, the same on Postgres and SQLite),
+except the decision, which runs in Python only for the positions the index lookup found triggered (about 1% of the
+book on a busy tick).
 
 Claiming (trading/tpsl/claim.py) is a compare-and-swap twice over: the candidate rows are locked with FOR UPDATE
-SKIP LOCKED, and all exit orders of the tick are inserted in one statement with ON CONFLICT DO NOTHING against the
-`one_inflight_exit_per_position` unique index, so a trader's /sell and an automatic exit are never both in flight.
+SKIP LOCKED (where the database has row locks), and all exit orders of the tick are inserted in one bulk insert with
+ON CONFLICT DO NOTHING against the `one_inflight_exit_per_position` unique index, so a trader's /sell and an
+automatic exit are never both in flight.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from decimal import Decimal
 import httpx
 from django.conf import settings
 from django.db import connection
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Mod
 from django.utils import timezone
 
-from trading.models import Order, Position, Token
+from trading.models import Order, Position, PositionStatus, Token
 from trading.models.choices import ORDER_IN_FLIGHT
 from trading.prices import HTTP_TIMEOUT as PRICE_HTTP_TIMEOUT
 from trading.prices import PricePoint, prices_get_many, prices_refresh
-from trading.tpsl import portable, retry
+from trading.tpsl import retry
 from trading.tpsl.claim import exits_claim
 from trading.tpsl.decide import PRICE_OK, price_status
 
@@ -34,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 POSITION = Position._meta.db_table
 ORDER = Order._meta.db_table
-TOKEN = Token._meta.db_table
-AUTO_REASONS = ("sl", "trailing", "tp", "time")
 _IN_FLIGHT = tuple(str(s) for s in ORDER_IN_FLIGHT)
 PRICE_CHUNK = 4 * 49  # four Jupiter requests per thread (49 mints + SOL each)
 
@@ -65,22 +67,20 @@ def stale_after() -> timedelta:
     return timedelta(seconds=settings.TPSL_PRICE_MAX_AGE_SECONDS)
 
 
-def _shard_sql(alias: str, shards: int) -> str:
-    return f" AND {alias}.token_id %% %(shards)s = %(shard)s" if shards > 1 else ""
+def _values(prices: dict[int, Decimal]) -> tuple[str, list]:
+    """`WITH v(token_id, price) AS (VALUES ...)` for one statement over every mint of the sweep (Postgres and SQLite)."""
+    params: list = []
+    for token_id, price in prices.items():
+        params += [token_id, price]
+    return "WITH v(token_id, price) AS (VALUES " + ", ".join(["(%s, %s)"] * len(prices)) + ")", params
 
 
 def open_mints(*, shard: int = 0, shards: int = 1) -> dict[int, str]:
     """token id -> mint for every token with an open position (in this shard)."""
-    if connection.vendor != "postgresql":
-        return portable.open_mints(shard=shard, shards=shards)
-    shard_filter = " AND t.id %% %(shards)s = %(shard)s" if shards > 1 else ""
-    sql = (
-        f"SELECT t.id, t.mint FROM {TOKEN} t WHERE EXISTS "
-        f"(SELECT 1 FROM {POSITION} p WHERE p.token_id = t.id AND p.status = 'open'){shard_filter}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"shard": shard, "shards": shards})
-        return dict(cursor.fetchall())
+    tokens = Token.objects.filter(Exists(Position.objects.filter(token=OuterRef("pk"), status=PositionStatus.OPEN)))
+    if shards > 1:
+        tokens = tokens.annotate(shard=Mod("id", shards)).filter(shard=shard)
+    return dict(tokens.values_list("id", "mint"))
 
 
 _http: httpx.Client | None = None
@@ -124,81 +124,48 @@ def peaks_update(*, prices: dict[int, Decimal]) -> int:
     """
     if not prices:
         return 0
-    if connection.vendor != "postgresql":
-        return portable.peaks_update(prices=prices)
+    values, params = _values(prices)
+    price = f"(SELECT v.price FROM v WHERE v.token_id = {POSITION}.token_id)"
     sql = f"""
-        UPDATE {POSITION} AS p
-        SET peak_price = v.price,
-            trailing_stop_price = ROUND(v.price * p.trailing_factor, 20)
-        FROM unnest(%s::bigint[], %s::numeric[]) AS v(token_id, price)
-        WHERE p.token_id = v.token_id AND p.status = 'open' AND p.trailing_factor IS NOT NULL
-          AND p.trailing_activation_price <= v.price AND p.peak_price < v.price
+        {values}
+        UPDATE {POSITION}
+        SET peak_price = {price}, trailing_stop_price = ROUND({price} * trailing_factor, 20)
+        WHERE status = 'open' AND trailing_factor IS NOT NULL AND EXISTS (
+            SELECT 1 FROM v WHERE v.token_id = {POSITION}.token_id
+            AND {POSITION}.trailing_activation_price <= v.price AND {POSITION}.peak_price < v.price)
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(prices), list(prices.values())])
+        cursor.execute(sql, params)
         return cursor.rowcount
 
 
 def candidates_find(*, prices: dict[int, Decimal], now: datetime, shard: int = 0, shards: int = 1) -> list[int]:
-    """Open positions with no exit in flight whose stored triggers fire at their mint's price, or whose time is up."""
-    if connection.vendor != "postgresql":
-        return portable.candidates_find(prices=prices, now=now, shard=shard, shards=shards)
-    no_exit = (
-        f"NOT EXISTS (SELECT 1 FROM {ORDER} o WHERE o.position_id = p.id AND o.side = 'sell' "
-        f"AND o.status IN %(in_flight)s)"
-    )
-    # Per mint, three range scans on the partial (token, trigger) indexes: only triggered rows are ever read.
-    per_trigger = " UNION ALL ".join(
-        f"SELECT p.id FROM {POSITION} p WHERE p.token_id = v.token_id AND p.status = 'open' AND p.{condition}"
+    """Open positions with no exit in flight whose stored triggers fire at their mint's price, or whose time is up.
+
+    One statement: per mint, three range scans on the partial (token, trigger) indexes (only triggered rows are ever
+    read), and the time stops of the shard."""
+    values, params = _values(prices) if prices else ("", [])
+    hits = [
+        f"SELECT p.id FROM {POSITION} p JOIN v ON p.token_id = v.token_id WHERE p.status = 'open' AND p.{condition}"
         for condition in ("stop_price >= v.price", "trailing_stop_price >= v.price", "take_profit_price <= v.price")
-    )
+    ] if prices else []
+    shard_filter = " AND p.token_id %% %s = %s" if shards > 1 else ""
+    hits.append(f"SELECT p.id FROM {POSITION} p WHERE p.status = 'open' AND p.time_stop_at <= %s{shard_filter}")
+    params.append(connection.ops.adapt_datetimefield_value(now))
+    if shards > 1:
+        params += [shards, shard]
+    in_flight = ", ".join(["%s"] * len(_IN_FLIGHT))
+    params += list(_IN_FLIGHT)
     sql = f"""
-        SELECT c.id FROM unnest(%(tokens)s::bigint[], %(prices)s::numeric[]) AS v(token_id, price)
-        CROSS JOIN LATERAL ({per_trigger}) AS c
+        {values}
+        SELECT c.id FROM ({" UNION ".join(hits)}) AS c
         WHERE NOT EXISTS (SELECT 1 FROM {ORDER} o WHERE o.position_id = c.id AND o.side = 'sell'
-                          AND o.status IN %(in_flight)s)
-        UNION
-        SELECT p.id FROM {POSITION} p
-        WHERE p.status = 'open' AND p.time_stop_at <= %(now)s AND {no_exit}{_shard_sql("p", shards)}
+                          AND o.status IN ({in_flight}))
+        ORDER BY c.id
     """
-    params = {
-        "tokens": list(prices),
-        "prices": list(prices.values()),
-        "now": now,
-        "in_flight": _IN_FLIGHT,
-        "shard": shard,
-        "shards": shards,
-    }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
-
-
-def orders_enqueue(*, order_ids: list[int]) -> None:
-    """Queue execution of new exit orders. A few are published here; a burst (a crash across many positions) is
-    handed to `trading.tpsl_exits_publish` tasks in slices, so publishing hundreds of messages runs on the tpsl
-    workers in parallel instead of inside the sweep. Nothing is lost if a slice task is: the orders are rows, and a
-    pending exit nobody picks up is queued again (stalled_exits_requeue, execution's reconciliation)."""
-    if not order_ids:
-        return
-    if len(order_ids) <= settings.TPSL_INLINE_PUBLISH_MAX:
-        orders_publish(order_ids=order_ids)
-        return
-    from trading.tpsl.tasks import tpsl_exits_publish
-
-    size = max(settings.TPSL_INLINE_PUBLISH_MAX, -(-len(order_ids) // settings.TPSL_PUBLISH_SLICES))
-    with tpsl_exits_publish.app.producer_or_acquire() as producer, producer.batch(max_size=1000):
-        for start in range(0, len(order_ids), size):
-            tpsl_exits_publish.apply_async((order_ids[start : start + size],), producer=producer)
-
-
-def orders_publish(*, order_ids: list[int]) -> None:
-    """Publish `trading.execute_order` for each id (trades queue) over one pooled broker connection, batched."""
-    from trading.tasks import execute_order
-
-    with execute_order.app.producer_or_acquire() as producer, producer.batch(max_size=1000):
-        for order_id in order_ids:  # one Redis pipeline for the whole slice
-            execute_order.apply_async((order_id,), producer=producer)
 
 
 def tpsl_sweep(

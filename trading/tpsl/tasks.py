@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from trading.tpsl.runner import sweep_dispatch, sweep_locked
-from trading.tpsl.sweep import orders_publish
+from trading.tpsl.publish import orders_publish
 
 
 @shared_task(name="trading.tpsl_sweep", soft_time_limit=10, time_limit=15, ignore_result=True)

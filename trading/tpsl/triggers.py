@@ -1,8 +1,7 @@
 """The denormalised trigger prices of a position, computed from its exit plan by the pure rules in decide.py.
 
-The trading core calls `position_triggers_compute` inside every fill and plan change (see
-trading.services.exits.position_triggers_refresh), so the columns the sweep looks up by index are always the ones
-`decide` would use.
+The trading core calls `position_triggers_refresh` inside every fill and plan change, so the columns the sweep looks
+up by index are always the ones `decide` would use.
 """
 
 from __future__ import annotations
@@ -66,3 +65,10 @@ def position_triggers_compute(*, position: Position, plan: ExitPlan, legs_filled
     if position.size == 0:
         fields["exit_stuck_at"] = None
     return fields
+
+
+def position_triggers_refresh(*, position: Position, legs_filled: list[int] | None = None) -> None:
+    """Set the position's trigger fields from its exit plan (not saved: the caller saves inside its transaction).
+    `legs_filled`: the indexes of the plan's filled legs when the caller knows them (read from the database otherwise)."""
+    for field, value in position_triggers_compute(position=position, plan=position.exit_plan, legs_filled=legs_filled).items():
+        setattr(position, field, value)

@@ -1,25 +1,25 @@
-"""The paper venue: fills at the price feed's price minus a fee and a slippage model, no network client.
+"""The paper venue: quotes at the price feed's price minus a fee and a slippage model; its swaps are paper
+transactions that only the paper chain (trading.chain.paper) lands. No network client besides the price feed.
 
-This module imports no venue or chain client, so a paper order is structurally unable to reach bags.fm,
-Jupiter's swap API or a Solana cluster; the only outside call on its path is the price feed.
+It holds no venue or cluster client, and execution gives a paper order this venue and the paper chain and nothing else
+(trading.execution.clients.rails_for), so a paper order cannot reach bags.fm, Jupiter's swap API or a Solana cluster.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
-from django.db import transaction
 
-from trading.models import Mode, Order, OrderSide, OrderStatus
+from trading.chain.rpc import SOL_MINT
 from trading.models.choices import LAMPORTS_PER_SOL
-from trading.prices import price_fresh, price_get
-
-logger = logging.getLogger(__name__)
+from trading.prices import price_fresh
+from trading.venues.base import FeePolicy, Quote, SwapTransaction, Venue, VenuePermanentError
 
 _BPS = Decimal(10_000)
+PAPER_LAST_VALID_HEIGHT = 2**62  # a paper transaction never expires
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def paper_quote(*, side: str, amount_in: int, price: Decimal, decimals: int) -> 
     """Pure: what the paper venue gives for `amount_in` (lamports to buy, base units to sell) at `price`."""
     scale = Decimal(10) ** decimals
     fee_bps = Decimal(settings.PAPER_FEE_BPS)
-    if side == OrderSide.BUY:
+    if side == "buy":
         fee = int(Decimal(amount_in) * fee_bps / _BPS)
         slip = paper_slippage_bps(sol_traded=Decimal(amount_in) / LAMPORTS_PER_SOL)
         fill_price = price * (_BPS + slip) / _BPS
@@ -57,56 +57,49 @@ def paper_quote(*, side: str, amount_in: int, price: Decimal, decimals: int) -> 
     return PaperQuote(amount_in, gross - fee, fee, fill_price, slip, price)
 
 
-def paper_order_execute(*, order_id: int) -> None:
-    """Fill a pending paper order, once. The whole fill is one transaction, and its first statement reads the order
-    with the row locks the fill needs (no read before it): a worker that dies mid-way leaves the order pending for
-    the redelivered task; a duplicate delivery finds it no longer pending and stops. The price is the cached one
-    when it is fresh; otherwise it is fetched with no lock held (the transaction is left first) and the fill reads
-    the order again."""
-    from trading.services.fills import order_locked_for_fill
-    from trading.services.orders import order_fail
+class PaperVenue(Venue):
+    """Quotes from the price feed (the cached price while fresh, else fetched); a swap is a paper transaction that
+    states what the trade moves: the owner's SOL and token balances and the fee."""
 
-    point = None  # a price fetched outside the transaction, once the cached one was found stale
-    while True:
-        with transaction.atomic():
-            try:
-                order = order_locked_for_fill(order_id=order_id)
-            except Order.DoesNotExist:
-                logger.warning("order %s does not exist", order_id)
-                return
-            if order.mode != Mode.PAPER or order.venue != "paper":
-                raise RuntimeError(f"order {order_id} is not a paper order; the paper venue refuses it")
-            if order.status != OrderStatus.PENDING:
-                return
-            token = order.position.token
-            if point is None:
-                cached = price_get(mint=token.mint)
-                point = cached if cached is not None and cached.is_fresh() else None
-            if point is not None:
-                _fill(order=order, token=token, point=point)
-                return
-        point = price_fresh(mint=token.mint)  # no row lock is held while the feed is asked
+    name = "paper"
+
+    def __init__(self, *, decimals: int):
+        self.decimals = decimals
+
+    def quote(self, *, input_mint: str, output_mint: str, amount: int, slippage_bps: int) -> Quote:
+        buying = input_mint == SOL_MINT
+        mint = output_mint if buying else input_mint
+        point = price_fresh(mint=mint)
         if point is None:
-            order_fail(order_id=order_id, error=f"There is no price for {token} right now, so nothing was traded.")
-            return
+            raise VenuePermanentError(f"there is no price for {mint} right now, so nothing was traded", venue=self.name)
+        found = paper_quote(side="buy" if buying else "sell", amount_in=amount, price=point.price, decimals=self.decimals)
+        if found.amount_out <= 0:
+            raise VenuePermanentError("the trade is too small to give anything at this price", venue=self.name)
+        return Quote(
+            venue=self.name,
+            input_mint=input_mint,
+            output_mint=output_mint,
+            in_amount=amount,
+            out_amount=found.amount_out,
+            min_out_amount=found.min_out(slippage_bps),
+            slippage_bps=slippage_bps,
+            price_impact_pct=found.slippage_bps / 100,
+            raw={"fee": found.fee_lamports, "mint": mint},
+        )
 
-
-def _fill(*, order: Order, token, point) -> None:
-    """The fill of a locked pending paper order at `point`, or its failure past the order's slippage limit."""
-    from trading.services.fills import fill_locked
-    from trading.services.orders import order_fail
-
-    quote = paper_quote(side=order.side, amount_in=order.amount_in, price=point.price, decimals=token.decimals)
-    if quote.amount_out <= 0 or (order.min_amount_out is not None and quote.amount_out < order.min_amount_out):
-        order_fail(order_id=order.id, error=f"The price of {token} moved past your slippage limit, so nothing was traded.")
-        return
-    fill_locked(
-        order=order,
-        in_amount=order.amount_in,
-        out_amount=quote.amount_out,
-        price=quote.fill_price,
-        fee_lamports=quote.fee_lamports,
-        attempts=1,
-        position=order.position,
-    )
-    logger.info("paper order %s filled at %s", order.id, quote.fill_price)
+    def swap(self, *, quote: Quote, user_public_key: str, fee: FeePolicy) -> SwapTransaction:
+        buying = quote.input_mint == SOL_MINT
+        body = {
+            "owner": user_public_key,
+            "mint": quote.raw["mint"],
+            "sol": -quote.in_amount if buying else quote.out_amount,  # the owner's lamports, the fee taken
+            "tokens": quote.out_amount if buying else -quote.in_amount,
+            "fee": quote.raw["fee"],
+        }
+        return SwapTransaction(
+            venue=self.name,
+            transaction=json.dumps(body, sort_keys=True).encode(),
+            last_valid_block_height=PAPER_LAST_VALID_HEIGHT,
+            prioritization_fee_lamports=0,
+            compute_unit_limit=None,
+        )

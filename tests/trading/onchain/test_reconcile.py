@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 LANDER = (
     "import sys, django; django.setup(); "
-    "from trading.execution.onchain import order_execute_onchain; order_execute_onchain(order_id=int(sys.argv[1]))"
+    "from trading.execution.onchain import order_land; order_land(order_id=int(sys.argv[1]))"
 )
 
 
