@@ -12,3 +12,10 @@ class MonitoringConfig(AppConfig):
 
         notifiers.register(webhook_notifier)
         subscribe()
+        try:
+            from trading.ratelimit import budget_gate_set
+        except ImportError:  # trading not installed: nothing asks
+            return
+        from monitoring.budgets import budget_refusal
+
+        budget_gate_set(budget_refusal)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from telegram_app import selectors, services
 from telegram_app.bot.core import Answer, Screen
 from telegram_app.parsers import ParseError, format_sol, parse_mint, parse_percent, parse_sol_amount
+from trading.ratelimit import Priority, call_priority
 
 LADDERS = ("conservative", "balanced", "aggressive", "moon")
 TRAILING_ON = (Decimal("30"), Decimal("15"))  # activation +30%, trail 15% below the peak
@@ -27,7 +28,8 @@ def token_card(account, inc, mint_text: str):
     from trading.services.quotes import token_resolve
 
     mint = parse_mint(mint_text)
-    token, point = token_resolve(mint=mint)
+    with call_priority(Priority.PREVIEW):  # not essential: waits behind exits and entries, refused on a spent budget
+        token, point = token_resolve(mint=mint)
     ref = services.mint_ref(mint=mint)
     name = token.symbol or mint[:6]
     screen = Screen(f"{name}  {mint}\nPrice: {_price(point.price)} SOL (source {point.source}, {point.age_seconds:.0f} s ago)\n"
@@ -55,7 +57,8 @@ def buy_command(account, inc, *args):
 def buy_preview(account, inc, mint: str, lamports: int):
     from trading.services import quote_preview
 
-    q = quote_preview(trader=account.trader, mint=mint, amount_lamports=lamports)
+    with call_priority(Priority.PREVIEW):
+        q = quote_preview(trader=account.trader, mint=mint, amount_lamports=lamports)
     ref = services.mint_ref(mint=mint)
     text = (f"Buy {q.symbol or mint[:6]} for {format_sol(q.amount_lamports)} SOL ({q.mode})\n"
             f"Expected: {_tokens(q.expected_tokens, q.decimals)} tokens (at least {_tokens(q.min_tokens, q.decimals)})\n"
@@ -275,8 +278,11 @@ def trending(account, inc, *args):
     from trading.selectors import bags_top_tokens
 
     try:
-        tokens = bags_top_tokens(limit=8)
-    except VenueError:
+        with call_priority(Priority.PREVIEW):
+            tokens = bags_top_tokens(limit=8)
+    except VenueError as exc:
+        if exc.code == "budget_exhausted":
+            return Screen(exc.message)
         return Screen("bags.fm's top tokens are unavailable right now; try again in a minute, or paste a token address.")
     if not tokens:
         return Screen("bags.fm lists no top tokens right now; paste a token address to trade one.")

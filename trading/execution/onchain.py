@@ -14,7 +14,6 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.db.models import F
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -212,7 +211,6 @@ class Lander:
                 fee=fee,
                 on_auth_failure=venue_auth_alert,
                 rounds=settings.EXECUTION_VENUE_ROUNDS,
-                cache=cache,
             )
             signed, signature = transaction_sign(raw=routed.swap.transaction, keypair=wallet.keypair())
             taken = Order.objects.filter(signature=signature).exclude(id=order.id).exists()

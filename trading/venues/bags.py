@@ -1,5 +1,6 @@
 """bags.fm trade API client: GET /trade/quote, POST /trade/swap (base58 transaction), `{success, response}` envelope,
-`x-api-key`, rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset)."""
+`x-api-key`. Its rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset) are read by every HttpVenue
+(`trading.ratelimit.limit_observe`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from trading.venues.base import (
     FeePolicy,
     HttpVenue,
     Quote,
-    RateLimit,
     SwapTransaction,
     VenuePermanentError,
     classify_http_error,
@@ -19,19 +19,6 @@ from trading.venues.base import (
 )
 
 NAME = "bags"
-
-
-def rate_limit_from_headers(headers) -> RateLimit:
-    def number(name: str) -> int | None:
-        value = headers.get(name)
-        try:
-            return int(str(value).strip()) if value is not None else None
-        except ValueError:
-            return None
-
-    return RateLimit(
-        limit=number("X-RateLimit-Limit"), remaining=number("X-RateLimit-Remaining"), reset=number("X-RateLimit-Reset")
-    )
 
 
 def envelope_unwrap(*, status: int, payload, expect: type = dict) -> dict | list:
@@ -87,10 +74,6 @@ def top_token_from(row: dict) -> TopToken | None:
 
 class BagsVenue(HttpVenue):
     name = NAME
-    last_rate_limit: RateLimit | None = None
-
-    def _observe(self, response) -> None:
-        self.last_rate_limit = rate_limit_from_headers(response.headers)
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
         response = self._request(method, path, **kwargs)
