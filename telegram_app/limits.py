@@ -142,8 +142,14 @@ def global_window_ms() -> int:
     return 1000 + max(settings.TELEGRAM_SEND_MARGIN_MS, GLOBAL_GUARD_MS)
 
 
+def notification_limit() -> int:
+    """Messages a second the dispatcher may use: Telegram's 30 less what is kept for the bot's replies, which count
+    at Telegram like any message (and go first: a trader waiting on an answer beats a notification)."""
+    return max(1, settings.TELEGRAM_SEND_PER_SECOND - settings.TELEGRAM_REPLY_RESERVE_PER_SECOND)
+
+
 def global_interval_ms() -> float:
-    return global_window_ms() / settings.TELEGRAM_SEND_PER_SECOND
+    return global_window_ms() / notification_limit()
 
 
 def send_slot_reserve(*, chat_id: int, max_wait_ms: int) -> Slot:
@@ -161,10 +167,13 @@ def _chat_gap_ms(chat_id: int) -> int:
     return chat_interval_ms(chat_id) + max(settings.TELEGRAM_SEND_MARGIN_MS, CHAT_GUARD_MS)
 
 
-def send_gate(*, chat_id: int, member: str) -> int:
-    """Record a send happening now if every limit allows it (returns 0); else the milliseconds to wait."""
+def send_gate(*, chat_id: int, member: str, reply: bool = False) -> int:
+    """Record a send happening now if every limit allows it (returns 0); else the milliseconds to wait. Every message
+    the bot sends or edits passes here: a ``reply`` (the bot answering a trader) may fill the bot-wide second, a
+    notification only `notification_limit()` of it."""
+    limit = settings.TELEGRAM_SEND_PER_SECOND if reply else notification_limit()
     return int(_run(_GATE, [f"{PREFIX}sent:global", f"{PREFIX}sent:chat:{chat_id}", PAUSE],
-                    [settings.TELEGRAM_SEND_PER_SECOND, global_window_ms(), _chat_gap_ms(chat_id), member]))
+                    [limit, global_window_ms(), _chat_gap_ms(chat_id), member]))
 
 
 def send_done(*, chat_id: int, member: str) -> None:

@@ -21,6 +21,7 @@ import httpx
 import redis
 from django.conf import settings
 
+from monitoring import metrics
 from trading.chain import shared_client
 from trading.chain.observe import provider_call
 from trading.models.choices import SOL_MINT
@@ -75,6 +76,17 @@ def _get_json(client: httpx.Client, url: str, *, provider: str, priority: Priori
     limit_observe(account=provider, status=response.status_code, headers=response.headers)
     response.raise_for_status()
     return json.loads(response.content, parse_float=Decimal)
+
+
+def sol_usd_price(*, priority: Priority = Priority.ENTRY) -> Decimal | None:
+    """SOL's own USD price from Jupiter Price v3 (what `manage.py check_providers` asks); None when it has none.
+    Raises httpx.HTTPError, ValueError or RateLimited like the feed's own fetches."""
+    client = shared_client(("prices",), lambda: httpx.Client(timeout=HTTP_TIMEOUT))
+    headers = {"x-api-key": settings.JUPITER_API_KEY} if settings.JUPITER_API_KEY else {}
+    data = _get_json(client, settings.JUPITER_API_URL.rstrip("/") + "/price/v3", provider="jupiter", priority=priority,
+                     params={"ids": SOL_MINT}, headers=headers)
+    sol = data.get(SOL_MINT) if isinstance(data, dict) else None
+    return _positive(sol.get("usdPrice")) if isinstance(sol, dict) else None
 
 
 def fetch_jupiter(client: httpx.Client, mints: list[str], *, priority: Priority = Priority.POLL) -> dict[str, PricePoint]:
@@ -201,5 +213,7 @@ def price_fresh(*, mint: str, max_age: float | None = None) -> PricePoint | None
     in (an entry by default: a fill waits for it; a trader's preview sets its own). None = no data."""
     point = price_get(mint=mint)
     if point is not None and point.is_fresh(max_age):
+        metrics.cache_hit("price")
         return point
+    metrics.cache_miss("price")
     return prices_refresh(mints=[mint], priority=current_priority(default=Priority.ENTRY)).get(mint)

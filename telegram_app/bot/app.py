@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -123,8 +124,7 @@ def incoming_from(update: Update) -> Incoming | None:
         return Incoming(callback_data=update.callback_query.data or "", message_id=message.message_id if message else None, **common)
     if update.effective_message is not None and update.effective_message.text is not None:
         message = update.effective_message
-        sent_at = message.date.timestamp() if message.date else None
-        return Incoming(text=message.text, message_id=message.message_id, sent_at=sent_at, **common)
+        return Incoming(text=message.text, message_id=message.message_id, **common)
     return None
 
 
@@ -142,33 +142,31 @@ async def _send(bot, params: dict) -> dict:
             await asyncio.sleep(wait)
 
 
-REPLY_WINDOW_S = 50  # Telegram does not count an answer to a user's message as bulk for about a minute
+SLOT_WAIT_S = 30.0  # a reply that finds no slot for this long is dropped (logged), never sent into a 429
 
 
-def _past_reply_window(inc: Incoming) -> bool:
-    """An answer this late counts at Telegram like any message (a bot far behind its updates)."""
-    import time
-
-    return inc.sent_at is not None and time.time() - inc.sent_at > REPLY_WINDOW_S
-
-
-async def _direct_send_slot(chat_id: int) -> str | None:
-    """Wait (a few seconds at most) until the bot-wide and per-chat limits the dispatcher keeps allow one more
-    message, and record it there, before the bot sends a message that answers no message of the user. Returns the
-    send's member in the windows, for `_direct_send_done` once Telegram answered."""
-    member = f"direct:{chat_id}:{uuid.uuid4().hex[:8]}"
-    for attempt in range(20):
-        wait_ms = await asyncio.to_thread(send_gate, chat_id=chat_id, member=f"{member}:{attempt}")
+async def _send_slot(chat_id: int) -> str | None:
+    """Wait until the bot-wide and per-chat windows the dispatcher keeps allow one more message, and record it there,
+    before the bot sends or edits a message: Telegram counts every one, replies included. Replies may use the whole
+    bot-wide second (notifications leave them TELEGRAM_REPLY_RESERVE_PER_SECOND). Returns the send's member in the
+    windows, for `_send_done` once Telegram answered; None when no slot came within SLOT_WAIT_S."""
+    member = f"reply:{chat_id}:{uuid.uuid4().hex[:8]}"
+    deadline = time.monotonic() + SLOT_WAIT_S
+    attempt = 0
+    while True:
+        attempt += 1
+        wait_ms = await asyncio.to_thread(send_gate, chat_id=chat_id, member=f"{member}:{attempt}", reply=True)
         if wait_ms == 0:
             return f"{member}:{attempt}"
+        if time.monotonic() + wait_ms / 1000 > deadline:
+            logger.warning("no send slot for chat %s within %.0f s; the answer is dropped", chat_id, SLOT_WAIT_S)
+            return None
         await asyncio.sleep(min(wait_ms, 1000) / 1000)
-    return None
 
 
-async def _direct_send_done(chat_id: int, member: str | None) -> None:
+async def _send_done(chat_id: int, member: str) -> None:
     """As the dispatcher does: the send's place in the windows moves to its answer (Telegram had it by then)."""
-    if member is not None:
-        await asyncio.to_thread(send_done, chat_id=chat_id, member=member)
+    await asyncio.to_thread(send_done, chat_id=chat_id, member=member)
 
 
 async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
@@ -180,23 +178,28 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
                 params = {"chat_id": inc.chat_id, "text": action.text}
                 if markup:
                     params["reply_markup"] = markup
-                reply = inc.callback_data is None and inc.message_id
-                if reply:
+                if inc.callback_data is None and inc.message_id:
                     params["reply_parameters"] = {"message_id": inc.message_id, "allow_sending_without_reply": True}
-                slot = None
-                if not reply or _past_reply_window(inc):  # counted like a notification: it takes a slot
-                    slot = await _direct_send_slot(inc.chat_id)
+                slot = await _send_slot(inc.chat_id)
+                if slot is None:
+                    continue
                 try:
                     sent = await _send(bot, params)
                 finally:
-                    await _direct_send_done(inc.chat_id, slot)
+                    await _send_done(inc.chat_id, slot)
                 if action.delete_after_s:
                     await asyncio.to_thread(_delete_later, inc.chat_id, sent["message_id"], action.delete_after_s)
             elif isinstance(action, Edit):
                 params = {"chat_id": inc.chat_id, "message_id": inc.message_id, "text": action.text}
                 if markup:
                     params["reply_markup"] = markup
-                await bot.do_api_request("editmessagetext", api_kwargs=params)
+                slot = await _send_slot(inc.chat_id)
+                if slot is None:
+                    continue
+                try:
+                    await bot.do_api_request("editmessagetext", api_kwargs=params)
+                finally:
+                    await _send_done(inc.chat_id, slot)
             elif isinstance(action, Delete):
                 await bot.delete_message(chat_id=inc.chat_id, message_id=action.message_id)
             elif isinstance(action, Answer) and query is not None:

@@ -187,37 +187,29 @@ def test_a_transient_error_is_retried_after_its_backoff_by_the_pump(telegram_set
     assert OutboxMessage.objects.get(pk=row.pk).attempts == 2
 
 
-def test_a_bot_message_that_answers_no_message_waits_for_the_dispatchers_budget(telegram_settings):
-    """Such a message counts like a notification at Telegram: with 30 sends in the last second it waits for the
-    window to move, and it is recorded where the dispatcher's gate sees it (bot-wide and for its chat)."""
+def test_every_reply_takes_a_slot_in_the_shared_windows_and_only_replies_use_the_reserve(telegram_settings):
+    """Telegram counts a reply like any message: the bot's answers take a place in the bot-wide second and their chat's
+    second, where the dispatcher's gate sees them. Notifications stop at 25 a second (30 less the replies' reserve);
+    a reply may still go, up to the 30th, and then waits for the window to move."""
     import asyncio
 
     from telegram_app import limits
-    from telegram_app.bot.app import _direct_send_slot
+    from telegram_app.bot.app import _send_slot
 
-    for chat in range(3000, 3030):
+    telegram_settings.TELEGRAM_REPLY_RESERVE_PER_SECOND = 5
+    for chat in range(3000, 3025):
         assert limits.send_gate(chat_id=chat, member=f"fill:{chat}") == 0
     window = f"{limits.PREFIX}sent:global"
     fills = [at for member, at in limits.client().zrange(window, 0, -1, withscores=True) if member.startswith(b"fill:")]
-    assert len(fills) == 30  # read now: once the second has passed they leave the window
-    assert limits.send_gate(chat_id=3100, member="one more") > 0  # the second is full
-    member = asyncio.run(_direct_send_slot(3100))
-    sent = dict(limits.client().zrange(window, 0, -1, withscores=True))
-    direct = [at for name, at in sent.items() if name.startswith(b"direct:3100:")]
-    assert member is not None and sent[member.encode()] == direct[0]
-    assert len(direct) == 1 and direct[0] - min(fills) >= 1000  # after the window had room again
-    assert limits.send_gate(chat_id=3100, member="same chat at once") > 0  # its chat's second is taken
-
-
-def test_an_answer_past_telegrams_reply_window_takes_a_slot_like_a_notification():
-    import time
-
-    from telegram_app.bot.app import _past_reply_window
-    from telegram_app.bot.core import Incoming
-
-    assert not _past_reply_window(Incoming(user_id=1, chat_id=1, text="/pnl", sent_at=time.time() - 2))
-    assert _past_reply_window(Incoming(user_id=1, chat_id=1, text="/pnl", sent_at=time.time() - 75))
-    assert not _past_reply_window(Incoming(user_id=1, chat_id=1, callback_data="x"))  # no message date: a button
+    assert len(fills) == 25  # read now: once the second has passed they leave the window
+    assert limits.send_gate(chat_id=3100, member="notification") > 0  # the rest is the replies' reserve
+    first = asyncio.run(_send_slot(3100))
+    assert first is not None and limits.client().zscore(window, first) is not None
+    assert limits.send_gate(chat_id=3100, member="same chat at once", reply=True) > 0  # its chat's second is taken
+    for chat in range(3200, 3204):
+        assert limits.send_gate(chat_id=chat, member=f"reply:{chat}", reply=True) == 0  # 30 in the second now
+    late = asyncio.run(_send_slot(3300))
+    assert late is not None and limits.client().zscore(window, late) - min(fills) >= 1000  # after the window moved
 
 
 def test_a_send_counts_in_the_window_from_its_answer_not_from_when_it_left(telegram_settings):
@@ -226,11 +218,11 @@ def test_a_send_counts_in_the_window_from_its_answer_not_from_when_it_left(teleg
     from telegram_app import limits
 
     left = time.monotonic()
-    assert limits.send_gate(chat_id=9000, member="slow") == 0
+    assert limits.send_gate(chat_id=9000, member="slow", reply=True) == 0
     time.sleep(0.3)  # on its way to Telegram
     limits.send_done(chat_id=9000, member="slow")
     for chat in range(9001, 9030):  # 29 more: 30 in the window
-        assert limits.send_gate(chat_id=chat, member=f"send:{chat}") == 0
+        assert limits.send_gate(chat_id=chat, member=f"send:{chat}", reply=True) == 0
     time.sleep(max(0.0, left + 1.15 - time.monotonic()))  # past the window counted from when the slow one left
-    assert limits.send_gate(chat_id=9100, member="31st") > 0  # counted from its answer, it is still in the window
-    assert limits.send_gate(chat_id=9000, member="same chat") > 0  # and its chat's second starts at the answer
+    assert limits.send_gate(chat_id=9100, member="31st", reply=True) > 0  # counted from its answer: still in the window
+    assert limits.send_gate(chat_id=9000, member="same chat", reply=True) > 0  # its chat's second starts at the answer

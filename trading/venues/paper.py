@@ -13,6 +13,7 @@ from decimal import ROUND_FLOOR, Decimal
 from django.conf import settings
 from django.db import transaction
 
+from monitoring import metrics
 from trading.models import Mode, Order, OrderSide, OrderStatus
 from trading.models.choices import LAMPORTS_PER_SOL
 from trading.prices import price_fresh, price_get
@@ -87,7 +88,8 @@ def paper_order_execute(*, order_id: int) -> None:
                 return
         point = price_fresh(mint=token.mint)  # no row lock is held while the feed is asked
         if point is None:
-            order_fail(order_id=order_id, error=f"There is no price for {token} right now, so nothing was traded.")
+            if order_fail(order_id=order_id, error=f"There is no price for {token} right now, so nothing was traded."):
+                metrics.trade_execution(venue="paper", outcome="failed")
             return
 
 
@@ -98,7 +100,8 @@ def _fill(*, order: Order, token, point) -> None:
 
     quote = paper_quote(side=order.side, amount_in=order.amount_in, price=point.price, decimals=token.decimals)
     if quote.amount_out <= 0 or (order.min_amount_out is not None and quote.amount_out < order.min_amount_out):
-        order_fail(order_id=order.id, error=f"The price of {token} moved past your slippage limit, so nothing was traded.")
+        if order_fail(order_id=order.id, error=f"The price of {token} moved past your slippage limit, so nothing was traded."):
+            transaction.on_commit(lambda: metrics.trade_execution(venue="paper", outcome="failed"))
         return
     fill_locked(
         order=order,
@@ -109,4 +112,5 @@ def _fill(*, order: Order, token, point) -> None:
         attempts=1,
         position=order.position,
     )
+    transaction.on_commit(lambda: metrics.trade_execution(venue="paper", outcome="confirmed"))
     logger.info("paper order %s filled at %s", order.id, quote.fill_price)
