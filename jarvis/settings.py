@@ -237,9 +237,11 @@ TELEGRAM_WEBHOOK_URL = env_str("TELEGRAM_WEBHOOK_URL", None)  # public https bas
 TELEGRAM_WEBHOOK_SECRET = env_str("TELEGRAM_WEBHOOK_SECRET", None)  # path part and X-Telegram-Bot-Api-Secret-Token
 TELEGRAM_SEND_PER_SECOND = env_int("TELEGRAM_SEND_PER_SECOND", 30, minimum=1, maximum=1000)
 TELEGRAM_SEND_MARGIN_MS = env_int("TELEGRAM_SEND_MARGIN_MS", 25, minimum=0, maximum=1000)
-# Of TELEGRAM_SEND_PER_SECOND, kept for the bot's replies and edits (they count like any message): notifications use
-# the rest, replies all of it.
+# Telegram counts the bot's replies and edits like any message. Replies may use all of TELEGRAM_SEND_PER_SECOND;
+# notifications what the replies of the last second leave less this reserve (room for more replies), but never less
+# than the floor (exit fills still go out under a flood of commands).
 TELEGRAM_REPLY_RESERVE_PER_SECOND = env_int("TELEGRAM_REPLY_RESERVE_PER_SECOND", 5, minimum=0, maximum=999)
+TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND = env_int("TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND", 10, minimum=1, maximum=999)
 TELEGRAM_GROUP_PER_MINUTE = env_int("TELEGRAM_GROUP_PER_MINUTE", 20, minimum=1, maximum=60)
 TELEGRAM_COMMANDS_PER_MINUTE = env_int("TELEGRAM_COMMANDS_PER_MINUTE", 30, minimum=1)
 TELEGRAM_COMMAND_BURST = env_int("TELEGRAM_COMMAND_BURST", 8, minimum=1)

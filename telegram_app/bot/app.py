@@ -29,7 +29,7 @@ from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply
 from telegram_app.bot.pool import handle_in_child, pool_create
 from telegram_app.bot.router import handle
 from telegram_app.bot.transport import BotApiRequest
-from telegram_app.limits import send_done, send_gate
+from telegram_app.limits import reply_gate, send_done
 
 logger = logging.getLogger(__name__)
 THREADS = 16
@@ -143,25 +143,41 @@ async def _send(bot, params: dict) -> dict:
 
 
 SLOT_WAIT_S = 30.0  # a reply that finds no slot for this long is dropped (logged), never sent into a 429
+_turns: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+
+def _turn() -> asyncio.Lock:
+    """The process's line for the bot-wide second: one reply at a time asks Redis, the others wait in arrival order
+    (without it, a hundred waiting replies would each poll Redis every few milliseconds)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _turns:
+        _turns[loop] = asyncio.Lock()
+    return _turns[loop]
 
 
 async def _send_slot(chat_id: int) -> str | None:
     """Wait until the bot-wide and per-chat windows the dispatcher keeps allow one more message, and record it there,
     before the bot sends or edits a message: Telegram counts every one, replies included. Replies may use the whole
-    bot-wide second (notifications leave them TELEGRAM_REPLY_RESERVE_PER_SECOND). Returns the send's member in the
-    windows, for `_send_done` once Telegram answered; None when no slot came within SLOT_WAIT_S."""
+    bot-wide second (notifications get what replies leave). A reply waiting for its chat's own second waits out of
+    the line, so other chats' replies go first. Returns the send's member in the windows, for `_send_done` once
+    Telegram answered; None when no slot came within SLOT_WAIT_S."""
     member = f"reply:{chat_id}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + SLOT_WAIT_S
     attempt = 0
     while True:
-        attempt += 1
-        wait_ms = await asyncio.to_thread(send_gate, chat_id=chat_id, member=f"{member}:{attempt}", reply=True)
-        if wait_ms == 0:
-            return f"{member}:{attempt}"
-        if time.monotonic() + wait_ms / 1000 > deadline:
-            logger.warning("no send slot for chat %s within %.0f s; the answer is dropped", chat_id, SLOT_WAIT_S)
-            return None
-        await asyncio.sleep(min(wait_ms, 1000) / 1000)
+        async with _turn():
+            while True:
+                attempt += 1
+                wait_ms, for_chat = await asyncio.to_thread(reply_gate, chat_id=chat_id, member=f"{member}:{attempt}")
+                if wait_ms == 0:
+                    return f"{member}:{attempt}"
+                if time.monotonic() + wait_ms / 1000 > deadline:
+                    logger.warning("no send slot for chat %s within %.0f s; the answer is dropped", chat_id, SLOT_WAIT_S)
+                    return None
+                if for_chat:
+                    break
+                await asyncio.sleep(wait_ms / 1000)
+        await asyncio.sleep(wait_ms / 1000)
 
 
 async def _send_done(chat_id: int, member: str) -> None:

@@ -205,11 +205,38 @@ def test_every_reply_takes_a_slot_in_the_shared_windows_and_only_replies_use_the
     assert limits.send_gate(chat_id=3100, member="notification") > 0  # the rest is the replies' reserve
     first = asyncio.run(_send_slot(3100))
     assert first is not None and limits.client().zscore(window, first) is not None
-    assert limits.send_gate(chat_id=3100, member="same chat at once", reply=True) > 0  # its chat's second is taken
+    wait, for_chat = limits.reply_gate(chat_id=3100, member="same chat at once")
+    assert wait > 0 and for_chat  # its chat's second is taken
     for chat in range(3200, 3204):
-        assert limits.send_gate(chat_id=chat, member=f"reply:{chat}", reply=True) == 0  # 30 in the second now
+        assert limits.reply_gate(chat_id=chat, member=f"reply:{chat}") == (0, False)  # 30 in the second now
     late = asyncio.run(_send_slot(3300))
     assert late is not None and limits.client().zscore(window, late) - min(fills) >= 1000  # after the window moved
+
+
+def test_notifications_leave_the_room_the_bots_recent_replies_need(telegram_settings):
+    """Notifications get what the bot's recent replies leave of the 30, less a reserve into which replies can grow."""
+    from telegram_app import limits
+
+    telegram_settings.TELEGRAM_REPLY_RESERVE_PER_SECOND = 5
+    telegram_settings.TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND = 10
+    for chat in range(4000, 4010):  # ten replies in this second
+        assert limits.reply_gate(chat_id=chat, member=f"reply:{chat}") == (0, False)
+    granted = sum(limits.send_gate(chat_id=chat, member=f"note:{chat}") == 0 for chat in range(4100, 4130))
+    assert granted == 15  # 30 less the ten replies less the reserve of five
+    for chat in range(4010, 4015):  # the reserve: replies grow into it
+        assert limits.reply_gate(chat_id=chat, member=f"reply:{chat}") == (0, False)
+    assert limits.reply_gate(chat_id=4200, member="reply:4200")[0] > 0  # and the second is full for everyone
+
+
+def test_under_a_flood_of_replies_notifications_keep_their_floor(telegram_settings):
+    from telegram_app import limits
+
+    telegram_settings.TELEGRAM_REPLY_RESERVE_PER_SECOND = 5
+    telegram_settings.TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND = 10
+    for chat in range(5000, 5020):  # twenty replies in this second: 30 - 20 - 5 would leave notifications five
+        assert limits.reply_gate(chat_id=chat, member=f"reply:{chat}") == (0, False)
+    granted = sum(limits.send_gate(chat_id=chat, member=f"note:{chat}") == 0 for chat in range(5100, 5130))
+    assert granted == 10  # the floor
 
 
 def test_a_send_counts_in_the_window_from_its_answer_not_from_when_it_left(telegram_settings):
@@ -218,11 +245,11 @@ def test_a_send_counts_in_the_window_from_its_answer_not_from_when_it_left(teleg
     from telegram_app import limits
 
     left = time.monotonic()
-    assert limits.send_gate(chat_id=9000, member="slow", reply=True) == 0
+    assert limits.reply_gate(chat_id=9000, member="slow") == (0, False)
     time.sleep(0.3)  # on its way to Telegram
     limits.send_done(chat_id=9000, member="slow")
     for chat in range(9001, 9030):  # 29 more: 30 in the window
-        assert limits.send_gate(chat_id=chat, member=f"send:{chat}", reply=True) == 0
+        assert limits.reply_gate(chat_id=chat, member=f"send:{chat}") == (0, False)
     time.sleep(max(0.0, left + 1.15 - time.monotonic()))  # past the window counted from when the slow one left
-    assert limits.send_gate(chat_id=9100, member="31st", reply=True) > 0  # counted from its answer: still in the window
-    assert limits.send_gate(chat_id=9000, member="same chat", reply=True) > 0  # its chat's second starts at the answer
+    assert limits.reply_gate(chat_id=9100, member="31st")[0] > 0  # counted from its answer: still in the window
+    assert limits.reply_gate(chat_id=9000, member="same chat")[1]  # its chat's second starts at the answer
