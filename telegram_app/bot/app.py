@@ -4,6 +4,7 @@ event loop never blocks on the database), and performs the actions it returns wi
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -143,12 +144,15 @@ async def _send(bot, params: dict) -> dict:
 
 
 SLOT_WAIT_S = 30.0  # a reply that finds no slot for this long is dropped (logged), never sent into a 429
+# The send windows' Redis calls get threads of their own: queued behind handlers in the default pool, a reply's turn
+# in the line would last as long as the slowest handler's.
+_LIMITS_POOL = ThreadPoolExecutor(4, thread_name_prefix="bot-limits")
 _turns: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
 
 def _turn() -> asyncio.Lock:
-    """The process's line for the bot-wide second: one reply at a time asks Redis, the others wait in arrival order
-    (without it, a hundred waiting replies would each poll Redis every few milliseconds)."""
+    """The process's line for a full bot-wide second: one waiting reply at a time asks Redis, the others wait in
+    arrival order (without it, a hundred waiting replies would each poll Redis every few milliseconds)."""
     loop = asyncio.get_running_loop()
     if loop not in _turns:
         _turns[loop] = asyncio.Lock()
@@ -158,31 +162,40 @@ def _turn() -> asyncio.Lock:
 async def _send_slot(chat_id: int) -> str | None:
     """Wait until the bot-wide and per-chat windows the dispatcher keeps allow one more message, and record it there,
     before the bot sends or edits a message: Telegram counts every one, replies included. Replies may use the whole
-    bot-wide second (notifications get what replies leave). A reply waiting for its chat's own second waits out of
-    the line, so other chats' replies go first. Returns the send's member in the windows, for `_send_done` once
-    Telegram answered; None when no slot came within SLOT_WAIT_S."""
+    bot-wide second (notifications get what replies leave). A reply that finds the second full joins the line; one
+    waiting for its own chat's second waits out of it, so other chats' replies go first. Returns the send's member
+    in the windows, for `_send_done` once Telegram answered; None when no slot came within SLOT_WAIT_S."""
+    loop = asyncio.get_running_loop()
     member = f"reply:{chat_id}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + SLOT_WAIT_S
     attempt = 0
-    while True:
+
+    async def ask() -> tuple[int, bool]:
+        nonlocal attempt
+        attempt += 1
+        return await loop.run_in_executor(_LIMITS_POOL, functools.partial(reply_gate, chat_id=chat_id,
+                                                                          member=f"{member}:{attempt}"))
+
+    wait_ms, for_chat = await ask()  # most replies find room at once: no line
+    while wait_ms:
+        if time.monotonic() + wait_ms / 1000 > deadline:
+            logger.warning("no send slot for chat %s within %.0f s; the answer is dropped", chat_id, SLOT_WAIT_S)
+            return None
+        if for_chat:
+            await asyncio.sleep(wait_ms / 1000)
+            wait_ms, for_chat = await ask()
+            continue
         async with _turn():
-            while True:
-                attempt += 1
-                wait_ms, for_chat = await asyncio.to_thread(reply_gate, chat_id=chat_id, member=f"{member}:{attempt}")
-                if wait_ms == 0:
-                    return f"{member}:{attempt}"
-                if time.monotonic() + wait_ms / 1000 > deadline:
-                    logger.warning("no send slot for chat %s within %.0f s; the answer is dropped", chat_id, SLOT_WAIT_S)
-                    return None
-                if for_chat:
-                    break
+            while wait_ms and not for_chat and time.monotonic() + wait_ms / 1000 <= deadline:
                 await asyncio.sleep(wait_ms / 1000)
-        await asyncio.sleep(wait_ms / 1000)
+                wait_ms, for_chat = await ask()
+    return f"{member}:{attempt}"
 
 
 async def _send_done(chat_id: int, member: str) -> None:
     """As the dispatcher does: the send's place in the windows moves to its answer (Telegram had it by then)."""
-    await asyncio.to_thread(send_done, chat_id=chat_id, member=member)
+    await asyncio.get_running_loop().run_in_executor(_LIMITS_POOL, functools.partial(send_done, chat_id=chat_id,
+                                                                                     member=member))
 
 
 async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
