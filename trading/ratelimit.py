@@ -173,15 +173,16 @@ def slot_acquire(*, account: str, priority: Priority, max_wait: float | None = N
     Redis unreachable the call goes ahead (a 429 from the vendor still stops it): limits never block trading."""
     bound = MAX_WAIT_SECONDS[priority] if max_wait is None else max_wait
     started = time.monotonic()
+    slept = False
     while True:
         try:
             granted, wait, paused = slot_try(account=account, priority=priority)
         except redis.RedisError as exc:
             logger.warning("rate limit of %s not checked (Redis unreachable): %s", account, exc)
             return 0.0
-        waited = time.monotonic() - started
+        waited = time.monotonic() - started if slept else 0.0
         if granted:
-            if waited > 0.0005:
+            if slept:
                 _note(account, priority, "waited")
             return waited
         if waited + wait > bound:
@@ -190,6 +191,7 @@ def slot_acquire(*, account: str, priority: Priority, max_wait: float | None = N
             raise RateLimited(f"{account} is {why}; try again in {max(1, round(wait))} s", account=account,
                               wait_seconds=wait)
         sleep(wait)
+        slept = True
 
 
 def _note(account: str, priority: Priority, outcome: str) -> None:
