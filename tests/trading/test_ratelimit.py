@@ -25,6 +25,26 @@ from trading.venues.jupiter import JupiterVenue
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="module")
+def own_sandbox():
+    """A sandbox of its own: the session's also answers what a worker still runs for another test, which would count
+    in these tests' request counts."""
+    from sandbox.server import Sandbox
+
+    sb = Sandbox(seed=7, walk=False, slot_seconds=0.4).start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def own_settings(own_sandbox, settings, clean_redis):
+    own_sandbox.faults.clear()
+    own_sandbox.jupiter.reset_rate_limit()
+    settings.JUPITER_API_URL, settings.JUPITER_API_KEY = own_sandbox.jupiter_url, own_sandbox.jupiter_api_key
+    settings.DEXSCREENER_API_URL = None
+    return settings
+
+
 def _granted(priority: Priority, tries: int) -> int:
     count = 0
     for _ in range(tries):
@@ -88,10 +108,11 @@ def test_pause_follows_what_the_vendor_said():
     assert pause_seconds(status=200, headers={"x-ratelimit-remaining": "lots"}, now=now) is None
 
 
-def test_a_429_pauses_the_provider_for_every_caller_as_long_as_retry_after_says(sandbox, sandbox_settings, clean_redis):
+def test_a_429_pauses_the_provider_for_every_caller_as_long_as_retry_after_says(own_sandbox, own_settings):
+    sandbox = own_sandbox
     token = sandbox.market.tokens()[0]
     sandbox.faults.set("jupiter", "http_429", retry_after=30)
-    venue = JupiterVenue(base_url=sandbox_settings.JUPITER_API_URL, api_key=sandbox_settings.JUPITER_API_KEY, timeout=2)
+    venue = JupiterVenue(base_url=own_settings.JUPITER_API_URL, api_key=own_settings.JUPITER_API_KEY, timeout=2)
     try:
         with pytest.raises(VenueRateLimited):
             venue.quote(input_mint=SOL_MINT, output_mint=token.mint, amount=10_000_000, slippage_bps=300)
@@ -105,16 +126,16 @@ def test_a_429_pauses_the_provider_for_every_caller_as_long_as_retry_after_says(
         venue.close()
 
 
-def test_price_polling_stays_inside_its_share_and_batches(sandbox, sandbox_settings, clean_redis):
-    sandbox_settings.PROVIDER_RATE_LIMITS = {"jupiter": (10, 60.0)}
-    sandbox_settings.PROVIDER_SHARE_POLL = 40
-    sandbox_settings.DEXSCREENER_API_URL = None
+def test_price_polling_stays_inside_its_share_and_batches(own_sandbox, own_settings):
+    sandbox = own_sandbox
+    own_settings.PROVIDER_RATE_LIMITS = {"jupiter": (10, 60.0)}
+    own_settings.PROVIDER_SHARE_POLL = 40
     mints = [t.mint for t in sandbox.market.tokens()]
     for _ in range(10):
         prices_refresh(mints=mints)  # every mint in one batched request per refresh
     assert sandbox.jupiter.requests == 4  # the poll share of a 10-request window
     assert sandbox.jupiter.rate_limited == 0
-    venue = JupiterVenue(base_url=sandbox_settings.JUPITER_API_URL, api_key=sandbox_settings.JUPITER_API_KEY, timeout=2)
+    venue = JupiterVenue(base_url=own_settings.JUPITER_API_URL, api_key=own_settings.JUPITER_API_KEY, timeout=2)
     try:  # an exit still finds room in the window the polling left alone
         with call_priority(Priority.EXIT):
             for _ in range(6):
