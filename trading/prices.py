@@ -4,13 +4,15 @@ Prices are SOL per whole token (Decimal), converted from Jupiter's USD prices wi
 from the same answer. Every request takes a slot of its provider's shared rate limit (`trading.ratelimit`) at
 price-polling priority, the lowest: polling may fill only its share of the window (PROVIDER_SHARE_POLL) and never
 waits, so a refresh that finds no room keeps the cached points and leaves the rest to quotes, swaps and exits.
-(Jupiter's Price and Swap APIs share one account limit.) In paper and sandbox mode JUPITER_API_URL is the sandbox stand-in, so the feed is
-the market simulator. Each cached price carries its timestamp; a mint with no price has no key at all:
+(Jupiter's Price and Swap APIs share one account limit.) A batch refused for room ends that source's fetch with what
+the batches before it found. In paper and sandbox mode JUPITER_API_URL is the sandbox stand-in, so the feed is the
+market simulator. Each cached price carries its timestamp; a mint with no price has no key at all:
 "no data" is None, never zero.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -34,6 +36,7 @@ DEXSCREENER_BATCH = 30
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 KEY_PREFIX = "jarvis:price:"
 KEY_TTL_SECONDS = 24 * 3600
+_rotation = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,16 @@ def fetch_jupiter(client: httpx.Client, mints: list[str], *, priority: Priority 
     url = settings.JUPITER_API_URL.rstrip("/") + "/price/v3"
     found: dict[str, PricePoint] = {}
     wanted = [m for m in mints if m != SOL_MINT]
-    for start in range(0, max(len(wanted), 1), JUPITER_BATCH - 1):
-        batch = wanted[start : start + JUPITER_BATCH - 1]
-        data = _get_json(client, url, provider="jupiter", priority=priority, params={"ids": ",".join([SOL_MINT, *batch])},
-                         headers=headers)
+    batches = [wanted[i : i + JUPITER_BATCH - 1] for i in range(0, max(len(wanted), 1), JUPITER_BATCH - 1)]
+    first = next(_rotation) % len(batches)  # each refresh starts at another batch: none is always the one left out
+    for batch in batches[first:] + batches[:first]:
+        try:
+            data = _get_json(client, url, provider="jupiter", priority=priority,
+                             params={"ids": ",".join([SOL_MINT, *batch])}, headers=headers)
+        except (RateLimited, BudgetRefused):
+            if not found:
+                raise
+            break  # no room for the rest this time: keep what the earlier batches found
         now = time.time()
         sol = data.get(SOL_MINT) if isinstance(data, dict) else None
         sol_usd = _positive(sol.get("usdPrice")) if isinstance(sol, dict) else None
@@ -123,7 +132,12 @@ def fetch_dexscreener(client: httpx.Client, mints: list[str], *, priority: Prior
     found: dict[str, PricePoint] = {}
     for start in range(0, len(mints), DEXSCREENER_BATCH):
         batch = mints[start : start + DEXSCREENER_BATCH]
-        data = _get_json(client, base + ",".join(batch), provider="dexscreener", priority=priority)
+        try:
+            data = _get_json(client, base + ",".join(batch), provider="dexscreener", priority=priority)
+        except (RateLimited, BudgetRefused):
+            if not found:
+                raise
+            break
         now = time.time()
         best: dict[str, tuple[Decimal, Decimal]] = {}
         for pair in (data or {}).get("pairs") or []:
@@ -144,8 +158,9 @@ def prices_refresh(*, mints: list[str], client: httpx.Client | None = None,
     """Fetch current prices for `mints`, cache them in Redis, and return what was found (absent = no data).
 
     A source that times out, errors or has no room in its rate limit is logged and skipped: the next refresh tries
-    again. A non-essential refresh (a preview) that every source refused for budget raises BudgetRefused. A caller that refreshes every second passes its own long-lived `client` (creating one costs far more
-    than a request). `priority`: price polling unless a caller needs one price for something more urgent.
+    again. A non-essential refresh (a preview) that every source refused for budget raises BudgetRefused. A caller
+    that refreshes every second passes its own long-lived `client` (creating one costs far more than a request).
+    `priority`: price polling unless a caller needs one price for something more urgent.
     """
     mints = list(dict.fromkeys(mints))
     if not mints:
