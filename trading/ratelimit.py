@@ -36,6 +36,7 @@ from email.utils import parsedate_to_datetime
 import redis
 from django.conf import settings
 
+from monitoring import metrics
 from trading.errors import VenueError
 
 logger = logging.getLogger(__name__)
@@ -200,12 +201,7 @@ def _note(account: str, priority: Priority, outcome: str) -> None:
         _client(settings.REDIS_URL).hincrby(f"{PREFIX}{account}:stats", f"{priority.name.lower()}:{outcome}", 1)
     except redis.RedisError:
         pass
-    try:
-        from monitoring import metrics
-
-        metrics.provider_observe(provider=account, operation=f"rate_limit:{priority.name.lower()}", outcome=outcome)
-    except ImportError:
-        pass
+    metrics.provider_observe(provider=account, operation=f"rate_limit:{priority.name.lower()}", outcome=outcome)
 
 
 def rate_stats(*, account: str) -> dict[str, int]:
