@@ -188,7 +188,7 @@ def slot_acquire(*, account: str, priority: Priority, max_wait: float | None = N
             return waited
         if waited + wait > bound:
             _note(account, priority, "refused")
-            why = "paused after a 429" if paused else "at its rate limit"
+            why = "paused until the time it gave" if paused else "at its rate limit"
             raise RateLimited(f"{account} is {why}; try again in {max(1, round(wait))} s", account=account,
                               wait_seconds=wait)
         sleep(wait)
