@@ -240,6 +240,11 @@ TELEGRAM_WEBHOOK_URL = env_str("TELEGRAM_WEBHOOK_URL", None)  # public https bas
 TELEGRAM_WEBHOOK_SECRET = env_str("TELEGRAM_WEBHOOK_SECRET", None)  # path part and X-Telegram-Bot-Api-Secret-Token
 TELEGRAM_SEND_PER_SECOND = env_int("TELEGRAM_SEND_PER_SECOND", 30, minimum=1, maximum=1000)
 TELEGRAM_SEND_MARGIN_MS = env_int("TELEGRAM_SEND_MARGIN_MS", 25, minimum=0, maximum=1000)
+# Telegram counts the bot's replies and edits like any message. Replies may use all of TELEGRAM_SEND_PER_SECOND;
+# notifications what the replies of the last second leave less this reserve (room for more replies), but never less
+# than the floor (exit fills still go out under a flood of commands).
+TELEGRAM_REPLY_RESERVE_PER_SECOND = env_int("TELEGRAM_REPLY_RESERVE_PER_SECOND", 5, minimum=0, maximum=999)
+TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND = env_int("TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND", 10, minimum=1, maximum=999)
 TELEGRAM_GROUP_PER_MINUTE = env_int("TELEGRAM_GROUP_PER_MINUTE", 20, minimum=1, maximum=60)
 TELEGRAM_COMMANDS_PER_MINUTE = env_int("TELEGRAM_COMMANDS_PER_MINUTE", 30, minimum=1)
 TELEGRAM_COMMAND_BURST = env_int("TELEGRAM_COMMAND_BURST", 8, minimum=1)
@@ -286,6 +291,40 @@ EXECUTION_VENUE_ROUNDS = env_int("EXECUTION_VENUE_ROUNDS", 3, minimum=1, maximum
 EXECUTION_PRIORITY_FEE_MAX_LAMPORTS = env_int("EXECUTION_PRIORITY_FEE_MAX_LAMPORTS", 1_000_000, minimum=1)
 EXECUTION_EXIT_SLIPPAGE_BONUS_BPS = env_int("EXECUTION_EXIT_SLIPPAGE_BONUS_BPS", 200, minimum=0, maximum=5000)
 EXECUTION_STALE_SECONDS = env_int("EXECUTION_STALE_SECONDS", 60, minimum=5)
+
+# --- Provider rate limits (trading/ratelimit.py, docs/integrations.md) --------------------------------
+# "<requests>/<seconds>" per provider account, shared by every process through Redis; "0" or empty: no limit of
+# ours (a 429 still pauses the provider). Live defaults are the smallest plans: bags.fm 1,000 requests an hour per
+# key, Jupiter's free plan 60 a minute (a 60 s sliding window, shared by Swap and Price), DexScreener 300 a minute.
+def _rate_plan(name: str, live_default: str) -> tuple[int, float] | None:
+    value = (env_str(name, live_default if _LIVE else "0") or "0").strip()
+    if value in ("", "0"):
+        return None
+    try:
+        requests, seconds = value.split("/")
+        plan = (int(requests), float(seconds))
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} must look like 1000/3600 (requests/seconds) or 0") from None
+    if plan[0] < 1 or plan[1] <= 0:
+        raise ConfigError(f"{name}={value!r} must allow at least one request in a positive number of seconds")
+    return plan
+
+
+PROVIDER_RATE_LIMITS = {
+    name: plan
+    for name, plan in (
+        ("bags", _rate_plan("BAGS_RATE_LIMIT", "1000/3600")),
+        ("jupiter", _rate_plan("JUPITER_RATE_LIMIT", "60/60")),
+        ("dexscreener", _rate_plan("DEXSCREENER_RATE_LIMIT", "300/60")),
+    )
+    if plan is not None
+}
+# Percent of each window a priority class may fill: exits all of it, entries, previews and price polling less, so
+# the rest is always there for the classes above them.
+PROVIDER_SHARE_ENTRY = env_int("PROVIDER_SHARE_ENTRY", 85, minimum=1, maximum=100)
+PROVIDER_SHARE_PREVIEW = env_int("PROVIDER_SHARE_PREVIEW", 60, minimum=1, maximum=100)
+PROVIDER_SHARE_POLL = env_int("PROVIDER_SHARE_POLL", 40, minimum=1, maximum=100)
+PROVIDER_DEFAULT_PAUSE_SECONDS = env_int("PROVIDER_DEFAULT_PAUSE_SECONDS", 5, minimum=1, maximum=3600)  # a bare 429
 
 # --- Backups (backups/, docs/runbooks/backup-restore.md) ---------------------------------------------
 BACKUP_STORAGE = env_choice("BACKUP_STORAGE", "local", ("local", "s3"))

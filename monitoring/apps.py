@@ -10,3 +10,10 @@ class MonitoringConfig(AppConfig):
         from monitoring.subscribers import subscribe
 
         subscribe()
+        try:
+            from trading.ratelimit import budget_gate_set
+        except ImportError:  # trading not installed: nothing asks
+            return
+        from monitoring.budgets import budget_refusal
+
+        budget_gate_set(budget_refusal)

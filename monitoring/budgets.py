@@ -7,6 +7,10 @@ the daily counters into ProviderUsageDay for history. Costs are integer micro-do
     budget_spend(provider="bags", essential=False)   # trending list: raises BudgetExhausted at 100 %
     budget_spend(provider="bags", essential=True)    # exits, buys, confirmations: always allowed, still counted
 
+Trading's calls are counted as they are made (`trading.chain.observe.provider_call`); before a non-essential one
+(a preview, a token card's price, the trending list) trading asks `budget_refusal`, registered as its budget gate
+when this app is ready, and shows the trader its sentence instead of calling.
+
 At MONITORING_BUDGET_WARN_PERCENT (80 %) one warning is logged per provider and month; the `budget_spent` alert
 rule tells the admins. If Redis cannot be reached the call is allowed (fail open) and a warning logged: a
 monitoring outage must never block trading.
@@ -80,24 +84,42 @@ def budget_cache_clear() -> None:
         _cache.clear()
 
 
+def budget_refusal(provider: str, *, cost_micro_usd: int | None = None) -> str | None:
+    """The sentence for the trader when a non-essential call to ``provider`` must be refused (one more call would pass
+    the month's budget), else None. Counts the refusal; the call itself is counted when it is made. This is the gate
+    trading asks before a preview or a trending list (`trading.ratelimit.budget_gate_set`, registered in apps.py)."""
+    budget = budget_for(provider)
+    if not (budget and budget.monthly):
+        return None
+    cost = cost_micro_usd if cost_micro_usd is not None else budget.cost_per_call
+    now = datetime.now(UTC)
+    month, day = _month_key(provider, now), _day_key(provider, now.date())
+    try:
+        client = redis_for(settings.REDIS_URL)
+        if int(client.hget(month, "cost") or 0) + cost <= budget.monthly:
+            return None
+        pipe = client.pipeline(transaction=False)
+        pipe.hincrby(month, "refused", 1)
+        pipe.hincrby(day, "refused", 1)
+        pipe.expire(day, 40 * 86400)
+        pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning("budget for %s not checked (Redis unreachable): %s", provider, exc)
+        return None
+    metrics.provider_observe(provider=provider, operation="budget", outcome="refused")
+    return BudgetExhausted(provider).message
+
+
 def budget_spend(*, provider: str, essential: bool, cost_micro_usd: int | None = None) -> None:
     """Count one call to ``provider``; refuse a non-essential one once the month's budget is spent."""
+    if not essential and budget_refusal(provider, cost_micro_usd=cost_micro_usd) is not None:
+        raise BudgetExhausted(provider)
     budget = budget_for(provider)
     cost = cost_micro_usd if cost_micro_usd is not None else (budget.cost_per_call if budget else 0)
     now = datetime.now(UTC)
     month, day = _month_key(provider, now), _day_key(provider, now.date())
     try:
         client = redis_for(settings.REDIS_URL)
-        if budget and budget.monthly and not essential:
-            spent = int(client.hget(month, "cost") or 0)
-            if spent + cost > budget.monthly:
-                pipe = client.pipeline(transaction=False)
-                pipe.hincrby(month, "refused", 1)
-                pipe.hincrby(day, "refused", 1)
-                pipe.expire(day, 40 * 86400)
-                pipe.execute()
-                metrics.provider_observe(provider=provider, operation="budget", outcome="refused")
-                raise BudgetExhausted(provider)
         pipe = client.pipeline(transaction=False)
         pipe.hincrby(month, "calls", 1)
         pipe.hincrby(month, "cost", cost)

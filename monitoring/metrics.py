@@ -8,11 +8,11 @@ Counters and histograms (written by the process that observes them):
 | jarvis_http_request_duration_seconds | method, route | monitoring.middleware |
 | jarvis_celery_tasks_total | task, queue, state (started, succeeded, failed, retried) | monitoring.signals (Celery signals) |
 | jarvis_celery_task_duration_seconds | task, queue | monitoring.signals |
-| jarvis_provider_calls_total | provider, operation, outcome (ok, error, refused) | clients: `provider_call(...)` |
+| jarvis_provider_calls_total | provider, operation, outcome (ok, error, refused; waited for rate_limit:<class>) | clients: `provider_call(...)`, trading.ratelimit |
 | jarvis_provider_call_duration_seconds | provider, operation | clients: `provider_call(...)` |
-| jarvis_trade_executions_total | venue, outcome (confirmed, failed, expired) | trading: `trade_execution(...)` |
+| jarvis_trade_executions_total | venue, outcome (confirmed, failed, expired) | trading: `trade_execution(...)` (on-chain landing, paper venue) |
 | jarvis_exits_total | reason (tp, sl, trailing, time, kill, manual) | trading: `exit_recorded(...)` |
-| jarvis_cache_requests_total | cache, result (hit, miss) | anyone: `cache_hit(...)` / `cache_miss(...)` |
+| jarvis_cache_requests_total | cache (price, top_tokens), result (hit, miss) | anyone: `cache_hit(...)` / `cache_miss(...)` |
 
 Providers: ``bags``, ``jupiter``, ``dexscreener``, ``solana_rpc``, ``telegram`` (use these names).
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,12 +25,9 @@ class BagsApp(Venue):
     # client can only classify it by the HTTP status and the {success: false, error} shape.
     no_route_message = "Unable to get a quote for this token pair"
 
-    def __init__(self, *, pools: Pools, faults: Faults, api_key: str, rate_limit: int = 1000):
-        super().__init__(pools=pools, faults=faults, api_key=api_key)
-        self.rate_limit = rate_limit
-        self._window_start = time.time()
-        self._used: dict[str, int] = {}
-        self._rate_lock = threading.Lock()
+    def __init__(self, *, pools: Pools, faults: Faults, api_key: str, rate_limit: int | None = 1000,
+                 rate_window: float = RATE_WINDOW_SECONDS):
+        super().__init__(pools=pools, faults=faults, api_key=api_key, rate_limit=rate_limit, rate_window=rate_window)
         self.routes = {
             ("GET", f"{PREFIX}/trade/quote"): self.trade_quote,
             ("POST", f"{PREFIX}/trade/swap"): self.trade_swap,
@@ -43,29 +38,7 @@ class BagsApp(Venue):
         return Response.json({"success": False, "error": error.message}, status=error.status)
 
     def respond(self, route, request: Request) -> Response:
-        headers = self._rate_headers(request.headers.get("x-api-key"))
-        response = Response.json({"success": True, "response": self.malformed(route(request))})
-        response.headers.update(headers)
-        return response
-
-    def _rate_headers(self, key: str) -> dict[str, str]:
-        with self._rate_lock:
-            now = time.time()
-            if now - self._window_start >= RATE_WINDOW_SECONDS:
-                self._window_start, self._used = now, {}
-            used = self._used.get(key, 0) + 1
-            self._used[key] = used
-            reset = int(self._window_start + RATE_WINDOW_SECONDS)
-        headers = {"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": str(max(0, self.rate_limit - used)),
-                   "X-RateLimit-Reset": str(reset)}
-        if used > self.rate_limit:
-            raise VenueError(429, "Rate limit exceeded", "RATE_LIMITED",
-                             headers={**headers, "Retry-After": str(max(1, reset - int(now)))})
-        return headers
-
-    def reset_rate_limit(self) -> None:
-        with self._rate_lock:
-            self._window_start, self._used = time.time(), {}
+        return Response.json({"success": True, "response": self.malformed(route(request))})
 
     # --- endpoints ----------------------------------------------------------------------------------
     def trade_quote(self, request: Request) -> dict:

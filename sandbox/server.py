@@ -38,7 +38,10 @@ class Sandbox:
         sol_usd: Decimal = Decimal("150"),
         bags_api_key: str = DEFAULT_BAGS_KEY,
         jupiter_api_key: str = DEFAULT_JUPITER_KEY,
-        bags_rate_limit: int = 1000,
+        bags_rate_limit: int | None = 1000,
+        bags_rate_window: float = 3600.0,
+        jupiter_rate_limit: int | None = None,
+        jupiter_rate_window: float = 60.0,
     ):
         self.bags_api_key = bags_api_key
         self.jupiter_api_key = jupiter_api_key
@@ -52,8 +55,12 @@ class Sandbox:
         self.pools.ensure()
         self.rpc = RpcServer(chain=self.chain, faults=self.faults)
         self.control = ControlApp(self)
-        self.bags = BagsApp(pools=self.pools, faults=self.faults, api_key=bags_api_key, rate_limit=bags_rate_limit)
-        self.jupiter = JupiterApp(pools=self.pools, faults=self.faults, api_key=jupiter_api_key)
+        # Plan limits: bags.fm 1,000 requests an hour per key by default; Jupiter none unless asked (its free plan is
+        # 60 in a 60 s sliding window, shared by Swap and Price).
+        self.bags = BagsApp(pools=self.pools, faults=self.faults, api_key=bags_api_key, rate_limit=bags_rate_limit,
+                            rate_window=bags_rate_window)
+        self.jupiter = JupiterApp(pools=self.pools, faults=self.faults, api_key=jupiter_api_key,
+                                  rate_limit=jupiter_rate_limit, rate_window=jupiter_rate_window)
         self._services: dict[str, HTTPService] = {}
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None

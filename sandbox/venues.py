@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
@@ -41,11 +43,20 @@ class Venue:
     label = ""
     no_route_message = "Could not find any route"  # each venue's own wording (see the subclasses)
 
-    def __init__(self, *, pools: Pools, faults: Faults, api_key: str):
+    def __init__(self, *, pools: Pools, faults: Faults, api_key: str, rate_limit: int | None = None,
+                 rate_window: float = 1.0):
         self.pools = pools
         self.faults = faults
         self.api_key = api_key
         self.routes: dict = {}
+        # The plan's limit: at most `rate_limit` requests per key in any `rate_window` seconds (a sliding window, as
+        # Jupiter documents its own); None: no limit. Every answer then carries X-RateLimit-Limit/-Remaining/-Reset.
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self._rate_lock = threading.Lock()
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self.requests = 0  # answered with a valid key (any status)
+        self.rate_limited = 0  # of which 429 for the plan's limit (not counting injected faults)
 
     def __call__(self, request: Request) -> Response:
         route = self.routes.get((request.method, request.path))
@@ -56,11 +67,47 @@ class Venue:
             return fault
         try:
             self.check_key(request)
-            return self.respond(route, request)
+            rate_headers = self.rate_check(request.headers.get("x-api-key") or "")
+            try:
+                response = self.respond(route, request)
+            except VenueError as error:
+                response = self.error_response(error)
+            response.headers.update(rate_headers)
+            return response
         except VenueError as error:
             response = self.error_response(error)
             response.headers.update(error.headers)
             return response
+
+    # --- the plan's rate limit ------------------------------------------------------------------------
+    def rate_check(self, key: str) -> dict[str, str]:
+        """Count one request of ``key``; its rate-limit headers, or a 429 with Retry-After once over the limit."""
+        with self._rate_lock:
+            self.requests += 1
+            if self.rate_limit is None:
+                return {}
+            now = time.time()
+            seen = self._seen[key]
+            while seen and seen[0] <= now - self.rate_window:
+                seen.popleft()
+            over = len(seen) >= self.rate_limit
+            if not over:
+                seen.append(now)
+            else:
+                self.rate_limited += 1
+            reset = (seen[0] + self.rate_window) if seen else now
+            headers = {"X-RateLimit-Limit": str(self.rate_limit),
+                       "X-RateLimit-Remaining": str(max(0, self.rate_limit - len(seen))),
+                       "X-RateLimit-Reset": str(int(reset) + 1)}
+        if over:
+            raise VenueError(429, "Rate limit exceeded", "RATE_LIMITED",
+                             headers={**headers, "Retry-After": str(max(1, int(reset - now) + 1))})
+        return headers
+
+    def reset_rate_limit(self) -> None:
+        with self._rate_lock:
+            self._seen.clear()
+            self.requests = self.rate_limited = 0
 
     def respond(self, route, request: Request) -> Response:
         return Response.json(self.malformed(route(request)))

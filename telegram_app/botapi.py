@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 
 import httpx
 from django.conf import settings
+
+from monitoring import metrics
 
 STANDIN_TOKEN = "1000000000:standin-local-token"
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -54,12 +57,17 @@ def _http(base: str) -> httpx.Client:
 def call(method: str, params: dict) -> dict | list | bool:
     data = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in params.items() if v is not None}
     url = f"{api_base()}{bot_token()}/{method}"
+    started = time.perf_counter()
     try:
         response = _http(settings.TELEGRAM_API_URL).post(url, data=data)
     except httpx.TimeoutException as exc:
+        metrics.provider_observe(provider="telegram", operation=method, outcome="error")
         raise BotApiError(f"timeout calling {method}: {type(exc).__name__}", transient=True) from None
     except httpx.HTTPError as exc:
+        metrics.provider_observe(provider="telegram", operation=method, outcome="error")
         raise BotApiError(f"network error calling {method}: {type(exc).__name__}", transient=True) from None
+    metrics.provider_observe(provider="telegram", operation=method, outcome="ok" if response.status_code == 200 else "error",
+                             seconds=time.perf_counter() - started)
     try:
         body = response.json()
     except ValueError:

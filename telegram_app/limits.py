@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 PREFIX = "jarvis:tg:"
 GLOBAL_TAT = PREFIX + "send:global"
 PAUSE = PREFIX + "send:pause"
+REPLIES = PREFIX + "sent:replies"  # the bot's replies and edits among the sends of the bot-wide window
 
 _RESERVE = """
 local t = redis.call('TIME')
@@ -37,33 +38,49 @@ redis.call('SET', KEYS[2], start + ci, 'PX', math.ceil(start + ci - now + 60000)
 return {1, math.ceil(start - now), now, 0}
 """
 
-# The gate right before the HTTP call: actual send times in a sliding window (bot-wide) and the last
-# send per chat, each widened by a guard so network jitter between here and Telegram cannot bunch them.
+# The gate right before the HTTP call: actual send times in a sliding window (bot-wide, and the replies among them)
+# and the last send per chat, each widened by a guard so network jitter between here and Telegram cannot bunch them.
+# A reply may fill the bot-wide window. Notifications may hold at most the limit less the replies sent in the window
+# less the reserve (so replies always find room above their recent rate and can grow into the whole second), but
+# never less than the floor: under a flood of commands exit fills still go out. Returns {wait ms, 1 if the wait is
+# for the chat's own second}.
 _GATE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1]); local window = tonumber(ARGV[2]); local gap = tonumber(ARGV[3])
+local reply = tonumber(ARGV[5]); local reserve = tonumber(ARGV[6]); local floor = tonumber(ARGV[7])
 local pause = tonumber(redis.call('GET', KEYS[3]) or '0')
-if pause > now then return math.ceil(pause - now) end
+if pause > now then return {math.ceil(pause - now), 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+local r = redis.call('ZCARD', KEYS[4])
 local wait = 0
-if redis.call('ZCARD', KEYS[1]) >= limit then
+local full = n >= limit
+if reply == 0 and n - r >= math.max(floor, limit - reserve - r) then full = true end
+if full and n > 0 then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  wait = tonumber(oldest[2]) + window - now
+  wait = math.max(1, tonumber(oldest[2]) + window - now)
 end
+local chat = 0
 local last = tonumber(redis.call('GET', KEYS[2]) or '-1')
-if last >= 0 and now - last < gap then wait = math.max(wait, last + gap - now) end
-if wait > 0 then return math.ceil(wait) end
+if last >= 0 and now - last < gap and last + gap - now > wait then wait = last + gap - now; chat = 1 end
+if wait > 0 then return {math.ceil(wait), chat} end
 redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], window + 1000)
+if reply == 1 then
+  redis.call('ZADD', KEYS[4], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[4], window + 1000)
+end
 redis.call('SET', KEYS[2], now, 'PX', gap + 1000)
-return 0
+return {0, 0}
 """
 
 _DONE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1]) end
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) then redis.call('ZADD', KEYS[3], 'XX', now, ARGV[1]) end
 local last = tonumber(redis.call('GET', KEYS[2]) or '-1')
 if now > last then redis.call('SET', KEYS[2], now, 'PX', ARGV[2]) end
 return now
@@ -136,8 +153,15 @@ def global_window_ms() -> int:
     return 1000 + max(settings.TELEGRAM_SEND_MARGIN_MS, GLOBAL_GUARD_MS)
 
 
+def notification_limit() -> int:
+    """Messages a second the dispatcher paces itself to: Telegram's 30 less the replies' reserve (replies count at
+    Telegram like any message, and go first: a trader waiting on an answer beats a notification). The gate may
+    leave notifications less while the bot answers more than the reserve."""
+    return max(1, settings.TELEGRAM_SEND_PER_SECOND - settings.TELEGRAM_REPLY_RESERVE_PER_SECOND)
+
+
 def global_interval_ms() -> float:
-    return global_window_ms() / settings.TELEGRAM_SEND_PER_SECOND
+    return global_window_ms() / notification_limit()
 
 
 def send_slot_reserve(*, chat_id: int, max_wait_ms: int) -> Slot:
@@ -155,10 +179,23 @@ def _chat_gap_ms(chat_id: int) -> int:
     return chat_interval_ms(chat_id) + max(settings.TELEGRAM_SEND_MARGIN_MS, CHAT_GUARD_MS)
 
 
+def _gate(chat_id: int, member: str, reply: bool) -> tuple[int, bool]:
+    wait, chat = _run(_GATE, [f"{PREFIX}sent:global", f"{PREFIX}sent:chat:{chat_id}", PAUSE, REPLIES],
+                      [settings.TELEGRAM_SEND_PER_SECOND, global_window_ms(), _chat_gap_ms(chat_id), member, int(reply),
+                       settings.TELEGRAM_REPLY_RESERVE_PER_SECOND, settings.TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND])
+    return int(wait), bool(chat)
+
+
 def send_gate(*, chat_id: int, member: str) -> int:
-    """Record a send happening now if every limit allows it (returns 0); else the milliseconds to wait."""
-    return int(_run(_GATE, [f"{PREFIX}sent:global", f"{PREFIX}sent:chat:{chat_id}", PAUSE],
-                    [settings.TELEGRAM_SEND_PER_SECOND, global_window_ms(), _chat_gap_ms(chat_id), member]))
+    """A notification: record its send happening now if every limit allows it (returns 0); else the milliseconds to
+    wait. Notifications fill the bot-wide second only as far as the bot's replies leave it."""
+    return _gate(chat_id, member, False)[0]
+
+
+def reply_gate(*, chat_id: int, member: str) -> tuple[int, bool]:
+    """A reply or an edit of the bot (Telegram counts them like any message): record it now if the bot-wide second
+    and its chat's allow it, returning (0, False); else (milliseconds to wait, whether the wait is its chat's own)."""
+    return _gate(chat_id, member, True)
 
 
 def send_done(*, chat_id: int, member: str) -> None:
@@ -166,7 +203,8 @@ def send_done(*, chat_id: int, member: str) -> None:
     (Telegram received it somewhere between the gate and now). Never raises: a Redis failure here must not keep a
     sent message from being recorded as sent (it would be sent again after its lease)."""
     try:
-        _run(_DONE, [f"{PREFIX}sent:global", f"{PREFIX}sent:chat:{chat_id}"], [member, _chat_gap_ms(chat_id) + 1000])
+        _run(_DONE, [f"{PREFIX}sent:global", f"{PREFIX}sent:chat:{chat_id}", REPLIES],
+             [member, _chat_gap_ms(chat_id) + 1000])
     except redis.RedisError:
         logger.warning("could not record when Telegram answered send %s (Redis unreachable)", member)
 

@@ -1,13 +1,18 @@
 """The price feed: Jupiter Price v3 (batches of up to 50 mints), DexScreener as a second source, Redis cache.
 
 Prices are SOL per whole token (Decimal), converted from Jupiter's USD prices with SOL's own USD price
-from the same answer. In paper and sandbox mode JUPITER_API_URL is the sandbox stand-in, so the feed is
-the market simulator. Each cached price carries its timestamp; a mint with no price has no key at all:
+from the same answer. Every request takes a slot of its provider's shared rate limit (`trading.ratelimit`) at
+price-polling priority, the lowest: polling may fill only its share of the window (PROVIDER_SHARE_POLL) and never
+waits, so a refresh that finds no room keeps the cached points and leaves the rest to quotes, swaps and exits.
+(Jupiter's Price and Swap APIs share one account limit.) A batch refused for room ends that source's fetch with what
+the batches before it found. In paper and sandbox mode JUPITER_API_URL is the sandbox stand-in, so the feed is the
+market simulator. Each cached price carries its timestamp; a mint with no price has no key at all:
 "no data" is None, never zero.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -19,8 +24,11 @@ import httpx
 from django.conf import settings
 
 from jarvis.redis import redis_client
+from monitoring import metrics
 from trading.chain import shared_client
+from trading.chain.observe import provider_call
 from trading.models.choices import SOL_MINT
+from trading.ratelimit import BudgetRefused, Priority, RateLimited, current_priority, limit_observe, provider_admit
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +37,7 @@ DEXSCREENER_BATCH = 30
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 KEY_PREFIX = "jarvis:price:"
 KEY_TTL_SECONDS = 24 * 3600
+_rotation = itertools.count()
 
 
 PRICE_OK = "ok"
@@ -72,8 +81,11 @@ def _positive(value) -> Decimal | None:
     return number if number.is_finite() and number > 0 else None
 
 
-def _get_json(client: httpx.Client, url: str, **kwargs):
-    response = client.get(url, **kwargs)
+def _get_json(client: httpx.Client, url: str, *, provider: str, priority: Priority, **kwargs):
+    provider_admit(account=provider, priority=priority)
+    with provider_call(provider, "price"):
+        response = client.get(url, **kwargs)
+    limit_observe(account=provider, status=response.status_code, headers=response.headers)
     response.raise_for_status()
     return json.loads(response.content, parse_float=Decimal)
 
@@ -105,16 +117,34 @@ def jupiter_entry_problem(entry) -> str | None:
     return None
 
 
-def fetch_jupiter(client: httpx.Client, mints: list[str]) -> dict[str, PricePoint]:
+def sol_usd_price(*, priority: Priority = Priority.ENTRY) -> Decimal | None:
+    """SOL's own USD price from Jupiter Price v3 (what `manage.py check_providers` asks); None when it has none.
+    Raises httpx.HTTPError, ValueError or RateLimited like the feed's own fetches."""
+    client = shared_client(("prices",), lambda: httpx.Client(timeout=HTTP_TIMEOUT))
+    headers = {"x-api-key": settings.JUPITER_API_KEY} if settings.JUPITER_API_KEY else {}
+    data = _get_json(client, settings.JUPITER_API_URL.rstrip("/") + "/price/v3", provider="jupiter", priority=priority,
+                     params={"ids": SOL_MINT}, headers=headers)
+    sol = data.get(SOL_MINT) if isinstance(data, dict) else None
+    return _positive(sol.get("usdPrice")) if isinstance(sol, dict) else None
+
+
+def fetch_jupiter(client: httpx.Client, mints: list[str], *, priority: Priority = Priority.POLL) -> dict[str, PricePoint]:
     """SOL prices from Jupiter Price v3; every batch carries SOL's mint so USD converts to SOL. An entry that is not the
     documented shape is logged and counts as no data (never a zero price); so does a batch without SOL's price."""
     headers = {"x-api-key": settings.JUPITER_API_KEY} if settings.JUPITER_API_KEY else {}
     url = settings.JUPITER_API_URL.rstrip("/") + "/price/v3"
     found: dict[str, PricePoint] = {}
     wanted = [m for m in mints if m != SOL_MINT]
-    for start in range(0, max(len(wanted), 1), JUPITER_BATCH - 1):
-        batch = wanted[start : start + JUPITER_BATCH - 1]
-        data = _get_json(client, url, params={"ids": ",".join([SOL_MINT, *batch])}, headers=headers)
+    batches = [wanted[i : i + JUPITER_BATCH - 1] for i in range(0, max(len(wanted), 1), JUPITER_BATCH - 1)]
+    first = next(_rotation) % len(batches)  # each refresh starts at another batch: none is always the one left out
+    for batch in batches[first:] + batches[:first]:
+        try:
+            data = _get_json(client, url, provider="jupiter", priority=priority,
+                             params={"ids": ",".join([SOL_MINT, *batch])}, headers=headers)
+        except (RateLimited, BudgetRefused):
+            if not found:
+                raise
+            break  # no room for the rest this time: keep what the earlier batches found
         now = time.time()
         if not isinstance(data, dict):
             logger.error("jupiter price answer is not an object; treating the batch as no data")
@@ -141,13 +171,18 @@ def fetch_jupiter(client: httpx.Client, mints: list[str]) -> dict[str, PricePoin
     return found
 
 
-def fetch_dexscreener(client: httpx.Client, mints: list[str]) -> dict[str, PricePoint]:
+def fetch_dexscreener(client: httpx.Client, mints: list[str], *, priority: Priority = Priority.POLL) -> dict[str, PricePoint]:
     """SOL prices from DexScreener: each mint's most liquid pair quoted in SOL (`priceNative`)."""
     base = settings.DEXSCREENER_API_URL.rstrip("/") + "/latest/dex/tokens/"
     found: dict[str, PricePoint] = {}
     for start in range(0, len(mints), DEXSCREENER_BATCH):
         batch = mints[start : start + DEXSCREENER_BATCH]
-        data = _get_json(client, base + ",".join(batch))
+        try:
+            data = _get_json(client, base + ",".join(batch), provider="dexscreener", priority=priority)
+        except (RateLimited, BudgetRefused):
+            if not found:
+                raise
+            break
         now = time.time()
         best: dict[str, tuple[Decimal, Decimal]] = {}
         for pair in (data or {}).get("pairs") or []:
@@ -163,28 +198,42 @@ def fetch_dexscreener(client: httpx.Client, mints: list[str]) -> dict[str, Price
     return found
 
 
-def prices_refresh(*, mints: list[str], client: httpx.Client | None = None) -> dict[str, PricePoint]:
+def prices_refresh(*, mints: list[str], client: httpx.Client | None = None,
+                   priority: Priority = Priority.POLL) -> dict[str, PricePoint]:
     """Fetch current prices for `mints`, cache them in Redis, and return what was found (absent = no data).
 
-    A source that times out or errors is logged and skipped: the next refresh tries again. A caller that
-    refreshes every second passes its own long-lived `client` (creating one costs far more than a request).
+    A source that times out, errors or has no room in its rate limit is logged and skipped: the next refresh tries
+    again. A non-essential refresh (a preview) that every source refused for budget raises BudgetRefused. A caller
+    that refreshes every second passes its own long-lived `client` (creating one costs far more than a request).
+    `priority`: price polling unless a caller needs one price for something more urgent.
     """
     mints = list(dict.fromkeys(mints))
     if not mints:
         return {}
     found: dict[str, PricePoint] = {}
+    refused: BudgetRefused | None = None
     if client is None:  # the process's long-lived client (never closed; safe across threads)
         client = shared_client(("prices",), lambda: httpx.Client(timeout=HTTP_TIMEOUT))
     try:
-        found.update(fetch_jupiter(client, mints))
+        found.update(fetch_jupiter(client, mints, priority=priority))
+    except BudgetRefused as exc:
+        refused = exc
+    except RateLimited as exc:
+        logger.info("jupiter price fetch skipped: %s", exc.message)
     except (httpx.HTTPError, ValueError) as exc:
         logger.warning("jupiter price fetch failed: %s", type(exc).__name__)
     missing = [m for m in mints if m not in found]
     if missing and settings.DEXSCREENER_API_URL:
         try:
-            found.update(fetch_dexscreener(client, missing))
+            found.update(fetch_dexscreener(client, missing, priority=priority))
+        except BudgetRefused as exc:
+            refused = exc
+        except RateLimited as exc:
+            logger.info("dexscreener price fetch skipped: %s", exc.message)
         except (httpx.HTTPError, ValueError) as exc:
             logger.warning("dexscreener price fetch failed: %s", type(exc).__name__)
+    if refused is not None and not found:  # a preview's only source refused it: the trader reads why
+        raise refused
     prices_store(found)
     return found
 
@@ -220,8 +269,11 @@ def prices_get_many(*, mints: list[str]) -> dict[str, PricePoint]:
 
 
 def price_fresh(*, mint: str, max_age: float | None = None) -> PricePoint | None:
-    """A fresh price for `mint`: the cached one if young enough, else fetched now. None = no data."""
+    """A fresh price for `mint`: the cached one if young enough, else fetched now, at the priority of the block it runs
+    in (an entry by default: a fill waits for it; a trader's preview sets its own). None = no data."""
     point = price_get(mint=mint)
     if point is not None and point.is_fresh(max_age):
+        metrics.cache_hit("price")
         return point
-    return prices_refresh(mints=[mint]).get(mint)
+    metrics.cache_miss("price")
+    return prices_refresh(mints=[mint], priority=current_priority(default=Priority.ENTRY)).get(mint)

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
+from monitoring import metrics
 from trading.errors import NotFound, VenueError
 from trading.execution.clients import venues_in_order
 from trading.models import Order, OrderSide, OrderStatus, Position, Trader
@@ -106,7 +107,10 @@ def bags_top_tokens(*, limit: int = 8) -> list:
     key = "trading:bags:top-tokens"
     rows = cache.get(key)
     if rows is None:
+        metrics.cache_miss("top_tokens")
         bags = next(v for v in venues_in_order() if v.name == "bags")
         rows = bags.top_tokens()
         cache.set(key, rows, TRENDING_CACHE_SECONDS)
+    else:
+        metrics.cache_hit("top_tokens")
     return rows[:limit]

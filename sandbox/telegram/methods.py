@@ -8,6 +8,20 @@ from sandbox.telegram.state import ApiError, World
 
 MAX_POLL_S = 50.0
 
+# What Telegram's flood limits count (state.FloodLimits): every method that puts a message in a chat or changes one.
+COUNTED_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
+
+
+def _count(w: World, method: str, chat_id: int, now: float, *, notification: bool = False) -> None:
+    """One counted message of ``method`` to ``chat_id``, or the 429 the flood limits answer (called under w.lock)."""
+    assert method in COUNTED_METHODS
+    try:
+        w.flood.check(chat_id, now)
+    except ApiError:
+        w.flood.refused_unsolicited += notification
+        w.flood.refused_by_method[method] += 1
+        raise
+
 
 def _chat_id(params: dict) -> int:
     try:
@@ -97,12 +111,7 @@ def send_message(w: World, params: dict, conn=None) -> dict:
     now = time.monotonic()
     with w.lock:
         _known_chat(w, chat_id)
-        if not w.is_reply(chat_id, reply_to, now):
-            try:
-                w.flood.check(chat_id, now)
-            except ApiError:
-                w.flood.refused_unsolicited += reply_to is None
-                raise
+        _count(w, "sendMessage", chat_id, now, notification=reply_to is None)
         mid = w.new_message_id(chat_id)
         msg = {"message_id": mid, "date": int(time.time()), "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
                "from": _public(w.bot), "text": text, "_from_bot": True}
@@ -135,6 +144,7 @@ def edit_message_text(w: World, params: dict, conn=None) -> dict:
         msg = _bot_message(w, params, "edit")
         if msg["text"] == text and msg.get("reply_markup") == markup:
             raise ApiError(400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
+        _count(w, "editMessageText", msg["chat"]["id"], now)
         msg["text"] = text
         msg.pop("reply_markup", None)
         if markup:
@@ -149,6 +159,7 @@ def edit_message_reply_markup(w: World, params: dict, conn=None) -> dict:
     markup = _markup(params)
     with w.lock:
         msg = _bot_message(w, params, "edit")
+        _count(w, "editMessageReplyMarkup", msg["chat"]["id"], time.monotonic())
         msg.pop("reply_markup", None)
         if markup:
             msg["reply_markup"] = markup
@@ -167,6 +178,7 @@ def delete_message(w: World, params: dict, conn=None) -> bool:
 
 
 def answer_callback_query(w: World, params: dict, conn=None) -> bool:
+    """Not a message in the chat (a toast on the user's screen): not counted by the flood limits."""
     with w.lock:
         info = w.callback_queries.get(str(params.get("callback_query_id")))
         if info is None or info["answered"] is not None:

@@ -97,7 +97,7 @@ class BotApiStandin:
             message = {"message_id": mid, "date": int(time.time()), "chat": w.chat(chat_id, user_id, chat_type),
                        "from": w.user(user_id), **fields}
             w.messages[(chat_id, mid)] = dict(message, _from_bot=False)
-            w.user_messages[(chat_id, mid)] = {"at": time.monotonic(), "replies": 0}
+            w.user_messages[(chat_id, mid)] = {"at": time.monotonic()}
             return w.push_update({"message": message}, chat_id=chat_id, user_message_id=mid)
 
     def press(self, user_id: int, chat_id: int, message_id: int, data: str) -> dict:
@@ -159,7 +159,8 @@ class BotApiStandin:
         with w.lock:
             latencies = [w.answered[u] - w.delivered[u] for u in w.answered if u in w.delivered]
             return {"calls": dict(w.calls), "flood_429s": w.flood.refused,
-                    "flood_429s_unsolicited": w.flood.refused_unsolicited, "pending_updates": len(w.updates),
+                    "flood_429s_unsolicited": w.flood.refused_unsolicited,
+                    "flood_429s_by_method": dict(w.flood.refused_by_method), "pending_updates": len(w.updates),
                     "answered": len(latencies), "webhook": dict(w.webhook)}
 
     def latencies(self) -> dict[int, float]:

@@ -1,10 +1,12 @@
 """The stand-in's world: chats, messages, pending updates, webhook, and Telegram's flood limits.
 
-Flood limits follow the Bot API FAQ: about 30 messages a second per bot, 1 a second per chat, 20 a
-minute per group; over them the answer is 429 with ``parameters.retry_after``. Telegram documents the
-30/s as the limit for bulk notifications: an answer to a user's own message (a ``sendMessage`` that
-replies to it within a minute, at most three per message) is not counted, and neither are edits and
-callback answers.
+Flood limits follow the Bot API FAQ ("avoid sending more than one message per second" in a chat; bulk
+notifications: "not more than 30 messages per second or so"; "not more than 20 messages per minute to the same
+group"); over them the answer is 429 with ``parameters.retry_after``. The FAQ makes no exception for replies, so
+every message the bot sends or changes counts, whatever it answers: the ``send*`` methods (but sendChatAction)
+and the ``edit*`` methods (COUNTED_METHODS in methods.py). A callback answer (a toast on the user's screen, no
+message in the chat), a deletion and a chat action show no message and are not counted. The FAQ's "short bursts"
+are not allowed: where the vendor is vague the stand-in is the stricter reading.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class FloodLimits:
         self._chat: dict[int, deque[float]] = defaultdict(deque)
         self.refused = 0
         self.refused_unsolicited = 0  # of which: messages that answered nobody (notifications)
+        self.refused_by_method: dict[str, int] = defaultdict(int)
         self.refusals: list[float] = []  # monotonic times of every 429
         self._forced: list[int] = []
 
@@ -81,7 +84,7 @@ class World:
         self.next_message_id: dict[int, int] = defaultdict(lambda: 1)
         self.messages: dict[tuple[int, int], dict] = {}  # every message in every chat, user's and bot's
         self.bot_log: list[dict] = []  # what the bot did, in order: {"method", "chat_id", "message_id", "text", ...}
-        self.user_messages: dict[tuple[int, int], dict] = {}  # (chat, message_id) -> {"at", "replies"}
+        self.user_messages: dict[tuple[int, int], dict] = {}  # (chat, message_id) -> {"at"}
         self.blocked_by: set[int] = set()
         self.deactivated: set[int] = set()
         self.webhook: dict = {"url": "", "secret_token": None}
@@ -131,15 +134,6 @@ class World:
                 self.answered[update_id] = now
                 waiting.remove(update_id)
                 return
-
-    def is_reply(self, chat_id: int, reply_to: int | None, now: float) -> bool:
-        if reply_to is None:
-            return False
-        info = self.user_messages.get((chat_id, reply_to))
-        if info is None or now - info["at"] > 60 or info["replies"] >= 3:
-            return False
-        info["replies"] += 1
-        return True
 
     def take_updates(self, offset: int | None, limit: int) -> list[dict]:
         if offset is not None:

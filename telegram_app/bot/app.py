@@ -4,6 +4,7 @@ event loop never blocks on the database), and performs the actions it returns wi
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import threading
@@ -30,7 +31,7 @@ from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply
 from telegram_app.bot.pool import handle_in_child, pool_create
 from telegram_app.bot.router import handle
 from telegram_app.bot.transport import BotApiRequest
-from telegram_app.limits import send_done, send_gate
+from telegram_app.limits import reply_gate, send_done
 from telegram_app.tasks import delete_message
 
 logger = logging.getLogger(__name__)
@@ -129,31 +130,59 @@ async def _send(bot, params: dict) -> dict:
             await asyncio.sleep(wait)
 
 
-REPLY_WINDOW_S = 50  # Telegram does not count an answer to a user's message as bulk for about a minute
+SLOT_WAIT_S = 30.0  # a reply that finds no slot for this long is dropped (logged), never sent into a 429
+# The send windows' Redis calls get threads of their own: queued behind handlers in the default pool, a reply's turn
+# in the line would last as long as the slowest handler's.
+_LIMITS_POOL = ThreadPoolExecutor(4, thread_name_prefix="bot-limits")
+_turns: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
 
-def _past_reply_window(inc: Incoming) -> bool:
-    """An answer this late counts at Telegram like any message (a bot far behind its updates)."""
-    return inc.sent_at is not None and time.time() - inc.sent_at > REPLY_WINDOW_S
+def _turn() -> asyncio.Lock:
+    """The process's line for a full bot-wide second: one waiting reply at a time asks Redis, the others wait in
+    arrival order (without it, a hundred waiting replies would each poll Redis every few milliseconds)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _turns:
+        _turns[loop] = asyncio.Lock()
+    return _turns[loop]
 
 
-async def _direct_send_slot(chat_id: int) -> str | None:
-    """Wait (a few seconds at most) until the bot-wide and per-chat limits the dispatcher keeps allow one more
-    message, and record it there, before the bot sends a message that answers no message of the user. Returns the
-    send's member in the windows, for `_direct_send_done` once Telegram answered."""
-    member = f"direct:{chat_id}:{uuid.uuid4().hex[:8]}"
-    for attempt in range(20):
-        wait_ms = await asyncio.to_thread(send_gate, chat_id=chat_id, member=f"{member}:{attempt}")
-        if wait_ms == 0:
-            return f"{member}:{attempt}"
-        await asyncio.sleep(min(wait_ms, 1000) / 1000)
-    return None
+async def _send_slot(chat_id: int) -> str | None:
+    """Wait until the bot-wide and per-chat windows the dispatcher keeps allow one more message, and record it there,
+    before the bot sends or edits a message: Telegram counts every one, replies included. Replies may use the whole
+    bot-wide second (notifications get what replies leave). A reply that finds the second full joins the line; one
+    waiting for its own chat's second waits out of it, so other chats' replies go first. Returns the send's member
+    in the windows, for `_send_done` once Telegram answered; None when no slot came within SLOT_WAIT_S."""
+    loop = asyncio.get_running_loop()
+    member = f"reply:{chat_id}:{uuid.uuid4().hex[:8]}"
+    deadline = time.monotonic() + SLOT_WAIT_S
+    attempt = 0
+
+    async def ask() -> tuple[int, bool]:
+        nonlocal attempt
+        attempt += 1
+        return await loop.run_in_executor(_LIMITS_POOL, functools.partial(reply_gate, chat_id=chat_id,
+                                                                          member=f"{member}:{attempt}"))
+
+    wait_ms, for_chat = await ask()  # most replies find room at once: no line
+    while wait_ms:
+        if time.monotonic() + wait_ms / 1000 > deadline:
+            logger.warning("no send slot for chat %s within %.0f s; the answer is dropped", chat_id, SLOT_WAIT_S)
+            return None
+        if for_chat:
+            await asyncio.sleep(wait_ms / 1000)
+            wait_ms, for_chat = await ask()
+            continue
+        async with _turn():
+            while wait_ms and not for_chat and time.monotonic() + wait_ms / 1000 <= deadline:
+                await asyncio.sleep(wait_ms / 1000)
+                wait_ms, for_chat = await ask()
+    return f"{member}:{attempt}"
 
 
-async def _direct_send_done(chat_id: int, member: str | None) -> None:
+async def _send_done(chat_id: int, member: str) -> None:
     """As the dispatcher does: the send's place in the windows moves to its answer (Telegram had it by then)."""
-    if member is not None:
-        await asyncio.to_thread(send_done, chat_id=chat_id, member=member)
+    await asyncio.get_running_loop().run_in_executor(_LIMITS_POOL, functools.partial(send_done, chat_id=chat_id,
+                                                                                     member=member))
 
 
 async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
@@ -165,23 +194,28 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
                 params = {"chat_id": inc.chat_id, "text": action.text}
                 if markup:
                     params["reply_markup"] = markup
-                reply = inc.callback_data is None and inc.message_id
-                if reply:
+                if inc.callback_data is None and inc.message_id:
                     params["reply_parameters"] = {"message_id": inc.message_id, "allow_sending_without_reply": True}
-                slot = None
-                if not reply or _past_reply_window(inc):  # counted like a notification: it takes a slot
-                    slot = await _direct_send_slot(inc.chat_id)
+                slot = await _send_slot(inc.chat_id)
+                if slot is None:
+                    continue
                 try:
                     sent = await _send(bot, params)
                 finally:
-                    await _direct_send_done(inc.chat_id, slot)
+                    await _send_done(inc.chat_id, slot)
                 if action.delete_after_s:
                     await asyncio.to_thread(_delete_later, inc.chat_id, sent["message_id"], action.delete_after_s)
             elif isinstance(action, Edit):
                 params = {"chat_id": inc.chat_id, "message_id": inc.message_id, "text": action.text}
                 if markup:
                     params["reply_markup"] = markup
-                await bot.do_api_request("editmessagetext", api_kwargs=params)
+                slot = await _send_slot(inc.chat_id)
+                if slot is None:
+                    continue
+                try:
+                    await bot.do_api_request("editmessagetext", api_kwargs=params)
+                finally:
+                    await _send_done(inc.chat_id, slot)
             elif isinstance(action, Delete):
                 await bot.delete_message(chat_id=inc.chat_id, message_id=action.message_id)
             elif isinstance(action, Answer) and query is not None:

@@ -19,7 +19,6 @@ class Incoming:
     text: str | None = None  # a message
     callback_data: str | None = None  # a button press
     message_id: int | None = None  # the user's message, or the bot message under the pressed button
-    sent_at: float | None = None  # when the user's message was sent (Unix time), for Telegram's reply window
     username: str = ""
     first_name: str = ""
     edited: bool = False  # an edit of an earlier message: only looked at for a pasted key

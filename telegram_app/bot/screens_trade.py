@@ -9,6 +9,7 @@ from telegram_app import selectors, services
 from telegram_app.bot.core import Answer, Screen
 from telegram_app.parsers import ParseError, format_sol, parse_mint, parse_percent, parse_sol_amount
 from trading.errors import VenueError
+from trading.ratelimit import Priority, call_priority
 from trading.selectors import bags_top_tokens, pnl_summary, price_get
 from trading.services import exit_plan_update, position_open, position_sell, quote_preview, trading_settings_get
 from trading.services.quotes import token_resolve
@@ -34,7 +35,8 @@ def percent_from_fraction(fraction: Decimal) -> str:
 # --- buy ----------------------------------------------------------------------------------------------
 def token_card(account, inc, mint_text: str):
     mint = parse_mint(mint_text)
-    token, point = token_resolve(mint=mint)
+    with call_priority(Priority.PREVIEW):  # not essential: waits behind exits and entries, refused on a spent budget
+        token, point = token_resolve(mint=mint)
     ref = services.mint_ref(mint=mint)
     name = token.symbol or mint[:6]
     screen = Screen(f"{name}  {mint}\nPrice: {_price(point.price)} SOL (source {point.source}, {point.age_seconds:.0f} s ago)\n"
@@ -60,7 +62,8 @@ def buy_command(account, inc, *args):
 
 
 def buy_preview(account, inc, mint: str, lamports: int):
-    q = quote_preview(trader=account.trader, mint=mint, amount_lamports=lamports)
+    with call_priority(Priority.PREVIEW):
+        q = quote_preview(trader=account.trader, mint=mint, amount_lamports=lamports)
     ref = services.mint_ref(mint=mint)
     text = (f"Buy {q.symbol or mint[:6]} for {format_sol(q.amount_lamports)} SOL ({q.mode})\n"
             f"Expected: {_tokens(q.expected_tokens, q.decimals)} tokens (at least {_tokens(q.min_tokens, q.decimals)})\n"
@@ -262,8 +265,11 @@ def pnl(account, inc, *args):
 def trending(account, inc, *args):
     """bags.fm's top tokens in bags.fm's order, each with a buy button (the token card)."""
     try:
-        tokens = bags_top_tokens(limit=8)
-    except VenueError:
+        with call_priority(Priority.PREVIEW):
+            tokens = bags_top_tokens(limit=8)
+    except VenueError as exc:
+        if exc.code == "budget_exhausted":
+            return Screen(exc.message)
         return Screen("bags.fm's top tokens are unavailable right now; try again in a minute, or paste a token address.")
     if not tokens:
         return Screen("bags.fm lists no top tokens right now; paste a token address to trade one.")

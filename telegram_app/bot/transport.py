@@ -17,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import time
 from urllib.parse import urlencode, urlsplit
 
 import certifi
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest
+
+from monitoring import metrics
 
 _PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 _DEFAULT = BaseRequest.DEFAULT_NONE
@@ -79,17 +82,28 @@ class BotApiRequest(HTTPXRequest):
                 raise TimedOut("Pool timeout: every Bot API connection stayed busy; the request was not sent.") from None
         else:
             await self._gate.acquire()
+        started, outcome = time.perf_counter(), "error"
         try:
-            if not self.lean or method != "POST" or (request_data is not None and request_data.contains_files):
-                return await super().do_request(url, method, request_data, read_timeout=read_timeout,
-                                                write_timeout=write_timeout, connect_timeout=connect_timeout,
-                                                pool_timeout=pool_timeout)
-            body = urlencode(request_data.json_parameters).encode() if request_data is not None else b""
-            budget = (self._timeout("write", write_timeout) or 0) + (self._timeout("read", read_timeout) or 0)
-            return await self._post(url, body, connect_timeout=self._timeout("connect", connect_timeout),
-                                    budget=budget or None)
+            status, content = await self._request(url, method, request_data, read_timeout=read_timeout,
+                                                  write_timeout=write_timeout, connect_timeout=connect_timeout,
+                                                  pool_timeout=pool_timeout)
+            outcome = "ok" if status == 200 else "error"
+            return status, content
         finally:
             self._gate.release()
+            # the Bot API method is the URL's last segment (the token, before it, is never recorded)
+            metrics.provider_observe(provider="telegram", operation=str(url).rsplit("/", 1)[-1], outcome=outcome,
+                                     seconds=time.perf_counter() - started)
+
+    async def _request(self, url, method, request_data, *, read_timeout, write_timeout, connect_timeout, pool_timeout):
+        if not self.lean or method != "POST" or (request_data is not None and request_data.contains_files):
+            return await super().do_request(url, method, request_data, read_timeout=read_timeout,
+                                            write_timeout=write_timeout, connect_timeout=connect_timeout,
+                                            pool_timeout=pool_timeout)
+        body = urlencode(request_data.json_parameters).encode() if request_data is not None else b""
+        budget = (self._timeout("write", write_timeout) or 0) + (self._timeout("read", read_timeout) or 0)
+        return await self._post(url, body, connect_timeout=self._timeout("connect", connect_timeout),
+                                budget=budget or None)
 
     async def _connect(self, scheme: str, host: str, port: int, timeout: float | None) -> _Connection:
         tls = None

@@ -66,3 +66,35 @@ def test_with_redis_unreachable_calls_are_allowed(bags_budget, settings, second_
     settings.REDIS_URL = second_redis.url
     second_redis.stop()
     budget_spend(provider="bags", essential=False)  # fails open: monitoring never blocks trading
+
+
+def test_a_spent_budget_refuses_previews_and_trending_with_a_sentence_but_never_an_exit(
+        bags_budget, sandbox, sandbox_settings, sandbox_trader):
+    from trading.execution.clients import venues_in_order
+    from trading.models.choices import SOL_MINT
+    from trading.ratelimit import Priority, call_priority
+    from trading.selectors import bags_top_tokens
+    from trading.venues.base import FeePolicy, VenueBudgetSpent
+    from trading.venues.router import route_swap
+
+    for _ in range(10):
+        budget_spend(provider="bags", essential=True)  # the month's 1,000 micro-dollars spent by trading
+    bags = next(v for v in venues_in_order() if v.name == "bags")
+    token = sandbox.market.tokens()[0]
+    before = sandbox.bags.requests
+    with call_priority(Priority.PREVIEW), pytest.raises(VenueBudgetSpent) as refused:
+        bags_top_tokens()
+    assert refused.value.code == "budget_exhausted"
+    assert refused.value.message == BudgetExhausted("bags").message  # the trader's sentence
+    with call_priority(Priority.PREVIEW), pytest.raises(VenueBudgetSpent):
+        bags.quote(input_mint=SOL_MINT, output_mint=token.mint, amount=10_000_000, slippage_bps=300)
+    assert sandbox.bags.requests == before  # nothing reached bags.fm
+    sandbox.chain.airdrop(sandbox_trader.pubkey(), 10**9)
+    routed = route_swap(  # a sell is an exit: essential, so bags.fm still quotes and builds it
+        venues=venues_in_order(), input_mint=token.mint, output_mint=SOL_MINT, amount=1000, slippage_bps=500,
+        user_public_key=str(sandbox_trader.pubkey()), fee=FeePolicy(priority_level="veryHigh", max_lamports=10**6),
+        on_auth_failure=pytest.fail, rounds=1,
+    )
+    assert routed.quote.venue == "bags" and routed.skipped == ()
+    [row] = budget_usage()
+    assert row["refused_month"] == 2 and row["calls_month"] >= 12

@@ -41,3 +41,5 @@ def test_metrics_after_a_paper_trade_show_it(client, readiness_settings, celery_
         message="the exit and the sell's task in /metrics",
     )
     assert _value(after, "jarvis_celery_task_duration_seconds_count", task="trading.execute_order", queue="trades") >= 2
+    fills = _value(after, "jarvis_trade_executions_total", venue="paper", outcome="confirmed")
+    assert fills >= _value(before, "jarvis_trade_executions_total", venue="paper", outcome="confirmed") + 2  # buy, sell

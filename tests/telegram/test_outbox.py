@@ -187,37 +187,56 @@ def test_a_transient_error_is_retried_after_its_backoff_by_the_pump(telegram_set
     assert OutboxMessage.objects.get(pk=row.pk).attempts == 2
 
 
-def test_a_bot_message_that_answers_no_message_waits_for_the_dispatchers_budget(telegram_settings):
-    """Such a message counts like a notification at Telegram: with 30 sends in the last second it waits for the
-    window to move, and it is recorded where the dispatcher's gate sees it (bot-wide and for its chat)."""
+def test_every_reply_takes_a_slot_in_the_shared_windows_and_only_replies_use_the_reserve(telegram_settings):
+    """Telegram counts a reply like any message: the bot's answers take a place in the bot-wide second and their chat's
+    second, where the dispatcher's gate sees them. Notifications stop at 25 a second (30 less the replies' reserve);
+    a reply may still go, up to the 30th, and then waits for the window to move."""
     import asyncio
 
     from telegram_app import limits
-    from telegram_app.bot.app import _direct_send_slot
+    from telegram_app.bot.app import _send_slot
 
-    for chat in range(3000, 3030):
+    telegram_settings.TELEGRAM_REPLY_RESERVE_PER_SECOND = 5
+    for chat in range(3000, 3025):
         assert limits.send_gate(chat_id=chat, member=f"fill:{chat}") == 0
     window = f"{limits.PREFIX}sent:global"
     fills = [at for member, at in limits.client().zrange(window, 0, -1, withscores=True) if member.startswith(b"fill:")]
-    assert len(fills) == 30  # read now: once the second has passed they leave the window
-    assert limits.send_gate(chat_id=3100, member="one more") > 0  # the second is full
-    member = asyncio.run(_direct_send_slot(3100))
-    sent = dict(limits.client().zrange(window, 0, -1, withscores=True))
-    direct = [at for name, at in sent.items() if name.startswith(b"direct:3100:")]
-    assert member is not None and sent[member.encode()] == direct[0]
-    assert len(direct) == 1 and direct[0] - min(fills) >= 1000  # after the window had room again
-    assert limits.send_gate(chat_id=3100, member="same chat at once") > 0  # its chat's second is taken
+    assert len(fills) == 25  # read now: once the second has passed they leave the window
+    assert limits.send_gate(chat_id=3100, member="notification") > 0  # the rest is the replies' reserve
+    first = asyncio.run(_send_slot(3100))
+    assert first is not None and limits.client().zscore(window, first) is not None
+    wait, for_chat = limits.reply_gate(chat_id=3100, member="same chat at once")
+    assert wait > 0 and for_chat  # its chat's second is taken
+    for chat in range(3200, 3204):
+        assert limits.reply_gate(chat_id=chat, member=f"reply:{chat}") == (0, False)  # 30 in the second now
+    late = asyncio.run(_send_slot(3300))
+    assert late is not None and limits.client().zscore(window, late) - min(fills) >= 1000  # after the window moved
 
 
-def test_an_answer_past_telegrams_reply_window_takes_a_slot_like_a_notification():
-    import time
+def test_notifications_leave_the_room_the_bots_recent_replies_need(telegram_settings):
+    """Notifications get what the bot's recent replies leave of the 30, less a reserve into which replies can grow."""
+    from telegram_app import limits
 
-    from telegram_app.bot.app import _past_reply_window
-    from telegram_app.bot.core import Incoming
+    telegram_settings.TELEGRAM_REPLY_RESERVE_PER_SECOND = 5
+    telegram_settings.TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND = 10
+    for chat in range(4000, 4010):  # ten replies in this second
+        assert limits.reply_gate(chat_id=chat, member=f"reply:{chat}") == (0, False)
+    granted = sum(limits.send_gate(chat_id=chat, member=f"note:{chat}") == 0 for chat in range(4100, 4130))
+    assert granted == 15  # 30 less the ten replies less the reserve of five
+    for chat in range(4010, 4015):  # the reserve: replies grow into it
+        assert limits.reply_gate(chat_id=chat, member=f"reply:{chat}") == (0, False)
+    assert limits.reply_gate(chat_id=4200, member="reply:4200")[0] > 0  # and the second is full for everyone
 
-    assert not _past_reply_window(Incoming(user_id=1, chat_id=1, text="/pnl", sent_at=time.time() - 2))
-    assert _past_reply_window(Incoming(user_id=1, chat_id=1, text="/pnl", sent_at=time.time() - 75))
-    assert not _past_reply_window(Incoming(user_id=1, chat_id=1, callback_data="x"))  # no message date: a button
+
+def test_under_a_flood_of_replies_notifications_keep_their_floor(telegram_settings):
+    from telegram_app import limits
+
+    telegram_settings.TELEGRAM_REPLY_RESERVE_PER_SECOND = 5
+    telegram_settings.TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND = 10
+    for chat in range(5000, 5020):  # twenty replies in this second: 30 - 20 - 5 would leave notifications five
+        assert limits.reply_gate(chat_id=chat, member=f"reply:{chat}") == (0, False)
+    granted = sum(limits.send_gate(chat_id=chat, member=f"note:{chat}") == 0 for chat in range(5100, 5130))
+    assert granted == 10  # the floor
 
 
 def test_a_send_counts_in_the_window_from_its_answer_not_from_when_it_left(telegram_settings):
@@ -236,18 +255,18 @@ def test_a_send_counts_in_the_window_from_its_answer_not_from_when_it_left(teleg
 
     for _attempt in range(3):  # a machine stalled for a whole second leaves the last check undecided: try again
         redis_clear(client)
-        assert limits.send_gate(chat_id=9000, member="slow") == 0
+        assert limits.reply_gate(chat_id=9000, member="slow") == (0, False)
         left = int(client.zscore(key, "slow"))
         wait_for(lambda: redis_ms() > left + window, message="the window counted from when the send left to pass")
         limits.send_done(chat_id=9000, member="slow")
         answered = int(client.zscore(key, "slow"))
         assert answered > left + window  # its place moved to its answer
         for chat in range(9001, 9030):  # 29 more: 30 in the window
-            assert limits.send_gate(chat_id=chat, member=f"send:{chat}") == 0
-        waits = (limits.send_gate(chat_id=9100, member="31st"), limits.send_gate(chat_id=9000, member="same chat"))
+            assert limits.reply_gate(chat_id=chat, member=f"send:{chat}") == (0, False)
+        waits = (limits.reply_gate(chat_id=9100, member="31st"), limits.reply_gate(chat_id=9000, member="same chat"))
         if redis_ms() < answered + min(window, gap):  # both asked while the answer was still inside its windows
-            assert waits[0] > 0  # counted from its answer, it is still in the bot-wide window
-            assert waits[1] > 0  # and its chat's second starts at the answer
+            assert waits[0][0] > 0  # counted from its answer, it is still in the bot-wide window
+            assert waits[1][1]  # and its chat's second starts at the answer
             return
     pytest.fail("the machine stalled for a second on each of three tries")
 

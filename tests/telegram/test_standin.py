@@ -34,6 +34,7 @@ def test_real_client_sends_edits_answers_and_deletes(standin):
             query = updates[0].callback_query
             assert query.data == "go:1" and query.message.message_id == sent.message_id
             await bot.answer_callback_query(query.id, text="ok")
+            await asyncio.sleep(1.05)  # an edit counts as a message: the chat's next second
             await bot.edit_message_text("edited", chat_id=501, message_id=sent.message_id)
             with pytest.raises(BadRequest, match="not modified"):
                 await bot.edit_message_text("edited", chat_id=501, message_id=sent.message_id)
@@ -106,17 +107,29 @@ def test_flood_windows_bot_wide_per_chat_and_per_group():
     assert limits.refused == 3
 
 
-def test_replies_to_a_users_message_are_not_bulk(standin):
-    updates = [standin.send_text(user, "/pnl") for user in range(1, 41)]
+def test_replies_and_edits_count_like_any_message_but_callback_answers_do_not(standin):
+    """Telegram's FAQ: about 30 messages a second per bot and 1 a second per chat, with no exception for replies."""
+    first, second = standin.send_text(1, "/pnl")["message"], standin.send_text(1, "/wallet")["message"]
 
     async def scenario():
         async with _bot(standin) as bot:
-            for update in updates:
-                message = update["message"]
-                await bot.send_message(message["chat"]["id"], "answer", reply_to_message_id=message["message_id"])
+            await bot.send_message(1, "answer", reply_to_message_id=first["message_id"])
+            with pytest.raises(RetryAfter):  # a second reply in the same second of the chat: refused like any message
+                await bot.send_message(1, "answer", reply_to_message_id=second["message_id"])
+            await asyncio.sleep(1.05)
+            sent = await bot.send_message(1, "card", reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("Go", callback_data="go:1")]]))
+            with pytest.raises(RetryAfter):  # an edit in the same second of the same chat: counted
+                await bot.edit_message_text("edited", chat_id=1, message_id=sent.message_id)
+            update = standin.press(1, 1, sent.message_id, "go:1")
+            got = await bot.get_updates(timeout=1)
+            query = next(u.callback_query for u in got if u.update_id == update["update_id"])
+            assert await bot.answer_callback_query(query.id, text="ok")  # a toast, not a message: never counted
 
     _run(scenario())
-    assert standin.stats()["flood_429s"] == 0
+    stats = standin.stats()
+    assert stats["flood_429s"] == 2
+    assert stats["flood_429s_by_method"] == {"sendMessage": 1, "editMessageText": 1}
 
 
 def test_permanent_errors(standin):

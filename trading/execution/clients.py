@@ -36,7 +36,6 @@ class Rails:
     owner: str | None  # the account whose balances the swap moves (None: an on-chain position without a wallet)
     sign: Callable[[bytes, int], tuple[bytes, str]]  # (unsigned bytes, attempt number) -> (signed bytes, signature)
     instant: bool  # the chain lands a transaction the moment it is sent (paper): nothing is ever in flight
-    pauses: object | None  # where venue rate-limit pauses are remembered (None: the venues never rate-limit)
 
 
 def rails_for(order: Order) -> Rails:
@@ -48,7 +47,6 @@ def rails_for(order: Order) -> Rails:
             owner=PAPER_OWNER,
             sign=lambda raw, attempt: paper_sign(raw=raw, signer=f"{order.client_id}:{attempt}"),
             instant=True,
-            pauses=None,
         )
     wallet = order.position.wallet
     return Rails(
@@ -57,7 +55,6 @@ def rails_for(order: Order) -> Rails:
         owner=None if wallet is None else wallet.public_key,
         sign=lambda raw, attempt: transaction_sign(raw=raw, keypair=wallet.keypair()),
         instant=False,
-        pauses=cache,
     )
 
 

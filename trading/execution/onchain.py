@@ -249,7 +249,6 @@ class Lander:
                 fee=fee,
                 on_auth_failure=venue_auth_alert,
                 rounds=settings.EXECUTION_VENUE_ROUNDS,
-                cache=rails.pauses,
             )
             signed, signature = rails.sign(routed.swap.transaction, number)
             if rails.instant:

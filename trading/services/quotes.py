@@ -82,8 +82,6 @@ class QuotePreview:
 
 def _venue_quote(*, mint: str, amount: int, slippage_bps: int):
     """The venues' own quote for a buy (bags.fm, else Jupiter), or None when none answers."""
-    from django.core.cache import cache
-
     from trading.chain.rpc import SOL_MINT
     from trading.execution.clients import venue_auth_alert, venues_in_order
     from trading.venues.router import route_quote
@@ -91,7 +89,7 @@ def _venue_quote(*, mint: str, amount: int, slippage_bps: int):
     try:
         return route_quote(
             venues=venues_in_order(), input_mint=SOL_MINT, output_mint=mint, amount=amount, slippage_bps=slippage_bps,
-            on_auth_failure=venue_auth_alert, cache=cache,
+            on_auth_failure=venue_auth_alert,
         )
     except VenueError:
         return None

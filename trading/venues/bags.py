@@ -1,6 +1,6 @@
 """bags.fm trade API client: GET /trade/quote, POST /trade/swap (base58 transaction), GET
-/token-launch/top-tokens/lifetime-fees, `{success, response}` / `{success: false, error}` envelope, `x-api-key`,
-rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset).
+/token-launch/top-tokens/lifetime-fees, `{success, response}` / `{success: false, error}` envelope, `x-api-key`. Its rate-limit headers
+(X-RateLimit-Limit/-Remaining/-Reset) are read by every HttpVenue (`trading.ratelimit.limit_observe`).
 
 Shapes from the bags.fm SDK (bagsfm/bags-sdk): src/types/trade.ts, src/types/api.ts, src/api/bags-client.ts; the contract
 tests hold this client and the sandbox's stand-in to them (tests/contracts/schemas/bags.json)."""
@@ -16,7 +16,6 @@ from trading.venues.base import (
     FeePolicy,
     HttpVenue,
     Quote,
-    RateLimit,
     SwapTransaction,
     VenueMalformedAnswer,
     classify_http_error,
@@ -28,19 +27,6 @@ log = logging.getLogger(__name__)
 
 NAME = "bags"
 QUOTE_PATH = "/trade/quote"
-
-
-def rate_limit_from_headers(headers) -> RateLimit:
-    def number(name: str) -> int | None:
-        value = headers.get(name)
-        try:
-            return int(str(value).strip()) if value is not None else None
-        except ValueError:
-            return None
-
-    return RateLimit(
-        limit=number("X-RateLimit-Limit"), remaining=number("X-RateLimit-Remaining"), reset=number("X-RateLimit-Reset")
-    )
 
 
 def envelope_unwrap(*, status: int, payload, expect: type = dict, no_route: bool = False) -> dict | list:
@@ -112,10 +98,6 @@ def top_token_from(row) -> TopToken | None:
 
 class BagsVenue(HttpVenue):
     name = NAME
-    last_rate_limit: RateLimit | None = None
-
-    def _observe(self, response) -> None:
-        self.last_rate_limit = rate_limit_from_headers(response.headers)
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
         response = self._request(method, path, **kwargs)

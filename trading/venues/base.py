@@ -13,6 +13,7 @@ import httpx
 from trading.chain.observe import provider_call
 from trading.chain.retry import TransientError
 from trading.errors import VenueError as TradingVenueError
+from trading.ratelimit import BudgetRefused, Priority, RateLimited, current_priority, limit_observe, provider_admit
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,13 @@ class VenueTransientError(VenueError, TransientError):
 
 class VenueRateLimited(VenueTransientError):
     code = "venue_rate_limited"
+
+
+class VenueBudgetSpent(VenueTransientError):
+    """The provider's monthly budget is spent and the call is not essential (a preview, a trending list); ``message``
+    is the sentence for the trader. Another venue may still answer."""
+
+    code = "budget_exhausted"
 
 
 class VenueNoRoute(VenueTransientError):
@@ -67,13 +75,6 @@ class VenueAuthError(VenuePermanentError):
     """Our API key was refused: an operator must act, so the router raises an alert and does not fall through."""
 
     code = "venue_auth_failed"
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    limit: int | None
-    remaining: int | None
-    reset: int | None  # unix seconds (as the venue reports it)
 
 
 @dataclass(frozen=True)
@@ -132,16 +133,21 @@ class HttpVenue(Venue):
         self._http.close()
 
     def _request(self, method: str, path: str, **kwargs):
-        """The response of a request; timeouts, transport errors, 401/403, 429 and 5xx already raised as VenueErrors."""
+        """The response of a request; timeouts, transport errors, 401/403, 429 and 5xx already raised as VenueErrors.
+        The request first takes a slot of the venue's shared rate limit at the priority of the block it runs in
+        (`trading.ratelimit.call_priority`; an entry when none is set); its answer's rate-limit headers are read."""
+        try:
+            provider_admit(account=self.name, priority=current_priority(default=Priority.ENTRY))
+        except BudgetRefused as exc:
+            raise VenueBudgetSpent(exc.message, venue=self.name) from None
+        except RateLimited as exc:
+            raise VenueRateLimited(exc.message, venue=self.name) from None
         with provider_call(self.name, path):
             response = venue_request(self._http, method, f"{self.base_url}{path}", venue=self.name, **kwargs)
-        self._observe(response)
+        limit_observe(account=self.name, status=response.status_code, headers=response.headers)
         if response.status_code in (401, 403, 429) or response.status_code >= 500:
             raise classify_http_error(venue=self.name, status=response.status_code, detail=response.text[:200])
         return response
-
-    def _observe(self, response) -> None:
-        """Hook: look at every response (headers included) before it is classified."""
 
     def _quote(self, raw: dict, *, input_mint: str, output_mint: str, min_out_key: str, impact: Decimal) -> Quote:
         venue = self.name

@@ -83,7 +83,7 @@ class PaperVenue(Venue):
             out_amount=found.amount_out,
             min_out_amount=found.min_out(slippage_bps),
             slippage_bps=slippage_bps,
-            price_impact_pct=found.slippage_bps / 100,
+            price_impact=found.slippage_bps / _BPS,  # a fraction, as the other venues give it
             raw={"fee": found.fee_lamports, "mint": mint},
         )
 

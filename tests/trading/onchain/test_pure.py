@@ -10,9 +10,8 @@ from hypothesis import strategies as st
 
 from trading.chain.retry import TransientError, backoff_delay, call_with_retries
 from trading.execution.policy import MAX_SLIPPAGE_BPS, fee_policy_for, fill_from_deltas, slippage_for
-from trading.venues.bags import envelope_unwrap, rate_limit_from_headers
+from trading.venues.bags import envelope_unwrap
 from trading.venues.base import (
-    RateLimit,
     VenueAuthError,
     VenueMalformedAnswer,
     VenueNoRoute,
@@ -21,7 +20,6 @@ from trading.venues.base import (
     VenueTransientError,
     classify_http_error,
 )
-from trading.venues.router import pause_until
 
 
 def test_bags_envelope_success_returns_the_response():
@@ -82,20 +80,6 @@ def test_envelope_missing_is_permanent_unless_the_status_says_otherwise():
         envelope_unwrap(status=200, payload={"outAmount": "1"})
     with pytest.raises(VenueTransientError):
         envelope_unwrap(status=503, payload="oops")
-
-
-def test_rate_limit_headers_are_read_and_tolerate_garbage():
-    limit = rate_limit_from_headers({"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "12"})
-    assert limit == RateLimit(limit=1000, remaining=0, reset=12)
-    assert rate_limit_from_headers({"X-RateLimit-Remaining": "lots"}).remaining is None
-
-
-def test_pause_only_when_nothing_remains():
-    now = 1_800_000_000.0
-    assert pause_until(rate_limit=RateLimit(limit=10, remaining=3, reset=30), now=now) is None
-    assert pause_until(rate_limit=None, now=now) is None
-    assert pause_until(rate_limit=RateLimit(limit=10, remaining=0, reset=30), now=now) == now + 30
-    assert pause_until(rate_limit=RateLimit(limit=10, remaining=0, reset=1_800_000_500), now=now) == 1_800_000_500
 
 
 @given(cap=st.integers(min_value=1, max_value=10**9), attempt=st.integers(min_value=1, max_value=10))
