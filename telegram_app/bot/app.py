@@ -110,9 +110,7 @@ def incoming_from(update: Update) -> Incoming | None:
     # A photo's or a file's caption is read like text: a key pasted there is deleted like one in a message.
     text = None if message is None else message.text if message.text is not None else message.caption
     if text is not None:
-        sent_at = message.date.timestamp() if message.date else None
-        return Incoming(text=text, message_id=message.message_id, sent_at=sent_at,
-                        edited=update.edited_message is not None, **common)
+        return Incoming(text=text, message_id=message.message_id, edited=update.edited_message is not None, **common)
     return None
 
 
