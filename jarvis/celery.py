@@ -95,7 +95,7 @@ app.conf.update(
     worker_redirect_stdouts=False,
     worker_cancel_long_running_tasks_on_connection_loss=True,
     worker_soft_shutdown_timeout=float(settings.CELERY_SOFT_SHUTDOWN_SECONDS),
-    beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
+    beat_scheduler="jarvis.beat:LeasedScheduler",  # django-celery-beat's DatabaseScheduler behind a lock
 )
 # Celery's Django fixup closes every database connection before and after each task, so each task paid for a new
 # Postgres connection (a backend fork: milliseconds, more on a busy machine) before its first query. Workers follow
