@@ -180,7 +180,8 @@ def redis_url(name: str, default: str) -> str:
     if len(parts) > 1 and schemes != {"sentinel"}:
         raise ConfigError(f"{name}: only sentinel:// addresses may be listed with ';'")
     if not schemes <= {"redis", "rediss", "unix", "sentinel"}:
-        raise ConfigError(f"{name} must be a redis://, rediss:// or sentinel:// URL, got scheme {parts[0].scheme or 'none'!r}")
+        raise ConfigError(
+            f"{name} must be a redis://, rediss:// or sentinel:// URL, got scheme {parts[0].scheme or 'none'!r}")
     dbs = set()
     for part in parts:
         try:
@@ -197,6 +198,14 @@ def redis_url(name: str, default: str) -> str:
     if len(dbs) > 1:
         raise ConfigError(f"{name} names different database numbers: {', '.join(sorted(dbs))}")
     return url
+
+
+def sentinel_master(name: str, default: str) -> str:
+    """The name Redis Sentinel monitors the master under (`sentinel monitor <name> ...`): one word."""
+    value = (raw(name, default) or "").strip()
+    if not value or any(char.isspace() for char in value):
+        raise ConfigError(f"{name}={value!r} must be one word (the name in `sentinel monitor <name> ...`)")
+    return value
 
 
 def exit_on_config_error() -> None:

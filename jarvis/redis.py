@@ -1,15 +1,16 @@
 """The desk's Redis clients: one shared client (and connection pool) per URL and timeout, for every app.
 
     from jarvis.redis import redis_client
-    redis_client().get(key)                        # REDIS_URL, 2 s socket timeouts, redis-py's retries
+    redis_client().get(key)                        # REDIS_URL, 2 s socket timeouts
     redis_client(url, timeout=1.0, retry=False)    # a health check: one try, an error within `timeout`
 
 Socket timeouts are always set, so a dead or hung Redis answers an error, never a hang.
 
 A Redis Sentinel URL, as Celery writes it (`sentinel://[:password@]host:26379[/db];sentinel://host2:26379;...`),
 gives a client of the master named REDIS_SENTINEL_MASTER: redis-py asks the sentinels where the master is on every
-new connection, and drops a connection to a former master (now a replica), so a failover costs a reconnect and
-redis-py's retries. Django's cache uses the same pool class (`SentinelPool`, settings.CACHES).
+new connection, and drops a connection to a former master (now a replica), so a failover costs a reconnect; a call
+made while there is no master tries again for a few seconds (FAILOVER_RETRY). Django's cache uses the same pool
+class (`SentinelPool`, settings.CACHES).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import redis
 from django.conf import settings
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
@@ -57,10 +58,17 @@ class SentinelPool(SentinelConnectionPool):
         return cls(settings.REDIS_SENTINEL_MASTER, manager, **parsed, **options)
 
 
+# Through Sentinel, a call that finds no master (the old one gone, the new one not yet promoted: Sentinel's
+# down-after-milliseconds plus an election) tries again for about 6 s (0.2 s, 0.4 s, 0.8 s, then every second).
+FAILOVER_RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.1), retries=8)
+
+
 @functools.lru_cache(maxsize=32)
 def _client(url: str, timeout: float, retry: bool) -> redis.Redis:
     options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     if not retry:
         options.update(retry=Retry(NoBackoff(), 0), health_check_interval=0)
+    elif is_sentinel(url):
+        options.update(retry=FAILOVER_RETRY)
     pool_class = SentinelPool if is_sentinel(url) else redis.ConnectionPool
     return redis.Redis(connection_pool=pool_class.from_url(url, **options))

@@ -19,6 +19,7 @@ from jarvis.config import (
     env_list,
     env_str,
     redis_url,
+    sentinel_master,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -140,17 +141,17 @@ REDIS_URL = redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 # full cache never takes the broker's memory when it has a server of its own.
 CACHE_REDIS_URL = redis_url("CACHE_REDIS_URL", REDIS_URL)
 # The master's name when REDIS_URL or CACHE_REDIS_URL is a sentinel:// list (Redis Sentinel: docs/configuration.md).
-REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster").strip()
-if not REDIS_SENTINEL_MASTER or " " in REDIS_SENTINEL_MASTER:
-    raise ConfigError(f"REDIS_SENTINEL_MASTER={REDIS_SENTINEL_MASTER!r} must be one word (the name in `sentinel monitor`)")
+REDIS_SENTINEL_MASTER = sentinel_master("REDIS_SENTINEL_MASTER", "mymaster")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": [CACHE_REDIS_URL],  # a list: a sentinel:// list's ';' is not a second server
         "KEY_PREFIX": "jarvis",
         "TIMEOUT": env_int("CACHE_TIMEOUT_SECONDS", 300, minimum=1),
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2,
-                    **({"pool_class": "jarvis.redis.SentinelPool"} if CACHE_REDIS_URL.startswith("sentinel://") else {})},
+        "OPTIONS": {
+            "socket_connect_timeout": 2, "socket_timeout": 2,
+            **({"pool_class": "jarvis.redis.SentinelPool"} if CACHE_REDIS_URL.startswith("sentinel://") else {}),
+        },
     }
 }
 

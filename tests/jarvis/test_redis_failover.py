@@ -3,7 +3,7 @@
 Real processes on Redis servers of the test's own: a primary, its replica and one Sentinel watching them
 (`redis-server --sentinel`, quorum 1, the primary down after 1 s); a `celery worker -Q trades,default` and a
 `manage.py shell` process that buys and sells as traders do, both on `REDIS_URL=sentinel://...` (broker, result
-backend, cache, locks and rate limits). When a few buys have filled, the primary is killed (SIGKILL); Sentinel
+backend, cache, locks and rate limits). When the first buy has filled, the primary is killed (SIGKILL); Sentinel
 promotes the replica and every client finds it through Sentinel. Reconciliation (beat's task, sent here as beat
 would) re-queues an order whose message the failover lost. This is the drill of docs/runbooks/disaster-recovery.md.
 """
@@ -21,10 +21,16 @@ from pathlib import Path
 
 import pytest
 import redis as redis_lib
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
+from django.db.utils import ConnectionHandler
 from django.utils import timezone
 from kombu import Connection
 
+from jarvis.config import ConfigError, database_from_url, redis_url
+from jarvis.locks import Lease
+from jarvis.redis import redis_client, sentinel_parse
+from monitoring.heartbeats import queue_consumers
 from tests.conftest import wait_for
 from tests.fixtures.monitoring import RedisServer, free_port
 from trading.models import Order, Position, RiskLimits
@@ -55,9 +61,10 @@ while time.monotonic() < deadline:
             sold.add(pk)
         except Exception as exc:
             refused.append(f"sell: {{type(exc).__name__}}: {{exc}}")
-    if len(placed) == {buys} and not Position.objects.filter(pk__in=placed).exclude(status__in=["closed", "failed"]).exists():
+    unfinished = Position.objects.filter(pk__in=placed).exclude(status__in=["closed", "failed"])
+    if len(placed) == {buys} and not unfinished.exists():
         break
-    time.sleep(0.3)
+    time.sleep(0.5)
 print(json.dumps({{"positions": placed, "refused": refused}}), flush=True)
 """
 
@@ -132,8 +139,8 @@ def test_a_failover_mid_buys_and_exits_loses_no_order_and_sells_nothing_twice(
     }
     env.pop("DEXSCREENER_API_URL", None)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "jarvis", "worker", "-Q", "trades,default", "-P", "solo", "-l", "warning",
-         "-n", "failover@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        [sys.executable, "-m", "celery", "-A", "jarvis", "worker", "-Q", "trades,default", "-P", "solo",
+         "-l", "warning", "-n", "failover@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     driver = None
@@ -144,12 +151,14 @@ def test_a_failover_mid_buys_and_exits_loses_no_order_and_sells_nothing_twice(
         celery_app.send_task("trading.reconcile_orders", connection=sender, ignore_result=True)
 
     try:
+        wait_for(lambda: queue_consumers(redis_client(sentinel_set.url), ["trades"])["trades"], timeout=60,
+                 message="the worker consuming through Sentinel")
         driver = subprocess.Popen(
             [sys.executable, "manage.py", "shell", "-c", DRIVER.format(trader=trader.pk, mint=token.mint, buys=BUYS)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        wait_for(lambda: Order.objects.filter(side="buy", status="confirmed").count() >= 3, timeout=90,
-                 message="three buys filled before the failover")
+        wait_for(lambda: Order.objects.filter(side="buy", status="confirmed").exists(), timeout=90,
+                 message="a buy filled before the failover")
         old = sentinel_set.primary.port
         killed = timezone.now()
         sentinel_set.primary.process.kill()
@@ -207,3 +216,75 @@ def test_a_failover_mid_buys_and_exits_loses_no_order_and_sells_nothing_twice(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+def test_the_desks_redis_client_cache_and_locks_follow_sentinel_to_the_new_master(sentinel_set, settings):
+    """redis_client (locks, rate limits, prices, heartbeats) and Django's cache on a sentinel:// URL: written before
+    the primary is killed, read and written after, on the promoted replica."""
+    settings.REDIS_SENTINEL_MASTER = MASTER
+    client = redis_client(sentinel_set.url)
+    cache = RedisCache([sentinel_set.url], {"OPTIONS": dict(settings.CACHES["default"]["OPTIONS"],
+                                                             pool_class="jarvis.redis.SentinelPool")})
+    client.set("failover:kept", "1")
+    cache.set("failover:cached", {"n": 1}, 60)
+    lease = Lease("failover:lock", seconds=30, client=client)
+    assert lease.acquire()
+    assert client.execute_command("WAIT", 1, 5000) == 1  # on the replica too
+
+    sentinel_set.primary.process.kill()
+    sentinel_set.primary.process.wait()
+    wait_for(lambda: sentinel_set.master_port() == sentinel_set.replica.port, timeout=30, interval=0.2,
+             message="Sentinel promoting the replica")
+
+    assert client.get("failover:kept") == b"1"
+    assert client.connection_pool.get_master_address()[1] == sentinel_set.replica.port
+    assert cache.get("failover:cached") == {"n": 1}
+    cache.set("failover:after", 2, 60)
+    assert cache.get("failover:after") == 2
+    assert lease.renew() and lease.holder() == lease.token
+    assert not Lease("failover:lock", seconds=30, client=client).acquire()  # still held: no second holder
+
+
+@pytest.mark.parametrize("url, error", [
+    ("sentinel://10.0.0.1:26379;sentinel://10.0.0.2:26379/2", None),
+    ("sentinel://:secret@10.0.0.1:26379/0", None),
+    ("sentinel://10.0.0.1:26379;redis://10.0.0.2:6379", "only sentinel:// addresses may be listed"),
+    ("redis://10.0.0.1:6379;redis://10.0.0.2:6379", "only sentinel:// addresses may be listed"),
+    ("sentinel://10.0.0.1/0", "needs a host and a port"),
+    ("sentinel://10.0.0.1:26379/1;sentinel://10.0.0.2:26379/2", "different database numbers"),
+    ("sentinel://10.0.0.1:26379/x", "is not an integer"),
+])
+def test_sentinel_urls_parse_strictly(monkeypatch, url, error):
+    monkeypatch.setenv("REDIS_URL", url)
+    if error is None:
+        assert redis_url("REDIS_URL", "redis://127.0.0.1:6379/0") == url
+    else:
+        with pytest.raises(ConfigError, match=error):
+            redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def test_sentinel_url_names_sentinels_db_and_the_masters_password():
+    assert sentinel_parse("sentinel://:s%40cret@10.0.0.1:26379/3;sentinel://10.0.0.2:26380") == {
+        "sentinels": [("10.0.0.1", 26379), ("10.0.0.2", 26380)], "db": 3, "username": None, "password": "s@cret"}
+
+
+def test_a_database_url_with_several_hosts_reaches_the_read_write_one(monkeypatch, tmp_path):
+    """libpq's multi-host form through dj-database-url: the first host refuses, the read-write one is used. A list
+    without target_session_attrs=read-write is refused (it could land on a read-only standby)."""
+    db = connection.settings_dict
+    monkeypatch.setenv("DATABASE_URL", f"postgres://{db['USER']}@nobody.invalid,{db['HOST']}/{db['NAME']}"
+                                       f"?port=1,{db['PORT']}&target_session_attrs=read-write")
+    config = database_from_url("DATABASE_URL", "sqlite:///x.sqlite3", base_dir=tmp_path)
+    assert config["HOST"] == f"nobody.invalid,{db['HOST']}"
+    assert config["OPTIONS"]["target_session_attrs"] == "read-write"
+    handler = ConnectionHandler({"default": config})
+    try:
+        with handler["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_is_in_recovery(), current_database()")
+            assert cursor.fetchone() == (False, db["NAME"])
+    finally:
+        handler.close_all()
+
+    monkeypatch.setenv("DATABASE_URL", f"postgres://{db['USER']}@pg1,pg2/{db['NAME']}")
+    with pytest.raises(ConfigError, match="target_session_attrs=read-write"):
+        database_from_url("DATABASE_URL", "sqlite:///x.sqlite3", base_dir=tmp_path)
