@@ -99,3 +99,28 @@ def test_a_second_beat_waits_and_takes_over_when_the_holder_is_killed(second_red
                 process.terminate()
                 process.wait(timeout=20)
         client.close()
+
+
+def test_a_standby_reads_nothing_until_it_holds_the_lock_and_a_holder_that_loses_it_stops(settings, clean_redis):
+    """In one process: a beat finding the lock held waits (reads no schedule, sends nothing); it takes the lock once
+    free; when another holder has it (this one stalled past the lock's life), it stops instead of sending."""
+    from jarvis.beat import LeasedScheduler
+    from jarvis.celery import app
+    from jarvis.locks import Lease
+
+    settings.BEAT_LOCK_SECONDS = 2
+    other = Lease(BEAT_LOCK_KEY, seconds=30)
+    assert other.acquire()
+    scheduler = LeasedScheduler(app=app)
+    assert scheduler.tick() == scheduler.lease.renew_every
+    assert (scheduler.active, scheduler.schedule_read) == (False, False)
+
+    other.release()
+    scheduler.tick()
+    assert (scheduler.active, scheduler.schedule_read) == (True, True)
+    assert clean_redis.get(BEAT_LOCK_KEY).decode() == scheduler.lease.token
+
+    clean_redis.set(BEAT_LOCK_KEY, "elsewhere:1:0000", ex=30)
+    with pytest.raises(SystemExit):
+        wait_for(lambda: scheduler.tick() < 0, timeout=20, interval=0.1, message="the beat noticing the lock taken")
+    assert clean_redis.get(BEAT_LOCK_KEY) == b"elsewhere:1:0000"  # never released someone else's lock
