@@ -64,13 +64,19 @@ class QueuePolicy:
         return {"acks_late": late, "reject_on_worker_lost": late}
 
 
+# REDIS_URL a sentinel:// list: the broker and the result backend ask the sentinels for this master (Celery's form).
+SENTINEL_OPTIONS = (
+    {"master_name": settings.REDIS_SENTINEL_MASTER} if settings.CELERY_BROKER_URL.startswith("sentinel://") else {}
+)
+
 app = Celery("jarvis")
 app.conf.update(
     broker_url=settings.CELERY_BROKER_URL,
     result_backend=settings.CELERY_RESULT_BACKEND,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": 3600, "socket_connect_timeout": 5, "socket_timeout": 10},
-    result_backend_transport_options={"socket_connect_timeout": 5, "socket_timeout": 10},
+    broker_transport_options={"visibility_timeout": 3600, "socket_connect_timeout": 5, "socket_timeout": 10,
+                              **SENTINEL_OPTIONS},
+    result_backend_transport_options={"socket_connect_timeout": 5, "socket_timeout": 10, **SENTINEL_OPTIONS},
     result_expires=3600,
     task_serializer="json",
     result_serializer="json",
@@ -95,7 +101,7 @@ app.conf.update(
     worker_redirect_stdouts=False,
     worker_cancel_long_running_tasks_on_connection_loss=True,
     worker_soft_shutdown_timeout=float(settings.CELERY_SOFT_SHUTDOWN_SECONDS),
-    beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
+    beat_scheduler="jarvis.beat:LeasedScheduler",  # django-celery-beat's DatabaseScheduler behind a lock
 )
 # Celery's Django fixup closes every database connection before and after each task, so each task paid for a new
 # Postgres connection (a backend fork: milliseconds, more on a busy machine) before its first query. Workers follow

@@ -161,6 +161,10 @@ def database_from_url(name: str, default: str, *, base_dir: Path, conn_max_age: 
     else:
         if not config.get("NAME"):
             raise ConfigError(f"{name} must name a database (postgres://user@host:5432/dbname)")
+        if "," in config.get("HOST", "") and config.get("OPTIONS", {}).get("target_session_attrs") not in {
+                "read-write", "primary"}:
+            raise ConfigError(f"{name} lists several hosts: add ?target_session_attrs=read-write so only the primary "
+                              "is used")
         config.setdefault("OPTIONS", {})
         config["OPTIONS"].setdefault("connect_timeout", 5)
         config["CONN_HEALTH_CHECKS"] = True
@@ -168,18 +172,40 @@ def database_from_url(name: str, default: str, *, base_dir: Path, conn_max_age: 
 
 
 def redis_url(name: str, default: str) -> str:
+    """A redis://, rediss:// or unix:// URL, or Redis Sentinel's form as Celery writes it:
+    `sentinel://[:password@]host:26379[/db];sentinel://host2:26379;...` (the master's name: REDIS_SENTINEL_MASTER)."""
     url = raw(name, default)
-    parts = urlsplit(url)
-    if parts.scheme not in {"redis", "rediss", "unix"}:
-        raise ConfigError(f"{name} must be a redis:// or rediss:// URL, got scheme {parts.scheme or 'none'!r}")
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise ConfigError(f"{name} has an invalid port") from None
-    db = parts.path.lstrip("/")
-    if db and not db.isdigit():
-        raise ConfigError(f"{name} database number {db!r} is not an integer")
+    parts = [urlsplit(part) for part in url.split(";")]
+    schemes = {part.scheme for part in parts}
+    if len(parts) > 1 and schemes != {"sentinel"}:
+        raise ConfigError(f"{name}: only sentinel:// addresses may be listed with ';'")
+    if not schemes <= {"redis", "rediss", "unix", "sentinel"}:
+        raise ConfigError(
+            f"{name} must be a redis://, rediss:// or sentinel:// URL, got scheme {parts[0].scheme or 'none'!r}")
+    dbs = set()
+    for part in parts:
+        try:
+            port = part.port
+        except ValueError:
+            raise ConfigError(f"{name} has an invalid port") from None
+        if part.scheme == "sentinel" and not (part.hostname and port):
+            raise ConfigError(f"{name}: each sentinel:// address needs a host and a port (sentinel://host:26379)")
+        db = part.path.lstrip("/")
+        if db and not db.isdigit():
+            raise ConfigError(f"{name} database number {db!r} is not an integer")
+        if db:
+            dbs.add(db)
+    if len(dbs) > 1:
+        raise ConfigError(f"{name} names different database numbers: {', '.join(sorted(dbs))}")
     return url
+
+
+def sentinel_master(name: str, default: str) -> str:
+    """The name Redis Sentinel monitors the master under (`sentinel monitor <name> ...`): one word."""
+    value = (raw(name, default) or "").strip()
+    if not value or any(char.isspace() for char in value):
+        raise ConfigError(f"{name}={value!r} must be one word (the name in `sentinel monitor <name> ...`)")
+    return value
 
 
 def exit_on_config_error() -> None:

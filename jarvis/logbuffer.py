@@ -7,7 +7,6 @@ dropped (the console handler still has it).
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import threading
@@ -17,14 +16,14 @@ import redis
 from django.conf import settings
 
 from jarvis.redact import redact_text
+from jarvis.redis import redis_client
 
 KEY = "jarvis:logs:recent"
 _busy = threading.local()
 
 
-@functools.lru_cache(maxsize=4)
 def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return redis_client(url, timeout=0.5, retry=False)
 
 
 def log_line_append(*, at: float, level: str, logger: str, message: str) -> None:

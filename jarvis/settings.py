@@ -19,6 +19,7 @@ from jarvis.config import (
     env_list,
     env_str,
     redis_url,
+    sentinel_master,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -139,13 +140,18 @@ REDIS_URL = redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 # The cache may live on another Redis database (or server) than the broker: its keys all expire (TIMEOUT), and a
 # full cache never takes the broker's memory when it has a server of its own.
 CACHE_REDIS_URL = redis_url("CACHE_REDIS_URL", REDIS_URL)
+# The master's name when REDIS_URL or CACHE_REDIS_URL is a sentinel:// list (Redis Sentinel: docs/configuration.md).
+REDIS_SENTINEL_MASTER = sentinel_master("REDIS_SENTINEL_MASTER", "mymaster")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": CACHE_REDIS_URL,
+        "LOCATION": [CACHE_REDIS_URL],  # a list: a sentinel:// list's ';' is not a second server
         "KEY_PREFIX": "jarvis",
         "TIMEOUT": env_int("CACHE_TIMEOUT_SECONDS", 300, minimum=1),
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        "OPTIONS": {
+            "socket_connect_timeout": 2, "socket_timeout": 2,
+            **({"pool_class": "jarvis.redis.SentinelPool"} if CACHE_REDIS_URL.startswith("sentinel://") else {}),
+        },
     }
 }
 
@@ -378,6 +384,8 @@ MONITORING_CHECK_TIMEOUT_SECONDS = float(env_decimal("MONITORING_CHECK_TIMEOUT_S
 MONITORING_READINESS_CACHE_SECONDS = float(env_decimal("MONITORING_READINESS_CACHE_SECONDS", "1.5"))
 MONITORING_READINESS_SKIP = env_list("MONITORING_READINESS_SKIP", [])
 MONITORING_BEAT_INTERVAL_SECONDS = env_int("MONITORING_BEAT_INTERVAL_SECONDS", 10, minimum=1)
+# Beat's lock (jarvis.beat): one active beat; a standby takes over at most this long after the holder dies.
+BEAT_LOCK_SECONDS = env_int("BEAT_LOCK_SECONDS", 6, minimum=2, maximum=300)
 MONITORING_WORKER_HEARTBEAT_SECONDS = env_int("MONITORING_WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
 MONITORING_PRICE_STALE_SECONDS = env_int("MONITORING_PRICE_STALE_SECONDS", 30, minimum=1)
 MONITORING_BOT_STALE_SECONDS = env_int("MONITORING_BOT_STALE_SECONDS", 60, minimum=1)

@@ -53,10 +53,17 @@ def test_exits_never_wait_behind_one_worker(compose):
     assert len([queues for queues in local if {"trades", "tpsl"} <= set(queues)]) >= 2, LOCAL_WORKERS
 
 
-def test_exactly_one_beat(compose):
+def test_exactly_one_active_scheduler_enforced_by_the_lock(compose):
+    """One beat service; its replicas (a holder and a standby) share the scheduler lock, as no beat command overrides
+    the scheduler (`-S`). tests/jarvis/test_beat_failover.py shows two beats never both send."""
+    from jarvis.celery import app
+
     beats = [name for name, svc in compose["services"].items() if "beat" in _command(svc)]
     assert beats == ["beat"]
-    assert compose["services"]["beat"].get("deploy", {}).get("replicas", 1) == 1
+    assert compose["services"]["beat"].get("deploy", {}).get("replicas", 1) >= 2
+    assert app.conf.beat_scheduler == "jarvis.beat:LeasedScheduler"
+    command = _command(compose["services"]["beat"])
+    assert not {"-S", "--scheduler"} & set(command) and not any(word.startswith("--scheduler=") for word in command)
 
 
 def test_commands_name_modules_and_management_commands_that_exist(compose):
