@@ -13,7 +13,6 @@ URL = "/api/v1/health/ready/"
 def _all_alive(redis_url: str) -> None:
     for component in ("beat", "bot", "price_feed"):
         heartbeat_record(component=component)
-    heartbeat_record(component="price_stream", detail={"connected": True, "subscriptions": 0})
     worker_beat(redis_for(redis_url), worker="w1@test", queues=list(QUEUES), rss={1: 1024})
 
 
@@ -31,8 +30,7 @@ def test_ready_when_every_component_is_up_with_details_for_staff(staff_client, r
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "ready"
-    expected = {"postgres", "redis", "beat", "bot", "price_feed", "price_stream", "workers", "mode",
-                *(f"queue:{q}" for q in QUEUES)}
+    expected = {"postgres", "redis", "beat", "bot", "price_feed", "workers", "mode", *(f"queue:{q}" for q in QUEUES)}
     assert set(body["components"]) == expected
     for result in body["components"].values():
         assert result["status"] == "up"
