@@ -9,7 +9,8 @@ notification carries `{"parent", "root", "slot"}`. tests/contracts/schemas/solan
 Each connection runs in its own thread: it answers requests and, between them, compares its subscribed accounts with
 what it last sent (every POLL_SECONDS), so a simulator move (sandbox.poolstate) or a landed swap reaches the client in
 a few tens of milliseconds. `cut()` drops every connection and refuses new ones until `restore()` (a node going away);
-`inject(text)` sends raw text to every connection (a garbled or replayed notification).
+`mute()` keeps connections open but answers and notifies nothing until `restore()` (a node that hangs); `inject(text)`
+sends raw text to every connection (a garbled or replayed notification).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class WsServer:
         self._connections: set[ServerConnection] = set()
         self._lock = threading.Lock()
         self._cut = threading.Event()
+        self._mute = threading.Event()
         self._server = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -65,8 +67,13 @@ class WsServer:
         for connection in connections:
             connection.close(code=1001, reason="node going away")
 
+    def mute(self) -> None:
+        """Keep every connection open, but answer and notify nothing until `restore()`."""
+        self._mute.set()
+
     def restore(self) -> None:
         self._cut.clear()
+        self._mute.clear()
 
     def inject(self, text: str) -> int:
         """Send `text` as it is to every open connection; returns how many got it."""
@@ -98,6 +105,8 @@ class WsServer:
                     raw = connection.recv(timeout=POLL_SECONDS)
                 except TimeoutError:
                     raw = None
+                if self._mute.is_set():
+                    continue
                 if raw is not None:
                     connection.send(json.dumps(self._request(raw, accounts, slots)))
                 self._notify(connection, accounts, slots)
