@@ -231,6 +231,9 @@ class PriceStream:
         logger.info("price stream: message ignored (%s)", why)
         return None
 
+    def subscriptions(self) -> list[int]:
+        return list(self._subs)
+
     def status(self) -> dict:
         return {"connected": self.connected, "connects": self.connects, "subscriptions": len(self._subs),
                 "last_message": self.last_message, "updates": self.updates, "ignored": self.ignored,
