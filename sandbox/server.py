@@ -119,8 +119,8 @@ class Sandbox:
     def urls(self) -> dict[str, str]:
         if not self._services:
             return {}
-        return {"rpc": self.rpc_url, "ws": self.ws_url, "bags": self.bags_url, "jupiter": self.jupiter_url,
-                "control": self.control_url}
+        return {"rpc": self.rpc_url, "bags": self.bags_url, "jupiter": self.jupiter_url, "control": self.control_url,
+                "ws": self.ws_url}
 
 
 def sandbox_serve(*, stop: threading.Event, host: str, rpc_port: int, bags_port: int, jupiter_port: int,

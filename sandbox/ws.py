@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 
 from solders.pubkey import Pubkey
@@ -27,6 +28,9 @@ from sandbox.chain import Chain
 from sandbox.wire import account_json
 
 POLL_SECONDS = 0.02
+# websockets logs every listening socket and handshake at INFO; the sandbox prints its own addresses
+server_logger = logging.getLogger("sandbox.ws.server")
+server_logger.setLevel(logging.WARNING)
 ENCODINGS = ("base64", "base58", "base64+zstd", "jsonParsed")
 
 
@@ -44,7 +48,8 @@ class WsServer:
 
     # --- lifecycle --------------------------------------------------------------------------------------
     def start(self, *, host: str = "127.0.0.1", port: int = 0) -> WsServer:
-        self._server = serve(self._handle, host, port, process_request=self._refuse_when_cut, compression=None)
+        self._server = serve(self._handle, host, port, process_request=self._refuse_when_cut, compression=None,
+                             logger=server_logger)
         self.host, self.port = host, self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-ws", daemon=True)
         self._thread.start()
