@@ -29,7 +29,9 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
+import redis
 from django.conf import settings
+from django.db import DatabaseError
 from solders.pubkey import Pubkey
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
@@ -162,8 +164,11 @@ class PriceStream:
         while not stop.is_set():
             now = time.time()
             if now - self._watch_at >= settings.PRICE_STREAM_WATCH_SECONDS:
-                self._resubscribe(ws, self.watch())
                 self._watch_at = now
+                try:
+                    self._resubscribe(ws, self.watch())
+                except DatabaseError as exc:  # keep the subscriptions we have; the next round asks again
+                    logger.warning("price stream: the watched mints could not be read: %s", type(exc).__name__)
             self._beat()
             try:
                 raw = ws.recv(timeout=0.5)
@@ -171,7 +176,10 @@ class PriceStream:
                 raw = None
             if raw is not None:
                 self.last_message = time.time()
-                self.handle(raw)
+                try:
+                    self.handle(raw)
+                except redis.RedisError as exc:  # this update is lost; polling and the next update cover it
+                    logger.warning("price stream: update not cached: %s", type(exc).__name__)
             elif time.time() - self.last_message > settings.PRICE_STREAM_QUIET_SECONDS:
                 raise StreamQuiet(f"no message for {settings.PRICE_STREAM_QUIET_SECONDS} s")
 

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from monitoring.checks import CheckFailed, check_price_stream
@@ -169,3 +174,19 @@ def test_an_exit_fires_from_a_stream_event_with_no_sweep_running(stream_settings
                         message="the exit sold by the worker")
     assert (sale.reason, sale.amount_in) == ("sl", 5_000_000)
     assert Order.objects.filter(position=position, side="sell").count() == 1
+
+
+def test_manage_py_run_prices_streams_beats_and_stops_on_sigterm(stream_settings, price_feed, clean_redis):
+    env = {**os.environ, "SOLANA_WS_URL": price_feed.ws_url, "JARVIS_IGNORE_DOTENV": "true"}
+    proc = subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), "run_prices"], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=settings.BASE_DIR)
+    try:
+        wait_for(lambda: _readiness().startswith("connected"), timeout=60, message="the role's heartbeat, connected")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert "streaming from " + price_feed.ws_url in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
