@@ -58,7 +58,8 @@ class Sandbox:
         self.rpc = RpcServer(chain=self.chain, faults=self.faults)
         self.ws = WsServer(chain=self.chain)
         self._pool_states: dict[str, bytes] = {}
-        pool_states_sync(self.pools, self._pool_states)
+        self._pool_states_mark: tuple[int, int] | None = None
+        self._sync_pool_states()
         self.control = ControlApp(self)
         self.bags = BagsApp(pools=self.pools, faults=self.faults, api_key=bags_api_key, rate_limit=bags_rate_limit)
         self.jupiter = JupiterApp(pools=self.pools, faults=self.faults, api_key=jupiter_api_key)
@@ -87,7 +88,15 @@ class Sandbox:
         state accounts in step with the simulator and the pools' balances."""
         while not self._stop.wait(0.05):
             self.chain.process_pending()
+            self._sync_pool_states()
+
+    def _sync_pool_states(self) -> None:
+        """Write the pool state accounts when a price moved or a transaction executed since the last time."""
+        self.market.tokens()  # the walk advances lazily: bring it up to now
+        mark = (self.market.version, self.chain.executed)
+        if mark != self._pool_states_mark:
             pool_states_sync(self.pools, self._pool_states)
+            self._pool_states_mark = mark
 
     def stop(self) -> None:
         self._stop.set()
