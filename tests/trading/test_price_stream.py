@@ -25,6 +25,7 @@ from tests.conftest import wait_for
 from trading.models import Order
 from trading.prices import price_get
 from trading.pricestream import EVENT_MARKER, PriceStream, price_event_publish
+from trading.tpsl import runner
 from trading.tpsl.sweep import tpsl_sweep
 
 E = Decimal("0.0001")
@@ -190,3 +191,24 @@ def test_manage_py_run_prices_streams_beats_and_stops_on_sigterm(stream_settings
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_event_racing_the_sweep_sells_once(stream_settings, celery_worker, price_feed, listed_token,
+                                                    make_position, trader):
+    token = listed_token(price=E)
+    position = make_position(trader=trader, token=token, entry_price=E, size=3_000_000)
+    stream = PriceStream(url=stream_settings.SOLANA_WS_URL)
+
+    def swept_until_sold():
+        runner.redis_client().delete(runner.START_KEY.format(shard=0, shards=1))  # no throttle: sweep every time
+        runner.sweep_locked()
+        return Order.objects.filter(position=position, side="sell", status="confirmed").first()
+
+    with running(stream):
+        wait_for(lambda: subscribed(stream), message="the open position's mint subscribed")
+        price_feed.market.set_price(token.mint, E / 3)  # the event and these sweeps go for the same stop
+        sale = wait_for(swept_until_sold, interval=0.01, message="the exit sold")
+        for _ in range(3):
+            swept_until_sold()
+    assert sale.reason == "sl" and Order.objects.filter(position=position, side="sell").count() == 1
