@@ -214,14 +214,17 @@ class PriceStream:
             message = json.loads(raw)
         except (ValueError, TypeError):
             return self._ignore("not JSON")
-        if isinstance(message, dict) and "id" in message and message.get("id") in self._pending:
-            mint = self._pending.pop(message["id"])
-            if type(message.get("result")) is int and mint in self._mints:
+        if isinstance(message, dict) and "id" in message and ("result" in message or "error" in message):
+            mint = self._pending.pop(message["id"], None) if isinstance(message["id"], int) else None
+            if mint is not None and type(message.get("result")) is int and mint in self._mints:
                 self._mints[mint] = message["result"]
                 self._subs[message["result"]] = mint
-            else:
-                logger.warning("price stream: no subscription for %s: %s", mint, str(message.get("error"))[:200])
-            return None
+            elif "error" in message:
+                if mint is not None:
+                    self._mints.pop(mint, None)  # asked again at the next watch round
+                logger.warning("price stream: request for %s refused: %s", mint or "a subscription",
+                               str(message["error"])[:200])
+            return None  # the answer to a request (subscribe, unsubscribe): no price in it
         if isinstance(message, dict) and message.get("method") == "slotNotification":
             return None
         parsed = account_notification(message)
