@@ -198,8 +198,11 @@ class PriceStream:
 
     def _resubscribe(self, ws: ClientConnection, wanted: set[str]) -> None:
         for mint in sorted(wanted - set(self._mints)):
-            request = self._send(ws, "accountSubscribe", [pool_account(mint), {"encoding": "base64",
-                                                                               "commitment": "confirmed"}])
+            try:
+                account = pool_account(mint)
+            except ValueError:
+                continue  # not a public key: nothing on chain to watch (polling answers "no data" for it)
+            request = self._send(ws, "accountSubscribe", [account, {"encoding": "base64", "commitment": "confirmed"}])
             self._pending[request] = mint
             self._mints[mint] = None
         for mint in set(self._mints) - wanted:

@@ -98,7 +98,7 @@ def _notification(sub: int, slot: int, data: bytes) -> str:
 def test_garbled_or_older_updates_change_nothing(stream_settings, price_feed, listed_token, clean_redis):
     token, other = listed_token(price=E), listed_token(price=E)
     sim = price_feed.market.token(token.mint)
-    stream = PriceStream(url=stream_settings.SOLANA_WS_URL, watch=lambda: {token.mint})
+    stream = PriceStream(url=stream_settings.SOLANA_WS_URL, watch=lambda: {token.mint, "not-a-public-key"})
     with running(stream):
         wait_for(lambda: subscribed(stream), message="the subscription")
         price_feed.market.set_price(token.mint, E * 3)
