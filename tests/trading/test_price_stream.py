@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from monitoring.checks import CheckFailed, check_price_stream
 from monitoring.services import heartbeat_record
@@ -212,3 +212,23 @@ def test_a_stream_event_racing_the_sweep_sells_once(stream_settings, celery_work
         for _ in range(3):
             swept_until_sold()
     assert sale.reason == "sl" and Order.objects.filter(position=position, side="sell").count() == 1
+
+
+def test_a_database_error_reading_the_watched_mints_does_not_stop_the_stream(stream_settings, price_feed,
+                                                                               listed_token, clean_redis):
+    stream_settings.PRICE_STREAM_WATCH_SECONDS = 1
+    token = listed_token(price=E)
+    calls = []
+
+    def watch():
+        calls.append(1)
+        if len(calls) == 1:
+            raise DatabaseError("the database went away")
+        return {token.mint}
+
+    stream = PriceStream(url=stream_settings.SOLANA_WS_URL, watch=watch)
+    with running(stream):
+        wait_for(lambda: subscribed(stream), message="the subscription at the next watch round")
+        assert stream.connects == 1
+        price_feed.market.set_price(token.mint, E * 5)
+        wait_for(lambda: streamed(token.mint, E * 5), message="the streamed price")
