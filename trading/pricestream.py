@@ -31,6 +31,7 @@ from decimal import Decimal
 
 import redis
 from django.conf import settings
+from kombu.exceptions import OperationalError
 from django.db import DatabaseError
 from solders.pubkey import Pubkey
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -178,7 +179,7 @@ class PriceStream:
                 self.last_message = time.time()
                 try:
                     self.handle(raw)
-                except redis.RedisError as exc:  # this update is lost; polling and the next update cover it
+                except (redis.RedisError, OperationalError) as exc:  # lost: polling and the next update cover it
                     logger.warning("price stream: update not cached: %s", type(exc).__name__)
             elif time.time() - self.last_message > settings.PRICE_STREAM_QUIET_SECONDS:
                 raise StreamQuiet(f"no message for {settings.PRICE_STREAM_QUIET_SECONDS} s")
