@@ -43,6 +43,7 @@ def procfile_lines(*, port: int = 8000, flower_port: int = 5555) -> dict[str, st
             " --concurrency 1 --loglevel INFO"
         )
     lines["beat"] = f"{respawn} {bin_dir}/celery -A jarvis beat --loglevel INFO"
+    lines["prices"] = f"{respawn} {python} {settings.BASE_DIR / 'manage.py'} run_prices"  # the price stream
     lines["flower"] = (
         f"{respawn} {bin_dir}/celery -A jarvis flower --port={flower_port} --address=127.0.0.1"
         f" --persistent=True --db={settings.VAR_DIR / 'flower.db'} --state_save_interval=10000"

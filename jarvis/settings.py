@@ -221,6 +221,12 @@ SANDBOX_BAGS_PORT = env_int("SANDBOX_BAGS_PORT", 8901, minimum=1, maximum=65535)
 SANDBOX_JUPITER_PORT = env_int("SANDBOX_JUPITER_PORT", 8902, minimum=1, maximum=65535)
 SANDBOX_SEED = env_int("SANDBOX_SEED", 7)
 SOLANA_RPC_URL = env_str("SOLANA_RPC_URL", None if _LIVE else f"http://{SANDBOX_HOST}:{SANDBOX_RPC_PORT}")
+# The RPC WebSocket (PubSub) endpoint the prices role subscribes to: the sandbox's, on the RPC port + 1 as a Solana
+# node serves it; none by default in live mode (prices are then polled; see docs/trading.md "Streaming prices").
+SOLANA_WS_URL = env_str("SOLANA_WS_URL", None if _LIVE else f"ws://{SANDBOX_HOST}:{SANDBOX_RPC_PORT + 1}")
+PRICE_STREAM_QUIET_SECONDS = env_int("PRICE_STREAM_QUIET_SECONDS", 5, minimum=1)  # no message this long: reconnect
+PRICE_STREAM_STALE_SECONDS = env_int("PRICE_STREAM_STALE_SECONDS", 10, minimum=2)  # readiness: heartbeat age limit
+PRICE_STREAM_WATCH_SECONDS = env_int("PRICE_STREAM_WATCH_SECONDS", 2, minimum=1)  # re-read the mints to watch
 BAGS_API_URL = env_str(
     "BAGS_API_URL", "https://public-api-v2.bags.fm/api/v1" if _LIVE else f"http://{SANDBOX_HOST}:{SANDBOX_BAGS_PORT}/api/v1"
 )

@@ -2,8 +2,8 @@
 
 Components: postgres, redis (memory and refused writes, monitoring.redisinfo), queue:<name> for every Celery queue (a live consumer's heartbeat, from a worker that is
 not stuck), workers (no worker stuck in a task past its expected time, monitoring.stuck), beat (fresher than three beat
-intervals), price_feed, bot, mode (every process runs the same
-trading mode), and solana_rpc in live mode. MONITORING_READINESS_SKIP drops some
+intervals), price_feed, price_stream (the prices role's heartbeat, connected, when SOLANA_WS_URL is set), bot, mode
+(every process runs the same trading mode), and solana_rpc in live mode. MONITORING_READINESS_SKIP drops some
 (e.g. "bot" on a desk that runs without Telegram).
 """
 
@@ -65,6 +65,8 @@ def readiness_components() -> list[str]:
     names = ["postgres", "redis", *(f"queue:{q}" for q in _queues()), "workers", "beat", "price_feed", "bot", "mode"]
     if settings.TRADING_MODE == "live":
         names.append("solana_rpc")
+    if settings.SOLANA_WS_URL:
+        names.append("price_stream")
     skip = set(settings.MONITORING_READINESS_SKIP)
     return [name for name in names if name not in skip]
 
@@ -159,6 +161,15 @@ def check_price_feed() -> str:
     return detail
 
 
+def check_price_stream() -> str:
+    """The prices role beats (about once a second, connected or not) and is connected to the RPC WebSocket."""
+    detail = check_heartbeat("price_stream", settings.PRICE_STREAM_STALE_SECONDS)
+    state = heartbeats.heartbeat_read(_redis(), ["price_stream"])["price_stream"].get("detail") or {}
+    if not state.get("connected"):
+        raise CheckFailed(f"price stream disconnected ({str(state.get('last_error') or 'connecting')[:120]})")
+    return f"connected, {state.get('subscriptions', 0)} subscription(s), {detail}"
+
+
 def check_mode() -> str:
     """Every process that reports a mode (monitoring.modes) runs the one this process runs."""
     modes = process_modes()
@@ -207,6 +218,8 @@ def _check_for(name: str):
         return check_price_feed
     if name == "bot":
         return lambda: check_heartbeat("bot", settings.MONITORING_BOT_STALE_SECONDS)
+    if name == "price_stream":
+        return check_price_stream
     if name == "mode":
         return check_mode
     if name == "solana_rpc":

@@ -133,6 +133,7 @@ class Chain:
         self._hash = ""
         self._blockhashes: dict[str, int] = {}
         self._records: dict[str, TxRecord] = {}
+        self.executed = 0  # transactions executed so far (landed or failed): sandbox.poolstate re-reads balances on change
         self._pending: list[tuple[float, str, VersionedTransaction]] = []
         self._synced_height = -1
         self.latest_blockhash()
@@ -370,6 +371,7 @@ class Chain:
             else:
                 err, meta = None, result
             post_balances, post_tokens = self._snapshot(keys)
+            self.executed += 1
             self._records[signature] = TxRecord(
                 tx=tx, slot=slot, block_time=int(time.time()), err=err, fee=meta.fee(), logs=list(meta.logs()),
                 compute_units=meta.compute_units_consumed(), pre_balances=pre_balances, post_balances=post_balances,

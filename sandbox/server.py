@@ -1,7 +1,10 @@
-"""The sandbox assembled: simulator, chain, pools, ledger, faults and the four HTTP faces on three ports.
+"""The sandbox assembled: simulator, chain, pools, ledger, faults, the four HTTP faces on three ports and the RPC
+WebSocket.
 
-The JSON-RPC server answers on its port, with the control API under `/sandbox/` on the same port; bags.fm and Jupiter
-stand-ins get one port each. `Sandbox(...).start()` serves from background threads (tests, `manage.py sandbox`).
+The JSON-RPC server answers on its port, with the control API under `/sandbox/` on the same port; the RPC WebSocket
+(sandbox.ws) on the next port, as a Solana node serves it (an RPC port of 0 gives it any free port); bags.fm and Jupiter
+stand-ins get one port each. The ticker lands due transactions and writes each pool's state account (sandbox.poolstate)
+as the simulator moves prices and swaps land. `Sandbox(...).start()` serves from background threads (tests, `manage.py sandbox`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from sandbox.httpserver import HTTPService, Request, Response
 from sandbox.jupiter import JupiterApp
 from sandbox.ledger import Ledger
 from sandbox.pools import Pools
+from sandbox.poolstate import pool_states_sync
 from sandbox.rpc import RpcServer
 from sandbox.simulator import Market
+from sandbox.ws import WsServer
 
 DEFAULT_BAGS_KEY = "sandbox-bags-key"
 DEFAULT_JUPITER_KEY = "sandbox-jupiter-key"
@@ -54,6 +59,10 @@ class Sandbox:
         self.pools = Pools(market=self.market, chain=self.chain, fee_bps=fee_bps)
         self.pools.ensure()
         self.rpc = RpcServer(chain=self.chain, faults=self.faults)
+        self.ws = WsServer(chain=self.chain)
+        self._pool_states: dict[str, bytes] = {}
+        self._pool_states_mark: tuple[int, int] | None = None
+        self._sync_pool_states()
         self.control = ControlApp(self)
         # Plan limits: bags.fm 1,000 requests an hour per key by default; Jupiter none unless asked (its free plan is
         # 60 in a 60 s sliding window, shared by Swap and Price).
@@ -76,24 +85,40 @@ class Sandbox:
             "bags": HTTPService(self.bags, host=host, port=bags_port, name="bags").start(),
             "jupiter": HTTPService(self.jupiter, host=host, port=jupiter_port, name="jupiter").start(),
         }
+        self.ws.start(host=host, port=rpc_port + 1 if rpc_port else 0)
         self._ticker = threading.Thread(target=self._tick, name="sandbox-ticker", daemon=True)
         self._ticker.start()
         return self
 
     def _tick(self) -> None:
-        """Lands transactions whose confirmation delay is over, even when nobody asks about them."""
+        """Lands transactions whose confirmation delay is over, even when nobody asks about them, and keeps the pool
+        state accounts in step with the simulator and the pools' balances."""
         while not self._stop.wait(0.05):
             self.chain.process_pending()
+            self._sync_pool_states()
+
+    def _sync_pool_states(self) -> None:
+        """Write the pool state accounts when a price moved or a transaction executed since the last time."""
+        self.market.tokens()  # the walk advances lazily: bring it up to now
+        mark = (self.market.version, self.chain.executed)
+        if mark != self._pool_states_mark:
+            pool_states_sync(self.pools, self._pool_states)
+            self._pool_states_mark = mark
 
     def stop(self) -> None:
         self._stop.set()
         for service in self._services.values():
             service.stop()
+        self.ws.stop()
 
     # --- addresses ----------------------------------------------------------------------------------
     @property
     def rpc_url(self) -> str:
         return self._services["rpc"].url
+
+    @property
+    def ws_url(self) -> str:
+        return self.ws.url
 
     @property
     def control_url(self) -> str:
@@ -110,7 +135,8 @@ class Sandbox:
     def urls(self) -> dict[str, str]:
         if not self._services:
             return {}
-        return {"rpc": self.rpc_url, "bags": self.bags_url, "jupiter": self.jupiter_url, "control": self.control_url}
+        return {"rpc": self.rpc_url, "bags": self.bags_url, "jupiter": self.jupiter_url, "control": self.control_url,
+                "ws": self.ws_url}
 
 
 def sandbox_serve(*, stop: threading.Event, host: str, rpc_port: int, bags_port: int, jupiter_port: int,

@@ -61,6 +61,7 @@ class PricePoint:
     at: float  # unix time the source answered
     source: str
     decimals: int | None = None
+    slot: int | None = None  # the chain slot of a streamed price (trading.pricestream); None for polled ones
 
     @property
     def age_seconds(self) -> float:
@@ -243,9 +244,37 @@ def prices_store(points: dict[str, PricePoint]) -> None:
         return
     pipe = redis_client().pipeline(transaction=False)
     for mint, point in points.items():
-        value = {"p": str(point.price), "t": point.at, "s": point.source, "d": point.decimals}
-        pipe.set(KEY_PREFIX + mint, json.dumps(value), ex=KEY_TTL_SECONDS)
+        pipe.set(KEY_PREFIX + mint, _encode(point), ex=KEY_TTL_SECONDS)
     pipe.execute()
+
+
+def _encode(point: PricePoint) -> str:
+    value = {"p": str(point.price), "t": point.at, "s": point.source, "d": point.decimals}
+    if point.slot is not None:
+        value["sl"] = point.slot
+    return json.dumps(value)
+
+
+# A streamed price is written only if its slot is not older than the last slot written for the mint (KEYS[2]), in one
+# step, so an update that arrives late, or from a replica that lags, never overwrites a newer one.
+_STORE_IF_NEWER = """
+local seen = redis.call('GET', KEYS[2])
+if seen and tonumber(seen) > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+SLOT_KEY_PREFIX = "jarvis:price-slot:"
+
+
+def price_store_slotted(*, mint: str, point: PricePoint) -> bool:
+    """Cache a streamed price unless a newer slot was already written for `mint`; True when written."""
+    if point.slot is None or _positive(point.price) is None:
+        return False
+    client = redis_client()
+    script = client.register_script(_STORE_IF_NEWER)
+    written = script(keys=[KEY_PREFIX + mint, SLOT_KEY_PREFIX + mint], args=[point.slot, _encode(point), KEY_TTL_SECONDS])
+    return bool(written)
 
 
 def _decode(raw: bytes | None) -> PricePoint | None:
@@ -253,7 +282,8 @@ def _decode(raw: bytes | None) -> PricePoint | None:
         return None
     value = json.loads(raw)
     price = _positive(value.get("p"))
-    return None if price is None else PricePoint(price, float(value["t"]), value.get("s", ""), value.get("d"))
+    return None if price is None else PricePoint(price, float(value["t"]), value.get("s", ""), value.get("d"),
+                                                 value.get("sl"))
 
 
 def price_get(*, mint: str) -> PricePoint | None:

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 SCHEMAS = Path(__file__).parent / "schemas"
-SERVICES = ("bags", "jupiter", "solana_rpc")
+SERVICES = ("bags", "jupiter", "solana_rpc", "solana_ws")
 
 
 @cache

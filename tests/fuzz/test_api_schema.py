@@ -29,7 +29,8 @@ def api_schema(db, django_user_model, readiness_settings, clean_redis, settings)
     settings.MONITORING_READINESS_CACHE_SECONDS = 60  # one readiness run serves the examples
     # Readiness answers 503 by design while no worker, beat or bot runs (tests/monitoring/test_readiness.py covers
     # that); here the desk counts as ready on Postgres and Redis alone, so any 5xx is a real server error.
-    settings.MONITORING_READINESS_SKIP = [f"queue:{q}" for q in QUEUES] + ["beat", "price_feed", "bot", "solana_rpc"]
+    settings.MONITORING_READINESS_SKIP = [f"queue:{q}" for q in QUEUES] + ["beat", "price_feed", "bot", "solana_rpc",
+                                                                                      "price_stream"]
     # schemathesis probes every operation with wrong passwords; the login lockout (tested in tests/security) would
     # otherwise lock the staff user out half-way.
     settings.AXES_ENABLED = False

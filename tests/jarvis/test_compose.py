@@ -109,3 +109,8 @@ def test_flower_requires_basic_auth(compose):
 def test_one_image_for_all_python_roles(compose):
     images = {svc.get("image") for name, svc in compose["services"].items() if name not in {"postgres", "redis"}}
     assert images == {"jarvis:latest"}
+
+
+def test_the_prices_role_has_its_service(compose):
+    (prices,) = [name for name, svc in compose["services"].items() if _command(svc)[-1:] == ["run_prices"]]
+    assert prices == "prices" and _command(compose["services"]["prices"]) == ["python", "manage.py", "run_prices"]

@@ -67,7 +67,8 @@ def test_the_procfile_starts_every_role_with_a_persistent_flower(settings):
     from jarvis.procs import procfile_lines
 
     lines = procfile_lines(port=8123)
-    assert {"web", "worker-trades", "worker-ops", "worker-vibe", "beat", "flower"} <= set(lines)
+    assert {"web", "worker-trades", "worker-ops", "worker-vibe", "beat", "flower", "prices"} <= set(lines)
+    assert lines["prices"].endswith("manage.py run_prices")
     assert "--bind 127.0.0.1:8123" in lines["web"]
     assert "--persistent=True" in lines["flower"] and "flower.db" in lines["flower"]
     queues = set()

@@ -97,6 +97,7 @@ def test_ctrl_c_stops_the_whole_desk_warmly_and_finishes_the_order_in_flight(tmp
         "TRADING_MODE": "paper",
         "TELEGRAM_BOT_TOKEN": "",
         "SOLANA_RPC_URL": sandbox.rpc_url,
+        "SOLANA_WS_URL": sandbox.ws_url,  # the prices role streams from the in-process sandbox
         "BAGS_API_URL": sandbox.bags_url,
         "JUPITER_API_URL": sandbox.jupiter_url,
         "JUPITER_API_KEY": sandbox.jupiter_api_key,
@@ -116,7 +117,8 @@ def test_ctrl_c_stops_the_whole_desk_warmly_and_finishes_the_order_in_flight(tmp
         cwd=ROOT, env=env, capture_output=True, text=True, check=True,
     ).stdout
     lines = {line.split(":")[0]: line for line in procfile.splitlines()}
-    assert set(lines) >= {"web", "worker-trades", "worker-ops", "beat", "flower", "sandbox", "telegram-standin", "bot"}
+    assert set(lines) >= {"web", "worker-trades", "worker-ops", "beat", "flower", "prices", "sandbox", "telegram-standin",
+                          "bot"}
     del lines["sandbox"]  # in this process (above)
     (tmp_path / "Procfile").write_text("\n".join(lines.values()) + "\n")
     log = (tmp_path / "honcho.log").open("w+")

@@ -9,6 +9,7 @@ from celery import shared_task
 
 from trading.tpsl.runner import sweep_dispatch, sweep_locked
 from trading.tpsl.publish import orders_publish
+from trading.tpsl.stream import mint_evaluate
 
 
 @shared_task(name="trading.tpsl_sweep", soft_time_limit=10, time_limit=15, ignore_result=True)
@@ -26,3 +27,11 @@ def tpsl_sweep_shard(shard: int, shards: int) -> None:
 def tpsl_exits_publish(order_ids: list[int]) -> None:
     """Queue `trading.execute_order` for a slice of the exit orders one sweep claimed."""
     orders_publish(order_ids=[int(i) for i in order_ids])
+
+
+@shared_task(name="trading.tpsl_evaluate_mint", bind=True, soft_time_limit=10, time_limit=15, ignore_result=True,
+             max_retries=50)
+def tpsl_evaluate_mint(self, mint: str) -> None:
+    """A price event from the stream (trading.pricestream): evaluate the exits of `mint`'s shard now."""
+    if mint_evaluate(mint=str(mint)) is False:
+        raise self.retry(countdown=0.05)  # a sweep of that shard holds the lock: it may have read the older price
