@@ -52,6 +52,8 @@ class PricePoint:
     at: float  # unix time the source answered
     source: str
     decimals: int | None = None
+    usd: Decimal | None = None  # USD per whole token, where the source says (Jupiter's usdPrice)
+    liquidity_usd: Decimal | None = None  # the source's liquidity figure in USD (Jupiter's liquidity), if any
 
     @property
     def age_seconds(self) -> float:
@@ -135,7 +137,8 @@ def fetch_jupiter(client: httpx.Client, mints: list[str]) -> dict[str, PricePoin
                 continue
             usd = _positive(entry["usdPrice"])
             if usd is not None:
-                found[mint] = PricePoint(usd / sol_usd, now, "jupiter", entry["decimals"])
+                found[mint] = PricePoint(usd / sol_usd, now, "jupiter", entry["decimals"], usd,
+                                         _positive(entry["liquidity"]))
     if SOL_MINT in mints:
         found[SOL_MINT] = PricePoint(Decimal(1), time.time(), "fixed")
     return found
@@ -195,6 +198,10 @@ def prices_store(points: dict[str, PricePoint]) -> None:
     pipe = redis_client().pipeline(transaction=False)
     for mint, point in points.items():
         value = {"p": str(point.price), "t": point.at, "s": point.source, "d": point.decimals}
+        if point.usd is not None:
+            value["u"] = str(point.usd)
+        if point.liquidity_usd is not None:
+            value["l"] = str(point.liquidity_usd)
         pipe.set(KEY_PREFIX + mint, json.dumps(value), ex=KEY_TTL_SECONDS)
     pipe.execute()
 
@@ -204,7 +211,10 @@ def _decode(raw: bytes | None) -> PricePoint | None:
         return None
     value = json.loads(raw)
     price = _positive(value.get("p"))
-    return None if price is None else PricePoint(price, float(value["t"]), value.get("s", ""), value.get("d"))
+    if price is None:
+        return None
+    return PricePoint(price, float(value["t"]), value.get("s", ""), value.get("d"), _positive(value.get("u")),
+                      _positive(value.get("l")))
 
 
 def price_get(*, mint: str) -> PricePoint | None:
