@@ -202,6 +202,9 @@ class JupiterApp(Venue):
         if token.permanent_delegate:
             out.append(warn("HAS_PERMANENT_DELEGATE",
                             "The permanent delegate can transfer or burn any tokens from any account", "critical"))
+        if token.transfer_fee_bps:
+            pct = f"{Decimal(token.transfer_fee_bps) / 100:g}"
+            out.append(warn(f"{pct}%_TRANSFER_FEES", f"This token has a {pct}% transfer fee", "warning"))
         if token.transfer_fee_mutable:
             out.append(warn("MUTABLE_TRANSFER_FEES", "The transfer fee of this token can be changed", "warning"))
         largest = token_largest_accounts(self.pools.chain, Pubkey.from_string(token.mint))
