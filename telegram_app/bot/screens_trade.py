@@ -44,8 +44,8 @@ def percent_from_fraction(fraction: Decimal) -> str:
 # --- buy ----------------------------------------------------------------------------------------------
 def token_card(account, inc, mint_text: str):
     mint = parse_mint(mint_text)
+    safety = token_safety(mint=mint)  # first: it looks the price up alongside the rest, token_resolve then reads it
     token, point = token_resolve(mint=mint)
-    safety = token_safety(mint=mint)
     ref = services.mint_ref(mint=mint)
     facts = safety.facts
     name = f"{facts.name} ({facts.symbol})" if facts and facts.name else (token.symbol or mint[:6])

@@ -109,6 +109,7 @@ def quote_preview(*, trader: Trader, mint: str, amount_lamports: int, accepted: 
     mint = mint_validate(mint)
     amount = amount_validate(amount_lamports)
     prefs = trading_settings_get(trader=trader)
+    safety = token_safety(mint=mint)  # first: it looks the price up alongside the rest, token_resolve then reads it
     token, point = token_resolve(mint=mint)
     quote = paper_quote(side="buy", amount_in=amount, price=point.price, decimals=token.decimals)
     expected, minimum = quote.amount_out, quote.min_out(prefs.buy_slippage_bps)
@@ -128,7 +129,6 @@ def quote_preview(*, trader: Trader, mint: str, amount_lamports: int, accepted: 
             refused = "You do not have enough paper SOL for this buy."
     except TradingError as exc:
         refused = exc.message
-    safety = token_safety(mint=mint)
     verdict = token_safety_verdict(trader=trader, safety=safety, accepted=accepted)
     to_accept = verdict.to_accept if verdict is not None else ()
     if verdict is not None and not to_accept:
