@@ -176,3 +176,49 @@ def test_jupiter_warnings_show_only_where_a_key_is_set(sandbox, sandbox_settings
     assert "Jupiter:" not in without_key
     # without the key Jupiter cannot quote either, so a sell route is unknown: not called safe
     assert "Sellable: unknown" in without_key and "No critical risk found" not in without_key
+
+
+def test_token_2022_extensions_made_by_the_program_are_read_from_the_mint(sandbox, sandbox_settings, clean_redis):
+    """A mint made on the sandbox chain by Token-2022 itself with NonTransferable, DefaultAccountState (frozen) and
+    TransferHook (instruction numbers from spl-token-2022's TokenInstruction), read back by the card's look-up."""
+    from solders.instruction import AccountMeta, Instruction
+    from solders.message import MessageV0
+    from solders.pubkey import Pubkey
+    from solders.system_program import CreateAccountParams, create_account
+    from solders.transaction import VersionedTransaction
+    from solders.transaction_metadata import FailedTransactionMetadata
+    from spl.token.instructions import initialize_mint2
+    from spl.token.instructions import models as token_models
+
+    from trading.safety import token_safety
+
+    program = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
+    payer, mint_key, hook = Keypair(), Keypair(), Keypair().pubkey()
+    sandbox.chain.airdrop(payer.pubkey(), 10**9)
+    mint, size = mint_key.pubkey(), 166 + 4 + 5 + 68
+
+    def ext(data: bytes) -> Instruction:
+        return Instruction(program, data, [AccountMeta(mint, is_signer=False, is_writable=True)])
+
+    ixs = [
+        create_account(CreateAccountParams(from_pubkey=payer.pubkey(), to_pubkey=mint, space=size, owner=program,
+                                           lamports=sandbox.chain.svm.minimum_balance_for_rent_exemption(size))),
+        ext(bytes([32])),  # InitializeNonTransferableMint
+        ext(bytes([28, 0, 2])),  # DefaultAccountStateExtension::Initialize(Frozen)
+        ext(bytes([36, 0]) + bytes(payer.pubkey()) + bytes(hook)),  # TransferHookExtension::Initialize
+        initialize_mint2(token_models.InitializeMint2Params(program_id=program, mint=mint, decimals=6,
+                                                            mint_authority=payer.pubkey(),
+                                                            freeze_authority=payer.pubkey())),
+    ]
+    with sandbox.chain.lock:
+        tx = VersionedTransaction(MessageV0.try_compile(payer.pubkey(), ixs, [], sandbox.chain.svm.latest_blockhash()),
+                                  [payer, mint_key])
+        result = sandbox.chain.svm.send_transaction(tx)
+    assert not isinstance(result, FailedTransactionMetadata), result
+
+    safety = token_safety(mint=str(mint))
+    facts = safety.facts
+    assert (facts.non_transferable, facts.default_frozen, facts.transfer_hook_program) == (True, True, str(hook))
+    assert facts.freeze_authority == facts.mint_authority == str(payer.pubkey()) and facts.permanent_delegate is None
+    assert safety.critical == ("freeze_authority", "non_transferable")
+    assert {f.code for f in safety.findings} >= {"default_frozen", "transfer_hook", "mint_authority"}
