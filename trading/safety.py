@@ -8,7 +8,7 @@ Jupiter key is set.
 
 The independent look-ups run at once on a small thread pool; each answer is kept in Redis for `CACHE_SECONDS`, so a second
 paste of the same mint costs one Redis round trip (the price has its own cache in trading/prices.py). A look-up that fails
-is shown as unchecked and not cached.
+is shown as unchecked and asked again after `FAILED_SECONDS` (a provider that is down is not asked on every paste).
 
 No Python library parses Token-2022's extensions (solders and solana-py parse the base mint only), so the few layouts
 needed are read here, after spl-token-2022's `ExtensionType` and the mpl-token-metadata `Metadata` Borsh layout.
@@ -40,6 +40,8 @@ from trading.venues.router import route_quote
 logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60
+FAILED_SECONDS = 5  # a look-up that failed is not asked again for this long (shown unchecked meanwhile)
+FAILED = "failed"
 CACHE_PREFIX = "safety:v1:"
 LOOKUPS = ("mint", "holders", "sellable", "shield")  # cached in Redis; the price is cached by trading/prices.py
 TOP_HOLDERS = 10
@@ -268,12 +270,13 @@ def token_safety(*, mint: str) -> TokenSafety:
     quote waits for the mint's supply, alongside the other look-ups)."""
     redis = redis_client()
     keys = [f"{CACHE_PREFIX}{name}:{mint}" for name in LOOKUPS]
-    answers = {name: _decode(name, raw) for name, raw in zip(LOOKUPS, redis.mget(keys)) if raw is not None}
-    cached = set(answers)
+    raws = dict(zip(LOOKUPS, redis.mget(keys)))
+    unchecked: list[str] = [name for name, raw in raws.items() if raw == FAILED.encode()]
+    answers = {name: _decode(name, raw) for name, raw in raws.items() if raw is not None and name not in unchecked}
+    cached = set(answers) | set(unchecked)
     lookups = {"mint": _lookup_mint, "holders": _lookup_holders, "shield": _lookup_shield}
     jobs = {name: _pool.submit(fn, mint) for name, fn in lookups.items() if name not in cached}
     price_job = _pool.submit(price_fresh, mint=mint)
-    unchecked: list[str] = []
     if "mint" in jobs:
         answers["mint"] = _answer(jobs.pop("mint"), "mint", mint, unchecked)
     if "sellable" not in cached:
@@ -281,12 +284,15 @@ def token_safety(*, mint: str) -> TokenSafety:
     for name, job in jobs.items():
         answers[name] = _answer(job, name, mint, unchecked)
     price = _answer(price_job, "price", mint, unchecked)
-    fresh = [name for name in LOOKUPS if name not in cached and name not in unchecked
-             and not (name == "sellable" and answers[name] is None)]  # "no venue answered" is asked again next time
-    if fresh:
+    asked = [name for name in LOOKUPS if name not in cached]
+    if asked:
         pipe = redis.pipeline(transaction=False)
-        for name in fresh:
-            pipe.set(f"{CACHE_PREFIX}{name}:{mint}", _encode(name, answers[name]), ex=CACHE_SECONDS)
+        for name in asked:
+            key = f"{CACHE_PREFIX}{name}:{mint}"
+            if name in unchecked or (name == "sellable" and answers[name] is None):  # asked again soon
+                pipe.set(key, FAILED, ex=FAILED_SECONDS)
+            else:
+                pipe.set(key, _encode(name, answers[name]), ex=CACHE_SECONDS)
         pipe.execute()
     facts, holders = answers.get("mint"), answers.get("holders")
     top10 = None

@@ -222,3 +222,14 @@ def test_token_2022_extensions_made_by_the_program_are_read_from_the_mint(sandbo
     assert facts.freeze_authority == facts.mint_authority == str(payer.pubkey()) and facts.permanent_delegate is None
     assert safety.critical == ("freeze_authority", "non_transferable")
     assert {f.code for f in safety.findings} >= {"default_frozen", "transfer_hook", "mint_authority"}
+
+
+def test_a_provider_down_leaves_its_lines_unchecked_never_called_safe(sandbox, trader_bot, clean_redis):
+    gina = trader_bot(407)
+    mint = _mint(sandbox, "MOON")
+    prices_refresh(mints=[mint])
+    sandbox.faults.set("rpc", "http_5xx", methods=["getMultipleAccounts", "getTokenLargestAccounts"])
+    card = _card(gina, mint)["text"]
+    assert "Not checked just now: mint account, holders" in card and "Top 10 holders: unknown" in card
+    assert "No critical risk found" not in card and "Choose how much SOL" in card  # the card still shows
+    assert clean_redis.get(f"{CACHE_PREFIX}mint:{mint}") == b"failed"  # not asked again on the next paste at once
