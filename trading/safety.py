@@ -256,6 +256,12 @@ def _decode(name: str, raw: bytes):
     return value
 
 
+def mint_facts_cached(*, mint: str) -> MintFacts | None:
+    """The card's mint facts if a card of `mint` was shown within CACHE_SECONDS (one Redis read, never a provider)."""
+    raw = redis_client().get(f"{CACHE_PREFIX}mint:{mint}")
+    return None if raw is None or raw == FAILED.encode() else _decode("mint", raw)
+
+
 def _answer(job, name: str, mint: str, unchecked: list[str]):
     try:
         return job.result()

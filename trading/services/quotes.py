@@ -9,7 +9,7 @@ from decimal import Decimal
 from trading.errors import InvalidInput, NoPrice, TradingError, VenueError
 from trading.models import Mode, PaperLedger, Token, Trader, Wallet
 from trading.prices import PricePoint, price_fresh
-from trading.safety import TokenSafety, token_safety
+from trading.safety import TokenSafety, mint_facts_cached, token_safety
 from trading.services.accounts import trading_settings_get
 from trading.services.amounts import amount_validate, mint_validate
 from trading.services.book import paper_balance_from, trader_book
@@ -30,11 +30,13 @@ def token_resolve(*, mint: str) -> tuple[Token, PricePoint]:
 
 
 def token_from(*, mint: str, token: Token | None, point: PricePoint | None) -> Token:
-    """`token` (the row of `mint`, if known), or an unsaved Token priced by the feed; refused without a price."""
+    """`token` (the row of `mint`, if known), or an unsaved Token priced by the feed (its symbol from the safety card's
+    cached metadata, if any); refused without a price."""
     if token is None:
         if point is None or point.decimals is None:
             raise InvalidInput("No market knows that token; check the address.", "unknown_mint")
-        token = Token(mint=mint, decimals=point.decimals)
+        facts = mint_facts_cached(mint=mint)  # the symbol from the metadata, when the card was just shown
+        token = Token(mint=mint, decimals=point.decimals, symbol=(facts.symbol if facts else "")[:32])
     if point is None:
         raise NoPrice(f"There is no price for {token} right now, so it cannot be traded; try again shortly.", "no_price")
     return token

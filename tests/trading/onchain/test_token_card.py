@@ -110,7 +110,8 @@ def test_each_risky_token_asks_for_a_second_button_and_lands_once_accepted(sandb
         assert _labels(preview) == ["⚠️ Accept the risks and buy", "Cancel"]  # no plain confirm
         placed = bob.press("Accept the risks and buy", message_id=preview["message_id"])["message"]
         assert "Buy order placed" in placed["text"], placed["text"]
-        _landed(sandbox, bob, mint)
+        position = _landed(sandbox, bob, mint)
+        assert position.token.symbol == symbol  # named from the metadata the card read
     card = _card(bob, _mint(sandbox, "DLGT"))["text"]
     assert "Program: Token-2022" in card and "Mint authority: none" in card
 
