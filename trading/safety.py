@@ -262,6 +262,21 @@ def mint_facts_cached(*, mint: str) -> MintFacts | None:
     return None if raw is None or raw == FAILED.encode() else _decode("mint", raw)
 
 
+class _Done:
+    """A look-up run in the calling thread, answered like a future."""
+
+    def __init__(self, fn, mint: str):
+        try:
+            self._value, self._error = fn(mint=mint), None
+        except Exception as exc:
+            self._value, self._error = None, exc
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def _answer(job, name: str, mint: str, unchecked: list[str]):
     try:
         return job.result()
@@ -282,7 +297,8 @@ def token_safety(*, mint: str) -> TokenSafety:
     cached = set(answers) | set(unchecked)
     lookups = {"mint": _lookup_mint, "holders": _lookup_holders, "shield": _lookup_shield}
     jobs = {name: _pool.submit(fn, mint) for name, fn in lookups.items() if name not in cached}
-    price_job = _pool.submit(price_fresh, mint=mint)
+    # with every other answer cached, the price (usually cached too) is read here rather than handed to a thread
+    price_job = _pool.submit(price_fresh, mint=mint) if jobs or "sellable" not in cached else _Done(price_fresh, mint)
     if "mint" in jobs:
         answers["mint"] = _answer(jobs.pop("mint"), "mint", mint, unchecked)
     if "sellable" not in cached:
