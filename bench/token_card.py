@@ -13,7 +13,7 @@ An in-process sandbox (chain, bags.fm and Jupiter stand-ins) answers every provi
 - baseline, plain card: what the card showed before (the price, and the buy buttons) with a cold price cache.
 
 Where it runs: a database of its own, jarvis_bench_card_r<BENCH_REDIS_DB> (created and migrated when missing), and Redis
-database BENCH_REDIS_DB (default 6; flushed). Goal (issue 18): p95 under 300 ms cold and under 50 ms warm. Last line:
+database BENCH_REDIS_DB (default 14; flushed). Goal (issue 18): p95 under 300 ms cold and under 50 ms warm. Last line:
 {"bench": "token_card", "cold_p95_ms", "warm_p95_ms", "plain_card_p95_ms", "lookups", ...}.
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SERVER = os.environ.get("BENCH_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432").rstrip("/")
-REDIS_DB = os.environ.get("BENCH_REDIS_DB", "6")
+REDIS_DB = os.environ.get("BENCH_REDIS_DB", "14")
 DB_NAME = f"jarvis_bench_card_r{REDIS_DB}"
 USER_ID = 770_000_001
 os.environ.update({
