@@ -286,6 +286,7 @@ def main() -> int:
         old.unlink()
 
     from sandbox.server import Sandbox
+    from sandbox.simulator import DEFAULT_TOKENS
 
     sandbox = Sandbox(walk=True).start()
     env = trade_environment(sandbox)
@@ -312,7 +313,8 @@ def main() -> int:
     big = 10**9 * SOL
     RiskLimits.objects.create(max_trade_lamports=big, max_open_positions=100_000, daily_loss_limit_lamports=big,
                               daily_volume_cap_lamports=big)
-    mints = [t.mint for t in sandbox.market.tokens()]
+    plain = {spec["symbol"] for spec in DEFAULT_TOKENS}  # not the risky ones (one of them cannot be sold)
+    mints = [t.mint for t in sandbox.market.tokens() if t.symbol in plain]
     procs = {
         "worker-trades": start("worker-trades", [str(BIN / "celery"), "-A", "jarvis", "worker", "-Q", "trades,tpsl", "-P",
                                                  "prefork", "-c", "2", "-n", "soak-trades@%h", "-l", "warning"], env),

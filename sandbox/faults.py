@@ -18,8 +18,9 @@ KINDS = {
     # RPC: drop a sent transaction (answer with its signature, never land it), delay its confirmation,
     # answer 429 / 5xx, hold the request past the client's timeout, or behave like a node that keeps no transaction
     # history (`no_history`: -32011 to getSignatureStatuses with searchTransactionHistory, as agave's RPC answers), or
-    # answer a result of an undocumented shape (`malformed`: the result replaced by `value`).
-    "rpc": ("drop", "confirm_delay", "http_429", "http_5xx", "timeout", "no_history", "malformed"),
+    # answer a result of an undocumented shape (`malformed`: the result replaced by `value`), or answer `seconds` late
+    # (`slow`).
+    "rpc": ("drop", "confirm_delay", "http_429", "http_5xx", "timeout", "no_history", "malformed", "slow"),
     # Venues: everything unavailable (503), rate limited (429), slow answers, no route for a quote,
     # a swap transaction that fails simulation (and on chain), or an answer with one field broken (`malformed`).
     "bags": ("outage", "http_429", "slow", "no_route", "fail_simulation", "timeout", "malformed"),

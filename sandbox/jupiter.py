@@ -1,6 +1,10 @@
-"""The Jupiter stand-in: Swap API V2 (`/swap/v2/order` quotes, `/swap/v2/build` instructions) and Price v3.
+"""The Jupiter stand-in: Swap API V2 (`/swap/v2/order` quotes, `/swap/v2/build` instructions), Price v3 and Ultra's
+token warnings (`/ultra/v1/shield`).
 
-Shapes from Jupiter's OpenAPI files (jup-ag/docs): openapi-spec/swap/v2/swap.yaml and openapi-spec/price/v3/price.yaml.
+Shapes from Jupiter's OpenAPI files (jup-ag/docs): openapi-spec/swap/v2/swap.yaml, openapi-spec/price/v3/price.yaml and
+openapi-spec/ultra/ultra.yaml (Shield: `{warnings: {<mint>: [{type, message, severity}]}}`, severity info, warning or
+critical). The warnings are read from the sandbox chain (the mint account) and the market (a token the pools will not
+buy back), as Jupiter reads them from mainnet.
 The sandbox serves `/order` as a quote only (no `taker`): a transaction for `/execute` is Jupiter's managed landing, which
 the desk does not use, so `/order` with a `taker` and `/execute` are refused (400) rather than imitated loosely.
 """
@@ -17,6 +21,7 @@ from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
+from sandbox.holders import token_largest_accounts, token_supply
 from sandbox.httpserver import Request
 from sandbox.simulator import SOL_MINT
 from sandbox.venues import PRIORITY_LEVELS, Venue, VenueError
@@ -47,6 +52,7 @@ class JupiterApp(Venue):
             ("GET", "/swap/v2/order"): self.order,
             ("GET", "/swap/v2/build"): self.build,
             ("GET", "/price/v3"): self.price_v3,
+            ("GET", "/ultra/v1/shield"): self.shield,
         }
 
     def _pair(self, q, *, slippage_default: int | None):
@@ -170,4 +176,40 @@ class JupiterApp(Venue):
                 out[mint] = {"createdAt": LEGACY_CREATED_AT, "liquidity": float(round(liquidity, 2)),
                              "usdPrice": float(market.usd_price(mint)), "blockId": block, "decimals": token.decimals,
                              "priceChange24h": float(round(change, 6))}
+        return out
+
+    def shield(self, request: Request) -> dict:
+        """GET /ultra/v1/shield?mints=a,b: the warnings Jupiter would give about each known mint."""
+        mints = [m for m in (request.query.get("mints") or "").split(",") if m]
+        if not mints:
+            raise VenueError(400, "mints is required", "INVALID_REQUEST")
+        if len(mints) > MAX_PRICE_IDS:
+            raise VenueError(400, f"at most {MAX_PRICE_IDS} mints per request", "INVALID_REQUEST")
+        market = self.pools.market
+        return {"warnings": {mint: self._warnings(market.token(mint)) for mint in mints if market.has(mint)}}
+
+    def _warnings(self, token) -> list[dict]:
+        def warn(kind: str, message: str, severity: str) -> dict:
+            return {"type": kind, "message": message, "severity": severity}
+
+        out = [warn("NOT_VERIFIED", "This token is not verified, make sure the mint address is correct before trading",
+                    "info")]
+        if not token.sellable:
+            out.append(warn("NOT_SELLABLE", "This token cannot be sold at the moment", "critical"))
+        if token.freeze_authority:
+            out.append(warn("HAS_FREEZE_AUTHORITY", "The authority's owner has the ability to freeze your token account",
+                            "critical"))
+        if token.permanent_delegate:
+            out.append(warn("HAS_PERMANENT_DELEGATE",
+                            "The permanent delegate can transfer or burn any tokens from any account", "critical"))
+        if token.transfer_fee_bps:
+            pct = f"{Decimal(token.transfer_fee_bps) / 100:g}"
+            out.append(warn(f"{pct}%_TRANSFER_FEES", f"This token has a {pct}% transfer fee", "warning"))
+        if token.transfer_fee_mutable:
+            out.append(warn("MUTABLE_TRANSFER_FEES", "The transfer fee of this token can be changed", "warning"))
+        largest = token_largest_accounts(self.pools.chain, Pubkey.from_string(token.mint))
+        supply = int(token_supply(self.pools.chain, Pubkey.from_string(token.mint))["amount"])
+        top = sum(int(row["amount"]) for row in largest[:10])
+        if supply and top * 100 > 80 * supply:
+            out.append(warn("HIGH_SUPPLY_CONCENTRATION", "The top 10 holders own a large share of the supply", "warning"))
         return out

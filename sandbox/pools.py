@@ -120,8 +120,7 @@ class Pools:
         supply = pool_supply(token)
         self.chain.set_lamports(authority.pubkey(), POOL_SOL_RESERVE)
         vault = create_pool_mint(self.chain, mint_key=Keypair.from_seed(token.key_seed), authority=authority,
-                                 program=program, decimals=token.decimals, supply=supply,
-                                 transfer_fee_bps=token.transfer_fee_bps)
+                                 token=token, supply=supply)
         pool = Pool(token=token, authority=authority, vault=vault, program=program, mint=mint)
         self._pools[token.mint] = pool
         self.chain.cosigners[authority.pubkey()] = authority
@@ -143,6 +142,8 @@ class Pools:
         else:
             raise NoRoute("no route between these mints")
         token = self.market.token(mint)
+        if side == "sell" and not token.sellable:
+            raise NoRoute("this token cannot be sold")
         return quote_exact_in(side=side, amount=amount, token=token, price=token.price, fee_bps=self.fee_bps)
 
     # --- swap transactions ----------------------------------------------------------------------------

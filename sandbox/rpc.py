@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from typing import Any
 
 import base58
@@ -13,6 +14,7 @@ from solders.transaction_metadata import FailedTransactionMetadata
 
 from sandbox.chain import Chain, ChainError, err_json
 from sandbox.faults import Faults
+from sandbox.holders import token_largest_accounts, token_supply
 from sandbox.httpserver import Request, Response
 from sandbox.wire import account_json, token_amount, transaction_json
 
@@ -56,6 +58,8 @@ class RpcServer:
             "getMinimumBalanceForRentExemption": lambda p: self.chain.svm.minimum_balance_for_rent_exemption(int(p[0])),
             "getFeeForMessage": self.get_fee_for_message,
             "requestAirdrop": self.request_airdrop,
+            "getTokenLargestAccounts": lambda p: self._ctx(token_largest_accounts(self.chain, _pubkey(p[0]))),
+            "getTokenSupply": lambda p: self._ctx(token_supply(self.chain, _pubkey(p[0]))),
         }
 
     # --- HTTP -----------------------------------------------------------------------------------------
@@ -76,6 +80,8 @@ class RpcServer:
         return Response.json(self.dispatch(payload))
 
     def _http_fault(self, method: str | None) -> Response | None:
+        if (f := self.faults.take("rpc", "slow", method=method)) is not None:
+            time.sleep(float(f.params.get("seconds", 1.0)))
         if (f := self.faults.take("rpc", "timeout", method=method)) is not None:
             return Response.hang(float(f.params.get("seconds", 15)))
         if (f := self.faults.take("rpc", "http_429", method=method)) is not None:

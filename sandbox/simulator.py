@@ -44,6 +44,12 @@ class SimToken:
     rng: random.Random = field(repr=False)
     key_seed: bytes = field(default=b"", repr=False)  # the mint keypair's seed (the sandbox creates the mint)
     transfer_fee_bps: int = 0  # Token-2022 TransferFeeConfig: withheld from every transfer of the token
+    # The risks a token safety check looks for, made real on chain by sandbox/mints.py (and, for `sellable`, by the pools)
+    transfer_fee_mutable: bool = False  # the TransferFeeConfig keeps an authority that can change the fee
+    freeze_authority: bool = False  # the mint keeps a freeze authority
+    permanent_delegate: bool = False  # Token-2022 PermanentDelegate: someone may move or burn any holder's tokens
+    sellable: bool = True  # False: the pools route buys only (a honeypot)
+    holders_bps: tuple[int, ...] = ()  # shares of the supply (basis points) held by wallets other than the pool
     steps: int = 0
     forced: list[Decimal] = field(default_factory=list, repr=False)  # prices the next steps take instead of walking
 
@@ -58,6 +64,11 @@ class SimToken:
             "open_price": str(self.open_price),
             "liquidity_lamports": self.liquidity_lamports,
             "transfer_fee_bps": self.transfer_fee_bps,
+            "transfer_fee_mutable": self.transfer_fee_mutable,
+            "freeze_authority": self.freeze_authority,
+            "permanent_delegate": self.permanent_delegate,
+            "sellable": self.sellable,
+            "holders_bps": list(self.holders_bps),
         }
 
 
@@ -68,6 +79,19 @@ DEFAULT_TOKENS = (
     {"symbol": "BAGZ", "name": "Bags Token", "decimals": 6, "price": Decimal("0.0000082"), "token_program": TOKEN_2022},
     {"symbol": "RUGR", "name": "Rug Runner", "decimals": 9, "price": Decimal("0.00031"), "jump_probability": Decimal("0.01")},
 )
+# A token for each risk the safety card names, each real on chain (see sandbox/mints.py).
+RISK_TOKENS = (
+    {"symbol": "FRZR", "name": "Freeze Ray", "decimals": 6, "price": Decimal("0.00021"), "freeze_authority": True},
+    {"symbol": "DLGT", "name": "Delegate Trap", "decimals": 6, "price": Decimal("0.00034"), "token_program": TOKEN_2022,
+     "permanent_delegate": True},
+    {"symbol": "TAXX", "name": "Tax Collector", "decimals": 6, "price": Decimal("0.00052"), "token_program": TOKEN_2022,
+     "transfer_fee_bps": 1000, "transfer_fee_mutable": True},
+    {"symbol": "WHAL", "name": "Whale Pond", "decimals": 9, "price": Decimal("0.0011"),
+     "holders_bps": (2_800, 2_800, 2_800, *(100,) * 6)},
+    {"symbol": "HNYP", "name": "Honey Pot", "decimals": 6, "price": Decimal("0.00077"), "sellable": False},
+)
+# Everywhere else three quarters of the supply is spread over 25 wallets (3% each); the pool keeps the rest.
+SPREAD_HOLDERS_BPS = (300,) * 25
 
 
 def _quantize(value: Decimal, digits: int = PRICE_DIGITS) -> Decimal:
@@ -105,6 +129,11 @@ class Market:
         jump_probability: Decimal = Decimal("0.002"),
         liquidity_lamports: int = 2_000 * 10**9,
         transfer_fee_bps: int = 0,
+        transfer_fee_mutable: bool = False,
+        freeze_authority: bool = False,
+        permanent_delegate: bool = False,
+        sellable: bool = True,
+        holders_bps: tuple[int, ...] = SPREAD_HOLDERS_BPS,
     ) -> SimToken:
         price = Decimal(price)
         if not (0 <= decimals <= 12):
@@ -115,6 +144,10 @@ class Market:
             raise MarketError("token_program must be the SPL Token or the Token-2022 program")
         if transfer_fee_bps and (token_program != TOKEN_2022 or not 0 < int(transfer_fee_bps) <= 10_000):
             raise MarketError("a transfer fee (1..10000 bps) needs the Token-2022 program")
+        if permanent_delegate and token_program != TOKEN_2022:
+            raise MarketError("a permanent delegate needs the Token-2022 program")
+        if any(int(b) <= 0 for b in holders_bps) or sum(int(b) for b in holders_bps) >= 10_000:
+            raise MarketError("holders_bps must be positive shares that leave the pool some of the supply")
         digest = hashlib.sha256(f"jarvis-sandbox:{self.seed}:{symbol}".encode()).digest()
         mint = str(Keypair.from_seed(digest).pubkey())
         token = SimToken(
@@ -132,6 +165,11 @@ class Market:
             rng=random.Random(int.from_bytes(digest[:8], "big")),
             key_seed=digest,
             transfer_fee_bps=int(transfer_fee_bps),
+            transfer_fee_mutable=bool(transfer_fee_mutable),
+            freeze_authority=bool(freeze_authority),
+            permanent_delegate=bool(permanent_delegate),
+            sellable=bool(sellable),
+            holders_bps=tuple(int(b) for b in holders_bps),
         )
         with self._lock:
             if mint in self._tokens:
@@ -141,7 +179,7 @@ class Market:
         return token
 
     def seed_default_tokens(self) -> list[SimToken]:
-        return [self.add_token(**spec) for spec in DEFAULT_TOKENS]
+        return [self.add_token(**spec) for spec in (*DEFAULT_TOKENS, *RISK_TOKENS)]
 
     def tokens(self) -> list[SimToken]:
         with self._lock:

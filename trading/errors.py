@@ -61,3 +61,14 @@ class VenueError(TradingError):
     def __init__(self, message: str, code: str | None = None, *, transient: bool = False):
         super().__init__(message, code)
         self.transient = transient
+
+
+class TokenRisk(TradingError):
+    """A token's safety card has critical findings: refused by the trader's setting ("token_refused"), or not yet
+    accepted by the trader ("token_risk_unaccepted", with the findings to accept in `to_accept`)."""
+
+    code = "token_refused"
+
+    def __init__(self, message: str, code: str | None = None, *, to_accept: tuple[str, ...] = ()):
+        super().__init__(message, code)
+        self.to_accept = to_accept

@@ -61,6 +61,8 @@ class PricePoint:
     at: float  # unix time the source answered
     source: str
     decimals: int | None = None
+    usd: Decimal | None = None  # USD per whole token, where the source says (Jupiter's usdPrice)
+    liquidity_usd: Decimal | None = None  # the source's liquidity figure in USD (Jupiter's liquidity), if any
     slot: int | None = None  # the chain slot of a streamed price (trading.pricestream); None for polled ones
 
     @property
@@ -166,7 +168,8 @@ def fetch_jupiter(client: httpx.Client, mints: list[str], *, priority: Priority 
                 continue
             usd = _positive(entry["usdPrice"])
             if usd is not None:
-                found[mint] = PricePoint(usd / sol_usd, now, "jupiter", entry["decimals"])
+                found[mint] = PricePoint(usd / sol_usd, now, "jupiter", entry["decimals"], usd,
+                                         _positive(entry["liquidity"]))
     if SOL_MINT in mints:
         found[SOL_MINT] = PricePoint(Decimal(1), time.time(), "fixed")
     return found
@@ -250,6 +253,10 @@ def prices_store(points: dict[str, PricePoint]) -> None:
 
 def _encode(point: PricePoint) -> str:
     value = {"p": str(point.price), "t": point.at, "s": point.source, "d": point.decimals}
+    if point.usd is not None:
+        value["u"] = str(point.usd)
+    if point.liquidity_usd is not None:
+        value["l"] = str(point.liquidity_usd)
     if point.slot is not None:
         value["sl"] = point.slot
     return json.dumps(value)
@@ -282,8 +289,10 @@ def _decode(raw: bytes | None) -> PricePoint | None:
         return None
     value = json.loads(raw)
     price = _positive(value.get("p"))
-    return None if price is None else PricePoint(price, float(value["t"]), value.get("s", ""), value.get("d"),
-                                                 value.get("sl"))
+    if price is None:
+        return None
+    return PricePoint(price, float(value["t"]), value.get("s", ""), value.get("d"), _positive(value.get("u")),
+                      _positive(value.get("l")), value.get("sl"))
 
 
 def price_get(*, mint: str) -> PricePoint | None:

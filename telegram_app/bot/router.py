@@ -46,6 +46,7 @@ CALLBACKS = {
     "wc": acc.wallet_create, "wi": acc.wallet_import_prompt, "we": acc.wallet_export_prompt, "wx": acc.wallet_export_do,
     "wr": acc.wallet, "st": acc.settings_change, "lv": acc.live_confirm, "dm": acc.demo,
     "tc": trade.token_card_cb, "bp": trade.buy_preview_cb, "bx": trade.buy_custom_prompt, "bc": trade.buy_confirm,
+    "ba": trade.buy_confirm,
     "pv": trade.position_card_cb, "sv": trade.sell_pick, "sp": trade.sell_preview, "sx": trade.sell_custom_prompt,
     "sc": trade.sell_confirm, "se": trade.stop_prompt, "te": trade.take_profit_prompt, "lp": trade.ladder_set,
     "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss, "va": adm.vibe_decide,

@@ -136,6 +136,13 @@ def demo(account, inc, *args):
 
 
 # --- settings ---------------------------------------------------------------------------------------------
+RISKY_TOKENS = {
+    "confirm": "ask me to accept every critical risk",
+    "freeze": "refuse a freeze authority, ask about other critical risks",
+    "refuse": "refuse every critical risk",
+}
+
+
 def settings_screen(account, inc, *args):
     p = _prefs(account)
     presets = " / ".join(format_sol(v) for v in (p.buy_presets_lamports or []))
@@ -143,7 +150,8 @@ def settings_screen(account, inc, *args):
     plan = (p.default_exit_plan or {}).get("name") or "balanced"
     screen = Screen(f"Settings\nMode: {p.mode}\nBuy slippage: {p.buy_slippage_bps / 100}%  Sell slippage: "
                     f"{p.sell_slippage_bps / 100}%\nPriority fee: {p.priority_fee_policy}\nDefault exit plan: {plan}\n"
-                    f"Buy presets: {presets} SOL\nNotifications: {notifications}")
+                    f"Buy presets: {presets} SOL\nNotifications: {notifications}\n"
+                    f"Risky tokens: {RISKY_TOKENS[p.risky_tokens]}")
     other = "live" if p.mode == "paper" else "paper"
     screen.row(("Buy slip 1%", "st", "bs", 100), ("3%", "st", "bs", 300), ("5%", "st", "bs", 500))
     screen.row(("Sell slip 3%", "st", "ss", 300), ("5%", "st", "ss", 500), ("10%", "st", "ss", 1000))
@@ -152,6 +160,8 @@ def settings_screen(account, inc, *args):
                ("aggressive", "st", "ep", "aggressive"))
     screen.row(("Edit buy presets", "st", "pr"), (f"Notifications {'off' if notifications == 'on' else 'on'}", "st", "nt",
                                                  0 if notifications == "on" else 1))
+    screen.row(("Risky: ask", "st", "rk", "confirm"), ("refuse freezable", "st", "rk", "freeze"),
+               ("refuse all", "st", "rk", "refuse"))
     screen.button(f"Switch to {other} mode", "st", "md", other)
     return screen
 
@@ -166,6 +176,8 @@ def settings_change(account, inc, what, value=None, *args):
         trading_settings_update(trader=t, priority_fee_policy=value)
     elif what == "ep":
         trading_settings_update(trader=t, default_exit_plan=spec_to_json(preset(value)))
+    elif what == "rk":
+        trading_settings_update(trader=t, risky_tokens=value)
     elif what == "nt":
         trading_settings_update(trader=t, notifications={"enabled": value == "1"})
     elif what == "pr":

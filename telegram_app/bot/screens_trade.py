@@ -8,11 +8,21 @@ from decimal import Decimal
 from telegram_app import selectors, services
 from telegram_app.bot.core import Answer, Screen
 from telegram_app.parsers import ParseError, format_sol, parse_mint, parse_percent, parse_sol_amount
+from telegram_app.bot.safety_card import accepted_from_mask, accepted_mask, safety_lines
 from trading.errors import VenueError
 from trading.ratelimit import Priority, call_priority
+from trading.safety import token_safety
 from trading.selectors import bags_top_tokens, pnl_summary, price_get
-from trading.services import exit_plan_update, position_open, position_sell, quote_preview, trading_settings_get
+from trading.services import (
+    exit_plan_update,
+    position_open,
+    position_sell,
+    quote_preview,
+    token_safety_check,
+    trading_settings_get,
+)
 from trading.services.quotes import token_resolve
+from trading.services.safety import risk_names
 from trading.tpsl.plans import TakeProfitLeg, preset, spec_from_json, spec_summary
 
 LADDERS = ("conservative", "balanced", "aggressive", "moon")
@@ -36,11 +46,14 @@ def percent_from_fraction(fraction: Decimal) -> str:
 def token_card(account, inc, mint_text: str):
     mint = parse_mint(mint_text)
     with call_priority(Priority.PREVIEW):  # not essential: waits behind exits and entries, refused on a spent budget
+        safety = token_safety(mint=mint)  # first: it looks the price up alongside the rest, token_resolve then reads it
         token, point = token_resolve(mint=mint)
     ref = services.mint_ref(mint=mint)
-    name = token.symbol or mint[:6]
-    screen = Screen(f"{name}  {mint}\nPrice: {_price(point.price)} SOL (source {point.source}, {point.age_seconds:.0f} s ago)\n"
-                    "Choose how much SOL to spend:")
+    facts = safety.facts
+    name = f"{facts.name} ({facts.symbol})" if facts and facts.name else (token.symbol or mint[:6])
+    usd = f" (${_price(point.usd)})" if point.usd is not None else ""
+    screen = Screen(f"{name}  {mint}\nPrice: {_price(point.price)} SOL{usd} (source {point.source}, "
+                    f"{point.age_seconds:.0f} s ago)\n{safety_lines(safety)}\nChoose how much SOL to spend:")
     presets = trading_settings_get(trader=account.trader).buy_presets_lamports or []
     screen.row(*[(f"{format_sol(v)} SOL", "bp", ref, v) for v in presets[:4]])
     screen.button("Custom amount", "bx", ref)
@@ -64,13 +77,18 @@ def buy_command(account, inc, *args):
 def buy_preview(account, inc, mint: str, lamports: int):
     with call_priority(Priority.PREVIEW):
         q = quote_preview(trader=account.trader, mint=mint, amount_lamports=lamports)
+    risks = "\n".join(f"{'⛔' if f.critical else '⚠️'} {f.sentence}" for f in q.safety.findings)
     ref = services.mint_ref(mint=mint)
     text = (f"Buy {q.symbol or mint[:6]} for {format_sol(q.amount_lamports)} SOL ({q.mode})\n"
             f"Expected: {_tokens(q.expected_tokens, q.decimals)} tokens (at least {_tokens(q.min_tokens, q.decimals)})\n"
             f"Price: {_price(q.price)} SOL  impact ~{percent_from_fraction(q.price_impact)}%  fee {format_sol(q.fee_lamports)} SOL\n"
             f"Exit plan: {q.exit_plan}")
+    text = f"{text}\n{risks}" if risks else text
     if q.refused:
         return Screen(f"{text}\n\nCannot buy now: {q.refused}")
+    if q.to_accept:
+        return (Screen(f"{text}\n\nCritical risks: {risk_names(q.to_accept)}. Buy only if you accept them.")
+                .row(("⚠️ Accept the risks and buy", "ba", ref, lamports, accepted_mask(q.to_accept)), ("Cancel", "no")))
     return Screen(text).row(("✅ Confirm buy", "bc", ref, lamports), ("Cancel", "no"))
 
 
@@ -95,10 +113,13 @@ def buy_custom_amount(account, inc, text, data):
     return buy_preview(account, inc, mint, lamports)
 
 
-def buy_confirm(account, inc, ref, lamports):
+def buy_confirm(account, inc, ref, lamports, mask="0"):
+    """The buy, after the token's safety check: a button signed with the critical risks the trader accepted ("ba")
+    carries them in `mask`; the plain confirm ("bc") accepts none."""
     mint = services.mint_of(ref=ref)
     if mint is None:
         return Answer("That token is unknown now; paste its address again.", alert=True)
+    token_safety_check(trader=account.trader, mint=mint, accepted=accepted_from_mask(mask))
     position = position_open(trader=account.trader, mint=mint, amount_lamports=int(lamports))
     return Screen(f"Buy order placed for {format_sol(int(lamports))} SOL of {position.token.symbol or mint[:6]} "
                   f"(position #{position.pk}). I will message you when it fills.")

@@ -167,3 +167,17 @@ def rpc_for(sandbox_settings):
     yield make
     for client in made:
         client.close()
+
+
+def test_shield_requests_and_answers_follow_the_ultra_spec(sandbox, recorded):
+    venue, recorder = recorded
+    risky = {symbol: sandbox.market.by_symbol(symbol).mint for symbol in ("JRVS", "FRZR", "DLGT", "TAXX", "HNYP")}
+    warnings = venue.shield(mints=list(risky.values()))
+    (sent, answer), = recorder.calls("/ultra/v1/shield")
+    check("jupiter", "shield_request", sent)
+    check("jupiter", "shield_response", answer.json())
+    kinds = {symbol: {kind for kind, _, _ in warnings[mint]} for symbol, mint in risky.items()}
+    assert kinds["JRVS"] == {"NOT_VERIFIED"}
+    assert "HAS_FREEZE_AUTHORITY" in kinds["FRZR"] and "HAS_PERMANENT_DELEGATE" in kinds["DLGT"]
+    assert {"10%_TRANSFER_FEES", "MUTABLE_TRANSFER_FEES"} <= kinds["TAXX"] and "NOT_SELLABLE" in kinds["HNYP"]
+    assert problems("jupiter", "shield_response", {"warnings": {risky["JRVS"]: [{"type": "NOT_VERIFIED"}]}})

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+from solders.keypair import Keypair
 
 from tests.contracts.contract import Recorder, check, rpc_result_problems
 from trading.chain.rpc import RpcMalformedAnswer, SolanaRpc
@@ -53,6 +54,10 @@ def test_every_rpc_call_the_desk_makes_follows_the_rpc_docs(sandbox, recorded, s
     assert rpc.transaction(signature).sol_delta(owner) < 0
     rpc.balance(owner)
     rpc.token_balances(owner)
+    mint = sandbox.market.by_symbol("MOON").mint
+    nobody = str(Keypair().pubkey())
+    assert rpc.accounts([mint, owner, nobody])[2] is None  # no account there
+    assert len(rpc.token_largest_accounts(mint)) == 20
     methods = set()
     for sent, answer in _exchanges(recorder):
         check("solana_rpc", "request", sent)
@@ -60,7 +65,8 @@ def test_every_rpc_call_the_desk_makes_follows_the_rpc_docs(sandbox, recorded, s
         assert not rpc_result_problems(sent["method"], answer["result"]), (sent["method"], answer["result"])
         methods.add(sent["method"])
     assert methods == {"getLatestBlockhash", "getBlockHeight", "getRecentPrioritizationFees", "simulateTransaction",
-                       "sendTransaction", "getSignatureStatuses", "getTransaction", "getBalance", "getTokenAccountsByOwner"}
+                       "sendTransaction", "getSignatureStatuses", "getTransaction", "getBalance", "getTokenAccountsByOwner",
+                       "getMultipleAccounts", "getTokenLargestAccounts"}
 
 
 def test_the_request_contract_can_fail():

@@ -97,7 +97,7 @@ def test_settings_form_refuses_invalid_values_through_the_service(admin_client, 
     data = {
         "trader": trader.id, "mode": "paper", "buy_slippage_bps": 9000, "sell_slippage_bps": 500,
         "priority_fee_policy": "auto", "priority_fee_max_lamports": 1000, "default_exit_plan": "{}",
-        "buy_presets_lamports": "[]", "notifications": "{}",
+        "buy_presets_lamports": "[]", "notifications": "{}", "risky_tokens": "freeze",
     }
     response = admin_client.post(url, data)
     assert response.status_code == 200 and b"Slippage must be between" in response.content

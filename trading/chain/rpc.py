@@ -309,3 +309,19 @@ class SolanaRpc:
         values = self.call("getRecentPrioritizationFees", [accounts or []])
         with reading("getRecentPrioritizationFees"):
             return [_count(v["prioritizationFee"]) for v in values]
+
+    def accounts(self, pubkeys: list[str]) -> list[tuple[str, bytes] | None]:
+        """(owner program, data) of each account (None where there is none), in one getMultipleAccounts call."""
+        result = self.call("getMultipleAccounts", [pubkeys, {"encoding": "base64", "commitment": "confirmed"}])
+        with reading("getMultipleAccounts"):
+            values = result["value"]
+            if len(values) != len(pubkeys):
+                raise ValueError("one account per key expected")
+            return [None if v is None else (str(v["owner"]), base64.b64decode(v["data"][0], validate=True))
+                    for v in values]
+
+    def token_largest_accounts(self, mint: str) -> list[int]:
+        """The balances (base units) of the mint's largest token accounts, largest first (the node gives up to 20)."""
+        result = self.call("getTokenLargestAccounts", [mint, {"commitment": "confirmed"}])
+        with reading("getTokenLargestAccounts"):
+            return sorted((int(row["amount"]) for row in result["value"]), reverse=True)

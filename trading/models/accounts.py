@@ -49,6 +49,12 @@ class TradingSettings(models.Model):
         MEDIUM = "medium", "Medium"
         HIGH = "high", "High"
 
+    class RiskyTokens(models.TextChoices):
+        # What a buy does with a token whose safety card has a critical finding (trading/safety.py)
+        CONFIRM = "confirm", "Ask for a second confirmation"
+        REFUSE_FREEZE = "freeze", "Refuse a freeze authority, ask about the rest"
+        REFUSE = "refuse", "Refuse every critical finding"
+
     trader = models.OneToOneField(Trader, on_delete=models.CASCADE, related_name="settings")
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.PAPER)
     buy_slippage_bps = models.PositiveIntegerField(default=300)
@@ -58,6 +64,7 @@ class TradingSettings(models.Model):
     default_exit_plan = models.JSONField(default=dict, blank=True, help_text="Exit plan spec (trading.tpsl.plans JSON).")
     buy_presets_lamports = models.JSONField(default=list, blank=True)
     notifications = models.JSONField(default=dict, blank=True)
+    risky_tokens = models.CharField(max_length=8, choices=RiskyTokens.choices, default=RiskyTokens.REFUSE_FREEZE)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -14,6 +14,7 @@ from trading.services.positions import (
 )
 from trading.services.quotes import QuotePreview, quote_preview
 from trading.services.risk import kill_switch_set
+from trading.services.safety import token_safety_check
 from trading.wallets import wallet_create, wallet_export, wallet_import
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "position_open",
     "position_sell",
     "quote_preview",
+    "token_safety_check",
     "trader_register",
     "trading_settings_get",
     "trading_settings_update",

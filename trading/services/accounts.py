@@ -69,6 +69,10 @@ def _validate(field: str, value):
         if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 8:
             raise InvalidInput("Give between one and eight buy presets.", "invalid_presets")
         return [amount_validate(v) for v in value]
+    if field == "risky_tokens":
+        if value not in TradingSettings.RiskyTokens.values:
+            raise InvalidInput("Risky tokens are confirmed, refused when freezable, or refused.", "invalid_risky_tokens")
+        return value
     if field == "notifications":
         if not isinstance(value, dict) or not all(isinstance(v, bool) for v in value.values()):
             raise InvalidInput("Notification settings are switches that are on or off.", "invalid_notifications")

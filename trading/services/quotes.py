@@ -9,11 +9,13 @@ from decimal import Decimal
 from trading.errors import InvalidInput, NoPrice, TradingError, VenueError
 from trading.models import Mode, PaperLedger, Token, Trader, Wallet
 from trading.prices import PricePoint, price_fresh
+from trading.safety import TokenSafety, mint_facts_cached, token_safety
 from trading.services.accounts import trading_settings_get
 from trading.services.amounts import amount_validate, mint_validate
 from trading.services.book import paper_balance_from, trader_book
 from trading.services.exits import exit_spec_resolve
 from trading.services.risk import risk_check_entry
+from trading.services.safety import token_safety_verdict
 from trading.tpsl.plans import spec_summary
 from trading.venues.paper import paper_quote
 
@@ -28,11 +30,13 @@ def token_resolve(*, mint: str) -> tuple[Token, PricePoint]:
 
 
 def token_from(*, mint: str, token: Token | None, point: PricePoint | None) -> Token:
-    """`token` (the row of `mint`, if known), or an unsaved Token priced by the feed; refused without a price."""
+    """`token` (the row of `mint`, if known), or an unsaved Token priced by the feed (its symbol from the safety card's
+    cached metadata, if any); refused without a price."""
     if token is None:
         if point is None or point.decimals is None:
             raise InvalidInput("No market knows that token; check the address.", "unknown_mint")
-        token = Token(mint=mint, decimals=point.decimals)
+        facts = mint_facts_cached(mint=mint)  # the symbol from the metadata, when the card was just shown
+        token = Token(mint=mint, decimals=point.decimals, symbol=(facts.symbol if facts else "")[:32])
     if point is None:
         raise NoPrice(f"There is no price for {token} right now, so it cannot be traded; try again shortly.", "no_price")
     return token
@@ -78,6 +82,8 @@ class QuotePreview:
     refused: str | None  # the sentence position_open would refuse with now, if any
     source: str = "paper"  # who answered: "paper" (the feed and the paper model), "bags" or "jupiter" (the venue's
     # own quote, in sandbox and live mode), or "estimate" (every venue failed: the feed and the paper model)
+    safety: TokenSafety | None = None  # the token's safety card
+    to_accept: tuple[str, ...] = ()  # critical findings the trader must accept explicitly before this buy
 
 
 def _venue_quote(*, mint: str, amount: int, slippage_bps: int):
@@ -95,12 +101,15 @@ def _venue_quote(*, mint: str, amount: int, slippage_bps: int):
         return None
 
 
-def quote_preview(*, trader: Trader, mint: str, amount_lamports: int) -> QuotePreview:
+def quote_preview(*, trader: Trader, mint: str, amount_lamports: int, accepted: tuple[str, ...] = ()) -> QuotePreview:
     """What a buy would get now; writes nothing. Paper mode: the price feed and the paper fee/slippage model. Sandbox
-    and live: the venue's own quote (bags.fm, else Jupiter), or the feed estimate when no venue answers."""
+    and live: the venue's own quote (bags.fm, else Jupiter), or the feed estimate when no venue answers. The token's
+    safety card comes with it: a critical finding the trader's setting refuses is a refusal, the others not in
+    `accepted` are listed in `to_accept`."""
     mint = mint_validate(mint)
     amount = amount_validate(amount_lamports)
     prefs = trading_settings_get(trader=trader)
+    safety = token_safety(mint=mint)  # first: it looks the price up alongside the rest, token_resolve then reads it
     token, point = token_resolve(mint=mint)
     quote = paper_quote(side="buy", amount_in=amount, price=point.price, decimals=token.decimals)
     expected, minimum = quote.amount_out, quote.min_out(prefs.buy_slippage_bps)
@@ -120,6 +129,10 @@ def quote_preview(*, trader: Trader, mint: str, amount_lamports: int) -> QuotePr
             refused = "You do not have enough paper SOL for this buy."
     except TradingError as exc:
         refused = exc.message
+    verdict = token_safety_verdict(trader=trader, safety=safety, accepted=accepted)
+    to_accept = verdict.to_accept if verdict is not None else ()
+    if verdict is not None and not to_accept:
+        refused = refused or verdict.message
     spec = exit_spec_resolve(spec=None, default=prefs.default_exit_plan or None)
     return QuotePreview(
         mint=mint,
@@ -136,4 +149,6 @@ def quote_preview(*, trader: Trader, mint: str, amount_lamports: int) -> QuotePr
         exit_plan=spec_summary(spec),
         refused=refused,
         source=source,
+        safety=safety,
+        to_accept=to_accept,
     )

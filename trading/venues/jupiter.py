@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 NAME = "jupiter"
 ORDER_PATH = "/swap/v2/order"
 BUILD_PATH = "/swap/v2/build"
+SHIELD_PATH = "/ultra/v1/shield"  # openapi-spec/ultra/ultra.yaml: {warnings: {<mint>: [{type, message, severity}]}}
+SHIELD_SEVERITIES = ("info", "warning", "critical")
 # /build is "Routing is Metis only": quote from the same router (the /order routers are metis, jupiterz, dflow, okx).
 OTHER_ROUTERS = "jupiterz,dflow,okx"
 # /build's computeBudgetInstructions carry the price only ("does not include compute unit limit"): the desk sets the
@@ -202,3 +204,21 @@ class JupiterVenue(HttpVenue):
                                                                    max_priority_lamports=fee.max_lamports)
         return SwapTransaction(venue=NAME, transaction=transaction, last_valid_block_height=last_valid,
                                prioritization_fee_lamports=priority, compute_unit_limit=COMPUTE_UNIT_LIMIT)
+
+    def shield(self, *, mints: list[str]) -> dict[str, list[tuple[str, str, str]]]:
+        """Ultra's token warnings: (type, message, severity) per mint; a mint without warnings may be absent."""
+        raw = self._call(SHIELD_PATH, {"mints": ",".join(mints)})
+        warnings = raw.get("warnings")
+        if not isinstance(warnings, dict):
+            raise _malformed("warnings")
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        for mint, rows in warnings.items():
+            if not isinstance(rows, list):
+                raise _malformed("warnings entry")
+            for row in rows:
+                kind, message, severity = (row.get(k) if isinstance(row, dict) else None
+                                           for k in ("type", "message", "severity"))
+                if not isinstance(kind, str) or not isinstance(message, str) or severity not in SHIELD_SEVERITIES:
+                    raise _malformed("warning")
+                out.setdefault(mint, []).append((kind, message, severity))
+        return out
