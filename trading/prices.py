@@ -125,6 +125,7 @@ def fetch_jupiter(client: httpx.Client, mints: list[str]) -> dict[str, PricePoin
         if sol_usd is None:
             logger.error("jupiter price answer has no usable SOL price (%s); treating the batch as no data", problem)
             continue
+        sol_usd_store(price=sol_usd, at=now)
         for mint in batch:
             entry = data.get(mint)
             if entry is None:
@@ -197,6 +198,20 @@ def prices_store(points: dict[str, PricePoint]) -> None:
         value = {"p": str(point.price), "t": point.at, "s": point.source, "d": point.decimals}
         pipe.set(KEY_PREFIX + mint, json.dumps(value), ex=KEY_TTL_SECONDS)
     pipe.execute()
+
+
+SOL_USD_KEY = KEY_PREFIX + "sol-usd"
+
+
+def sol_usd_store(*, price: Decimal, at: float) -> None:
+    """SOL's own USD price as the last Jupiter answer gave it (every Jupiter batch carries SOL's mint)."""
+    value = {"p": str(price), "t": at, "s": "jupiter"}
+    redis_client().set(SOL_USD_KEY, json.dumps(value), ex=KEY_TTL_SECONDS)
+
+
+def sol_usd_get() -> PricePoint | None:
+    """USD per SOL with its time, or None when the feed has not given one lately (no data, never zero)."""
+    return _decode(redis_client().get(SOL_USD_KEY))
 
 
 def _decode(raw: bytes | None) -> PricePoint | None:
