@@ -152,6 +152,8 @@ def wallet_import_do(account, inc, text, data):
 def wallet_export_prompt(account, inc, wallet_id=None, *args):
     if not inc.private:
         return Answer("Keys are only shown in a private chat with me.", alert=True)
+    if security.is_on(account):  # the code is the confirmation
+        return security.export_code_prompt(account, inc, wallet_id)
     return (Screen("Exporting shows your private key. Anyone who sees it controls the wallet's funds. "
                    f"The message deletes itself after {EXPORT_VISIBLE_S} seconds. Show it?")
             .row(("Yes, show the key", "wx", wallet_id), ("Cancel", "no")))

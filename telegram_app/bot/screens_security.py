@@ -47,8 +47,9 @@ def setup_confirm(account, inc, text, data):
 
 def export_code_prompt(account, inc, wallet_id):
     services.conversation_set(telegram_user_id=inc.user_id, state="export_code", data={"wallet": int(wallet_id)})
-    return Screen("Your 2FA is on: send the 6-digit code your authenticator app shows now, or a recovery code. "
-                  "/cancel to stop.")
+    return Screen("Exporting shows your private key; anyone who sees it controls the wallet's funds. The message "
+                  f"deletes itself after {SHOWN_ONCE_S} seconds. Your 2FA is on: to show it, send the 6-digit code your "
+                  "authenticator app shows now, or a recovery code. /cancel to stop.")
 
 
 def export_code(account, inc, text, data):
