@@ -131,7 +131,7 @@ def _pnl_line(pnl) -> str:
         return "PnL: no price yet"
     sign = "+" if pnl["pnl_lamports"] >= 0 else ""
     pct = "" if pnl["pnl_pct"] is None else f"{sign}{pnl['pnl_pct'].quantize(Decimal('0.01'))}%, "
-    usd = "USD unavailable" if pnl["pnl_usd"] is None else f"{sign}${pnl['pnl_usd']}"
+    usd = "USD unavailable" if pnl["pnl_usd"] is None else f"{sign or '-'}${abs(pnl['pnl_usd'])}"
     return f"PnL: {pct}{sign}{format_sol(pnl['pnl_lamports'])} SOL, {usd}"
 
 
