@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from jarvis.redis import redis_client
 from trading.errors import InvalidInput
-from trading.keys import secret_decrypt, secret_encrypt
+from trading.keys import encryption_keys, secret_decrypt, secret_encrypt
 from trading.models import SecondFactor, Trader
 
 logger = logging.getLogger(__name__)
@@ -188,3 +188,22 @@ def _failed(trader: Trader) -> None:
 
 def _failures_reset(trader: Trader) -> None:
     redis_client().delete(_FAIL_KEY.format(trader.id))
+
+
+def second_factors_rotate_all() -> dict:
+    """Re-encrypt every TOTP secret not under the current key (as `wallets_rotate_all` does for wallets): row by row,
+    each swap a compare-and-swap on the old blob, so it runs while traders use their codes and can be run again."""
+    kid = encryption_keys()[0][0]
+    rotated = skipped = 0
+    for factor in SecondFactor.objects.exclude(key_id=kid).iterator():
+        old_blob = bytes(factor.encrypted_secret)
+        label = _aad_label(factor.trader_id)
+        secret = secret_decrypt(blob=old_blob, public_key=label, kid=factor.key_id)
+        new_kid, new_blob = secret_encrypt(secret=secret, public_key=label)
+        if SecondFactor.objects.filter(id=factor.id, key_id=factor.key_id, encrypted_secret=old_blob).update(
+                key_id=new_kid, encrypted_secret=new_blob) == 1:
+            rotated += 1
+        else:
+            skipped += 1
+    return {"key_id": kid, "rotated": rotated, "skipped": skipped,
+            "remaining": SecondFactor.objects.exclude(key_id=kid).count()}
