@@ -30,6 +30,7 @@ COMMANDS = {
     "wallet": (acc.wallet, True, True, False),
     "2fa": (sec.security, True, True, False),
     "security": (sec.security, True, True, False),
+    "plan": (plan.plan, True, True, False),
     "buy": (trade.buy_command, True, True, False),
     "sell": (trade.sell_list, True, True, False),
     "positions": (trade.positions, True, True, False),
@@ -53,7 +54,7 @@ CALLBACKS = {
     "sc": trade.sell_confirm, "se": trade.stop_prompt, "te": trade.take_profit_prompt, "lp": trade.ladder_set,
     "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss, "va": adm.vibe_decide,
     "fa": sec.setup_begin, "wa": acc.wallet_switch, "wn": acc.wallet_rename_prompt,
-    "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt,
+    "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt, "pl": plan.plan,
 }
 ADMIN_CALLBACKS = {"va"}  # buttons an admin may press without a trader account
 # conversation state -> screen(account, inc, text, data)

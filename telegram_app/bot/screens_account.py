@@ -32,6 +32,7 @@ HELP = """Commands
 /positions – open positions, their exit plans, sell and edit buttons
 /pnl – profit and loss today, this week, all time
 /settings – mode, slippage, fees, default exit plan, buy presets, notifications
+/plan – the default exit plan: trailing stop, break-even after the first take-profit, time stop
 /demo – paper trading with a paper balance
 /trending – top tokens with buy buttons
 /cancel – stop what I am waiting for

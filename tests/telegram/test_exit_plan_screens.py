@@ -99,3 +99,28 @@ def test_the_position_screen_shows_pnl_in_percent_sol_and_usd_and_refresh_reads_
     usd = (pnl_sol * price_standin.sol_usd).quantize(Decimal("0.01"))
     assert f"PnL: +{pct}%, +" in refreshed and f", +${usd}" in refreshed, (refreshed, pct, usd)
     assert "now 0.0002 SOL" in refreshed
+
+
+def test_plan_shapes_the_default_exit_plan_new_positions_get(tg_user, listed, celery_worker):
+    from trading.models import TradingSettings
+
+    bob = tg_user(2303)
+    bob.send("/start")
+    screen = bob.send("/plan")
+    assert "Default exit plan for new positions: TP 2x 50%, 5x 30%, 10x 20% · SL -20%" in screen["text"]
+    bob.press("Trailing figures")
+    assert "The trailing distance must be between 1% and 90% below the peak." in bob.send("25 0")["text"]
+    assert TradingSettings.objects.get(trader__telegram_account__telegram_user_id=2303).default_exit_plan == {}
+    assert "updated for new positions" in bob.send("25 10")["text"]
+    bob.press("« Plan")
+    bob.press("Break-even after TP1 on")
+    bob.send("/plan")
+    bob.press("Time stop")
+    assert "between one minute and one year" in bob.send("9999d")["text"]
+    done = bob.send("3d")["text"]
+    assert "trail 10% after +25%" in done and "stop to break-even" in done and "max hold 72h" in done, done
+
+    position = _open_position(bob, listed)
+    spec = ExitPlan.objects.get(position=position).spec
+    assert spec["trailing"] == {"activation_pct": "25", "distance_pct": "10"}
+    assert spec["breakeven_after_first_tp"] is True and spec["max_hold_seconds"] == 3 * 86400
