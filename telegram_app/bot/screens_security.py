@@ -40,9 +40,9 @@ def setup_begin(account, inc, *args):
 def setup_confirm(account, inc, text, data):
     codes = second_factor_confirm(trader=account.trader, code=text)
     services.conversation_clear(telegram_user_id=inc.user_id)
-    return [Reply("2FA is on. Exporting a key now asks for a code."),
-            Reply(f"Recovery codes (each works once, in place of a code; deleted in {SHOWN_ONCE_S} s, write them "
-                  "down):\n" + "\n".join(codes), delete_after_s=SHOWN_ONCE_S)]
+    return Reply("2FA is on: exporting a key now asks for a code. Your recovery codes (each works once, in place of a "
+                 f"code; this message is deleted in {SHOWN_ONCE_S} s, so write them down):\n" + "\n".join(codes),
+                 delete_after_s=SHOWN_ONCE_S)
 
 
 def export_code_prompt(account, inc, wallet_id):
@@ -56,8 +56,8 @@ def export_code(account, inc, text, data):
     """The code's message is deleted; a refused code leaves everything as it was (the trader may send another)."""
     secret = wallet_export(trader=account.trader, wallet_id=int(data.get("wallet", 0)), code=text)
     services.conversation_clear(telegram_user_id=inc.user_id)
-    return [Delete(inc.message_id), Reply("Code accepted; the key is below and disappears in a minute."),
-            Reply(f"Private key (deleted in {SHOWN_ONCE_S} s):\n{secret}", delete_after_s=SHOWN_ONCE_S)]
+    return [Delete(inc.message_id),
+            Reply(f"Code accepted. Private key (deleted in {SHOWN_ONCE_S} s):\n{secret}", delete_after_s=SHOWN_ONCE_S)]
 
 
 def is_on(account) -> bool:

@@ -17,7 +17,7 @@ DB_FUZZ = settings(max_examples=40, deadline=None,
 pytestmark = pytest.mark.django_db
 figures = st.from_regex(r"\A[0-9]{1,6}([.,][0-9]{0,6})?[%mhdsx]?( [0-9]{1,4}([.,][0-9]{0,6})?%?)?\Z")
 typed = tricky_text | figures | st.sampled_from(["off", "30 15", "24h", "0m", "abcde-fghij", "123456", "Main"])
-ACCEPTED = ("updated for #", "renamed to", "Recovery codes", "Private key")
+ACCEPTED = ("updated for #", "renamed to", "recovery codes", "Private key")
 
 
 def _snapshot(desk):

@@ -41,7 +41,7 @@ def _turn_on(user) -> tuple[str, list[str], str]:
     confirm_code = _code(secret)
     answer = user.send(confirm_code)
     codes = re.findall(r"\b[a-z2-7]{5}-[a-z2-7]{5}\b", answer["text"])
-    assert len(codes) == 8 and "deleted in 60 s" in answer["text"]
+    assert len(codes) == 8 and "deleted in 60 s" in answer["text"], answer
     factor = SecondFactor.objects.get()
     assert factor.confirmed_at is not None and not any(c in str(factor.recovery_hashes) for c in codes)
     status = user.send("/2fa")["text"]
@@ -138,3 +138,19 @@ def test_without_2fa_export_shows_the_key_as_before_and_the_check_says_off(tg_us
     carol.press("Yes, show the key")
     assert any("Private key (deleted in 60 s)" in (e.get("text") or "") for e in carol.standin.log(2103, "sendMessage"))
     assert second_factor_check(trader=Trader.objects.get(id=bob_trader_id(2103)), code=None) == "off"
+
+
+def test_a_show_key_button_from_before_2fa_was_turned_on_asks_for_a_code(tg_user):
+    from telegram_app.bot.core import callback_key
+    from telegram_app.callbacks import cb_sign
+    from trading.models import Wallet
+
+    dave = tg_user(2104)
+    dave.send("/start")
+    dave.press("Create wallet")
+    wallet = Wallet.objects.get(trader_id=bob_trader_id(2104))
+    _turn_on(dave)
+    old_button = cb_sign(key=callback_key(), user_id=2104, action="wx", args=(wallet.pk,), now=time.time())
+    asked = dave.press("", data=old_button, message_id=dave.last_with_buttons()["message_id"])["message"]["text"]
+    assert "send the 6-digit code" in asked
+    assert _keys_shown(dave, str(wallet.keypair())) == 0
