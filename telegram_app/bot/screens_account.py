@@ -20,8 +20,8 @@ from trading.services import (
 )
 from trading.services.accounts import modes_allowed
 from trading.services.quotes import paper_balance
-from trading.wallets import wallet_activate, wallet_rename
 from trading.tpsl.plans import preset, spec_to_json
+from trading.wallets import wallet_activate, wallet_rename
 
 EXPORT_VISIBLE_S = 60
 HELP = """Commands
