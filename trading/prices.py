@@ -158,6 +158,7 @@ def fetch_jupiter(client: httpx.Client, mints: list[str], *, priority: Priority 
         if sol_usd is None:
             logger.error("jupiter price answer has no usable SOL price (%s); treating the batch as no data", problem)
             continue
+        sol_usd_store(price=sol_usd, at=now)
         for mint in batch:
             entry = data.get(mint)
             if entry is None:
@@ -282,6 +283,20 @@ def price_store_slotted(*, mint: str, point: PricePoint) -> bool:
     script = client.register_script(_STORE_IF_NEWER)
     written = script(keys=[KEY_PREFIX + mint, SLOT_KEY_PREFIX + mint], args=[point.slot, _encode(point), KEY_TTL_SECONDS])
     return bool(written)
+
+
+SOL_USD_KEY = KEY_PREFIX + "sol-usd"
+
+
+def sol_usd_store(*, price: Decimal, at: float) -> None:
+    """SOL's own USD price as the last Jupiter answer gave it (every Jupiter batch carries SOL's mint)."""
+    value = {"p": str(price), "t": at, "s": "jupiter"}
+    redis_client().set(SOL_USD_KEY, json.dumps(value), ex=KEY_TTL_SECONDS)
+
+
+def sol_usd_get() -> PricePoint | None:
+    """USD per SOL with its time, or None when the feed has not given one lately (no data, never zero)."""
+    return _decode(redis_client().get(SOL_USD_KEY))
 
 
 def _decode(raw: bytes | None) -> PricePoint | None:

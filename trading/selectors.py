@@ -12,9 +12,9 @@ from django.utils import timezone
 from monitoring import metrics
 from trading.errors import NotFound, VenueError
 from trading.execution.clients import venues_in_order
-from trading.models import Order, OrderSide, OrderStatus, Position, Trader
+from trading.models import Order, OrderSide, OrderStatus, Position, Trader, Wallet
 from trading.models.choices import LAMPORTS_PER_SOL, POSITION_LIVE
-from trading.prices import PricePoint, price_get as _price_get, prices_get_many
+from trading.prices import PricePoint, price_fresh, price_get as _price_get, prices_get_many, sol_usd_get
 from trading.services.quotes import onchain_balance, paper_balance
 
 
@@ -45,6 +45,24 @@ def price_get(*, mint: str) -> PricePoint | None:
     return _price_get(mint=mint)
 
 
+def price_now(*, mint: str) -> PricePoint | None:
+    """The price fetched from the feed now (the cached one when the feed cannot answer); None: no data."""
+    return price_fresh(mint=mint, max_age=0) or _price_get(mint=mint)
+
+
+def position_pnl(*, position: Position, price: Decimal | None) -> dict | None:
+    """Unrealised PnL of what the position still holds at `price`: lamports, percent of its cost, and USD at SOL's
+    cached USD price (None when there is none). None without a price."""
+    if price is None:
+        return None
+    value = position_value_lamports(position=position, price=price)
+    pnl = value - position.cost_lamports
+    pct = (Decimal(pnl) * 100 / Decimal(position.cost_lamports)) if position.cost_lamports else None
+    sol_usd = sol_usd_get()
+    usd = None if sol_usd is None else (Decimal(pnl) / LAMPORTS_PER_SOL * sol_usd.price).quantize(Decimal("0.01"))
+    return {"value_lamports": value, "pnl_lamports": pnl, "pnl_pct": pct, "pnl_usd": usd}
+
+
 def value_lamports(*, size: int, decimals: int, price: Decimal) -> int:
     """What `size` base units of a token with `decimals` are worth at `price` (SOL per whole token), rounded down."""
     whole_tokens = Decimal(size) / (Decimal(10) ** decimals)
@@ -55,15 +73,22 @@ def position_value_lamports(*, position: Position, price: Decimal) -> int:
     return value_lamports(size=position.size, decimals=position.token.decimals, price=price)
 
 
+def wallet_active_get(*, trader: Trader) -> Wallet | None:
+    """The wallet new buys use: the trader's active wallet (their first when none is marked), None without wallets."""
+    return Wallet.objects.filter(trader=trader).order_by("-active", "id").first()
+
+
 def wallet_balances(*, trader: Trader) -> dict:
-    """Paper balance and each wallet's on-chain SOL (None when the chain cannot be reached right now)."""
+    """Paper balance and each wallet's name, active flag and on-chain SOL (None when the chain cannot be reached now)."""
     wallets = []
+    active = wallet_active_get(trader=trader)
     for wallet in trader.wallets.order_by("id"):
         try:
             lamports = onchain_balance(wallet=wallet)
         except VenueError:
             lamports = None
-        wallets.append({"id": wallet.id, "public_key": wallet.public_key, "lamports": lamports})
+        wallets.append({"id": wallet.id, "public_key": wallet.public_key, "lamports": lamports, "name": wallet.name,
+                        "active": active is not None and wallet.id == active.id})
     return {"paper_lamports": paper_balance(trader=trader), "wallets": wallets}
 
 

@@ -11,7 +11,8 @@ import time
 
 from jarvis.redact import contains_secret
 from telegram_app import limits, selectors, services
-from telegram_app.bot import screens_account as acc, screens_admin as adm, screens_trade as trade
+from telegram_app.bot import screens_account as acc, screens_admin as adm, screens_plan as plan, screens_trade as trade
+from telegram_app.bot import screens_security as sec
 from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply, Screen, callback_key
 from telegram_app.callbacks import SHORT_LIVED, CallbackError, cb_verify
 from telegram_app.models import TelegramAccount
@@ -27,6 +28,9 @@ COMMANDS = {
     "start": (acc.start, False, True, False),
     "help": (acc.help_, False, False, False),
     "wallet": (acc.wallet, True, True, False),
+    "2fa": (sec.security, True, True, False),
+    "security": (sec.security, True, True, False),
+    "plan": (plan.plan, True, True, False),
     "buy": (trade.buy_command, True, True, False),
     "sell": (trade.sell_list, True, True, False),
     "positions": (trade.positions, True, True, False),
@@ -50,6 +54,8 @@ CALLBACKS = {
     "pv": trade.position_card_cb, "sv": trade.sell_pick, "sp": trade.sell_preview, "sx": trade.sell_custom_prompt,
     "sc": trade.sell_confirm, "se": trade.stop_prompt, "te": trade.take_profit_prompt, "lp": trade.ladder_set,
     "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss, "va": adm.vibe_decide,
+    "fa": sec.setup_begin, "wa": acc.wallet_switch, "wn": acc.wallet_rename_prompt,
+    "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt, "pl": plan.plan,
 }
 ADMIN_CALLBACKS = {"va"}  # buttons an admin may press without a trader account
 # conversation state -> screen(account, inc, text, data)
@@ -60,6 +66,11 @@ AWAITING = {
     "stop_loss": trade.stop_set,
     "take_profit": trade.take_profit_set,
     "presets": acc.presets_set,
+    "totp_confirm": sec.setup_confirm,
+    "export_code": sec.export_code,
+    "wallet_name": acc.wallet_rename_do,
+    "plan_trailing": plan.trailing_figures,
+    "plan_time": plan.time_stop_set,
 }
 
 

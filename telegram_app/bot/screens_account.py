@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from telegram_app import services
+from telegram_app.bot import screens_security as security
 from telegram_app.bot.core import Answer, Delete, Reply, Screen
 from telegram_app.parsers import ParseError, format_sol, parse_sol_amount
 from telegram_app.selectors import positions_open
@@ -20,18 +21,22 @@ from trading.services import (
 from trading.services.accounts import modes_allowed
 from trading.services.quotes import paper_balance
 from trading.tpsl.plans import preset, spec_to_json
+from trading.wallets import wallet_activate, wallet_rename
 
 EXPORT_VISIBLE_S = 60
 HELP = """Commands
-/wallet – your wallet: address, balances, create, import, export
+/wallet – your wallets: names, balances, the active one, create, import, switch, export
+/2fa – the second factor (authenticator codes) that guards exporting a key
 /buy <mint> [SOL] – buy a token (or just paste its address)
 /sell – sell part or all of a holding
 /positions – open positions, their exit plans, sell and edit buttons
 /pnl – profit and loss today, this week, all time
 /settings – mode, slippage, fees, default exit plan, buy presets, notifications
+/plan – the default exit plan: trailing stop, break-even after the first take-profit, time stop
 /demo – paper trading with a paper balance
 /trending – top tokens with buy buttons
-/cancel – stop what I am waiting for"""
+/cancel – stop what I am waiting for
+The trader's guide and FAQ (paper and live, fees, exit plans, 2FA): docs/traders.md in the desk's repository."""
 
 
 def start(account, inc, created: bool = False):
@@ -67,19 +72,47 @@ def _prefs(account):
 
 
 def wallet(account, inc, *args):
+    """Every wallet with its name and balance, the active one marked; `/wallet new <name>` creates a named one."""
+    if args and args[0].lower() == "new":
+        return wallet_create(account, inc, " ".join(args[1:]))
     balances = wallet_balances(trader=account.trader)
     lines = [f"Paper balance: {format_sol(balances['paper_lamports'])} SOL"]
     if not balances["wallets"]:
         lines.append("You have no on-chain wallet yet.")
         return Screen("\n".join(lines)).row(("Create wallet", "wc"), ("Import wallet", "wi"))
+    active = next((w for w in balances["wallets"] if w["active"]), balances["wallets"][0])
     for w in balances["wallets"]:
         sol = "unavailable right now" if w["lamports"] is None else f"{format_sol(w['lamports'])} SOL"
-        lines.append(f"Wallet {w['public_key']}\nBalance: {sol}")
+        mark = " (active: new buys use it)" if w is active else ""
+        lines.append(f"{w['name']}{mark}\n{w['public_key']}\nBalance: {sol}")
     holdings = _holdings(account)
     if holdings:
         lines.append("Tokens: " + ", ".join(holdings))
-    lines.append("To deposit, send SOL to the address above from any wallet or exchange.")
-    return Screen("\n".join(lines)).row(("Refresh", "wr"), ("Export key", "we", balances["wallets"][0]["id"]))
+    lines.append("To deposit, send SOL to a wallet's address from any wallet or exchange.")
+    screen = Screen("\n".join(lines))
+    others = [w for w in balances["wallets"] if w is not active]
+    for start in range(0, len(others), 2):
+        screen.row(*[(f"Use {w['name']}", "wa", w["id"]) for w in others[start:start + 2]])
+    screen.row(("New wallet", "wc"), ("Import wallet", "wi"), ("Rename", "wn", active["id"]))
+    return screen.row(("Refresh", "wr"), ("Export key", "we", active["id"]))
+
+
+def wallet_switch(account, inc, wallet_id, *args):
+    chosen = wallet_activate(trader=account.trader, wallet_id=int(wallet_id))
+    screen = wallet(account, inc)
+    screen.text = f"{chosen.name} is now your active wallet: new buys use it.\n\n" + screen.text
+    return screen
+
+
+def wallet_rename_prompt(account, inc, wallet_id, *args):
+    services.conversation_set(telegram_user_id=inc.user_id, state="wallet_name", data={"wallet": int(wallet_id)})
+    return Screen("Send the wallet's new name (up to 32 letters, digits, spaces, dots or dashes). /cancel to stop.")
+
+
+def wallet_rename_do(account, inc, text, data):
+    w = wallet_rename(trader=account.trader, wallet_id=int(data.get("wallet", 0)), name=text)
+    services.conversation_clear(telegram_user_id=inc.user_id)
+    return Screen(f"Wallet renamed to {w.name}.").button("« Wallets", "wr")
 
 
 def _holdings(account) -> list[str]:
@@ -87,11 +120,13 @@ def _holdings(account) -> list[str]:
             for p in positions_open(trader=account.trader)]
 
 
-def wallet_create(account, inc, *args):
+def wallet_create(account, inc, name="", *args):
     if not inc.private:
         return Answer("Create wallets in a private chat with me.", alert=True)
-    w = trader_wallet_create(trader=account.trader)
-    return Screen(f"Your new wallet: {w.public_key}\nSend SOL to it to trade on-chain. /wallet shows its balance.")
+    w = trader_wallet_create(trader=account.trader, name=name)
+    state = "It is your active wallet: new buys use it." if w.active else "Switch to it in /wallet to buy with it."
+    return (Screen(f"Your new wallet: {w.public_key}\nName: {w.name}. {state}\nSend SOL to it to trade on-chain. "
+                   "/wallet shows its balance.").row(("Rename", "wn", w.id), ("« Wallets", "wr")))
 
 
 def wallet_import_prompt(account, inc, *args):
@@ -110,12 +145,16 @@ def wallet_import_do(account, inc, text, data):
         w = wallet_import(trader=account.trader, secret=text.strip())
     except TradingError as exc:
         return actions + [Reply(f"{exc.message} I deleted your message; open /wallet to try again.")]
-    return actions + [Reply(f"Wallet imported: {w.public_key}. I deleted the message with the key.")]
+    state = "It is your active wallet." if w.active else "Switch to it in /wallet to buy with it."
+    return actions + [Screen(f"Wallet imported: {w.public_key} as {w.name}. {state} I deleted the message with the key.")
+                      .row(("Rename", "wn", w.id), ("« Wallets", "wr"))]
 
 
 def wallet_export_prompt(account, inc, wallet_id=None, *args):
     if not inc.private:
         return Answer("Keys are only shown in a private chat with me.", alert=True)
+    if security.is_on(account):  # the code is the confirmation
+        return security.export_code_prompt(account, inc, wallet_id)
     return (Screen("Exporting shows your private key. Anyone who sees it controls the wallet's funds. "
                    f"The message deletes itself after {EXPORT_VISIBLE_S} seconds. Show it?")
             .row(("Yes, show the key", "wx", wallet_id), ("Cancel", "no")))
@@ -124,6 +163,8 @@ def wallet_export_prompt(account, inc, wallet_id=None, *args):
 def wallet_export_do(account, inc, wallet_id, *args):
     if not inc.private:
         return Answer("Keys are only shown in a private chat with me.", alert=True)
+    if security.is_on(account):
+        return security.export_code_prompt(account, inc, wallet_id)
     secret = wallet_export(trader=account.trader, wallet_id=int(wallet_id))
     return [Screen("Key sent below; it disappears in a minute."),
             Reply(f"Private key (deleted in {EXPORT_VISIBLE_S} s):\n{secret}", delete_after_s=EXPORT_VISIBLE_S)]

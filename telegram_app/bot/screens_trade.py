@@ -12,7 +12,7 @@ from telegram_app.bot.safety_card import accepted_from_mask, accepted_mask, safe
 from trading.errors import VenueError
 from trading.ratelimit import Priority, call_priority
 from trading.safety import token_safety
-from trading.selectors import bags_top_tokens, pnl_summary, price_get
+from trading.selectors import bags_top_tokens, pnl_summary, position_pnl, price_get, price_now
 from trading.services import (
     exit_plan_update,
     position_open,
@@ -150,15 +150,26 @@ def _position_line(p, value=_LOOK_UP) -> str:
             f"cost {format_sol(p.cost_lamports)} SOL, {pnl}")
 
 
-def position_card_cb(account, inc, position_id):
+def _pnl_line(pnl) -> str:
+    if pnl is None:
+        return "PnL: no price yet"
+    sign = "+" if pnl["pnl_lamports"] >= 0 else ""
+    pct = "" if pnl["pnl_pct"] is None else f"{sign}{pnl['pnl_pct'].quantize(Decimal('0.01'))}%, "
+    usd = "USD unavailable" if pnl["pnl_usd"] is None else f"{sign or '-'}${abs(pnl['pnl_usd'])}"
+    return f"PnL: {pct}{sign}{format_sol(pnl['pnl_lamports'])} SOL, {usd}"
+
+
+def position_card_cb(account, inc, position_id, refresh=0):
+    """The position: PnL in percent, SOL and USD, its exit plan and what a trader can change; Refresh fetches the price."""
     p = selectors.position_of(trader=account.trader, position_id=int(position_id))
     if p is None:
         return Answer("You have no position with that number.", alert=True)
 
-    point = price_get(mint=p.token.mint)
+    point = price_now(mint=p.token.mint) if str(refresh) == "1" else price_get(mint=p.token.mint)
     spec = spec_from_json(p.exit_plan.spec)
     fired = p.exit_plan.legs.filter(status="filled").count()
-    text = (f"{_position_line(p)}\nEntry {_price(p.entry_price or 0)} SOL, now "
+    text = (f"{_position_line(p)}\n{_pnl_line(position_pnl(position=p, price=point.price if point else None))}\n"
+            f"Entry {_price(p.entry_price or 0)} SOL, now "
             f"{_price(point.price) + ' SOL' if point else 'no price'}\nExit plan: {spec_summary(spec, legs_done=fired)}\n"
             f"Take-profit legs filled: {fired} of {len(spec.take_profits)}")
     trailing = spec.trailing_distance_pct is not None
@@ -166,7 +177,11 @@ def position_card_cb(account, inc, position_id):
             .row(("Sell 25%", "sp", p.pk, 25), ("50%", "sp", p.pk, 50), ("100%", "sp", p.pk, 100))
             .row(("Edit stop-loss", "se", p.pk), ("Edit take-profit", "te", p.pk))
             .row(*[(name.capitalize(), "lp", p.pk, name) for name in LADDERS])
-            .row((f"Trailing stop {'off' if trailing else 'on'}", "tr", p.pk, 0 if trailing else 1), ("« Positions", "ps")))
+            .row((f"Trailing stop {'off' if trailing else 'on'}", "tr", p.pk, 0 if trailing else 1),
+                 ("Trailing figures", "tf", p.pk))
+            .row((f"Break-even after TP1 {'off' if spec.breakeven_after_first_tp else 'on'}", "be", p.pk,
+                  0 if spec.breakeven_after_first_tp else 1), ("Time stop", "ts", p.pk))
+            .row(("🔄 Refresh", "pv", p.pk, 1), ("« Positions", "ps")))
 
 
 def sell_list(account, inc, *args):

@@ -57,4 +57,5 @@ def test_wallet_balances_report_paper_and_unreachable_chain_as_none(trader, sett
     wallet = wallet_create(trader=trader)
     balances = wallet_balances(trader=trader)
     assert balances["paper_lamports"] == 10 * SOL
-    assert balances["wallets"] == [{"id": wallet.id, "public_key": wallet.public_key, "lamports": None}]
+    assert balances["wallets"] == [{"id": wallet.id, "public_key": wallet.public_key, "lamports": None,
+                                    "name": "Wallet 1", "active": True}]

@@ -1,6 +1,6 @@
 """Trading models: money lives here. Amounts are integers (lamports, token base units); prices are Decimal."""
 
-from trading.models.accounts import KillSwitch, RiskLimits, Trader, TradingSettings, Wallet
+from trading.models.accounts import KillSwitch, RiskLimits, SecondFactor, Trader, TradingSettings, Wallet
 from trading.models.choices import Mode, OrderReason, OrderSide, OrderStatus, PositionStatus
 from trading.models.events import DomainEvent
 from trading.models.ledger import PaperLedger
@@ -21,6 +21,7 @@ __all__ = [
     "Position",
     "PositionStatus",
     "RiskLimits",
+    "SecondFactor",
     "Token",
     "Trader",
     "TradingSettings",

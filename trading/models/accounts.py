@@ -26,10 +26,15 @@ class Wallet(models.Model):
     public_key = models.CharField(max_length=44, unique=True)
     encrypted_secret = models.BinaryField(editable=False)
     key_id = models.CharField(max_length=32, db_index=True)
+    name = models.CharField(max_length=32, blank=True, default="")
+    active = models.BooleanField(default=False, help_text="The wallet new buys use; at most one per trader.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["trader"], condition=Q(active=True), name="one_active_wallet_per_trader"),
+        ]
 
     def __str__(self) -> str:
         return self.public_key
@@ -40,6 +45,25 @@ class Wallet(models.Model):
     def keypair(self):
         """The solders Keypair, decrypted in memory only. Never log or store what this returns."""
         return wallet_keypair(self)
+
+
+class SecondFactor(models.Model):
+    """A trader's TOTP second factor. The secret is held encrypted like a wallet key (trading.keys); recovery codes
+    only as salted hashes. Enabled once `confirmed_at` is set (the trader typed a current code)."""
+
+    trader = models.OneToOneField(Trader, on_delete=models.CASCADE, related_name="second_factor")
+    encrypted_secret = models.BinaryField(editable=False)
+    key_id = models.CharField(max_length=32)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0, help_text="The last TOTP time step used: a code works once.")
+    recovery_hashes = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"second factor of {self.trader} ({'on' if self.confirmed_at else 'setting up'})"
+
+    def __repr__(self) -> str:
+        return f"<SecondFactor {self.pk} trader={self.trader_id} key={self.key_id}>"
 
 
 class TradingSettings(models.Model):

@@ -1,5 +1,5 @@
 """A trader's book in one query: everything an entry decision reads (kill switches, risk limits, open
-positions, today's volume and losses, paper money, the trader's settings and first wallet, the token being bought),
+positions, today's volume and losses, paper money, the trader's settings and active wallet, the token being bought),
 fetched with the lock that serialises the trader's entries."""
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def _book_sql(*, lock: bool) -> str:
         LEFT JOIN {t['RiskLimits']} r ON r.trader_id = l.trader_id
         LEFT JOIN {t['RiskLimits']} g ON g.trader_id IS NULL
         LEFT JOIN {t['TradingSettings']} st ON st.trader_id = l.trader_id
-        LEFT JOIN {t['Wallet']} w ON w.id = (SELECT MIN(w1.id) FROM {t['Wallet']} w1 WHERE w1.trader_id = l.trader_id)
+        LEFT JOIN {t['Wallet']} w ON w.id = (SELECT w1.id FROM {t['Wallet']} w1 WHERE w1.trader_id = l.trader_id
+                                         ORDER BY w1.active DESC, w1.id LIMIT 1)
         LEFT JOIN {t['Token']} tk ON tk.mint = %(mint)s
         WHERE l.trader_id = %(trader)s"""
     if lock and connection.features.has_select_for_update_of:
@@ -103,8 +104,9 @@ def _loading(model, fields: tuple[str, ...]) -> tuple[list[str], list]:
 def trader_book(*, trader: Trader, lock: bool = False, mint: str | None = None) -> tuple[PaperLedger, dict]:
     """The paper ledger (row-locked when `lock`) and what risk checks and balances need, in one statement.
 
-    Also in the book: "settings" (the trader's TradingSettings, or None if the row is missing), "wallet" (the first
-    wallet, or None) and "token" (the Token of `mint`, or None if unknown), loaded with the fields an entry uses.
+    Also in the book: "settings" (the trader's TradingSettings, or None if the row is missing), "wallet" (the active
+    wallet, as trading.selectors.wallet_active_get chooses it, or None) and "token" (the Token of `mint`, or None if
+    unknown), loaded with the fields an entry uses.
     Today is UTC. Realised PnL today counts sells confirmed today that were placed since yesterday (exits fill
     within minutes; the bound keeps the scan on the (trader, created_at) index).
     """

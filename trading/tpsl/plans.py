@@ -132,6 +132,19 @@ def percent_parse(text: str | Decimal, *, what: str) -> Decimal:
     return _plain(raw, what=f"the {what} as a percentage", example="20%", code="invalid_percent")
 
 
+_HOLD_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def hold_parse(text: str) -> int:
+    """A maximum hold time: ``"90m"``, ``"24h"``, ``"3d"`` -> seconds (validated by spec_validate)."""
+    raw = str(text or "").strip().lower().replace(" ", "")
+    unit = _HOLD_UNITS.get(raw[-1:])
+    if unit is None or not raw[:-1].isascii() or not raw[:-1].isdigit() or len(raw) > 8:
+        raise PlanError(f"{raw[:20]!r} is not a hold time; write minutes, hours or days like 90m, 24h or 3d.",
+                        "invalid_time_stop")
+    return int(raw[:-1]) * unit
+
+
 def spec_custom(
     *,
     stop_loss: str | Decimal,
