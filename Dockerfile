@@ -14,7 +14,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --uid 10001 jarvis \
-    && mkdir -p /var/lib/jarvis && chown jarvis /var/lib/jarvis
+    && mkdir -p /var/lib/jarvis/backups /var/lib/jarvis/flower /var/lib/jarvis/prometheus \
+    && chown -R jarvis /var/lib/jarvis
 
 WORKDIR /app
 # The locked dependencies first (their own layer): exactly the versions and files of requirements.lock.

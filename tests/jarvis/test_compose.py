@@ -102,3 +102,17 @@ def test_flower_requires_basic_auth(compose):
 def test_one_image_for_all_python_roles(compose):
     images = {svc.get("image") for name, svc in compose["services"].items() if name not in {"postgres", "redis"}}
     assert images == {"jarvis:latest"}
+
+
+def test_no_volume_is_shared_between_services_and_workers_and_the_bot_serve_metrics(compose):
+    """Metrics merge inside one container only: each worker and the bot serve their own on METRICS_PORT."""
+    mounts: dict[str, list[str]] = {}
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            mounts.setdefault(volume.split(":")[0], []).append(name)
+    shared = {volume: names for volume, names in mounts.items() if len(names) > 1}
+    assert not shared, f"volumes shared between services: {shared}"
+    servers = [name for name, svc in compose["services"].items() if _queues(_command(svc)) or name == "bot"]
+    assert len(servers) == 7, servers
+    for name in servers:
+        assert int(compose["services"][name]["environment"]["METRICS_PORT"]) > 0, name
