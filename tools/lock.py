@@ -1,7 +1,7 @@
 """Lock files with hashes, compiled from pyproject.toml by uv (`make lock`), and the check that they still agree.
 
-requirements.lock holds the runtime dependencies (the image installs it), requirements-dev.lock the dev and s3
-extras as well (`make install`). Both are universal (one file for every Python the project supports) and every line
+requirements.lock holds the runtime dependencies with the s3 extra (the image installs it, so any backup storage
+works), requirements-dev.lock the dev extra as well (`make install`). Both are universal (one file for every Python the project supports) and every line
 carries its hashes, so `pip install --require-hashes` installs exactly what was compiled. The first line of each file
 is the sha256 of pyproject.toml's dependency lists: a changed pyproject.toml without a new lock fails the suite
 (tests/deploy/test_lock.py) without needing the network.
@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "# pyproject-sha256: "
-LOCKS = {"requirements.lock": (), "requirements-dev.lock": ("dev", "s3")}
+LOCKS = {"requirements.lock": ("s3",), "requirements-dev.lock": ("dev", "s3")}
 COMMAND = "python tools/lock.py  (make lock)"
 
 

@@ -116,3 +116,6 @@ def test_no_volume_is_shared_between_services_and_workers_and_the_bot_serve_metr
     assert len(servers) == 7, servers
     for name in servers:
         assert int(compose["services"][name]["environment"]["METRICS_PORT"]) > 0, name
+    probe = compose["services"]["bot"]["healthcheck"]["test"]
+    assert probe[1:4] == ["python", "manage.py", "heartbeat_check"] and probe[4] == "bot"
+    assert "heartbeat_check" in get_commands()
