@@ -53,6 +53,7 @@ run: install
 	@exec $(PY) -m jarvis.desk -d . -f var/Procfile start
 
 test: install
+	$(PY) tools/lock.py --check  # the lock files agree with pyproject.toml (offline; `make lock` rewrites them)
 	$(VENV)/bin/lint-imports --no-logo  # the import contracts in pyproject.toml (docs/architecture.md: direction of knowledge)
 	@bash tools/chromium.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret-key-not-for-production \

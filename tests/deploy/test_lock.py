@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -64,3 +65,11 @@ def test_images_are_tagged_with_the_version_and_the_commit():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'org.opencontainers.image.version="${VERSION}"' in dockerfile
     assert 'org.opencontainers.image.revision="${COMMIT}"' in dockerfile
+
+
+def test_make_test_checks_the_locks_first_and_the_check_passes_here():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert recipe.index("tools/lock.py --check") < recipe.index("pytest")
+    out = subprocess.run([sys.executable, "tools/lock.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert (out.returncode, out.stderr) == (0, "")
