@@ -249,6 +249,20 @@ def readiness_run(*, components: list[str] | None = None) -> dict:
     }
 
 
+def readiness_components_parse(raw: str) -> tuple[list[str], list[str]]:
+    """``"postgres,redis"`` -> (the names asked for, those of them that are not readiness components)."""
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    known = set(readiness_components())
+    return names, [name for name in names if name not in known]
+
+
+def readiness_select(report: dict, names: list[str]) -> dict:
+    """The report judged on ``names`` only (a web pod's readiness: its database and Redis, not the whole desk)."""
+    components = {name: report["components"][name] for name in names if name in report["components"]}
+    up = len(components) == len(names) and all(result["status"] == "up" for result in components.values())
+    return {**report, "status": "ready" if up else "not_ready", "components": components}
+
+
 def token_matches(given: str | None, expected: str | None) -> bool:
     """Constant-time comparison; an unset expected token matches nothing."""
     return bool(given and expected and hmac.compare_digest(given.encode(), expected.encode()))

@@ -166,6 +166,7 @@ def test_every_role_has_probes_resources_and_a_disruption_budget(objects):
                 assert words[words.index("-d") + 1] == f"{worker_name(command)}@$HOSTNAME", name
     web = app_container(of_kind(objects, "Deployment")["web"])
     assert web["livenessProbe"]["httpGet"]["path"] == "/api/v1/health/"
+    assert web["readinessProbe"]["httpGet"]["path"] == "/api/v1/health/ready/?components=postgres,redis"
     bot = app_container(of_kind(objects, "Deployment")["bot"])
     assert bot["livenessProbe"]["exec"]["command"] == ["python", "manage.py", "heartbeat_check", "bot"]
 

@@ -35,3 +35,37 @@ def test_the_probe_fails_with_one_line_when_redis_is_unreachable(hb, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     with pytest.raises(CommandError, match="^bot heartbeat could not be read: ConnectionError$"):
         call_command("heartbeat_check", "bot")
+
+
+READY = "/api/v1/health/ready/"
+
+
+@pytest.mark.django_db
+def test_a_web_pods_readiness_judges_its_database_and_redis_not_the_whole_desk(client, readiness_settings, second_redis):
+    """The probe deploy/k8s gives web: ready while Postgres and Redis answer, though the bot and the workers are down;
+    not ready when its Redis stops. The desk-wide answer stays 503."""
+    readiness_settings.MONITORING_READINESS_TOKEN = "t"
+    readiness_settings.REDIS_URL = second_redis.url
+    probe = {"components": "postgres,redis"}
+    assert client.get(READY).status_code == 503  # no bot, no beat, no worker here: the desk is not ready
+    response = client.get(READY, {**probe, "token": "t"})
+    assert response.status_code == 200
+    assert set(response.json()["components"]) == {"postgres", "redis"}
+    assert client.get(READY, probe).json() == {"status": "ready"}
+
+    second_redis.stop()
+    from monitoring.checks import readiness_cache_clear
+
+    readiness_cache_clear()
+    response = client.get(READY, {**probe, "token": "t"})
+    assert response.status_code == 503
+    assert response.json()["components"]["redis"]["status"] == "down"
+
+
+@pytest.mark.django_db
+def test_an_unknown_component_is_a_400_naming_it_and_the_known_ones(client, readiness_settings):
+    response = client.get(READY, {"components": "postgres,kafka"})
+    assert response.status_code == 400
+    message = str(response.json()["error"]["message"]["components"])
+    assert "Unknown: kafka." in message and "postgres, redis" in message
+    assert client.get(READY, {"components": ","}).status_code == 400
