@@ -54,8 +54,8 @@ class HealthMiddleware:
         wanted = request.GET.get("components")
         names = None
         if wanted is not None:
-            names, unknown = readiness_components_parse(wanted)
-            if not names or unknown:
+            names = readiness_components_parse(wanted)
+            if names is None:
                 return self.get_response(request)
         request.metrics_route = "api/v1/health/ready/"
         report = readiness_cached()

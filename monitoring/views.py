@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monitoring.checks import (
+    COMPONENTS_PATTERN,
     readiness_cached,
-    readiness_components,
     readiness_components_parse,
     readiness_select,
     token_matches,
@@ -68,7 +68,8 @@ class ReadinessView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("token", str, description="MONITORING_READINESS_TOKEN: shows per-component detail"),
-            OpenApiParameter("components", str, description="comma-separated components to judge (default: all)"),
+            OpenApiParameter("components", str, pattern=COMPONENTS_PATTERN,
+                             description="comma-separated components to judge (default: all), e.g. postgres,redis"),
         ],
         responses={200: READINESS, 503: READINESS},
     )
@@ -76,11 +77,11 @@ class ReadinessView(APIView):
         report = readiness_cached()
         wanted = request.query_params.get("components")
         if wanted is not None:
-            names, unknown = readiness_components_parse(wanted)
-            if not names or unknown:
+            names = readiness_components_parse(wanted)
+            if names is None:
                 raise serializers.ValidationError(
-                    {"components": f"Name one or more of: {', '.join(readiness_components())}."
-                     + (f" Unknown: {', '.join(unknown)}." if unknown else "")}
+                    {"components": "Give readiness components separated by commas: postgres, redis, queue:<name>, workers, beat, "
+                                   "price_feed, bot, mode or solana_rpc."}
                 )
             report = readiness_select(report, names)
         code = 200 if report["status"] == "ready" else 503

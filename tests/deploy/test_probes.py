@@ -63,9 +63,14 @@ def test_a_web_pods_readiness_judges_its_database_and_redis_not_the_whole_desk(c
 
 
 @pytest.mark.django_db
-def test_an_unknown_component_is_a_400_naming_it_and_the_known_ones(client, readiness_settings):
-    response = client.get(READY, {"components": "postgres,kafka"})
-    assert response.status_code == 400
-    message = str(response.json()["error"]["message"]["components"])
-    assert "Unknown: kafka." in message and "postgres, redis" in message
-    assert client.get(READY, {"components": ","}).status_code == 400
+def test_a_malformed_or_unknown_component_is_a_400_and_one_the_desk_skips_is_left_out(client, readiness_settings):
+    readiness_settings.MONITORING_READINESS_TOKEN = "t"
+    readiness_settings.MONITORING_READINESS_SKIP = ["bot"]
+    response = client.get(READY, {"components": "postgres,bot", "token": "t"})
+    assert response.status_code == 200
+    assert list(response.json()["components"]) == ["postgres"]
+    for malformed in ("postgres,kafka", "queue:nowhere", ",", "Postgres", "postgres;redis", ""):
+        response = client.get(READY, {"components": malformed})
+        assert response.status_code == 400, malformed
+        assert response.json()["error"]["code"] == "invalid"
+        assert "postgres, redis, queue:<name>" in str(response.json()["error"]["message"]["components"])
