@@ -68,3 +68,48 @@ def test_a_worker_serves_its_pools_counters_on_its_metrics_port(second_redis, tm
     finally:
         worker.terminate()
         worker.wait(60)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_bot_serves_metrics_on_its_port_and_its_probe_passes_while_it_runs(second_redis, standin, settings, tmp_path):
+    """A real `manage.py runbot` against the Bot API stand-in: its metrics port answers, and the probe deploy/k8s and
+    compose give it (`heartbeat_check bot`) fails before it starts and passes on the heartbeat it writes."""
+    from django.core.management import CommandError, call_command
+
+    db = connection.settings_dict
+    port = free_port()
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": second_redis.url,
+        "TELEGRAM_API_URL": standin.url,
+        "METRICS_PORT": str(port),
+        "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        "LOG_LEVEL": "warning",
+    }
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    settings.REDIS_URL = second_redis.url
+    settings.MONITORING_BOT_STALE_SECONDS = 60
+    with pytest.raises(CommandError, match="never sent a heartbeat"):
+        call_command("heartbeat_check", "bot")
+    bot = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "manage.py", "runbot"], env=env, cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: scrape(port) is not None or bot.poll() is not None, timeout=60, message="the bot's metrics port")
+        assert bot.poll() is None, "the bot exited"
+
+        def probe_passes() -> bool:
+            try:
+                call_command("heartbeat_check", "bot")
+            except CommandError:
+                return False
+            return True
+
+        wait_for(probe_passes, timeout=60, message="the bot's heartbeat")
+    finally:
+        bot.terminate()
+        bot.wait(60)
+    assert scrape(port) is None  # the port went with the process
