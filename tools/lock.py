@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -85,7 +86,9 @@ def disagreements(name: str) -> list[str]:
 
 
 def compile_locks() -> None:
-    uv = Path(sys.executable).parent / "uv"
+    uv = Path(sys.executable).parent / "uv"  # the dev extra's uv, next to this Python; else the one on PATH
+    if not uv.exists():
+        uv = Path(shutil.which("uv") or "uv")
     for name, extras in LOCKS.items():
         out = ROOT / name
         command = [str(uv), "pip", "compile", "pyproject.toml", "--universal", "--generate-hashes", "--quiet",
