@@ -11,15 +11,34 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/jarvis
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench chaos check clean audit
+# Images are tagged with the project's version and the commit they were built from (docs/runbooks/DEPLOYMENT.md).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+IMAGE ?= jarvis
+IMAGE_TAG := $(IMAGE):$(VERSION)-$(COMMIT)
 
-$(VENV)/.installed: pyproject.toml
+.PHONY: install run test bench chaos check clean audit lock image image-tag
+
+# Exactly the versions and files of requirements-dev.lock (hashes checked), then the project itself without resolving.
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip setuptools  # venv's bundled setuptools is old (known CVEs)
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q --require-hashes -r requirements-dev.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+# Recompile requirements.lock and requirements-dev.lock from pyproject.toml (tools/lock.py; needs PyPI).
+lock: install
+	$(PY) tools/lock.py
+
+image:
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE_TAG) .
+	@echo $(IMAGE_TAG)
+
+image-tag:
+	@echo $(IMAGE_TAG)
 
 run: install
 	@$(PY) jarvis/bootstrap.py
@@ -34,6 +53,7 @@ run: install
 	@exec $(PY) -m jarvis.desk -d . -f var/Procfile start
 
 test: install
+	$(PY) tools/lock.py --check  # the lock files agree with pyproject.toml (offline; `make lock` rewrites them)
 	$(VENV)/bin/lint-imports --no-logo  # the import contracts in pyproject.toml (docs/architecture.md: direction of knowledge)
 	@bash tools/chromium.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret-key-not-for-production \

@@ -384,6 +384,8 @@ LOG_RECENT_LINES = env_int("LOG_RECENT_LINES", 5000, minimum=100, maximum=100_00
 # --- Monitoring (monitoring/, docs/monitoring.md) ------------------------------------------------
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, every scrape is refused.
 METRICS_TOKEN = env_str("METRICS_TOKEN", None)
+# Workers and the bot serve their own processes' counters on this port (monitoring.exporter); 0: not served.
+METRICS_PORT = env_int("METRICS_PORT", 0, minimum=0, maximum=65535)
 # Readiness details for an uptime service without a login: /api/v1/health/ready/?token=<this>.
 MONITORING_READINESS_TOKEN = env_str("MONITORING_READINESS_TOKEN", None)
 MONITORING_CHECK_TIMEOUT_SECONDS = float(env_decimal("MONITORING_CHECK_TIMEOUT_SECONDS", "1"))  # not money

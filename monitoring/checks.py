@@ -13,6 +13,7 @@ import copy
 import hmac
 import math
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -260,6 +261,30 @@ def readiness_run(*, components: list[str] | None = None) -> dict:
         "checked_at": datetime.now(UTC).isoformat(),
         "components": {name: asdict(result) for name, result in results.items()},
     }
+
+
+def _components_pattern() -> str:
+    names = ["postgres", "redis", *(f"queue:{q}" for q in _queues()), "workers", "beat", "price_feed", "bot", "mode",
+             "solana_rpc"]
+    one = "|".join(re.escape(name) for name in names)
+    return rf"^({one})(,({one}))*$"
+
+
+# `?components=` of the readiness view: comma-separated names of readiness components (postgres, redis, queue:trades).
+COMPONENTS_PATTERN = _components_pattern()
+
+
+def readiness_components_parse(raw: str) -> list[str] | None:
+    """``"postgres,redis"`` -> the names asked for; None unless every name is a readiness component's."""
+    return raw.split(",") if re.fullmatch(COMPONENTS_PATTERN, raw) else None
+
+
+def readiness_select(report: dict, names: list[str]) -> dict:
+    """The report judged on ``names`` only (a web pod's readiness: its database and Redis, not the whole desk).
+    A component this desk does not check (MONITORING_READINESS_SKIP, solana_rpc outside live mode) is left out."""
+    components = {name: report["components"][name] for name in names if name in report["components"]}
+    up = all(result["status"] == "up" for result in components.values())
+    return {**report, "status": "ready" if up else "not_ready", "components": components}
 
 
 def token_matches(given: str | None, expected: str | None) -> bool:

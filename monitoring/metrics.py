@@ -21,9 +21,9 @@ jarvis_queue_depth{queue}, jarvis_open_positions{mode}, jarvis_component_up{comp
 jarvis_worker_memory_bytes{worker,pid}, jarvis_provider_budget_used_ratio{provider}.
 
 Multiprocess: gunicorn workers and Celery prefork children each write their own memory-mapped file under
-``PROMETHEUS_MULTIPROC_DIR`` (default ``$JARVIS_VAR_DIR/prometheus``); /metrics merges every file
-(prometheus_client's multiprocess mode). Files are named by host and pid so one directory can be shared by
-several containers. See docs/monitoring.md for why this and not Redis.
+``PROMETHEUS_MULTIPROC_DIR`` (default ``$JARVIS_VAR_DIR/prometheus``); web's /metrics and a worker's or the bot's
+METRICS_PORT (monitoring.exporter) merge every file of their own container (prometheus_client's multiprocess mode).
+Files are named by host and pid. See docs/monitoring.md for why this and not Redis.
 
 Usage::
 

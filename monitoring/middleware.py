@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from monitoring import metrics
-from monitoring.checks import readiness_cached, token_matches
+from monitoring.checks import readiness_cached, readiness_components_parse, readiness_select, token_matches
 
 LIVENESS_PATH = "/api/v1/health/"
 READINESS_PATH = "/api/v1/health/ready/"
@@ -31,7 +31,8 @@ class HealthMiddleware:
 
     - `GET /api/v1/health/` (liveness): never touches anything; answers a probe that addresses the pod by IP.
     - `GET /api/v1/health/ready/` without credentials: the bare status from the cached readiness report, or
-      the detailed report with `?token=<MONITORING_READINESS_TOKEN>`.
+      the detailed report with `?token=<MONITORING_READINESS_TOKEN>`; `?components=postgres,redis` judges those
+      only (a web pod's readiness probe). A bad `components` goes on to the view, which answers the 400.
     A request carrying a session cookie or an Authorization header goes on to the DRF views (staff detail),
     which also document both endpoints in the OpenAPI schema.
     """
@@ -50,8 +51,16 @@ class HealthMiddleware:
         if "HTTP_AUTHORIZATION" in request.META or settings.SESSION_COOKIE_NAME in request.COOKIES:
             return self.get_response(request)
 
+        wanted = request.GET.get("components")
+        names = None
+        if wanted is not None:
+            names = readiness_components_parse(wanted)
+            if names is None:
+                return self.get_response(request)
         request.metrics_route = "api/v1/health/ready/"
         report = readiness_cached()
+        if names is not None:
+            report = readiness_select(report, names)
         status = 200 if report["status"] == "ready" else 503
         if token_matches(request.GET.get("token"), settings.MONITORING_READINESS_TOKEN):
             return _json(report, status=status, head=head)

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from jarvis.celery import queue_for
 from monitoring import metrics
+from monitoring.exporter import metrics_serve
 from monitoring.heartbeats import WorkerHeartbeat
 from monitoring.stuck import request_received
 from monitoring.taskstats import task_outcome_record
@@ -85,6 +86,13 @@ def _worker_heartbeat_start(sender=None, **kwargs):
     )
     _heartbeats[id(sender)] = thread
     thread.start()
+
+
+@signals.worker_init.connect(weak=False)
+def _worker_metrics_serve(sender=None, **kwargs):
+    """The worker's main process serves its pool's counters on METRICS_PORT (monitoring.exporter)."""
+    if settings.METRICS_PORT:
+        metrics_serve(port=settings.METRICS_PORT)
 
 
 @signals.worker_shutdown.connect(weak=False)

@@ -9,7 +9,13 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring.checks import readiness_cached, token_matches
+from monitoring.checks import (
+    COMPONENTS_PATTERN,
+    readiness_cached,
+    readiness_components_parse,
+    readiness_select,
+    token_matches,
+)
 from monitoring.collectors import metrics_exposition
 
 
@@ -51,17 +57,33 @@ READINESS = inline_serializer(
 
 
 class ReadinessView(APIView):
-    """Readiness: 200 when every component is up, 503 otherwise. Details for staff or with the readiness token."""
+    """Readiness: 200 when every component is up, 503 otherwise. Details for staff or with the readiness token.
+
+    ``?components=postgres,redis`` judges those components only: a web pod's readiness probe (deploy/k8s) asks
+    whether this pod reaches its database and Redis, not whether the whole desk is up."""
 
     permission_classes = [permissions.AllowAny]
     throttle_classes: list = []
 
     @extend_schema(
-        parameters=[OpenApiParameter("token", str, description="MONITORING_READINESS_TOKEN: shows per-component detail")],
+        parameters=[
+            OpenApiParameter("token", str, description="MONITORING_READINESS_TOKEN: shows per-component detail"),
+            OpenApiParameter("components", str, pattern=COMPONENTS_PATTERN,
+                             description="comma-separated components to judge (default: all), e.g. postgres,redis"),
+        ],
         responses={200: READINESS, 503: READINESS},
     )
     def get(self, request):
         report = readiness_cached()
+        wanted = request.query_params.get("components")
+        if wanted is not None:
+            names = readiness_components_parse(wanted)
+            if names is None:
+                raise serializers.ValidationError(
+                    {"components": "Give readiness components separated by commas: postgres, redis, queue:<name>, workers, beat, "
+                                   "price_feed, bot, mode or solana_rpc."}
+                )
+            report = readiness_select(report, names)
         code = 200 if report["status"] == "ready" else 503
         token = request.query_params.get("token")
         if token_matches(token, settings.MONITORING_READINESS_TOKEN) or (token is None and request.user.is_staff):

@@ -114,3 +114,20 @@ def test_one_image_for_all_python_roles(compose):
 def test_the_prices_role_has_its_service(compose):
     (prices,) = [name for name, svc in compose["services"].items() if _command(svc)[-1:] == ["run_prices"]]
     assert prices == "prices" and _command(compose["services"]["prices"]) == ["python", "manage.py", "run_prices"]
+
+
+def test_no_volume_is_shared_between_services_and_workers_and_the_bot_serve_metrics(compose):
+    """Metrics merge inside one container only: each worker and the bot serve their own on METRICS_PORT."""
+    mounts: dict[str, list[str]] = {}
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            mounts.setdefault(volume.split(":")[0], []).append(name)
+    shared = {volume: names for volume, names in mounts.items() if len(names) > 1}
+    assert not shared, f"volumes shared between services: {shared}"
+    servers = [name for name, svc in compose["services"].items() if _queues(_command(svc)) or name == "bot"]
+    assert len(servers) == 7, servers
+    for name in servers:
+        assert int(compose["services"][name]["environment"]["METRICS_PORT"]) > 0, name
+    probe = compose["services"]["bot"]["healthcheck"]["test"]
+    assert probe[1:4] == ["python", "manage.py", "heartbeat_check"] and probe[4] == "bot"
+    assert "heartbeat_check" in get_commands()

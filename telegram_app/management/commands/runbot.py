@@ -5,6 +5,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from monitoring.exporter import metrics_serve
 from telegram_app.bot.pool import persistent_db_connections
 from telegram_app.bot.runner import serve
 from telegram_app.limits import LockHeld
@@ -30,6 +31,8 @@ class Command(BaseCommand):
             target = "the Bot API" if settings.TELEGRAM_BOT_TOKEN else f"the local Bot API stand-in at {settings.TELEGRAM_API_URL}"
             shape = f", {partitions} answering processes" if partitions else ""
             self.stdout.write(f"runbot: {'webhook' if webhook else 'long polling'} mode against {target}{shape}")
+        if settings.METRICS_PORT and mode != "partition":
+            metrics_serve(port=settings.METRICS_PORT)  # this process's and its answering processes' counters
         restore = persistent_db_connections()
         children = []
         try:
