@@ -27,7 +27,7 @@ K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ["small", "large"]
 KUBERNETES_VERSION = "1.30"  # the oldest Kubernetes release the manifests are checked against
 SECRET_MOUNT = "/run/secrets/jarvis"
-ROLES = {"web", "bot", "beat", "flower", *(f"worker-{q}" for q in ("trades", "tpsl", "telegram", "backups", "default", "vibe"))}
+ROLES = {"web", "bot", "prices", "beat", "flower", *(f"worker-{q}" for q in ("trades", "tpsl", "telegram", "backups", "default", "vibe"))}
 
 
 def render(overlay: str) -> list[dict]:
@@ -169,6 +169,9 @@ def test_every_role_has_probes_resources_and_a_disruption_budget(objects):
     assert web["readinessProbe"]["httpGet"]["path"] == "/api/v1/health/ready/?components=postgres,redis"
     bot = app_container(of_kind(objects, "Deployment")["bot"])
     assert bot["livenessProbe"]["exec"]["command"] == ["python", "manage.py", "heartbeat_check", "bot"]
+    prices = app_container(of_kind(objects, "Deployment")["prices"])
+    assert prices["command"] == ["python", "manage.py", "run_prices"]
+    assert prices["livenessProbe"]["exec"]["command"] == ["python", "manage.py", "heartbeat_check", "price_stream"]
 
 
 def test_the_grace_period_outlasts_the_longest_task_of_each_workers_queues(objects):
