@@ -310,6 +310,8 @@ BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 30, minimum=0)
 BACKUP_KEEP_MONTHLY = env_int("BACKUP_KEEP_MONTHLY", 12, minimum=0)
 BACKUP_KEEP_MANUAL = env_int("BACKUP_KEEP_MANUAL", 10, minimum=0)
 BACKUP_KEEP_FAILED_DAYS = env_int("BACKUP_KEEP_FAILED_DAYS", 30, minimum=1)
+# 32 random bytes, URL-safe base64 (or BACKUP_ENCRYPTION_KEY_FILE); unset: backup files are stored unencrypted.
+BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY", None)
 
 # --- /vibe, the operators' assistant (assistant/, docs/vibe.md) ---------------------------------------
 # An Anthropic Messages API provider through the official SDK. Outside live mode the defaults point at the local
