@@ -1,0 +1,79 @@
+"""Point-in-time recovery on a cluster the test starts itself: WAL archived through `manage.py archive_wal` into the
+(encrypted) backup storage, a base backup, orders, the cluster destroyed, `restore_backup --to-time` between two orders."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from backups import crypto
+from backups.pitr import SEGMENT, segment_name, wal_gaps
+from tests.backups.pitr_cluster import ScratchCluster
+
+SEGMENT_SIZE = 16 * 1024 * 1024
+
+
+@pytest.fixture
+def cluster():
+    scratch = ScratchCluster(env={"BACKUP_ENCRYPTION_KEY": crypto.key_new()})
+    restored = scratch.root / "restored"
+    scratch.init()
+    scratch.start()
+    yield scratch
+    scratch.cleanup(restored)
+
+
+def _order(cluster: ScratchCluster, note: str) -> None:
+    cluster.sql("INSERT INTO trading_order_book (note, amount_lamports) VALUES (%s, %s)", [note, 1_000_000])
+
+
+def test_restore_to_a_moment_between_two_orders_finds_exactly_the_first(cluster):
+    cluster.sql("CREATE TABLE trading_order_book (id bigserial PRIMARY KEY, note text NOT NULL, "
+                "amount_lamports bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT clock_timestamp())")
+    _order(cluster, "before the base backup")
+    out = cluster.manage("base_backup").stdout
+    assert "base backup base-" in out
+    _order(cluster, "first")
+    cluster.switch_and_wait_archived()
+    (moment,) = cluster.sql("SELECT clock_timestamp()")[0]
+    middle = cluster.switch_and_wait_archived()  # an empty segment between the two orders
+    _order(cluster, "second")
+    last = cluster.switch_and_wait_archived()
+    stored = sorted(p.name for p in cluster.store.iterdir())
+    assert f"wal-{middle}.gz.enc" in stored and f"wal-{last}.gz.enc" in stored
+    assert not any(p.read_bytes().count(b"second") for p in cluster.store.iterdir())  # encrypted at rest
+    cluster.destroy()
+
+    restored = cluster.root / "restored"
+    hole = cluster.store / f"wal-{middle}.gz.enc"
+    hole.rename(cluster.root / "aside")
+    refused = cluster.manage("restore_backup", "--to-time", moment.isoformat(), "--data-dir", str(restored),
+                             "--start", check=False)
+    assert refused.returncode != 0
+    assert f"WAL segment {middle} is missing" in refused.stderr and "nothing was restored" in refused.stderr
+    assert not restored.exists()
+    (cluster.root / "aside").rename(hole)
+
+    done = cluster.manage("restore_backup", "--to-time", moment.isoformat(), "--data-dir", str(restored), "--start")
+    assert "promoted" in done.stdout
+    assert cluster.sql("SELECT note FROM trading_order_book ORDER BY id") == [("before the base backup",), ("first",)]
+    assert cluster.sql("SELECT pg_is_in_recovery()") == [(False,)]
+
+
+def test_restore_wal_answers_missing_for_a_file_the_archive_lacks(cluster):
+    missing = cluster.manage("restore_wal", "0000000100000000000000FF", str(cluster.root / "x"), check=False)
+    assert missing.returncode == 1 and "not in the archive" in missing.stderr
+    bad = cluster.manage("archive_wal", "pg_wal/whatever", "whatever", check=False)
+    assert bad.returncode == 1 and "not a WAL file name" in bad.stderr
+
+
+@given(start=st.integers(0, 5000), length=st.integers(1, 40), holes=st.sets(st.integers(0, 39), max_size=4))
+def test_a_gap_in_the_archive_is_named_whatever_its_place(start, length, holes):
+    names = [segment_name(timeline=1, lsn=f"{(n * SEGMENT_SIZE) >> 32:X}/{(n * SEGMENT_SIZE) & 0xFFFFFFFF:X}",
+                          segment_size=SEGMENT_SIZE) for n in range(start, start + length)]
+    assert all(SEGMENT.match(n) for n in names)
+    holes = {h for h in holes if 0 < h < length - 1}
+    present = [n for i, n in enumerate(names) if i not in holes]
+    problems = wal_gaps(archived=present, start=names[0], end=names[0], segment_size=SEGMENT_SIZE)
+    assert [p.split()[2] for p in problems] == [names[i] for i in sorted(holes)]
