@@ -240,9 +240,11 @@ class PitrPlan:
     seconds: float = 0.0
 
 
-def restore_command_default() -> str:
-    manage = Path(settings.BASE_DIR) / "manage.py"
-    return f"{shlex.quote(sys.executable)} {shlex.quote(str(manage))} restore_wal %f %p"
+def wal_command(action: str) -> str:
+    """The archive (``archive``) or restore (``restore``) command line for this installation (backups/wal.py)."""
+    places = {"archive": "%p %f", "restore": "%f %p"}
+    script = Path(settings.BASE_DIR) / "backups" / "wal.py"
+    return f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} {action} {places[action]}"
 
 
 def _conf_quote(value: str) -> str:
@@ -279,7 +281,7 @@ def pitr_prepare(*, to_time: datetime, data_dir: Path, restore_command: str | No
     (data_dir / "pg_wal").mkdir(mode=0o700, exist_ok=True)
     with open(data_dir / "postgresql.auto.conf", "a", encoding="utf-8") as conf:
         conf.write(f"\n# point-in-time recovery from {base['label']}\n"
-                   f"restore_command = {_conf_quote(restore_command or restore_command_default())}\n"
+                   f"restore_command = {_conf_quote(restore_command or wal_command('restore'))}\n"
                    f"recovery_target_time = {_conf_quote(to_time.isoformat())}\n"
                    "recovery_target_action = 'promote'\n"
                    "recovery_target_timeline = 'latest'\n")

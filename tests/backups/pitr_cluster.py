@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg2
 
 from backups import pg
+from backups.pitr import wal_command
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 MANAGE = ROOT / "manage.py"
@@ -44,7 +45,7 @@ class ScratchCluster:
         self.archive_timeout = archive_timeout
         self.env = {**os.environ, **(env or {}), "BACKUP_STORAGE": "local", "BACKUP_DIR": str(self.store),
                     "BACKUP_STAGING_DIR": str(self.root / "staging"), "JARVIS_VAR_DIR": str(self.root / "var"),
-                    "JARVIS_IGNORE_DOTENV": "true", "LOG_LEVEL": "warning",
+                    "JARVIS_IGNORE_DOTENV": "true", "LOG_LEVEL": "warning", "BACKUP_TIMEOUT_SECONDS": "120",
                     "DATABASE_URL": f"postgres://postgres@127.0.0.1:{self.port}/postgres"}
 
     def command(self, args: list[str]) -> list[str]:
@@ -66,7 +67,7 @@ class ScratchCluster:
     def init(self) -> None:
         self.run([pg.pg_bin("initdb"), "--pgdata", str(self.data), "--username=postgres", "--auth=trust",
                   "--no-sync", "--encoding=UTF8", "--locale=C"])
-        archive = f"{sys.executable} {MANAGE} archive_wal %p %f"
+        archive = wal_command("archive")
         with open(self.data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
                        f"archive_mode = on\narchive_command = '{archive}'\narchive_timeout = {self.archive_timeout}\n"
