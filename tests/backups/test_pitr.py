@@ -1,7 +1,9 @@
-"""Point-in-time recovery on a cluster the test starts itself: WAL archived through `manage.py archive_wal` into the
+"""Point-in-time recovery on a cluster the test starts itself: WAL archived through backups/wal.py into the
 (encrypted) backup storage, a base backup, orders, the cluster destroyed, `restore_backup --to-time` between two orders."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 from hypothesis import given
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 from backups import crypto
 from backups.pitr import SEGMENT, segment_name, wal_gaps
-from tests.backups.pitr_cluster import ScratchCluster
+from tests.backups.pitr_cluster import ROOT, ScratchCluster
 
 SEGMENT_SIZE = 16 * 1024 * 1024
 
@@ -55,17 +57,36 @@ def test_restore_to_a_moment_between_two_orders_finds_exactly_the_first(cluster)
     assert not restored.exists()
     (cluster.root / "aside").rename(hole)
 
+    key = cluster.env["BACKUP_ENCRYPTION_KEY"]
+    cluster.env["BACKUP_ENCRYPTION_KEY"] = crypto.key_new()  # the key of the archive is lost
+    lost = cluster.manage("restore_backup", "--to-time", moment.isoformat(), "--data-dir", str(restored), check=False)
+    assert lost.returncode != 0 and f"encrypted under key {crypto.key_id(crypto.key_parse(key))}" in lost.stderr
+    assert not restored.exists()
+    cluster.env["BACKUP_ENCRYPTION_KEY"] = key
+
     done = cluster.manage("restore_backup", "--to-time", moment.isoformat(), "--data-dir", str(restored), "--start")
     assert "promoted" in done.stdout
     assert cluster.sql("SELECT note FROM trading_order_book ORDER BY id") == [("before the base backup",), ("first",)]
     assert cluster.sql("SELECT pg_is_in_recovery()") == [(False,)]
 
 
-def test_restore_wal_answers_missing_for_a_file_the_archive_lacks(cluster):
+def test_the_wal_commands_answer_missing_refuse_bad_names_and_clashes_and_round_trip(cluster):
     missing = cluster.manage("restore_wal", "0000000100000000000000FF", str(cluster.root / "x"), check=False)
     assert missing.returncode == 1 and "not in the archive" in missing.stderr
     bad = cluster.manage("archive_wal", "pg_wal/whatever", "whatever", check=False)
     assert bad.returncode == 1 and "not a WAL file name" in bad.stderr
+
+    wal = [sys.executable, str(ROOT / "backups" / "wal.py")]
+    segment = cluster.root / "segment"
+    segment.write_bytes(b"one segment" * 1000)
+    for _ in range(2):  # archiving the same file again succeeds (Postgres retries after a crash)
+        cluster.run([*wal, "archive", str(segment), "0000000100000000000000F0"])
+    segment.write_bytes(b"another cluster's segment" * 1000)
+    clash = cluster.run([*wal, "archive", str(segment), "0000000100000000000000F0"], check=False)
+    assert clash.returncode == 1 and "already archived with different content" in clash.stderr
+    back = cluster.root / "back"
+    cluster.run([*wal, "restore", "0000000100000000000000F0", str(back)])
+    assert back.read_bytes() == b"one segment" * 1000
 
 
 @given(start=st.integers(0, 5000), length=st.integers(1, 40), holes=st.sets(st.integers(0, 39), max_size=4))
