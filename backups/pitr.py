@@ -98,6 +98,15 @@ def wal_stored() -> dict[str, str]:
     return found
 
 
+def _wal_find(name: str) -> str | None:
+    """The stored name of the archived WAL file ``name`` (encrypted or not), looked up directly, not by listing."""
+    storage = storage_get()
+    for stored in (f"{WAL_PREFIX}{name}.gz.enc", f"{WAL_PREFIX}{name}.gz"):
+        if storage.exists(stored):
+            return stored
+    return None
+
+
 def wal_archive(*, source: Path, name: str) -> None:
     """archive_command: store one WAL file. Archiving the same file twice succeeds; a different file under a name
     already archived is an error (Postgres keeps the segment and retries, and the operator is told)."""
@@ -107,7 +116,7 @@ def wal_archive(*, source: Path, name: str) -> None:
     try:
         with open(source, "rb") as raw, gzip.open(packed, "wb", compresslevel=1) as out:
             shutil.copyfileobj(raw, out, 1 << 20)
-        already = wal_stored().get(name)
+        already = _wal_find(name)
         if already is not None:
             with _fetch_plain(already) as existing, gzip.open(existing, "rb") as old:
                 same = hashlib.sha256(old.read()).hexdigest() == _sha256(source)
@@ -122,7 +131,7 @@ def wal_archive(*, source: Path, name: str) -> None:
 
 def wal_fetch(*, name: str, dest: Path) -> bool:
     """restore_command: write the archived WAL file ``name`` to ``dest``; False when the archive has no such file."""
-    stored = wal_stored().get(name)
+    stored = _wal_find(name)
     if stored is None:
         return False
     partial = dest.with_name(dest.name + PARTIAL_MARK + uuid.uuid4().hex)
