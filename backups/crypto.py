@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import struct
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -22,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
 from backups.errors import BackupError, BackupRefused
+from backups.storage import PARTIAL_MARK
 
 MAGIC = b"JARVISBK1\n"
 CHUNK = 1 << 20
@@ -125,3 +129,20 @@ def configured_key() -> bytes | None:
     """BACKUP_ENCRYPTION_KEY (or its _FILE), parsed; None when backups are not encrypted."""
     text = getattr(settings, "BACKUP_ENCRYPTION_KEY", None)
     return key_parse(text) if text else None
+
+
+@contextlib.contextmanager
+def plain_copy(path: Path, *, what: str) -> Iterator[Path]:
+    """``path`` itself, or when it is encrypted, a decrypted copy in staging (removed afterwards). A file encrypted
+    under a key that is not configured is refused, naming the key's id."""
+    if file_key_id(path) is None:
+        yield path
+        return
+    staging = Path(settings.BACKUP_STAGING_DIR)
+    staging.mkdir(parents=True, exist_ok=True)
+    plain = staging / f"plain{PARTIAL_MARK}{uuid.uuid4().hex}"
+    try:
+        decrypt_file(source=path, dest=plain, key=configured_key(), what=what)
+        yield plain
+    finally:
+        plain.unlink(missing_ok=True)

@@ -59,34 +59,29 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _store_sealed(*, plain: Path, name: str) -> str:
-    """Store ``plain`` (already compressed) under ``name``, encrypted when a key is set; returns the stored name."""
+def _store_sealed(*, plain: Path, name: str) -> tuple[str, str]:
+    """Store ``plain`` (already compressed) under ``name``, encrypted when a key is set; returns the stored name and
+    the stored file's SHA-256."""
     key = crypto.configured_key()
     if key is None:
+        sha256 = _sha256(plain)
         storage_get().save(local_path=plain, name=name)
-        return name
+        return name, sha256
     sealed = _temp(name)
     try:
         crypto.encrypt_file(source=plain, dest=sealed, key=key)
+        sha256 = _sha256(sealed)
         storage_get().save(local_path=sealed, name=name + ".enc")
     finally:
         sealed.unlink(missing_ok=True)
-    return name + ".enc"
+    return name + ".enc", sha256
 
 
 @contextlib.contextmanager
 def _fetch_plain(stored: str) -> Iterator[Path]:
     """A local, decrypted copy of the stored file (refused, naming the key, when its key is not configured)."""
-    with storage_get().local_copy(stored, staging=_staging()) as path:
-        if crypto.file_key_id(path) is None:
-            yield path
-            return
-        plain = _temp("plain")
-        try:
-            crypto.decrypt_file(source=path, dest=plain, key=crypto.configured_key(), what=stored)
-            yield plain
-        finally:
-            plain.unlink(missing_ok=True)
+    with storage_get().local_copy(stored, staging=_staging()) as path, crypto.plain_copy(path, what=stored) as plain:
+        yield plain
 
 
 def wal_stored() -> dict[str, str]:
@@ -224,10 +219,7 @@ def base_backup_create(*, target: pg.PgTarget) -> dict:
             "end_segment": segment_name(timeline=int(ranges[-1]["Timeline"]), lsn=ranges[-1]["End-LSN"],
                                         segment_size=segment_size),
         }
-        stored = _store_sealed(plain=work / "base.tar.gz", name=f"{label}.tar.gz")
-        info["file"] = stored
-        with storage_get().local_copy(stored, staging=_staging()) as path:
-            info["sha256"] = _sha256(path)
+        info["file"], info["sha256"] = _store_sealed(plain=work / "base.tar.gz", name=f"{label}.tar.gz")
         storage_get().save_text(name=f"{label}.info", text=json.dumps(info, indent=1, sort_keys=True))
         return info
     finally:
@@ -282,7 +274,7 @@ def pitr_prepare(*, to_time: datetime, data_dir: Path, restore_command: str | No
         if _sha256(path) != base["sha256"]:
             raise BackupRefused(f"base backup {base['label']} is corrupt: its SHA-256 does not match its description",
                                 "backup_corrupt")
-        with _fetch_plain(base["file"]) as plain:
+        with crypto.plain_copy(path, what=base["file"]) as plain:
             data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             data_dir.chmod(0o700)
             with tarfile.open(plain, "r:gz") as tar:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from backups import crypto, pg, sqlite
 from backups.alerts import backup_alert
+from backups.crypto import plain_copy
 from backups.errors import BackupError, BackupRefused
 from backups.manifest import manifest_differences
 from backups.models import BackupRecord
@@ -123,23 +124,6 @@ def backup_create(*, kind: str, database: str = "default") -> BackupRecord:
     record.refresh_from_db()
     logger.info("backup %s stored", record.pk, extra={"backup_id": record.pk, "bytes": size})
     return record
-
-
-@contextlib.contextmanager
-def plain_copy(path: Path, *, what: str) -> Iterator[Path]:
-    """``path`` itself, or when it is encrypted, a decrypted copy in staging (removed afterwards). A file encrypted
-    under a key that is not configured is refused, naming the key's id."""
-    if crypto.file_key_id(path) is None:
-        yield path
-        return
-    staging = Path(settings.BACKUP_STAGING_DIR)
-    staging.mkdir(parents=True, exist_ok=True)
-    plain = staging / f"plain{PARTIAL_MARK}{uuid.uuid4().hex}"
-    try:
-        crypto.decrypt_file(source=path, dest=plain, key=crypto.configured_key(), what=what)
-        yield plain
-    finally:
-        plain.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
