@@ -1,5 +1,6 @@
 """Point-in-time recovery on a cluster the test starts itself: WAL archived through backups/wal.py into the
-(encrypted) backup storage, a base backup, orders, the cluster destroyed, `restore_backup --to-time` between two orders."""
+(encrypted) backup storage, the project's migrations, a base backup, orders in trading_order, the cluster destroyed,
+`restore_backup --to-time` between two orders."""
 
 from __future__ import annotations
 
@@ -26,21 +27,30 @@ def cluster():
     scratch.cleanup(restored)
 
 
-def _order(cluster: ScratchCluster, note: str) -> None:
-    cluster.sql("INSERT INTO trading_order_book (note, amount_lamports) VALUES (%s, %s)", [note, 1_000_000])
+def _order(cluster: ScratchCluster, position: int, memo: str) -> None:
+    """A confirmed buy in the project's trading_order table; ``memo`` lands in its error column to tell orders apart."""
+    cluster.insert("trading_order", {"position_id": str(position), "side": "'buy'", "reason": "'manual'", "mode": "'paper'",
+                                     "venue": "'paper'", "status": "'confirmed'", "amount_in": "1000000",
+                                     "signature": f"'sig-{memo}'", "error": f"'{memo}'", "created_at": "clock_timestamp()",
+                                     "updated_at": "clock_timestamp()"})
 
 
 def test_restore_to_a_moment_between_two_orders_finds_exactly_the_first(cluster):
-    cluster.sql("CREATE TABLE trading_order_book (id bigserial PRIMARY KEY, note text NOT NULL, "
-                "amount_lamports bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT clock_timestamp())")
-    _order(cluster, "before the base backup")
+    cluster.manage("migrate", "--verbosity=0")  # the project's schema, trading tables included
+    trader = cluster.insert("trading_trader", {"name": "'pitr'", "created_at": "now()"})
+    token = cluster.insert("trading_token", {"mint": "'Mint" + "0" * 40 + "'", "symbol": "'PITR'", "decimals": "6",
+                                             "created_at": "now()"})
+    position = cluster.insert("trading_position", {
+        "trader_id": str(trader), "token_id": str(token), "mode": "'paper'", "status": "'open'", "size": "1000000",
+        "original_size": "1000000", "cost_lamports": "50000000", "created_at": "now()", "updated_at": "now()"})
+    _order(cluster, position, "before the base backup")
     out = cluster.manage("base_backup").stdout
     assert "base backup base-" in out
-    _order(cluster, "first")
+    _order(cluster, position, "first")
     cluster.switch_and_wait_archived()
     (moment,) = cluster.sql("SELECT clock_timestamp()")[0]
     middle = cluster.switch_and_wait_archived()  # an empty segment between the two orders
-    _order(cluster, "second")
+    _order(cluster, position, "second")
     last = cluster.switch_and_wait_archived()
     stored = sorted(p.name for p in cluster.store.iterdir())
     assert f"wal-{middle}.gz.enc" in stored and f"wal-{last}.gz.enc" in stored
@@ -66,7 +76,8 @@ def test_restore_to_a_moment_between_two_orders_finds_exactly_the_first(cluster)
 
     done = cluster.manage("restore_backup", "--to-time", moment.isoformat(), "--data-dir", str(restored), "--start")
     assert "promoted" in done.stdout
-    assert cluster.sql("SELECT note FROM trading_order_book ORDER BY id") == [("before the base backup",), ("first",)]
+    assert cluster.sql("SELECT error FROM trading_order ORDER BY id") == [("before the base backup",), ("first",)]
+    assert cluster.sql("SELECT count(*) FROM trading_position") == [(1,)]
     assert cluster.sql("SELECT pg_is_in_recovery()") == [(False,)]
 
 
