@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ from django.core.management.color import no_style
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from backups import pg, sqlite
+from backups import crypto, pg, sqlite
 from backups.alerts import backup_alert
+from backups.crypto import plain_copy
 from backups.errors import BackupError, BackupRefused
 from backups.manifest import manifest_differences
 from backups.models import BackupRecord
@@ -84,12 +86,22 @@ def backup_create(*, kind: str, database: str = "default") -> BackupRecord:
         except OSError as exc:
             raise StorageError(f"could not create the staging directory {staging}: {exc.strerror or exc}") from exc
         manifest = _dump(engine=engine, alias=database, dest=partial)
+        key = crypto.configured_key()
+        if key is not None:  # the plain dump never reaches the store: it is sealed in staging, then moved
+            sealed = partial.with_name(partial.name + ".sealed")
+            try:
+                crypto.encrypt_file(source=partial, dest=sealed, key=key)
+                os.replace(sealed, partial)
+            finally:
+                sealed.unlink(missing_ok=True)
+            name += ".enc"
         sha256, size = file_sha256(partial)
         storage = storage_get()
         storage.save(local_path=partial, name=name)
         stored = storage
         sidecar = {"name": name, "sha256": sha256, "size_bytes": size, "engine": engine, "kind": kind,
-                   "started_at": record.started_at.isoformat(), "manifest": manifest}
+                   "started_at": record.started_at.isoformat(), "manifest": manifest,
+                   "encryption": {"cipher": "AES-256-GCM", "key_id": crypto.key_id(key)} if key else None}
         storage.save_text(name=sidecar_name(name), text=json.dumps(sidecar, indent=1, sort_keys=True))
     except Exception as exc:
         message = _message(exc)
@@ -116,7 +128,7 @@ def backup_create(*, kind: str, database: str = "default") -> BackupRecord:
 
 @contextlib.contextmanager
 def _checked_copy(record: BackupRecord, *, force: bool = False) -> Iterator[Path]:
-    """A local path to the record's file whose SHA-256 matched the catalogue (or ``force``)."""
+    """A local, decrypted path to the record's file whose SHA-256 matched the catalogue (or ``force``)."""
     if record.status != BackupRecord.Status.SUCCEEDED or not record.location:
         raise BackupRefused(f"backup {record.pk} is {record.get_status_display()}, there is no file to use")
     storage = storage_get(record.storage)
@@ -126,7 +138,8 @@ def _checked_copy(record: BackupRecord, *, force: bool = False) -> Iterator[Path
             raise BackupRefused(
                 f"backup {record.pk} is corrupt: its file's SHA-256 ({sha256[:12]}…, {size} bytes) does not match the "
                 f"catalogue ({record.sha256[:12]}…, {record.size_bytes} bytes)", "backup_corrupt")
-        yield path
+        with plain_copy(path, what=f"backup {record.pk}") as plain:
+            yield plain
 
 
 def _scratch_manifest(*, record: BackupRecord, path: Path) -> dict:

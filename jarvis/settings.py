@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 
 import os
@@ -361,6 +362,14 @@ BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 30, minimum=0)
 BACKUP_KEEP_MONTHLY = env_int("BACKUP_KEEP_MONTHLY", 12, minimum=0)
 BACKUP_KEEP_MANUAL = env_int("BACKUP_KEEP_MANUAL", 10, minimum=0)
 BACKUP_KEEP_FAILED_DAYS = env_int("BACKUP_KEEP_FAILED_DAYS", 30, minimum=1)
+# 32 random bytes, URL-safe base64 (or BACKUP_ENCRYPTION_KEY_FILE); unset: backup files are stored unencrypted.
+BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY", None)
+try:
+    _backup_key_length = len(base64.urlsafe_b64decode((BACKUP_ENCRYPTION_KEY or "").strip().encode("ascii")))
+except ValueError:
+    _backup_key_length = -1
+if BACKUP_ENCRYPTION_KEY and _backup_key_length != 32:
+    raise ConfigError("BACKUP_ENCRYPTION_KEY must be 32 random bytes in URL-safe base64 (docs/configuration.md)")
 
 # --- /vibe, the operators' assistant (assistant/, docs/vibe.md) ---------------------------------------
 # An Anthropic Messages API provider through the official SDK. Outside live mode the defaults point at the local

@@ -13,7 +13,7 @@ from django.db import connection, connections
 from backups import pg
 from backups.errors import BackupError
 from backups.models import BackupRecord
-from backups.services import backup_create, backup_verify
+from backups.services import backup_create, backup_verify, plain_copy
 from tests.fixtures.backups import LEDGER_ACCOUNTS, LEDGER_ENTRIES, SCRATCH_PREFIX, ledger_consistent, ledger_transfer
 
 pytestmark = pytest.mark.usefixtures("backup_settings", "test_ledger")
@@ -119,7 +119,8 @@ def test_a_backup_taken_while_trades_are_written_is_one_consistent_snapshot():
     server = pg.PgTarget.from_django(connection.settings_dict)
     scratch = pg.database_create(target=server, name=f"{SCRATCH_PREFIX}_consistency")
     try:
-        pg.restore(target=scratch, source=_stored(record), clean=False, jobs=2, timeout=120)
+        with plain_copy(_stored(record), what="the backup") as plain:
+            pg.restore(target=scratch, source=plain, clean=False, jobs=2, timeout=120)
         assert pg.manifest_of(scratch)["tables"] == record.manifest["tables"]  # same counts and checksums
         restored = scratch.connect()
         try:

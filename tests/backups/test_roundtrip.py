@@ -80,7 +80,7 @@ def test_backup_verify_wipe_restore_gives_back_identical_money_tables(capsys, se
     assert record.manifest["tables"]["trading_order"]["rows"] == 8
     assert record.manifest["tables"]["trading_position"]["rows"] == 4
     stored = record.size_bytes
-    assert stored > 0 and record.location.endswith(".dump")
+    assert stored > 0 and record.location.endswith(".dump.enc")
     assert (settings.BACKUP_DIR / record.location).is_file()
 
     verified = backup_verify(record_id=record.pk)

@@ -13,7 +13,7 @@ from solders.keypair import Keypair
 from backups import pg
 from backups.export import state_export
 from backups.models import BackupRecord
-from backups.services import backup_create
+from backups.services import backup_create, plain_copy
 
 
 @pytest.mark.usefixtures("backup_settings", "transactional_db")
@@ -29,8 +29,11 @@ def test_a_backup_holds_the_wallet_secret_only_encrypted(settings):
     record = backup_create(kind=BackupRecord.Kind.MANUAL)
     assert "trading_wallet" in record.manifest["tables"] and record.manifest["tables"]["trading_wallet"]["rows"] == 1
 
-    data = subprocess.run([pg.pg_bin("pg_restore"), "--data-only", "--file=-", str(settings.BACKUP_DIR / record.location)],
-                          capture_output=True, text=True, check=True).stdout
+    stored = settings.BACKUP_DIR / record.location
+    assert bytes(keypair.pubkey()) not in stored.read_bytes()  # the whole file is encrypted at rest
+    with plain_copy(stored, what="the backup") as plain:
+        data = subprocess.run([pg.pg_bin("pg_restore"), "--data-only", "--file=-", str(plain)],
+                              capture_output=True, text=True, check=True).stdout
     assert str(keypair.pubkey()) in data and blob.hex() in data  # the wallet is there, encrypted
     assert secret_b58 not in data and bytes(keypair).hex() not in data and bytes(keypair)[:32].hex() not in data
 

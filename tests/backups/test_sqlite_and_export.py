@@ -67,7 +67,7 @@ def test_a_sqlite_backup_is_recorded_stored_and_verified(settings, backup_settin
     _desk(desk)
     settings.DATABASES = {**settings.DATABASES, "desk": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(desk)}}
     record = backup_create(kind=BackupRecord.Kind.MANUAL, database="desk")
-    assert record.engine == "sqlite" and record.location.endswith(".sqlite3.gz")
+    assert record.engine == "sqlite" and record.location.endswith(".sqlite3.gz.enc")
     assert file_sha256(settings.BACKUP_DIR / record.location) == (record.sha256, record.size_bytes)
     sidecar = json.loads((settings.BACKUP_DIR / f"{record.location}.json").read_text())
     assert sidecar["sha256"] == record.sha256 and sidecar["manifest"] == record.manifest

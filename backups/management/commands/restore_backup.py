@@ -1,9 +1,12 @@
 import sys
+from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from backups.errors import BackupError
+from backups.pitr import pitr_prepare, pitr_start
 from backups.selectors import database_other_connections
 from backups.services import backup_restore
 
@@ -13,11 +16,20 @@ class Command(BaseCommand):
             "Takes a safety backup of the current database first. Stop web, bot, workers and beat before running it.")
 
     def add_arguments(self, parser):
-        parser.add_argument("backup", help="backup id or 'latest'")
+        parser.add_argument("backup", nargs="?", help="backup id or 'latest' (not with --to-time)")
+        parser.add_argument("--to-time", help="point-in-time recovery: an ISO time with its zone; rebuilds the cluster "
+                            "from a base backup and the WAL archive into --data-dir")
+        parser.add_argument("--data-dir", help="with --to-time: an empty directory for the restored cluster")
+        parser.add_argument("--start", action="store_true", help="with --to-time: start Postgres there (run as its "
+                            "owner) and wait until it reached the time and promoted")
         parser.add_argument("--force", action="store_true", help="restore even an unverified or corrupt backup")
         parser.add_argument("--yes", "--noinput", action="store_true", dest="yes", help="do not ask for confirmation")
 
-    def handle(self, *args, backup, force, yes, **options):
+    def handle(self, *args, backup, force, yes, to_time, data_dir, start, **options):
+        if to_time:
+            return self._to_time(backup=backup, to_time=to_time, data_dir=data_dir, start=start)
+        if backup is None:
+            raise CommandError("give a backup id (see backup_list), 'latest', or --to-time")
         if backup != "latest" and not backup.isdigit():
             raise CommandError("give a backup id (a number, see backup_list) or 'latest'")
         database = settings.DATABASES["default"]["NAME"]
@@ -41,3 +53,22 @@ class Command(BaseCommand):
         if result.problems:
             raise CommandError("the restored money tables differ from the backup's manifest: " + "; ".join(result.problems))
         self.stdout.write("money tables match the backup's manifest. Run `manage.py migrate` if the code is newer.")
+
+    def _to_time(self, *, backup, to_time, data_dir, start):
+        if backup is not None or not data_dir:
+            raise CommandError("--to-time takes no backup id and needs --data-dir (an empty directory)")
+        try:
+            moment = datetime.fromisoformat(to_time.replace("Z", "+00:00"))
+        except ValueError:
+            raise CommandError(f"{to_time!r} is not an ISO time (e.g. 2026-12-07T14:05:00Z)") from None
+        try:
+            plan = pitr_prepare(to_time=moment, data_dir=Path(data_dir).resolve())
+            self.stdout.write(f"base backup {plan.base['label']} unpacked into {plan.data_dir}; recovery will replay "
+                              f"the archive up to {moment.isoformat()} and promote")
+            if start:
+                seconds = pitr_start(plan=plan)
+                self.stdout.write(f"recovered to {moment.isoformat()} and promoted in {seconds:.1f}s")
+            else:
+                self.stdout.write(f"start it with: pg_ctl --pgdata {plan.data_dir} start")
+        except BackupError as exc:
+            raise CommandError(exc.message) from None
