@@ -24,6 +24,7 @@ from trading.models import (
     PaperLedger,
     Position,
     RiskLimits,
+    SecondFactor,
     Token,
     Trader,
     TradingSettings,
@@ -117,6 +118,17 @@ class WalletAdmin(ReadOnlyAdmin):
     list_filter = ("key_id",)
     search_fields = ("public_key", "trader__name")
     fields = ("public_key", "trader", "key_id", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(SecondFactor)
+class SecondFactorAdmin(ReadOnlyAdmin):
+    """Whether a trader's second factor is on, and since when: neither the secret nor the recovery codes' hashes are
+    fields of this page."""
+
+    list_display = ("id", "trader", "confirmed_at", "key_id", "created_at")
+    search_fields = ("trader__name",)
+    fields = ("trader", "confirmed_at", "key_id", "created_at")
     readonly_fields = fields
 
 

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.cache import cache
 from solders.pubkey import Pubkey
 from solders.token.state import Mint
 
@@ -225,8 +224,7 @@ def _lookup_sellable(mint: str, facts: MintFacts | None) -> bool | None:
         return None
     try:
         route_quote(venues=venues_in_order(), input_mint=mint, output_mint=SOL_MINT,
-                    amount=facts.supply // SELL_PROBE_FRACTION, slippage_bps=500, on_auth_failure=venue_auth_alert,
-                    cache=cache)
+                    amount=facts.supply // SELL_PROBE_FRACTION, slippage_bps=500, on_auth_failure=venue_auth_alert)
     except VenueNoRoute:
         return False
     except VenueError:

@@ -37,7 +37,7 @@ def _args_for(desk, action: str) -> tuple:
     """Alice's ids where a button carries an id; what the bot itself would put in the others."""
     pid, wid, ref = desk.position.pk, desk.wallet.pk, desk.mint_ref
     return {"we": (wid,), "wx": (wid,), "st": ("ep", "moon"), "tc": (ref,), "bp": (ref, 100_000_000), "bx": (ref,),
-            "bc": (ref, 100_000_000), "pv": (pid,), "sv": (pid,), "sp": (pid, 50), "sx": (pid,), "sc": (pid, 100),
+            "bc": (ref, 100_000_000), "ba": (ref, 100_000_000, "0"), "pv": (pid,), "sv": (pid,), "sp": (pid, 50), "sx": (pid,), "sc": (pid, 100),
             "se": (pid,), "te": (pid,), "lp": (pid, "moon"), "tr": (pid, 1), "wa": (wid,), "wn": (wid,),
             "tf": (pid,), "be": (pid, 1), "ts": (pid,)}.get(action, ())
 
