@@ -36,6 +36,8 @@ from email.utils import parsedate_to_datetime
 import redis
 from django.conf import settings
 
+from jarvis.redis import redis_client
+
 from monitoring import metrics
 from trading.errors import VenueError
 
@@ -106,14 +108,9 @@ return math.max(untilms, cur) - now
 """
 
 
-@functools.lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-
 @functools.lru_cache(maxsize=8)
 def _script(url: str, source: str):
-    return _client(url).register_script(source)
+    return redis_client(url).register_script(source)
 
 
 def _run(source: str, keys: list[str], args: list):
@@ -198,14 +195,14 @@ def slot_acquire(*, account: str, priority: Priority, max_wait: float | None = N
 def _note(account: str, priority: Priority, outcome: str) -> None:
     """Count a wait or a refusal: Redis (what bench/provider_budget.py and check_providers read) and Prometheus."""
     try:
-        _client(settings.REDIS_URL).hincrby(f"{PREFIX}{account}:stats", f"{priority.name.lower()}:{outcome}", 1)
+        redis_client().hincrby(f"{PREFIX}{account}:stats", f"{priority.name.lower()}:{outcome}", 1)
     except redis.RedisError:
         pass
     metrics.provider_observe(provider=account, operation=f"rate_limit:{priority.name.lower()}", outcome=outcome)
 
 
 def rate_stats(*, account: str) -> dict[str, int]:
-    raw = _client(settings.REDIS_URL).hgetall(f"{PREFIX}{account}:stats")
+    raw = redis_client().hgetall(f"{PREFIX}{account}:stats")
     return {k.decode(): int(v) for k, v in raw.items()}
 
 
@@ -218,10 +215,10 @@ def provider_pause(*, account: str, seconds: float) -> float:
 
 def provider_paused_for(*, account: str) -> float:
     """Seconds the account stays paused (0: not paused)."""
-    until = _client(settings.REDIS_URL).get(f"{PREFIX}{account}:paused")
+    until = redis_client().get(f"{PREFIX}{account}:paused")
     if until is None:
         return 0.0
-    now_s, now_us = _client(settings.REDIS_URL).time()
+    now_s, now_us = redis_client().time()
     return max(0.0, int(until) / 1000 - (now_s + now_us / 1_000_000))
 
 
