@@ -51,7 +51,8 @@ PG_PORT = int(os.environ.get("CHAOS_PG_PORT", "27432"))
 REDIS_PORT = int(os.environ.get("CHAOS_REDIS_PORT", "27379"))
 PORT_BASE = int(os.environ.get("CHAOS_PORT_BASE", "27800"))  # web, sandbox rpc/bags/jupiter, Bot API stand-in
 # (below Linux's ephemeral range, 32768-60999, so no outgoing connection can be holding one of them)
-WEB_PORT, RPC_PORT, BAGS_PORT, JUP_PORT, TG_PORT = (PORT_BASE + i for i in range(5))
+# RPC + 1 is the sandbox's RPC WebSocket (the convention the prices role follows), so the stand-ins start at + 3
+WEB_PORT, RPC_PORT, BAGS_PORT, JUP_PORT, TG_PORT = (PORT_BASE + i for i in (0, 1, 3, 4, 5))
 SOL = 10**9
 BUY_LAMPORTS = SOL // 20
 CHAT_BASE = 910_000
