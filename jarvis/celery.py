@@ -32,6 +32,7 @@ ROUTES = (
     ("trading.order_*", "trades"),
     ("trading.tpsl_*", "tpsl"),
     ("trading.refresh_prices", "tpsl"),
+    ("trading.dca_*", "tpsl"),
     ("telegram_app.*", "telegram"),
     ("backups.*", "backups"),
     ("assistant.*", "vibe"),

@@ -291,6 +291,11 @@ TPSL_DEFAULT_SELL_SLIPPAGE_BPS = env_int("TPSL_DEFAULT_SELL_SLIPPAGE_BPS", 500, 
 TPSL_PRICE_FETCH_THREADS = env_int("TPSL_PRICE_FETCH_THREADS", 4, minimum=1, maximum=32)  # parallel price batches
 TPSL_INLINE_PUBLISH_MAX = env_int("TPSL_INLINE_PUBLISH_MAX", 16, minimum=1)  # more exits per tick: fanned out
 TPSL_PUBLISH_SLICES = env_int("TPSL_PUBLISH_SLICES", 8, minimum=1)  # at most this many publishing tasks per tick
+LIMIT_MAX_EXPIRY_DAYS = env_int("LIMIT_MAX_EXPIRY_DAYS", 30, minimum=1, maximum=365)  # a limit order lives at most this long
+LIMIT_PRICE_MAX_RATIO = env_int("LIMIT_PRICE_MAX_RATIO", 1000, minimum=2)  # a level this many times off the price is absurd
+DCA_MIN_INTERVAL_SECONDS = env_int("DCA_MIN_INTERVAL_SECONDS", 60, minimum=1)  # the shortest interval between DCA buys
+DCA_MAX_BUYS = env_int("DCA_MAX_BUYS", 1000, minimum=1)  # the most buys one DCA plan makes
+DCA_TICK_SECONDS = env_int("DCA_TICK_SECONDS", 5, minimum=1, maximum=60)  # beat period of the DCA task
 
 # --- Execution (trading/chain, trading/venues, trading/execution; docs/execution.md) -------------------
 # Timeouts are seconds (not money, so float is fine); fees are integer lamports.

@@ -22,7 +22,7 @@ from telegram_app.parsers import format_sol
 
 logger = logging.getLogger(__name__)
 REASONS = {"tp": "Take-profit", "sl": "Stop-loss", "trailing": "Trailing stop", "time": "Time stop",
-           "kill": "Kill switch", "manual": "Your sell"}
+           "kill": "Kill switch", "manual": "Your sell", "limit": "Limit sell", "dca": "DCA"}
 
 
 def _pnl(lamports: int) -> str:
@@ -52,13 +52,23 @@ def event_text(kind: str, p: dict) -> str | None:
                 "and goes through as soon as the desk can take work again; you will get a message then.")
     if kind == "exit.stuck":
         return f"⚠️ An exit on {symbol} is taking longer than it should. The desk keeps trying; operators are alerted."
+    if kind == "limit.ended":
+        what = "limit buy" if p.get("side") == "buy" else "limit sell"
+        head = "⌛" if p.get("status") == "expired" else "🚫"
+        return (f"{head} Your {what} #{p.get('limit_id')} of {symbol} at {Decimal(p.get('price') or 0):.10g} SOL "
+                f"is {p.get('status', 'cancelled')}. {str(p.get('note') or '')[:300]}")
+    if kind == "dca.notice":
+        status = p.get("status")
+        head = {"done": "✅", "stopped": "🛑", "paused": "⏸", "refused": "⚠️"}.get(status, "ℹ️")
+        return (f"{head} DCA #{p.get('plan_id')} on {symbol} ({p.get('buys_done', 0)} of {p.get('buys_total', 0)} buys, "
+                f"{format_sol(int(p.get('spent_lamports') or 0))} SOL): {str(p.get('note') or '')[:300]}")
     if kind == "wallet.exported":
         return "🔐 Your wallet's private key was exported. If this was not you, move your funds now."
     return None
 
 
 def _wants(kind: str, prefs: dict | None) -> bool:
-    if kind in ("order.failed", "order.delayed", "exit.stuck", "wallet.exported"):
+    if kind in ("order.failed", "order.delayed", "exit.stuck", "wallet.exported", "limit.ended", "dca.notice"):
         return True  # failures and security notices are always sent
     return (prefs or {}).get("enabled", True) is not False
 

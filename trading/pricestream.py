@@ -1,6 +1,6 @@
 """The price stream (the `prices` role): Solana RPC WebSocket account subscriptions turned into prices and price events.
 
-For each watched mint (the mints of open positions) the stream subscribes (`accountSubscribe`, base64) to the account
+For each watched mint (the mints of open positions and active limit orders) the stream subscribes (`accountSubscribe`, base64) to the account
 that prices it: the mint's pool state, whose reserves give the price. Each notification becomes a Decimal price (SOL
 per whole token) cached in Redis with its slot and time (trading.prices.price_store_slotted: an update older than the
 last slot written for the mint is dropped), then a price event: `trading.tpsl_evaluate_mint` queued on the `tpsl` queue,
@@ -38,7 +38,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
 from jarvis.redis import redis_client
-from trading.models import Position, PositionStatus
+from trading.models import LimitOrder, Position, PositionStatus
 from trading.prices import PricePoint, price_store_slotted
 
 logger = logging.getLogger(__name__)
@@ -89,8 +89,10 @@ def account_notification(message) -> tuple[int, int, bytes] | None:
 
 
 def watched_mints() -> set[str]:
-    """The mints the stream prices: every token of an open position."""
-    return set(Position.objects.filter(status=PositionStatus.OPEN).values_list("token__mint", flat=True).distinct())
+    """The mints the stream prices: every token of an open position or an active limit order."""
+    positions = Position.objects.filter(status=PositionStatus.OPEN).values_list("token__mint", flat=True).distinct()
+    limits = LimitOrder.objects.filter(status=LimitOrder.Status.ACTIVE).values_list("token__mint", flat=True).distinct()
+    return set(positions) | set(limits)
 
 
 def price_event_publish(*, mint: str) -> bool:

@@ -37,3 +37,11 @@ def execute_order(order_id: int, requeued: bool = False) -> None:
 def order_probe() -> str:
     """A no-op on the trades queue: its round trip is the floor order execution stands on (bench, health probes)."""
     return "ok"
+
+
+@shared_task(name="trading.dca_run", soft_time_limit=30, time_limit=45, ignore_result=True)
+def dca_run() -> None:
+    """Beat, every DCA_TICK_SECONDS (tpsl queue, early acks: the next tick covers a lost one): place the due DCA buys."""
+    from trading.services.dca import dca_due_run
+
+    dca_due_run()

@@ -6,12 +6,16 @@ from trading.models.events import DomainEvent
 from trading.models.ledger import PaperLedger
 from trading.models.orders import Order
 from trading.models.positions import ExitLeg, ExitPlan, Position, Token
+from trading.models.standing import DcaBuy, DcaPlan, LimitOrder
 
 __all__ = [
+    "DcaBuy",
+    "DcaPlan",
     "DomainEvent",
     "ExitLeg",
     "ExitPlan",
     "KillSwitch",
+    "LimitOrder",
     "Mode",
     "Order",
     "OrderReason",

@@ -37,6 +37,8 @@ class OrderReason(models.TextChoices):
     TRAILING = "trailing", "Trailing stop"
     TIME = "time", "Time stop"
     KILL = "kill", "Kill switch"
+    LIMIT = "limit", "Limit order"
+    DCA = "dca", "DCA"
 
 
 class OrderStatus(models.TextChoices):

@@ -44,10 +44,12 @@ def _wallet_for(trader: Trader, mode: str, book: dict):
 
 
 def position_open(
-    *, trader: Trader, mint: str, amount_lamports: int, exit_plan=None, slippage_bps: int | None = None
+    *, trader: Trader, mint: str, amount_lamports: int, exit_plan=None, slippage_bps: int | None = None,
+    reason: str = OrderReason.MANUAL,
 ) -> Position:
     """Buy `amount_lamports` of SOL worth of `mint`. Writes Position + ExitPlan + Order in one transaction and
-    queues `trading.execute_order` on commit. Refused requests raise a TradingError and write nothing."""
+    queues `trading.execute_order` on commit. Refused requests raise a TradingError and write nothing. `reason`: what
+    placed the buy (the trader; a limit order or a DCA plan firing)."""
     mint = mint_validate(mint)
     amount = amount_validate(amount_lamports)
     if slippage_bps is not None:
@@ -85,7 +87,7 @@ def position_open(
         order = order_build(
             position=position,
             side=OrderSide.BUY,
-            reason=OrderReason.MANUAL,
+            reason=reason,
             amount=amount,
             prefs=prefs,
             slippage_bps=slippage,

@@ -26,18 +26,20 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Mod
 from django.utils import timezone
 
-from trading.models import Order, Position, PositionStatus, Token
+from trading.models import LimitOrder, Order, Position, PositionStatus, Token
 from trading.models.choices import ORDER_IN_FLIGHT
 from trading.prices import HTTP_TIMEOUT as PRICE_HTTP_TIMEOUT
 from trading.prices import PricePoint, prices_get_many, prices_refresh
 from trading.tpsl import retry
 from trading.tpsl.claim import exits_claim
 from trading.tpsl.decide import PRICE_OK, price_status
+from trading.tpsl.limits import limits_fire
 
 logger = logging.getLogger(__name__)
 
 POSITION = Position._meta.db_table
 ORDER = Order._meta.db_table
+LIMIT = LimitOrder._meta.db_table
 _IN_FLIGHT = tuple(str(s) for s in ORDER_IN_FLIGHT)
 PRICE_CHUNK = 4 * 49  # four Jupiter requests per thread (49 mints + SOL each)
 
@@ -54,12 +56,15 @@ class SweepReport:
     claimed: list[int] = field(default_factory=list)
     deferred: int = 0
     contested: int = 0
+    limits: int = 0
+    limits_placed: list[int] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         data = dict(self.__dict__)
         data["unpriced"] = len(self.unpriced)
         data["claimed"] = len(self.claimed)
+        data["limits_placed"] = len(self.limits_placed)
         return data
 
 
@@ -76,8 +81,11 @@ def _values(prices: dict[int, Decimal]) -> tuple[str, list]:
 
 
 def open_mints(*, shard: int = 0, shards: int = 1) -> dict[int, str]:
-    """token id -> mint for every token with an open position (in this shard)."""
-    tokens = Token.objects.filter(Exists(Position.objects.filter(token=OuterRef("pk"), status=PositionStatus.OPEN)))
+    """token id -> mint for every token with an open position or an active limit order (in this shard)."""
+    tokens = Token.objects.filter(
+        Exists(Position.objects.filter(token=OuterRef("pk"), status=PositionStatus.OPEN))
+        | Exists(LimitOrder.objects.filter(token=OuterRef("pk"), status=LimitOrder.Status.ACTIVE))
+    )
     if shards > 1:
         tokens = tokens.annotate(shard=Mod("id", shards)).filter(shard=shard)
     return dict(tokens.values_list("id", "mint"))
@@ -139,33 +147,64 @@ def peaks_update(*, prices: dict[int, Decimal]) -> int:
         return cursor.rowcount
 
 
-def candidates_find(*, prices: dict[int, Decimal], now: datetime, shard: int = 0, shards: int = 1) -> list[int]:
-    """Open positions with no exit in flight whose stored triggers fire at their mint's price, or whose time is up.
+@dataclass
+class Triggered:
+    """What one lookup found: positions whose exits fire, and limit orders that fire or have expired."""
 
-    One statement: per mint, three range scans on the partial (token, trigger) indexes (only triggered rows are ever
-    read), and the time stops of the shard."""
-    values, params = _values(prices) if prices else ("", [])
-    hits = [
-        f"SELECT p.id FROM {POSITION} p JOIN v ON p.token_id = v.token_id WHERE p.status = 'open' AND p.{condition}"
-        for condition in ("stop_price >= v.price", "trailing_stop_price >= v.price", "take_profit_price <= v.price")
-    ] if prices else []
-    shard_filter = " AND p.token_id %% %s = %s" if shards > 1 else ""
-    hits.append(f"SELECT p.id FROM {POSITION} p WHERE p.status = 'open' AND p.time_stop_at <= %s{shard_filter}")
-    params.append(connection.ops.adapt_datetimefield_value(now))
-    if shards > 1:
-        params += [shards, shard]
+    positions: list[int] = field(default_factory=list)
+    limits: list[int] = field(default_factory=list)
+
+
+def triggers_find(*, prices: dict[int, Decimal], now: datetime, shard: int = 0, shards: int = 1) -> Triggered:
+    """The trigger index lookup, one statement: open positions with no exit in flight whose stored triggers fire at
+    their mint's price (or whose time is up), and active limit orders whose level the price has crossed (or whose
+    expiry has passed).
+
+    Per mint, range scans on the partial (token, trigger) indexes, so only triggered rows are ever read: the positions'
+    stop, trailing stop and take-profit, and the limit orders' levels (`below`: price <= level, `above`: price >=
+    level); then the time stops and expiries of the shard."""
+    params: list = []
+    values = ""
+    hits: list[str] = []
+    if prices:
+        values, params = _values(prices)
+        hits += [
+            f"SELECT 'p' AS kind, p.id AS id FROM {POSITION} p JOIN v ON p.token_id = v.token_id WHERE p.status = 'open' AND p.{condition}"
+            for condition in ("stop_price >= v.price", "trailing_stop_price >= v.price", "take_profit_price <= v.price")
+        ]
+        hits += [
+            f"SELECT 'l' AS kind, l.id AS id FROM {LIMIT} l JOIN v ON l.token_id = v.token_id WHERE l.status = 'active' "
+            f"AND l.direction = '{direction}' AND l.price {op} v.price"
+            for direction, op in (("below", ">="), ("above", "<="))
+        ]
+    shard_filter = " AND {t}.token_id %% %s = %s" if shards > 1 else ""
+    at = connection.ops.adapt_datetimefield_value(now)
+    for kind, table, alias, condition in (("p", POSITION, "p", "p.status = 'open' AND p.time_stop_at <= %s"),
+                                          ("l", LIMIT, "l", "l.status = 'active' AND l.expires_at <= %s")):
+        hits.append(f"SELECT '{kind}' AS kind, {alias}.id AS id FROM {table} {alias} WHERE {condition}" + shard_filter.format(t=alias))
+        params.append(at)
+        if shards > 1:
+            params += [shards, shard]
     in_flight = ", ".join(["%s"] * len(_IN_FLIGHT))
     params += list(_IN_FLIGHT)
     sql = f"""
         {values}
-        SELECT c.id FROM ({" UNION ".join(hits)}) AS c
-        WHERE NOT EXISTS (SELECT 1 FROM {ORDER} o WHERE o.position_id = c.id AND o.side = 'sell'
-                          AND o.status IN ({in_flight}))
-        ORDER BY c.id
+        SELECT c.kind, c.id FROM ({" UNION ".join(hits)}) AS c
+        WHERE c.kind = 'l' OR NOT EXISTS (SELECT 1 FROM {ORDER} o WHERE o.position_id = c.id AND o.side = 'sell'
+                                          AND o.status IN ({in_flight}))
+        ORDER BY c.kind, c.id
     """
+    found = Triggered()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        for kind, row_id in cursor.fetchall():
+            (found.positions if kind == "p" else found.limits).append(row_id)
+    return found
+
+
+def candidates_find(*, prices: dict[int, Decimal], now: datetime, shard: int = 0, shards: int = 1) -> list[int]:
+    """The positions of the lookup (triggers_find) whose exits fire."""
+    return triggers_find(prices=prices, now=now, shard=shard, shards=shards).positions
 
 
 def tpsl_sweep(
@@ -198,13 +237,18 @@ def tpsl_sweep(
     report.fresh = len(fresh)
     report.peaks_updated = peaks_update(prices=fresh)
     lap("peaks")
-    candidates = candidates_find(prices=fresh, now=now, shard=shard, shards=shards)
+    found = triggers_find(prices=fresh, now=now, shard=shard, shards=shards)
+    candidates = found.positions
     report.candidates = len(candidates)
+    report.limits = len(found.limits)
     lap("lookup")
     if candidates and (still_owner is None or still_owner()):
         claim = exits_claim(candidate_ids=candidates, prices=by_token, now=now, stale_after=stale_after())
         report.claimed, report.deferred, report.contested = claim.order_ids, claim.deferred, claim.contested
     lap("claim")
+    if found.limits and (still_owner is None or still_owner()):
+        report.limits_placed = limits_fire(limit_ids=found.limits, prices=fresh, now=now).placed
+    lap("limits")
     if report.unpriced:
         retry.prices_stale_alert(mints=report.unpriced, max_age_seconds=settings.TPSL_PRICE_MAX_AGE_SECONDS)
     retry.stalled_exits_requeue(now=now)
