@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -56,7 +57,8 @@ def dca_round(*, plan_id: int, now: datetime | None = None) -> str | None:
     plan = DcaPlan.objects.select_related("token").filter(id=plan_id, state=DcaPlan.State.ACTIVE).first()
     if plan is None:
         return None
-    point = price_fresh(mint=plan.token.mint)  # a network look-up at worst: before the row lock, not under it
+    # the price the ceiling is judged on: no older than an exit's (a network look-up at worst: before the row lock)
+    point = price_fresh(mint=plan.token.mint, max_age=settings.TPSL_PRICE_MAX_AGE_SECONDS)
     with transaction.atomic():
         plan = (DcaPlan.objects.select_for_update(of=("self",), skip_locked=True).select_related("token", "trader")
                 .filter(id=plan_id, state=DcaPlan.State.ACTIVE, next_run_at__lte=now).first())
