@@ -67,6 +67,23 @@ def parse_percent(text: str, *, minimum: Decimal = Decimal("0"), maximum: Decima
     return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """'90s', '30m', '4h', '7d' -> seconds (a whole number with one unit)."""
+    raw = (text or "").strip().lower()
+    unit = raw[-1:] if raw[-1:] in _UNITS else ""
+    if not unit:
+        raise ParseError("Give a duration as a whole number and a unit, like 30m, 4h or 7d.", "bad_duration")
+    value = _number(raw[:-1], what="a duration", example="4h")
+    if value != value.to_integral_value() or value <= 0:
+        raise ParseError("Give a duration as a whole number above zero and a unit, like 30m, 4h or 7d.", "bad_duration")
+    if value > 10**6:
+        raise ParseError("That duration is far too long to be meant.", "bad_duration")
+    return int(value) * _UNITS[unit]
+
+
 def parse_mint(text: str) -> str:
     """A Solana address: base58 of exactly 32 bytes. Returns it unchanged (stripped)."""
     raw = (text or "").strip()

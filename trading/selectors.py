@@ -12,7 +12,7 @@ from django.utils import timezone
 from monitoring import metrics
 from trading.errors import NotFound, VenueError
 from trading.execution.clients import venues_in_order
-from trading.models import Order, OrderSide, OrderStatus, Position, Trader, Wallet
+from trading.models import DcaPlan, LimitOrder, Order, OrderSide, OrderStatus, Position, Trader, Wallet
 from trading.models.choices import LAMPORTS_PER_SOL, POSITION_LIVE
 from trading.prices import PricePoint, price_fresh, price_get as _price_get, prices_get_many, sol_usd_get
 from trading.services.quotes import onchain_balance, paper_balance
@@ -139,3 +139,12 @@ def bags_top_tokens(*, limit: int = 8) -> list:
     else:
         metrics.cache_hit("top_tokens")
     return rows[:limit]
+
+
+def standing_orders(*, trader: Trader) -> tuple[list[LimitOrder], list[DcaPlan]]:
+    """The trader's active limit orders and running (active or paused) DCA plans, oldest first."""
+    limits = list(LimitOrder.objects.filter(trader=trader, status=LimitOrder.Status.ACTIVE).select_related("token")
+                  .order_by("id"))
+    plans = list(DcaPlan.objects.filter(trader=trader, state__in=(DcaPlan.State.ACTIVE, DcaPlan.State.PAUSED))
+                 .select_related("token").order_by("id"))
+    return limits, plans

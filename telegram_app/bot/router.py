@@ -12,6 +12,7 @@ import time
 from jarvis.redact import contains_secret
 from telegram_app import limits, selectors, services
 from telegram_app.bot import screens_account as acc, screens_admin as adm, screens_plan as plan, screens_trade as trade
+from telegram_app.bot import screens_orders as orders
 from telegram_app.bot import screens_security as sec
 from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply, Screen, callback_key
 from telegram_app.callbacks import SHORT_LIVED, CallbackError, cb_verify
@@ -38,6 +39,9 @@ COMMANDS = {
     "settings": (acc.settings_screen, True, True, False),
     "demo": (acc.demo, True, True, False),
     "trending": (trade.trending, True, True, False),
+    "limit": (orders.limit, True, True, False),
+    "dca": (orders.dca, True, True, False),
+    "orders": (orders.orders, True, True, False),
     "cancel": (acc.cancel, True, False, False),
     "status": (adm.status, False, False, True),
     "killswitch": (adm.killswitch, False, False, True),
@@ -56,6 +60,8 @@ CALLBACKS = {
     "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss, "va": adm.vibe_decide,
     "fa": sec.setup_begin, "wa": acc.wallet_switch, "wn": acc.wallet_rename_prompt,
     "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt, "pl": plan.plan,
+    "or": orders.orders_cb, "lx": orders.limit_cancel_cb, "dp": orders.dca_pause, "dr": orders.dca_resume,
+    "dx": orders.dca_cancel,
 }
 ADMIN_CALLBACKS = {"va"}  # buttons an admin may press without a trader account
 # conversation state -> screen(account, inc, text, data)

@@ -30,6 +30,9 @@ HELP = """Commands
 /buy <mint> [SOL] – buy a token (or just paste its address)
 /sell – sell part or all of a holding
 /positions – open positions, their exit plans, sell and edit buttons
+/limit – limit orders: buy at a price (a dip or a breakout), sell part of a position at a price
+/dca <mint> <SOL> <buys> <interval> – buy an amount again and again, with a price ceiling and a total cap
+/orders – your limit orders and DCA plans: cancel, pause, resume
 /pnl – profit and loss today, this week, all time
 /settings – mode, slippage, fees, default exit plan, buy presets, notifications
 /plan – the default exit plan: trailing stop, break-even after the first take-profit, time stop

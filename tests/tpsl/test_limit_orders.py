@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from telegram_app.notify import event_text
 from trading.errors import Conflict, InvalidInput, TradingError
 from trading.models import DcaBuy, DcaPlan, DomainEvent, LimitOrder, Order, Position, Token
 from trading.services import kill_switch_set
@@ -158,6 +159,8 @@ def test_a_limit_buy_that_triggers_under_the_kill_switch_is_cancelled_with_a_mes
     assert not Order.objects.exists() and not Position.objects.exists()
     (event,) = events("limit.ended")
     assert event.payload["status"] == "cancelled" and "kill switch" in event.payload["note"]
+    text = event_text(event.kind, event.payload)  # what the trader reads in Telegram
+    assert text.startswith(f"🚫 Your limit buy #{limit.id}") and "is cancelled" in text and "kill switch" in text
     kill_switch_set(enabled=False, actor="ops")
     assert tpsl_sweep().limits_placed == []  # cancelled, not queued: nothing fires later
 
