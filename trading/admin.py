@@ -16,10 +16,13 @@ from django.utils.html import format_html
 
 from trading.errors import TradingError
 from trading.models import (
+    DcaBuy,
+    DcaPlan,
     DomainEvent,
     ExitLeg,
     ExitPlan,
     KillSwitch,
+    LimitOrder,
     Order,
     PaperLedger,
     Position,
@@ -304,6 +307,40 @@ class ExitLegAdmin(ReadOnlyAdmin):
     list_filter = ("status",)
     search_fields = ("=plan__position__id",)
     list_select_related = ("plan",)
+
+
+@admin.register(LimitOrder)
+class LimitOrderAdmin(ReadOnlyAdmin):
+    list_display = ("id", "trader", "token", "side", "direction", "price", "amount_lamports", "percent", "status",
+                    "expires_at", "order")
+    list_filter = ("status", "side", "direction")
+    search_fields = ("trader__name", "token__mint", "token__symbol")
+    list_select_related = ("trader", "token", "order")
+    readonly_fields = [f.name for f in LimitOrder._meta.fields]
+
+
+class DcaBuyInline(ReadOnlyInline):
+    model = DcaBuy
+    fields = ("run", "position", "amount_lamports", "note", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(DcaPlan)
+class DcaPlanAdmin(ReadOnlyAdmin):
+    list_display = ("id", "trader", "token", "amount_lamports", "buys_done", "buys_total", "interval_seconds",
+                    "spent_lamports", "state", "next_run_at")
+    list_filter = ("state",)
+    search_fields = ("trader__name", "token__mint", "token__symbol")
+    list_select_related = ("trader", "token")
+    readonly_fields = [f.name for f in DcaPlan._meta.fields]
+    inlines = (DcaBuyInline,)
+
+
+@admin.register(DcaBuy)
+class DcaBuyAdmin(ReadOnlyAdmin):
+    list_display = ("plan", "run", "position", "amount_lamports", "note", "created_at")
+    search_fields = ("=plan__id",)
+    list_select_related = ("plan", "position")
 
 
 @admin.register(DomainEvent)
