@@ -31,6 +31,12 @@ SOL = 10**9
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _safety_from_the_sandbox(tpsl_market, settings):
+    """The safety card a limit buy is checked against when it fires is read from the sandbox chain."""
+    settings.SOLANA_RPC_URL = tpsl_market.rpc_url
+
+
 def soon(**kwargs):
     return timezone.now() + timedelta(**(kwargs or {"hours": 1}))
 
@@ -177,8 +183,7 @@ def test_a_limit_buy_over_a_risk_limit_is_cancelled_with_the_limits_sentence(tra
     assert limit.status == "cancelled" and "over your limit" in limit.note and not Order.objects.exists()
 
 
-def test_a_limit_buy_of_a_token_its_safety_card_refuses_is_cancelled(trader, price_feed, settings, make_token):
-    settings.SOLANA_RPC_URL = price_feed.rpc_url
+def test_a_limit_buy_of_a_token_its_safety_card_refuses_is_cancelled(trader, price_feed, make_token):
     sim = price_feed.market.add_token(symbol="LFRZ", decimals=6, price=E, freeze_authority=True)
     price_feed.pools.ensure()
     make_token(symbol="LFRZ", decimals=6, mint=sim.mint)
@@ -227,3 +232,32 @@ def test_dca_rounds_stop_at_the_spend_cap_and_pause_resume_cancel(trader, listed
     kill_switch_set(enabled=False, trader=trader, actor="ops")
     assert dca_set_state(trader=trader, plan_id=other.id, action="cancel").state == "cancelled"
     assert dca_due_run(now=now + timedelta(hours=2)) == {} and DcaBuy.objects.filter(plan=other).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_fires_racing_for_one_limit_order_place_one_order(trader, listed_token, price_feed):
+    import threading
+
+    from django.db import connection
+
+    from trading.tpsl.limits import limits_fire
+
+    token = listed_token(price=E)
+    limit = limit_buy_create(trader=trader, mint=token.mint, amount_lamports=SOL // 10, price=E / 2, expires_at=soon())
+    price_feed.market.set_price(token.mint, E / 2)
+    start, placed = threading.Barrier(4), []
+
+    def fire():
+        try:
+            start.wait()
+            placed.extend(limits_fire(limit_ids=[limit.id], prices={token.id: E / 2}, now=timezone.now()).placed)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=fire) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    (order,) = Order.objects.all()
+    assert placed == [order.id] and LimitOrder.objects.get(id=limit.id).order_id == order.id
