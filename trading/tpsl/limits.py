@@ -29,7 +29,8 @@ from trading.services.positions import position_open, position_sell
 from trading.services.safety import token_safety_verdict
 
 logger = logging.getLogger(__name__)
-WAIT_CODES = {"exit_in_flight"}  # a sell that meets these stays active and is tried again on a later tick
+WAIT_CODES = {"exit_in_flight"}
+PER_TICK = 200  # limit orders one sweep handles; the rest are found again by the next tick's lookup  # a sell that meets these stays active and is tried again on a later tick
 
 
 @dataclass
@@ -88,7 +89,7 @@ def limits_fire(*, limit_ids: list[int], prices: dict[int, Decimal], now: dateti
     price)."""
     result = LimitsResult()
     limits = LimitOrder.objects.filter(id__in=limit_ids, status=LimitOrder.Status.ACTIVE).select_related("token", "trader")
-    for limit in limits.order_by("id"):
+    for limit in limits.order_by("id")[:PER_TICK]:
         if limit.expires_at <= now:
             if limit_end(limit=limit, status=LimitOrder.Status.EXPIRED,
                          note=f"It expired unfilled: the price did not reach {limit.price.normalize():f} SOL in time."):
