@@ -61,7 +61,7 @@ CALLBACKS = {
     "fa": sec.setup_begin, "wa": acc.wallet_switch, "wn": acc.wallet_rename_prompt,
     "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt, "pl": plan.plan,
     "or": orders.orders_cb, "lx": orders.limit_cancel_cb, "dp": orders.dca_pause, "dr": orders.dca_resume,
-    "dx": orders.dca_cancel,
+    "dx": orders.dca_cancel, "lb": orders.limit_prompt, "dc": orders.dca_prompt,
 }
 ADMIN_CALLBACKS = {"va"}  # buttons an admin may press without a trader account
 # conversation state -> screen(account, inc, text, data)
@@ -77,6 +77,8 @@ AWAITING = {
     "wallet_name": acc.wallet_rename_do,
     "plan_trailing": plan.trailing_figures,
     "plan_time": plan.time_stop_set,
+    "limit_buy": orders.limit_from_card,
+    "dca_plan": orders.dca_from_card,
 }
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from telegram_app import services
 from telegram_app.bot.core import Screen
 from telegram_app.parsers import ParseError, format_sol, parse_duration, parse_mint, parse_percent, parse_sol_amount
 from trading.errors import TokenRisk
@@ -170,3 +171,40 @@ def _dca_action(action: str, done: str):
 dca_pause = _dca_action("pause", "paused")
 dca_resume = _dca_action("resume", "resumed")
 dca_cancel = _dca_action("cancel", "cancelled")
+
+
+# --- from the token card: the same commands, asked for in a conversation --------------------------------------------
+def limit_prompt(account, inc, ref):
+    services.conversation_set(telegram_user_id=inc.user_id, state="limit_buy", data={"ref": int(ref)})
+    return Screen("Send the limit price (SOL per token), the SOL to spend and optionally the expiry, like "
+                  "0.00008 0.2 12h. /cancel to stop.")
+
+
+def dca_prompt(account, inc, ref):
+    services.conversation_set(telegram_user_id=inc.user_id, state="dca_plan", data={"ref": int(ref)})
+    return Screen("Send the SOL per buy, the number of buys and the interval, and optionally max <price> and cap <SOL>, "
+                  "like 0.1 5 4h max 0.0002. /cancel to stop.")
+
+
+def _from_card(data) -> str | None:
+    return services.mint_of(ref=data.get("ref", 0))
+
+
+def limit_from_card(account, inc, text, data):
+    mint = _from_card(data)
+    services.conversation_clear(telegram_user_id=inc.user_id)
+    if mint is None:
+        return Screen("That token is unknown now; paste its address again.")
+    parts = text.split()
+    if len(parts) < 2:
+        return Screen("Send at least the price and the SOL amount, like 0.00008 0.2. Tap Limit buy again to retry.")
+    price, amount, *rest = parts
+    return limit(account, inc, "buy", mint, amount, price, *rest)
+
+
+def dca_from_card(account, inc, text, data):
+    mint = _from_card(data)
+    services.conversation_clear(telegram_user_id=inc.user_id)
+    if mint is None:
+        return Screen("That token is unknown now; paste its address again.")
+    return dca(account, inc, mint, *text.split())

@@ -57,6 +57,7 @@ def token_card(account, inc, mint_text: str):
     presets = trading_settings_get(trader=account.trader).buy_presets_lamports or []
     screen.row(*[(f"{format_sol(v)} SOL", "bp", ref, v) for v in presets[:4]])
     screen.button("Custom amount", "bx", ref)
+    screen.row(("Limit buy", "lb", ref), ("DCA", "dc", ref))
     return screen
 
 

@@ -48,6 +48,23 @@ def test_limit_and_dca_are_placed_listed_and_cancelled_paused_resumed_from_order
     assert "no limit orders or DCA plans" in alice.send("/orders")["text"]
 
 
+def test_the_token_card_places_a_limit_buy_and_a_dca_plan(tg_user, listed):
+    carol = tg_user(303)
+    carol.send("/start")
+    carol.send(listed)
+    assert "limit price" in carol.press("Limit buy")["message"]["text"]
+    placed = carol.send("0.00009 0.3 2d")["text"]
+    assert "Limit order #" in placed and "falls to 0.00009 SOL" in placed
+    limit = LimitOrder.objects.get()
+    assert (limit.amount_lamports, limit.token.mint) == (300_000_000, listed)
+    assert 47 * 3600 < (limit.expires_at - limit.created_at).total_seconds() <= 48 * 3600
+    carol.send(listed)
+    assert "number of buys" in carol.press("DCA")["message"]["text"]
+    started = carol.send("0.1 4 2h max 0.0003")["text"]
+    assert "4 buys of 0.1 SOL" in started and "every 2h" in started and "above 0.0003 SOL" in started
+    assert DcaPlan.objects.get().token.mint == listed
+
+
 @pytest.mark.parametrize("command, sentence", [
     ("/limit buy {mint} 0.2 0", "A limit price must be more than zero."),
     ("/limit buy {mint} 0.2 -1", "has a sign"),
