@@ -23,8 +23,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from monitoring import metrics
 from trading.chain.observe import provider_calls_batched, provider_calls_flush
-from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus
+from trading.chain.rpc import SOL_MINT, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, RpcError, SignatureStatus
 from trading.chain.signing import SigningError
+from trading.chain.token_accounts import account_amount, associated_token_address, close_appended, withheld_fee
 from trading.execution.clients import Rails, execution_alert, rails_for, venue_auth_alert
 from trading.execution.fills import position_apply_fill
 from trading.execution.locks import OrderLease, identical_buy_offset, signature_claim
@@ -220,7 +221,7 @@ class Lander:
         provider_calls_flush()
         position_apply_fill(
             order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
-            fee_lamports=fill.fee_lamports, attempt={**fields, "attempts": number},
+            fee_lamports=fill.fee_lamports, rent_lamports=fill.rent_lamports, attempt={**fields, "attempts": number},
         )
         log.info("order %s attempt %s landed on %s: %s", order.id, number, fields["venue"], fields["signature"])
         _count(fields["venue"], "confirmed")
@@ -238,6 +239,7 @@ class Lander:
         number = order.attempts + 1
         if buying and order.attempts == 0 and not rails.instant:
             amount -= identical_buy_offset(wallet=rails.owner, mint=token.mint, amount=amount)
+        closing = None if buying else self._account_emptied(order, token)
         for _ in range(DISTINCT_TRIES):
             routed = route_swap(
                 venues=rails.venues,
@@ -250,7 +252,10 @@ class Lander:
                 on_auth_failure=venue_auth_alert,
                 rounds=settings.EXECUTION_VENUE_ROUNDS,
             )
-            signed, signature = rails.sign(routed.swap.transaction, number)
+            raw = routed.swap.transaction
+            if closing is not None:
+                raw = close_appended(raw, owner=rails.owner, account=closing[0], program=closing[1]) or raw
+            signed, signature = rails.sign(raw, number)
             if rails.instant:
                 return routed, signed, signature, amount
             taken = Order.objects.filter(signature=signature).exclude(id=order.id).exists()
@@ -262,6 +267,30 @@ class Lander:
             else:
                 time.sleep(DISTINCT_WAIT)
         return None, b"", "", amount
+
+    def _account_emptied(self, order: Order, token) -> tuple[str, str] | None:
+        """(address, program) of the wallet's token account this sell empties, when it can be closed in the same
+        transaction (its rent then comes back with the proceeds); None for a partial sell, an account holding more
+        than is sold, or a Token-2022 account with a withheld transfer fee (not closable until harvested). A paper
+        chain models the account itself (trading.venues.paper)."""
+        if self.rails.instant or order.amount_in < order.position.size:
+            return None
+        owner = self.rails.owner
+        candidates = [(associated_token_address(owner=owner, mint=token.mint, program=program), program)
+                      for program in (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)]
+        try:
+            found = self.rails.chain.accounts([address for address, _ in candidates])
+        except (RpcError, ValueError, KeyError, TypeError) as exc:
+            log.warning("order %s: token account unreadable (%s); sold without closing it", order.id, exc)
+            return None
+        for (address, program), account in zip(candidates, found, strict=True):
+            if account is None or account[0] != program or account_amount(account[1]) != order.amount_in:
+                continue
+            if withheld_fee(account[1]):
+                log.info("order %s: token account %s holds a withheld transfer fee; left open", order.id, address)
+                return None
+            return address, program
+        return None
 
     # --- the landing loop of one signed attempt -----------------------------------------------------------
     def land(self, order: Order, *, fresh: bool = False) -> str:
@@ -371,7 +400,7 @@ def order_confirm_landed(*, order: Order, rails: Rails) -> str | None:
         fill = _fill_of(order=order, meta=meta, owner=rails.owner)
         position_apply_fill(
             order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
-            fee_lamports=fill.fee_lamports,
+            fee_lamports=fill.fee_lamports, rent_lamports=fill.rent_lamports,
         )
     except Exception as exc:
         # The swap is on chain but the books refuse it: keep the order in flight (reconciliation retries) and call
@@ -396,6 +425,7 @@ def _fill_of(*, order: Order, meta, owner: str) -> Fill:
         return fill_from_deltas(
             side=order.side, sol_delta=meta.sol_delta(owner), token_delta=meta.token_delta(owner, token.mint),
             fee_lamports=meta.fee, decimals=token.decimals, exact_in_lamports=exact_in,
+            rent_delta=meta.rent_delta(owner, token.mint),
         )
     except ValueError as exc:
         log.error("order %s: balance changes unreadable (%s); recording the quoted amounts", order.id, exc)

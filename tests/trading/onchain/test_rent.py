@@ -1,0 +1,56 @@
+"""Token account rent on the record: a first buy pays it, the sell that empties the account closes it and gets it
+back, and the books match the wallet's SOL on chain to the lamport. A real Celery worker against the sandbox chain."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.trading.onchain.test_landing import _run
+from trading.chain.token_accounts import SPL_ACCOUNT_RENT
+from trading.models import OrderStatus, Position, PositionStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("venue", ["bags", "jupiter"])
+def test_buy_and_full_sell_match_the_wallet_to_the_lamport_and_leave_no_empty_account(desk, celery_worker, venue):
+    chain = desk.sandbox.chain
+    if venue == "jupiter":
+        desk.sandbox.faults.set("bags", "outage")
+    start = chain.sol_balance(desk.owner)
+    bought = _run(desk.buy(lamports=100_000_000))
+    assert (bought.status, bought.venue) == (OrderStatus.CONFIRMED, venue), bought.error
+    position = Position.objects.get(id=bought.position_id)
+    mint = position.token.mint
+    cost = position.cost_lamports
+    # The first buy created the token account: its rent is recorded apart from the cost (amount + network fee).
+    assert bought.rent_lamports == SPL_ACCOUNT_RENT == chain.account(chain.token_accounts_by_owner(desk.owner, mint=mint)[0][0]).lamports
+    assert cost == bought.amount_in + bought.fee_lamports and bought.fee_lamports > 0
+    assert chain.sol_balance(desk.owner) == start - cost - bought.rent_lamports
+    assert position.rent_lamports == SPL_ACCOUNT_RENT
+
+    sold = _run(desk.sell(position=position, amount=position.size))
+    assert (sold.status, sold.venue) == (OrderStatus.CONFIRMED, venue), sold.error
+    position.refresh_from_db()
+    end = chain.sol_balance(desk.owner)
+    # The sell that emptied the account closed it in the same transaction: the rent came back, recorded on the order.
+    assert chain.token_accounts_by_owner(desk.owner, mint=mint) == []
+    assert sold.rent_lamports == -bought.rent_lamports
+    assert end == start - cost + sold.amount_out_actual
+    assert end == start - bought.amount_in - bought.fee_lamports - bought.rent_lamports + sold.amount_out_actual - sold.rent_lamports
+    assert position.status == PositionStatus.CLOSED and position.rent_lamports == 0
+    # Realised PnL is what the wallet really gained or lost.
+    assert position.realised_pnl_lamports == sold.realised_pnl_lamports == end - start
+    assert position.proceeds_lamports == sold.amount_out_actual
+
+
+def test_partial_sell_keeps_the_account_and_its_rent(desk, celery_worker):
+    chain = desk.sandbox.chain
+    bought = _run(desk.buy(lamports=100_000_000))
+    position = Position.objects.get(id=bought.position_id)
+    sold = _run(desk.sell(position=position, amount=position.size // 2))
+    assert sold.status == OrderStatus.CONFIRMED, sold.error
+    assert sold.rent_lamports == 0
+    assert len(chain.token_accounts_by_owner(desk.owner, mint=position.token.mint)) == 1
+    position.refresh_from_db()
+    assert position.rent_lamports == SPL_ACCOUNT_RENT and position.status == PositionStatus.OPEN
