@@ -54,3 +54,33 @@ def test_partial_sell_keeps_the_account_and_its_rent(desk, celery_worker):
     assert len(chain.token_accounts_by_owner(desk.owner, mint=position.token.mint)) == 1
     position.refresh_from_db()
     assert position.rent_lamports == SPL_ACCOUNT_RENT and position.status == PositionStatus.OPEN
+
+
+def test_preview_and_fill_messages_show_fees_and_rent_apart_from_the_amount(desk, celery_worker):
+    from telegram_app.bot.screens_trade import buy_costs
+    from telegram_app.notify import event_text
+    from trading.models import DomainEvent
+    from trading.prices import prices_refresh
+    from trading.services import quote_preview
+
+    token = desk.token()
+    prices_refresh(mints=[token.mint])
+    first = quote_preview(trader=desk.trader, mint=token.mint, amount_lamports=100_000_000)
+    assert (first.rent_lamports, first.network_fee_lamports) == (SPL_ACCOUNT_RENT, 5000)
+    assert first.total_max_lamports == 100_000_000 + 5000 + first.priority_fee_max_lamports + SPL_ACCOUNT_RENT
+    text = buy_costs(first)
+    assert "Rent: 0.00203928 SOL for the new token account" in text and "network 0.000005 SOL" in text
+    assert "Total: at most" in text
+
+    bought = _run(desk.buy(lamports=100_000_000))
+    again = quote_preview(trader=desk.trader, mint=token.mint, amount_lamports=100_000_000)
+    assert again.rent_lamports == 0 and "Rent" not in buy_costs(again)  # the wallet holds the account now
+
+    position = Position.objects.get(id=bought.position_id)
+    sold = _run(desk.sell(position=position, amount=position.size))
+    events = {e.kind: e.payload for e in DomainEvent.objects.filter(trader=desk.trader)}
+    opened, filled = event_text("position.opened", events["position.opened"]), event_text("exit.filled", events["exit.filled"])
+    assert "Bought" in opened and "0.1 SOL at" in opened
+    assert f"Fees {bought.fee_lamports / 10**9:.9f}".rstrip("0") in opened and "rent 0.00203928 SOL" in opened
+    assert f"Fees {sold.fee_lamports / 10**9:.9f}".rstrip("0") in filled
+    assert "rent back 0.00203928 SOL (the emptied token account was closed)" in filled
