@@ -93,6 +93,8 @@ class Lander:
         self.lease = lease
         self.rails = rails
         self.deadline = time.monotonic() + settings.EXECUTION_LAND_BUDGET_SECONDS
+        self.close_added = False  # this attempt's transaction closes the token account the sell empties
+        self.close_refused = False  # a transaction with the close failed simulation: sell without it from now on
 
     def _load(self) -> Order:
         return Order.objects.select_related("position__token").get(id=self.order_id)
@@ -183,6 +185,12 @@ class Lander:
         except RpcError as exc:
             order_fail(order_id=order.id, error=f"The {venue} swap could not be simulated ({exc.message}); nothing was sent.")
             return OrderStatus.FAILED
+        if simulation.err is not None and self.close_added and not self.close_refused:
+            # Getting the rent back must never cost the exit: the same swap without the close, as the venue built it.
+            log.warning("order %s: the %s swap closing its token account failed simulation (%s); selling without the "
+                        "close", order.id, venue, simulation.err)
+            self.close_refused = True
+            return self.attempt(order)
         if simulation.err is not None:
             order_fail(order_id=order.id, error=f"The {venue} swap failed simulation ({simulation.err}); nothing was sent.")
             _count(venue, "failed")
@@ -239,7 +247,8 @@ class Lander:
         number = order.attempts + 1
         if buying and order.attempts == 0 and not rails.instant:
             amount -= identical_buy_offset(wallet=rails.owner, mint=token.mint, amount=amount)
-        closing = None if buying else self._account_emptied(order, token)
+        closing = None if buying or self.close_refused else self._account_emptied(order, token)
+        self.close_added = False
         for _ in range(DISTINCT_TRIES):
             routed = route_swap(
                 venues=rails.venues,
@@ -254,7 +263,10 @@ class Lander:
             )
             raw = routed.swap.transaction
             if closing is not None:
-                raw = close_appended(raw, owner=rails.owner, account=closing[0], program=closing[1]) or raw
+                address, program, harvest = closing
+                extended = close_appended(raw, owner=rails.owner, account=address, program=program, harvest_mint=harvest)
+                self.close_added = extended is not None
+                raw = extended or raw
             signed, signature = rails.sign(raw, number)
             if rails.instant:
                 return routed, signed, signature, amount
@@ -268,11 +280,11 @@ class Lander:
                 time.sleep(DISTINCT_WAIT)
         return None, b"", "", amount
 
-    def _account_emptied(self, order: Order, token) -> tuple[str, str] | None:
-        """(address, program) of the wallet's token account this sell empties, when it can be closed in the same
-        transaction (its rent then comes back with the proceeds); None for a partial sell, an account holding more
-        than is sold, or a Token-2022 account with a withheld transfer fee (not closable until harvested). A paper
-        chain models the account itself (trading.venues.paper)."""
+    def _account_emptied(self, order: Order, token) -> tuple[str, str, str | None] | None:
+        """(address, program, mint to harvest a withheld Token-2022 transfer fee to, or None) of the wallet's token
+        account this sell empties, to close in the same transaction (its rent then comes back with the proceeds); None
+        for a partial sell or an account holding more than is sold. A paper chain models the account itself
+        (trading.venues.paper)."""
         if self.rails.instant or order.amount_in < order.position.size:
             return None
         owner = self.rails.owner
@@ -286,10 +298,7 @@ class Lander:
         for (address, program), account in zip(candidates, found, strict=True):
             if account is None or account[0] != program or account_amount(account[1]) != order.amount_in:
                 continue
-            if withheld_fee(account[1]):
-                log.info("order %s: token account %s holds a withheld transfer fee; left open", order.id, address)
-                return None
-            return address, program
+            return address, program, token.mint if withheld_fee(account[1]) else None
         return None
 
     # --- the landing loop of one signed attempt -----------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.trading.onchain.test_landing import _run
+from tests.trading.onchain.test_landing import _run, fee_token  # noqa: F401 (a fixture)
 from trading.chain.token_accounts import SPL_ACCOUNT_RENT
 from trading.models import OrderStatus, Position, PositionStatus
 
@@ -84,3 +84,26 @@ def test_preview_and_fill_messages_show_fees_and_rent_apart_from_the_amount(desk
     assert f"Fees {bought.fee_lamports / 10**9:.9f}".rstrip("0") in opened and "rent 0.00203928 SOL" in opened
     assert f"Fees {sold.fee_lamports / 10**9:.9f}".rstrip("0") in filled
     assert "rent back 0.00203928 SOL (the emptied token account was closed)" in filled
+
+
+def test_a_close_that_fails_simulation_never_costs_the_exit(desk, celery_worker, fee_token, monkeypatch):
+    """Without its harvest the close of a Token-2022 account holding a withheld fee fails: the sell goes without it,
+    the account stays open, and the rent it holds counts as a loss, so PnL still matches the wallet."""
+    from trading.chain import token_accounts
+    from trading.execution import onchain
+
+    def close_without_harvest(raw, **kwargs):
+        return token_accounts.close_appended(raw, **{**kwargs, "harvest_mint": None})
+
+    monkeypatch.setattr(onchain, "close_appended", close_without_harvest)
+    chain, mint = desk.sandbox.chain, desk.token(fee_token).mint
+    start = chain.sol_balance(desk.owner)
+    bought = _run(desk.buy(token_index=fee_token))
+    position = Position.objects.get(id=bought.position_id)
+    sold = _run(desk.sell(position=position, amount=position.size))
+    assert sold.status == OrderStatus.CONFIRMED, sold.error
+    position.refresh_from_db()
+    assert len(chain.token_accounts_by_owner(desk.owner, mint=mint)) == 1 and sold.rent_lamports == 0
+    assert position.rent_lamports == bought.rent_lamports > 0
+    # The wallet lost the rent into the open account: realised PnL counts it.
+    assert position.realised_pnl_lamports == chain.sol_balance(desk.owner) - start
