@@ -92,7 +92,7 @@ def order_get(order_id: int) -> dict:
 
     row = (Order.objects.filter(id=order_id)
            .values("id", "position_id", "trader_id", "side", "reason", "mode", "venue", "status", "amount_in",
-                   "amount_out_expected", "amount_out_actual", "fill_price", "fee_lamports", "attempts", "signature",
+                   "amount_out_expected", "amount_out_actual", "fill_price", "fee_lamports", "rent_lamports", "attempts", "signature",
                    "error", "created_at", "confirmed_at").first())
     if row is None:
         return {"error": f"there is no order {order_id}"}

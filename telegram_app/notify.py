@@ -29,18 +29,32 @@ def _pnl(lamports: int) -> str:
     return ("+" if lamports > 0 else "") + format_sol(lamports) + " SOL"
 
 
+def _costs(p: dict) -> str:
+    """The fill's network fee and token account rent, each apart from the amount (a line, or "" for neither)."""
+    fee, rent = int(p.get("fee_lamports") or 0), int(p.get("rent_lamports") or 0)
+    parts = [f"fees {format_sol(fee)} SOL"] if fee else []
+    if rent > 0:
+        parts.append(f"rent {format_sol(rent)} SOL for the new token account (back when you sell it all)")
+    elif rent < 0:
+        parts.append(f"rent back {format_sol(-rent)} SOL (the emptied token account was closed)")
+    line = "; ".join(parts)
+    return f"{line[:1].upper()}{line[1:]}\n" if line else ""
+
+
 def event_text(kind: str, p: dict) -> str | None:
     symbol = p.get("symbol") or (p.get("mint") or "")[:6]
     if kind == "position.opened":
-        return (f"✅ Bought {symbol}: {format_sol(int(p.get('cost_lamports') or 0))} SOL at "
+        return (f"✅ Bought {symbol}: {format_sol(int(p.get('amount_lamports') or p.get('cost_lamports') or 0))} SOL at "
                 f"{Decimal(p.get('entry_price') or 0):.10g} SOL each ({p.get('mode', 'paper')}).\n"
+                f"{_costs(p)}"
                 f"Exit plan: {p.get('plan', '')}\n/positions to manage it.")
     if kind == "exit.filled":
         reason = REASONS.get(p.get("reason"), "Exit")
         leg = f" (leg {int(p['leg']) + 1})" if p.get("leg") is not None else ""
         left = "position closed" if not p.get("remaining_size") else "rest still open"
         return (f"💰 {reason}{leg} filled on {symbol}: received {format_sol(int(p.get('received_lamports') or 0))} SOL, "
-                f"PnL {_pnl(int(p.get('realised_pnl_lamports') or 0))}; {left}.\nPlan: {p.get('plan', '')}")
+                f"PnL {_pnl(int(p.get('realised_pnl_lamports') or 0))}; {left}.\n{_costs(p)}"
+                f"Plan: {p.get('plan', '')}")
     if kind == "position.closed":
         return f"🏁 {symbol} position closed. Realised PnL {_pnl(int(p.get('total_realised_pnl_lamports') or 0))}."
     if kind == "order.failed":

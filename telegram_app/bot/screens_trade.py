@@ -82,7 +82,8 @@ def buy_preview(account, inc, mint: str, lamports: int):
     ref = services.mint_ref(mint=mint)
     text = (f"Buy {q.symbol or mint[:6]} for {format_sol(q.amount_lamports)} SOL ({q.mode})\n"
             f"Expected: {_tokens(q.expected_tokens, q.decimals)} tokens (at least {_tokens(q.min_tokens, q.decimals)})\n"
-            f"Price: {_price(q.price)} SOL  impact ~{percent_from_fraction(q.price_impact)}%  fee {format_sol(q.fee_lamports)} SOL\n"
+            f"Price: {_price(q.price)} SOL  impact ~{percent_from_fraction(q.price_impact)}%\n"
+            f"{buy_costs(q)}\n"
             f"Exit plan: {q.exit_plan}")
     text = f"{text}\n{risks}" if risks else text
     if q.refused:
@@ -91,6 +92,21 @@ def buy_preview(account, inc, mint: str, lamports: int):
         return (Screen(f"{text}\n\nCritical risks: {risk_names(q.to_accept)}. Buy only if you accept them.")
                 .row(("⚠️ Accept the risks and buy", "ba", ref, lamports, accepted_mask(q.to_accept)), ("Cancel", "no")))
     return Screen(text).row(("✅ Confirm buy", "bc", ref, lamports), ("Cancel", "no"))
+
+
+def buy_costs(q) -> str:
+    """What the buy takes besides the amount, each apart: the venue's fee (inside the quote), network fees and the rent
+    of a new token account (returned when the sell that empties it closes it)."""
+    venue = f"venue fee {format_sol(q.fee_lamports)} SOL (in the price)" if q.fee_lamports else "venue fee in the price"
+    lines = [f"Fees: {venue}"]
+    if q.network_fee_lamports or q.priority_fee_max_lamports:
+        lines[0] += (f"; network {format_sol(q.network_fee_lamports)} SOL + priority up to "
+                     f"{format_sol(q.priority_fee_max_lamports)} SOL")
+    if q.rent_lamports:
+        lines.append(f"Rent: {format_sol(q.rent_lamports)} SOL for the new token account (back when you sell it all)")
+    if q.network_fee_lamports or q.priority_fee_max_lamports or q.rent_lamports:
+        lines.append(f"Total: at most {format_sol(q.total_max_lamports)} SOL from your wallet")
+    return "\n".join(lines)
 
 
 def buy_preview_cb(account, inc, ref, lamports):

@@ -61,6 +61,31 @@ def test_partial_then_full_sell_realises_pnl(trader, token):
     assert kinds == ["position.opened", "exit.filled", "exit.filled", "position.closed"]
 
 
+@pytest.mark.parametrize("returned", [True, False])
+def test_rent_is_a_deposit_in_pnl_and_a_loss_only_when_not_returned(trader, token, returned):
+    """Rent stays out of cost, proceeds and the entry price; realised PnL counts it only when the position closes
+    with rent paid and not returned (the account left open)."""
+    rent = 2_039_280
+    position, order = _opening(trader, token)
+    position_apply_fill(order_id=order.id, in_amount=10**9, out_amount=1000, price=Decimal(1), fee_lamports=5000,
+                        rent_lamports=rent)
+    position.refresh_from_db()
+    assert (position.cost_lamports, position.rent_lamports, position.entry_price) == (10**9, rent, Decimal(1000))
+    half = Order.objects.create(position=position, side="sell", mode="paper", amount_in=500)
+    position_apply_fill(order_id=half.id, in_amount=500, out_amount=6 * 10**8, price=Decimal(2), fee_lamports=0)
+    position.refresh_from_db()
+    assert position.realised_pnl_lamports == 10**8 and position.rent_lamports == rent  # the account is still open
+    final = Order.objects.create(position=position, side="sell", mode="paper", amount_in=500)
+    position_apply_fill(order_id=final.id, in_amount=500, out_amount=4 * 10**8, price=Decimal(2), fee_lamports=0,
+                        rent_lamports=-rent if returned else 0)
+    position.refresh_from_db()
+    final.refresh_from_db()
+    lost = 0 if returned else rent
+    assert final.realised_pnl_lamports == -10**8 - lost and final.rent_lamports == (-rent if returned else 0)
+    assert position.realised_pnl_lamports == -lost and position.proceeds_lamports == 10**9
+    assert position.status == "closed" and position.rent_lamports == lost
+
+
 def test_one_inflight_exit_per_position_is_a_database_rule(trader, token):
     position, _ = _opening(trader, token)
     Order.objects.create(position=position, side="sell", mode="paper", amount_in=1)

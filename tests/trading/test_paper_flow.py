@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.fixtures.trading import mint_address
+from trading.chain.token_accounts import SPL_ACCOUNT_RENT
 from trading.models import DomainEvent, Order, Position
 from trading.services import order_execute, position_open, position_sell
 from trading.services.quotes import paper_balance
@@ -39,7 +40,9 @@ def test_paper_buy_then_partial_and_full_sell_through_the_worker(celery_worker, 
     assert buy.status == "confirmed" and buy.venue == "paper" and buy.amount_out_actual == position.size > 0
     assert position.cost_lamports == SOL // 2 and position.entry_price > Decimal("0.0001")  # fee + slippage
     assert position.stop_price is not None and position.take_profit_price is not None
-    assert paper_balance(trader=trader) == 5 * SOL - SOL // 2
+    # The paper token account of the mint is new: its rent is paid apart from the cost, held while the account is open.
+    assert buy.rent_lamports == position.rent_lamports == SPL_ACCOUNT_RENT
+    assert paper_balance(trader=trader) == 5 * SOL - SOL // 2 - SPL_ACCOUNT_RENT
 
     feed.set(mint, "0.0002", decimals=6)  # doubles
     from django.conf import settings
@@ -57,6 +60,7 @@ def test_paper_buy_then_partial_and_full_sell_through_the_worker(celery_worker, 
     position.refresh_from_db()
     full.refresh_from_db()
     assert position.size == 0 and position.cost_lamports == 0 and full.status == "confirmed"
+    assert (half.rent_lamports, full.rent_lamports, position.rent_lamports) == (0, -SPL_ACCOUNT_RENT, 0)  # closed
     proceeds = half.amount_out_actual + full.amount_out_actual
     assert position.realised_pnl_lamports == proceeds - SOL // 2
     assert paper_balance(trader=trader) == 5 * SOL + position.realised_pnl_lamports

@@ -60,18 +60,21 @@ class PaperChain:
         if tx is None:
             return None
         body = json.loads(tx)
-        owner, mint, tokens = body["owner"], body["mint"], body["tokens"]
-        held = {"owner": owner, "mint": mint, "uiTokenAmount": {"amount": str(abs(tokens))}}
+        owner, mint, tokens, rent = body["owner"], body["mint"], body["tokens"], body.get("rent", 0)
+        account = f"{owner}:{mint}"  # the owner's paper token account of the mint: index 1
+        held = {"accountIndex": 1, "owner": owner, "mint": mint, "uiTokenAmount": {"amount": str(abs(tokens))}}
+        # A buy creates the account when it pays rent (its lamports go from 0 to the rent); a sell that gets rent back
+        # closes it (from the rent to 0). Otherwise the account holds an unknown deposit that does not move.
+        before, after = (0, rent) if rent > 0 else (-rent, 0)
         return TransactionMeta(
             slot=0,
             err=None,
             fee=body["fee"],
-            account_keys=(owner,),
-            pre_balances=(0,),
-            post_balances=(body["sol"],),
+            account_keys=(owner, account),
+            pre_balances=(0, before),
+            post_balances=(body["sol"] - rent, after),
             pre_token_balances=() if tokens > 0 else (held,),
             post_token_balances=(held,) if tokens > 0 else (),
         )
-
 
 paper_chain = PaperChain()

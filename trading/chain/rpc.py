@@ -130,6 +130,16 @@ class TransactionMeta:
 
         return total(self.post_token_balances) - total(self.pre_token_balances)
 
+    def rent_delta(self, owner: str, mint: str) -> int:
+        """Lamports that moved into (positive: an account created, its rent paid) or out of (negative: an account
+        closed, its rent returned) ``owner``'s token accounts of ``mint`` in this transaction."""
+        indices = {
+            b["accountIndex"] for b in (*self.pre_token_balances, *self.post_token_balances)
+            if b.get("owner") == owner and b.get("mint") == mint and isinstance(b.get("accountIndex"), int)
+        }
+        return sum(self.post_balances[i] - self.pre_balances[i] for i in indices
+                   if i < len(self.post_balances) and i < len(self.pre_balances))
+
 
 def _transaction_meta(value: dict) -> TransactionMeta:
     """A landed transaction's meta (strict: the fill is computed from it, so a missing fee is not a zero fee)."""

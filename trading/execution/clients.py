@@ -13,13 +13,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Sum
 
 from jarvis.events import event_emit
 from monitoring import metrics
 from trading.chain import SolanaRpc, rpc_client, shared_client
 from trading.chain.paper import paper_chain, paper_sign
 from trading.chain.signing import transaction_sign
-from trading.models import Mode, Order
+from trading.models import Mode, Order, Position
+from trading.models.choices import POSITION_LIVE
 from trading.venues.bags import BagsVenue
 from trading.venues.base import Venue, VenueAuthError
 from trading.venues.jupiter import JupiterVenue
@@ -41,8 +43,9 @@ class Rails:
 def rails_for(order: Order) -> Rails:
     """The rails of `order` (read with its position's token; the wallet is read here, for on-chain modes only)."""
     if order.mode == Mode.PAPER:
+        held, held_rent = paper_token_account(order)
         return Rails(
-            venues=[PaperVenue(decimals=order.position.token.decimals)],
+            venues=[PaperVenue(decimals=order.position.token.decimals, held=held, held_rent=held_rent)],
             chain=paper_chain,
             owner=PAPER_OWNER,
             sign=lambda raw, attempt: paper_sign(raw=raw, signer=f"{order.client_id}:{attempt}"),
@@ -56,6 +59,16 @@ def rails_for(order: Order) -> Rails:
         sign=lambda raw, attempt: transaction_sign(raw=raw, keypair=wallet.keypair()),
         instant=False,
     )
+
+
+def paper_token_account(order: Order) -> tuple[int, int]:
+    """(base units held, rent paid and not returned) of the trader's paper token account of the order's mint: what
+    their live paper positions of that token hold."""
+    position = order.position
+    found = Position.objects.filter(
+        trader_id=position.trader_id, token_id=position.token_id, mode=Mode.PAPER, status__in=POSITION_LIVE,
+    ).aggregate(held=Sum("size"), rent=Sum("rent_lamports"))
+    return found["held"] or 0, found["rent"] or 0
 
 
 def rpc_for_execution() -> SolanaRpc:

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 # What a fill changes on its position (the trigger prices included); the rest (owner, token, mode) never changes.
 FILLED_FIELDS = (
     "status", "size", "original_size", "cost_lamports", "entry_price", "realised_pnl_lamports", "proceeds_lamports",
-    "fees_lamports", "peak_price", "opened_at", "closed_at", "updated_at", *TRIGGER_FIELDS, "exit_stuck_at",
+    "fees_lamports", "rent_lamports", "peak_price", "opened_at", "closed_at", "updated_at", *TRIGGER_FIELDS, "exit_stuck_at",
 )
 
 
@@ -31,18 +31,24 @@ def effective_price(*, lamports: int, base_units: int, decimals: int) -> Decimal
 
 
 def position_apply_fill(
-    *, order_id: int, in_amount: int, out_amount: int, price: Decimal, fee_lamports: int, attempt: dict | None = None
+    *, order_id: int, in_amount: int, out_amount: int, price: Decimal, fee_lamports: int, rent_lamports: int = 0,
+    attempt: dict | None = None,
 ) -> Order:
     """Record a confirmed swap: update the position, confirm the order, publish the event, in one transaction.
 
     Buy: `in_amount` lamports spent (fees included), `out_amount` token base units received.
     Sell: `in_amount` token base units sold, `out_amount` lamports received (net of fees).
+    `rent_lamports`: token account rent the swap paid (+, an account created) or got back (-, an account closed), kept
+    apart from both amounts: a deposit, not a cost. Realised PnL counts it when the position closes with rent paid and
+    not returned (the account was left open), or returned rent another position paid (see _apply_sell).
     `attempt`: order fields of the attempt that landed, written with the confirmation (a chain that lands at once).
     Idempotent: a second call for an already confirmed order changes nothing and returns it.
     """
     for name, value in (("in_amount", in_amount), ("out_amount", out_amount), ("fee_lamports", fee_lamports)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if isinstance(rent_lamports, bool) or not isinstance(rent_lamports, int):
+        raise ValueError(f"rent_lamports must be an integer, got {rent_lamports!r}")
     with transaction.atomic():
         order = (
             Order.objects.select_for_update(of=("self", "position"))
@@ -58,7 +64,7 @@ def position_apply_fill(
         now = timezone.now()
         fields = {
             **(attempt or {}), "amount_out_actual": out_amount, "fill_price": price, "fee_lamports": fee_lamports,
-            "confirmed_at": now,
+            "rent_lamports": rent_lamports, "confirmed_at": now,
         }
         if (attempt or source == OrderStatus.SIGNED) and order.submitted_at is None:
             fields["submitted_at"] = now  # sent and seen confirmed at the first look (the landing loop skips "submitted")
@@ -95,6 +101,7 @@ def _apply_buy(position: Position, order: Order, in_amount: int, out_amount: int
     position.original_size += out_amount
     position.cost_lamports = in_amount if position.status == PositionStatus.OPENING else position.cost_lamports + in_amount
     position.fees_lamports += fee
+    position.rent_lamports += order.rent_lamports
     position.entry_price = effective_price(
         lamports=position.cost_lamports, base_units=position.size, decimals=position.token.decimals
     )
@@ -110,6 +117,12 @@ def _apply_sell(position: Position, order: Order, sold: int, received: int, pric
     basis = position.cost_lamports * sold // position.size if position.size else 0
     pnl = received - basis
     position.size -= sold
+    position.rent_lamports += order.rent_lamports
+    if position.size == 0:
+        # Rent is a deposit: nothing while the account is open. Closing the position settles it: rent this position
+        # paid and did not get back (its account left open) is a loss; rent returned for an account another position
+        # paid for is a gain.
+        pnl -= position.rent_lamports
     position.cost_lamports -= basis
     position.realised_pnl_lamports += pnl
     if position.mode == Mode.PAPER:
@@ -135,6 +148,8 @@ def _apply_sell(position: Position, order: Order, sold: int, received: int, pric
         "leg": None if order.leg_id is None else order.leg.index,
         "sold": sold,
         "received_lamports": received,
+        "fee_lamports": order.fee_lamports,
+        "rent_lamports": order.rent_lamports,
         "price": str(price),
         "realised_pnl_lamports": pnl,
         "total_realised_pnl_lamports": position.realised_pnl_lamports,
@@ -151,6 +166,9 @@ def _opened_payload(position: Position, order: Order) -> dict:
         "symbol": position.token.symbol,
         "size": position.size,
         "cost_lamports": position.cost_lamports,
+        "amount_lamports": order.amount_in,
+        "fee_lamports": order.fee_lamports,
+        "rent_lamports": order.rent_lamports,
         "entry_price": str(position.entry_price),
         "mode": position.mode,
         "plan": spec_summary(spec_from_json(position.exit_plan.spec)),

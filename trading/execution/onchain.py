@@ -23,8 +23,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from monitoring import metrics
 from trading.chain.observe import provider_calls_batched, provider_calls_flush
-from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus
+from trading.chain.rpc import SOL_MINT, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, RpcError, SignatureStatus
 from trading.chain.signing import SigningError
+from trading.chain.token_accounts import account_amount, associated_token_address, close_appended, withheld_fee
 from trading.execution.clients import Rails, execution_alert, rails_for, venue_auth_alert
 from trading.execution.fills import position_apply_fill
 from trading.execution.locks import OrderLease, identical_buy_offset, signature_claim
@@ -92,6 +93,8 @@ class Lander:
         self.lease = lease
         self.rails = rails
         self.deadline = time.monotonic() + settings.EXECUTION_LAND_BUDGET_SECONDS
+        self.close_added = False  # this attempt's transaction closes the token account the sell empties
+        self.close_refused = False  # a transaction with the close failed simulation: sell without it from now on
 
     def _load(self) -> Order:
         return Order.objects.select_related("position__token").get(id=self.order_id)
@@ -182,6 +185,12 @@ class Lander:
         except RpcError as exc:
             order_fail(order_id=order.id, error=f"The {venue} swap could not be simulated ({exc.message}); nothing was sent.")
             return OrderStatus.FAILED
+        if simulation.err is not None and self.close_added and not self.close_refused:
+            # Getting the rent back must never cost the exit: the same swap without the close, as the venue built it.
+            log.warning("order %s: the %s swap closing its token account failed simulation (%s); selling without the "
+                        "close", order.id, venue, simulation.err)
+            self.close_refused = True
+            return self.attempt(order)
         if simulation.err is not None:
             order_fail(order_id=order.id, error=f"The {venue} swap failed simulation ({simulation.err}); nothing was sent.")
             _count(venue, "failed")
@@ -220,7 +229,7 @@ class Lander:
         provider_calls_flush()
         position_apply_fill(
             order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
-            fee_lamports=fill.fee_lamports, attempt={**fields, "attempts": number},
+            fee_lamports=fill.fee_lamports, rent_lamports=fill.rent_lamports, attempt={**fields, "attempts": number},
         )
         log.info("order %s attempt %s landed on %s: %s", order.id, number, fields["venue"], fields["signature"])
         _count(fields["venue"], "confirmed")
@@ -238,6 +247,8 @@ class Lander:
         number = order.attempts + 1
         if buying and order.attempts == 0 and not rails.instant:
             amount -= identical_buy_offset(wallet=rails.owner, mint=token.mint, amount=amount)
+        closing = None if buying or self.close_refused else self._account_emptied(order, token)
+        self.close_added = False
         for _ in range(DISTINCT_TRIES):
             routed = route_swap(
                 venues=rails.venues,
@@ -250,7 +261,13 @@ class Lander:
                 on_auth_failure=venue_auth_alert,
                 rounds=settings.EXECUTION_VENUE_ROUNDS,
             )
-            signed, signature = rails.sign(routed.swap.transaction, number)
+            raw = routed.swap.transaction
+            if closing is not None:
+                address, program, harvest = closing
+                extended = close_appended(raw, owner=rails.owner, account=address, program=program, harvest_mint=harvest)
+                self.close_added = extended is not None
+                raw = extended or raw
+            signed, signature = rails.sign(raw, number)
             if rails.instant:
                 return routed, signed, signature, amount
             taken = Order.objects.filter(signature=signature).exclude(id=order.id).exists()
@@ -262,6 +279,27 @@ class Lander:
             else:
                 time.sleep(DISTINCT_WAIT)
         return None, b"", "", amount
+
+    def _account_emptied(self, order: Order, token) -> tuple[str, str, str | None] | None:
+        """(address, program, mint to harvest a withheld Token-2022 transfer fee to, or None) of the wallet's token
+        account this sell empties, to close in the same transaction (its rent then comes back with the proceeds); None
+        for a partial sell or an account holding more than is sold. A paper chain models the account itself
+        (trading.venues.paper)."""
+        if self.rails.instant or order.amount_in < order.position.size:
+            return None
+        owner = self.rails.owner
+        candidates = [(associated_token_address(owner=owner, mint=token.mint, program=program), program)
+                      for program in (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)]
+        try:
+            found = self.rails.chain.accounts([address for address, _ in candidates])
+        except (RpcError, ValueError, KeyError, TypeError) as exc:
+            log.warning("order %s: token account unreadable (%s); sold without closing it", order.id, exc)
+            return None
+        for (address, program), account in zip(candidates, found, strict=True):
+            if account is None or account[0] != program or account_amount(account[1]) != order.amount_in:
+                continue
+            return address, program, token.mint if withheld_fee(account[1]) else None
+        return None
 
     # --- the landing loop of one signed attempt -----------------------------------------------------------
     def land(self, order: Order, *, fresh: bool = False) -> str:
@@ -371,7 +409,7 @@ def order_confirm_landed(*, order: Order, rails: Rails) -> str | None:
         fill = _fill_of(order=order, meta=meta, owner=rails.owner)
         position_apply_fill(
             order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
-            fee_lamports=fill.fee_lamports,
+            fee_lamports=fill.fee_lamports, rent_lamports=fill.rent_lamports,
         )
     except Exception as exc:
         # The swap is on chain but the books refuse it: keep the order in flight (reconciliation retries) and call
@@ -396,6 +434,7 @@ def _fill_of(*, order: Order, meta, owner: str) -> Fill:
         return fill_from_deltas(
             side=order.side, sol_delta=meta.sol_delta(owner), token_delta=meta.token_delta(owner, token.mint),
             fee_lamports=meta.fee, decimals=token.decimals, exact_in_lamports=exact_in,
+            rent_delta=meta.rent_delta(owner, token.mint),
         )
     except ValueError as exc:
         log.error("order %s: balance changes unreadable (%s); recording the quoted amounts", order.id, exc)

@@ -35,29 +35,34 @@ def slippage_for(*, side: str, base_bps: int, exit_bonus_bps: int, attempt: int)
 
 @dataclass(frozen=True)
 class Fill:
-    in_amount: int  # buy: lamports spent (fees included); sell: token base units sold
-    out_amount: int  # buy: token base units received; sell: lamports received, net of fees
+    in_amount: int  # buy: lamports spent (fees included, rent not); sell: token base units sold
+    out_amount: int  # buy: token base units received; sell: lamports received, net of fees, returned rent not included
     price: Decimal  # SOL per whole token
     fee_lamports: int
+    rent_lamports: int = 0  # paid into a token account it created (+), or returned by one it closed (-)
 
 
 def fill_from_deltas(
-    *, side: str, sol_delta: int, token_delta: int, fee_lamports: int, decimals: int, exact_in_lamports: int | None = None
+    *, side: str, sol_delta: int, token_delta: int, fee_lamports: int, decimals: int, exact_in_lamports: int | None = None,
+    rent_delta: int = 0,
 ) -> Fill:
     """The fill of a landed swap from the wallet's balance changes in that transaction.
 
-    ``sol_delta`` is the fee payer's lamport change (fee included), ``token_delta`` its token change.
-    The price excludes the network fee (and, for an exact-in buy, any account rent the swap paid): it is what
-    the swap itself paid or received per whole token.
+    ``sol_delta`` is the fee payer's lamport change (fee and rent included), ``token_delta`` its token change,
+    ``rent_delta`` the lamports that moved into (+) or out of (-) its token accounts of the mint (TransactionMeta.
+    rent_delta). Rent is a deposit the wallet gets back when it closes the account, not a cost of the swap: it is kept
+    apart from what the swap spent or received. The price excludes the network fee and the rent: it is what the swap
+    itself paid or received per whole token.
     """
+    swap_delta = sol_delta + rent_delta  # the wallet's change had no rent moved
     if side == "buy":
-        spent, received = -sol_delta, token_delta
+        spent, received = -swap_delta, token_delta
         swapped = exact_in_lamports if exact_in_lamports else spent - fee_lamports
     else:
-        spent, received = -token_delta, sol_delta
+        spent, received = -token_delta, swap_delta
         swapped = received + fee_lamports
     if spent <= 0 or received <= 0 or swapped <= 0:
-        raise ValueError(f"balance changes do not describe a {side}: sol {sol_delta}, token {token_delta}")
+        raise ValueError(f"balance changes do not describe a {side}: sol {sol_delta}, token {token_delta}, rent {rent_delta}")
     tokens = spent if side == "sell" else received
     price = (Decimal(swapped) / LAMPORTS_PER_SOL) / (Decimal(tokens) / (Decimal(10) ** decimals))
-    return Fill(in_amount=spent, out_amount=received, price=price, fee_lamports=fee_lamports)
+    return Fill(in_amount=spent, out_amount=received, price=price, fee_lamports=fee_lamports, rent_lamports=rent_delta)

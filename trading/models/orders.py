@@ -38,6 +38,9 @@ class Order(models.Model):
     amount_out_actual = models.BigIntegerField(null=True, blank=True)
     fill_price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True)
     fee_lamports = models.BigIntegerField(default=0)
+    rent_lamports = models.BigIntegerField(
+        default=0, help_text="Token account rent: paid into an account the swap created (+), returned by one it closed (-).",
+    )
     realised_pnl_lamports = models.BigIntegerField(null=True, blank=True, help_text="Set on a confirmed sell.")
     slippage_bps = models.PositiveIntegerField(default=300)
     priority_fee_lamports = models.BigIntegerField(default=0)

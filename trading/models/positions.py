@@ -43,6 +43,9 @@ class Position(models.Model):
     realised_pnl_lamports = models.BigIntegerField(default=0)
     proceeds_lamports = models.BigIntegerField(default=0, help_text="SOL received from sells, net of fees.")
     fees_lamports = models.BigIntegerField(default=0)
+    rent_lamports = models.BigIntegerField(
+        default=0, help_text="Token account rent its orders paid, less what they got back (a deposit, not a cost).",
+    )
     peak_price = _price(null=True, blank=True)
     # Denormalised next trigger prices of the exit plan (meaning owned by trading.tpsl); indexed with the token so
     # "which open positions of this mint trigger at price p" is an index lookup.

@@ -43,7 +43,7 @@ def _book_sql(*, lock: bool) -> str:
             EXISTS (SELECT 1 FROM {t['KillSwitch']} k WHERE k.trader_id IS NULL AND k.enabled),
             EXISTS (SELECT 1 FROM {t['KillSwitch']} k WHERE k.trader_id = l.trader_id AND k.enabled),
             (SELECT COUNT(*) {pos}),
-            (SELECT COALESCE(SUM(p.cost_lamports), 0) {pos} AND p.mode = 'paper'),
+            (SELECT COALESCE(SUM(p.cost_lamports + p.rent_lamports), 0) {pos} AND p.mode = 'paper'),
             (SELECT COALESCE(SUM(p.cost_lamports), 0) {pos} AND p.mode = 'sandbox' AND p.status = 'opening'),
             (SELECT COALESCE(SUM(p.cost_lamports), 0) {pos} AND p.mode = 'live' AND p.status = 'opening'),
             (SELECT COALESCE(SUM(o.amount_in), 0) FROM {t['Order']} o WHERE o.trader_id = l.trader_id
@@ -139,5 +139,5 @@ def trader_book(*, trader: Trader, lock: bool = False, mint: str | None = None) 
 
 
 def paper_balance_from(*, ledger: PaperLedger, book: dict) -> int:
-    """start + realised PnL - cost of open positions (paper mode), in lamports."""
+    """start + realised PnL - cost and token account rent of open positions (paper mode), in lamports."""
     return ledger.start_balance_lamports + ledger.realised_pnl_lamports - book["paper_open_cost"]

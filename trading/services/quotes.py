@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 
+from trading.chain.rpc import TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID
+from trading.chain.token_accounts import SPL_ACCOUNT_RENT, associated_token_address, new_account_rent
 from trading.errors import InvalidInput, NoPrice, TradingError, VenueError
-from trading.models import Mode, PaperLedger, Token, Trader, Wallet
+from trading.models import Mode, PaperLedger, Position, Token, Trader, Wallet
+from trading.models.choices import POSITION_LIVE
 from trading.prices import PricePoint, price_fresh
 from trading.safety import TokenSafety, mint_facts_cached, token_safety
 from trading.services.accounts import trading_settings_get
@@ -21,6 +25,7 @@ from trading.venues.paper import paper_quote
 
 # Kept back from an on-chain wallet for network fees and token account rent.
 ONCHAIN_FEE_RESERVE_LAMPORTS = 10_000_000
+SIGNATURE_FEE_LAMPORTS = 5_000  # the cluster's fee per signature; a swap has one (the wallet's)
 
 
 def token_resolve(*, mint: str) -> tuple[Token, PricePoint]:
@@ -75,7 +80,7 @@ class QuotePreview:
     expected_tokens: int  # base units
     min_tokens: int  # base units after the slippage limit
     decimals: int
-    fee_lamports: int
+    fee_lamports: int  # the venue's fee, inside the quoted amount (paper: its modelled fee)
     price_impact: Decimal  # a fraction (0.0012 = 0.12%) in every mode; screens print it as a percent
     slippage_bps: int
     exit_plan: str
@@ -84,6 +89,15 @@ class QuotePreview:
     # own quote, in sandbox and live mode), or "estimate" (every venue failed: the feed and the paper model)
     safety: TokenSafety | None = None  # the token's safety card
     to_accept: tuple[str, ...] = ()  # critical findings the trader must accept explicitly before this buy
+    network_fee_lamports: int = 0  # paid on top of the amount: the signature fee (on chain; paper has none)
+    priority_fee_max_lamports: int = 0  # and a priority fee of at most this (the desk's cap for an entry)
+    rent_lamports: int = 0  # paid on top into the token account this buy creates (0: the wallet has one); returned when
+    # the sell that empties the account closes it
+
+    @property
+    def total_max_lamports(self) -> int:
+        """The most this buy takes from the wallet: amount, network fees at their cap, and rent."""
+        return self.amount_lamports + self.network_fee_lamports + self.priority_fee_max_lamports + self.rent_lamports
 
 
 def _venue_quote(*, mint: str, amount: int, slippage_bps: int):
@@ -99,6 +113,31 @@ def _venue_quote(*, mint: str, amount: int, slippage_bps: int):
         )
     except VenueError:
         return None
+
+
+def _paper_rent(*, trader: Trader, mint: str) -> int:
+    """Rent a paper buy of ``mint`` pays: a new paper token account's, unless a live paper position holds the token."""
+    live = Position.objects.filter(trader=trader, token__mint=mint, mode=Mode.PAPER, status__in=POSITION_LIVE).exists()
+    return 0 if live else SPL_ACCOUNT_RENT
+
+
+def _onchain_rent(*, wallet: Wallet | None, mint: str) -> int:
+    """Rent an on-chain buy of ``mint`` pays: 0 when the wallet already has its token account, else the rent of the
+    account the buy creates (its size follows the mint's Token-2022 extensions). Unreadable: an SPL account's rent."""
+    from trading.chain import RpcError, rpc_client
+
+    if wallet is None:
+        return SPL_ACCOUNT_RENT
+    addresses = [associated_token_address(owner=wallet.public_key, mint=mint, program=program)
+                 for program in (TOKEN_PROGRAM_ID, TOKEN_2022_PROGRAM_ID)]
+    try:
+        spl, t22, mint_account = rpc_client().accounts([*addresses, mint])
+    except (RpcError, ValueError, KeyError, TypeError):
+        return SPL_ACCOUNT_RENT
+    if spl is not None or t22 is not None:
+        return 0
+    program, data = mint_account if mint_account is not None else (TOKEN_PROGRAM_ID, None)
+    return new_account_rent(program=program, mint_data=data)
 
 
 def quote_preview(*, trader: Trader, mint: str, amount_lamports: int, accepted: tuple[str, ...] = ()) -> QuotePreview:
@@ -123,9 +162,15 @@ def quote_preview(*, trader: Trader, mint: str, amount_lamports: int, accepted: 
             fee = 0  # the venue's fees are inside its quoted amount; network fees are paid on top when it lands
     refused = None
     ledger, book = trader_book(trader=trader)
+    if prefs.mode == Mode.PAPER:
+        network, priority, rent = 0, 0, _paper_rent(trader=trader, mint=mint)
+    else:
+        network = SIGNATURE_FEE_LAMPORTS
+        priority = prefs.priority_fee_max_lamports or settings.EXECUTION_PRIORITY_FEE_MAX_LAMPORTS
+        rent = _onchain_rent(wallet=book.get("wallet"), mint=mint)
     try:
         risk_check_entry(trader=trader, amount_lamports=amount, book=book)
-        if prefs.mode == Mode.PAPER and amount > paper_balance_from(ledger=ledger, book=book):
+        if prefs.mode == Mode.PAPER and amount + rent > paper_balance_from(ledger=ledger, book=book):
             refused = "You do not have enough paper SOL for this buy."
     except TradingError as exc:
         refused = exc.message
@@ -151,4 +196,7 @@ def quote_preview(*, trader: Trader, mint: str, amount_lamports: int, accepted: 
         source=source,
         safety=safety,
         to_accept=to_accept,
+        network_fee_lamports=network,
+        priority_fee_max_lamports=priority,
+        rent_lamports=rent,
     )

@@ -1,6 +1,11 @@
 """The paper venue: quotes at the price feed's price minus a fee and a slippage model; its swaps are paper
 transactions that only the paper chain (trading.chain.paper) lands. No network client besides the price feed.
 
+Token account rent is modelled as on chain: the trader's paper "token account" of a mint exists while their live paper
+positions of it hold tokens. A buy into none pays the rent of a new SPL Token account (SPL_ACCOUNT_RENT); the sell that
+empties it gets back the rent those positions paid. The paper chain reports it as a chain reports an account created or
+closed, so the fill reads it the same way in every mode.
+
 It holds no venue or cluster client, and execution gives a paper order this venue and the paper chain and nothing else
 (trading.execution.clients.rails_for), so a paper order cannot reach bags.fm, Jupiter's swap API or a Solana cluster.
 """
@@ -14,6 +19,7 @@ from decimal import ROUND_FLOOR, Decimal
 from django.conf import settings
 
 from trading.chain.rpc import SOL_MINT
+from trading.chain.token_accounts import SPL_ACCOUNT_RENT
 from trading.models.choices import LAMPORTS_PER_SOL
 from trading.prices import price_fresh
 from trading.venues.base import FeePolicy, Quote, SwapTransaction, Venue, VenuePermanentError
@@ -63,8 +69,16 @@ class PaperVenue(Venue):
 
     name = "paper"
 
-    def __init__(self, *, decimals: int):
+    def __init__(self, *, decimals: int, held: int = 0, held_rent: int = 0):
         self.decimals = decimals
+        self.held = held  # base units the trader's paper token account of the mint holds now
+        self.held_rent = held_rent  # the rent that account's positions paid and did not get back
+
+    def rent_for(self, *, buying: bool, amount: int) -> int:
+        """Rent a swap of ``amount`` pays into (+) or gets back from (-) the paper token account."""
+        if buying:
+            return SPL_ACCOUNT_RENT if self.held == 0 else 0
+        return -max(self.held_rent, 0) if amount >= self.held else 0
 
     def quote(self, *, input_mint: str, output_mint: str, amount: int, slippage_bps: int) -> Quote:
         buying = input_mint == SOL_MINT
@@ -95,6 +109,7 @@ class PaperVenue(Venue):
             "sol": -quote.in_amount if buying else quote.out_amount,  # the owner's lamports, the fee taken
             "tokens": quote.out_amount if buying else -quote.in_amount,
             "fee": quote.raw["fee"],
+            "rent": self.rent_for(buying=buying, amount=quote.in_amount),
         }
         return SwapTransaction(
             venue=self.name,

@@ -245,19 +245,32 @@ def fee_token(sandbox):
 
 
 def test_transfer_fee_token_position_holds_what_the_wallet_holds(desk, celery_worker, fee_token):
+    from trading.chain.token_accounts import SPL_ACCOUNT_RENT
     from trading.execution.reconcile import wallets_reconcile
+    from trading.prices import prices_refresh
+    from trading.services import quote_preview
 
+    chain, mint = desk.sandbox.chain, desk.token(fee_token).mint
+    prices_refresh(mints=[mint])
+    preview = quote_preview(trader=desk.trader, mint=mint, amount_lamports=250_000_000)
+    start = chain.sol_balance(desk.owner)
     bought = _run(desk.buy(token_index=fee_token))
     assert bought.status == OrderStatus.CONFIRMED, bought.error
     position = Position.objects.get(id=bought.position_id)
-    held = desk.sandbox.chain.token_balance(desk.owner, position.token.mint)
+    held = chain.token_balance(desk.owner, mint)
     assert position.size == held == bought.amount_out_actual
     assert wallets_reconcile() == []
+    # A Token-2022 account with the transfer-fee extension is larger: more rent, which the preview foresaw.
+    assert bought.rent_lamports == preview.rent_lamports > SPL_ACCOUNT_RENT
     sold = _run(desk.sell(position=position, amount=position.size))
     assert sold.status == OrderStatus.CONFIRMED, sold.error
     position.refresh_from_db()
     assert position.status == PositionStatus.CLOSED
-    assert desk.sandbox.chain.token_balance(desk.owner, position.token.mint) == 0
+    assert chain.token_balance(desk.owner, mint) == 0
+    # The buy left a withheld fee in the account: the sell harvested it to the mint, then closed the account.
+    assert chain.token_accounts_by_owner(desk.owner, mint=mint) == []
+    assert sold.rent_lamports == -bought.rent_lamports
+    assert position.realised_pnl_lamports == chain.sol_balance(desk.owner) - start
 
 
 def test_identical_buy_offset_counts_the_same_buys_of_a_wallet_within_seconds(clean_redis):

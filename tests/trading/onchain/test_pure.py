@@ -149,3 +149,45 @@ def test_retries_are_bounded_and_only_for_transient_errors():
     with pytest.raises(VenueAuthError):
         call_with_retries(refused, attempts=3, sleep=lambda s: None)
     assert calls.count(2) == 1
+
+
+def test_rent_moved_into_or_out_of_a_token_account_is_kept_apart_from_the_swap():
+    rent = 2_039_280
+    buy = fill_from_deltas(side="buy", sol_delta=-(10**8 + 5000 + rent), token_delta=10**6, fee_lamports=5000,
+                           decimals=6, exact_in_lamports=10**8, rent_delta=rent)
+    assert (buy.in_amount, buy.rent_lamports) == (10**8 + 5000, rent)
+    sell = fill_from_deltas(side="sell", sol_delta=2 * 10**8 - 5000 + rent, token_delta=-10**6, fee_lamports=5000,
+                            decimals=6, rent_delta=-rent)
+    assert (sell.out_amount, sell.rent_lamports, sell.price) == (2 * 10**8 - 5000, -rent, Decimal("0.2"))
+
+
+def test_close_is_appended_only_to_a_transaction_the_trader_alone_signs():
+    from solders.hash import Hash
+    from solders.instruction import AccountMeta, Instruction
+    from solders.keypair import Keypair
+    from solders.message import MessageV0, to_bytes_versioned
+    from solders.pubkey import Pubkey
+    from solders.signature import Signature
+    from solders.transaction import VersionedTransaction
+
+    from trading.chain.rpc import TOKEN_PROGRAM_ID
+    from trading.chain.token_accounts import CLOSE_ACCOUNT, close_appended
+
+    trader, other, account = Keypair(), Keypair(), Keypair().pubkey()
+    program = Instruction(Keypair().pubkey(), b"swap", [AccountMeta(account, False, True),
+                                                        AccountMeta(other.pubkey(), True, False)])
+    transfer = Instruction(Pubkey.from_string(TOKEN_PROGRAM_ID), b"\x03", [AccountMeta(account, False, True),
+                                                                         AccountMeta(trader.pubkey(), True, False)])
+    message = MessageV0.try_compile(trader.pubkey(), [program, transfer], [], Hash.default())
+    unsigned = bytes(VersionedTransaction.populate(message, [Signature.default()] * 2))
+    names = {"owner": str(trader.pubkey()), "account": str(account), "program": TOKEN_PROGRAM_ID}
+    closed = VersionedTransaction.from_bytes(close_appended(unsigned, **names)).message
+    keys = list(closed.account_keys)
+    last = closed.instructions[-1]
+    assert str(keys[last.program_id_index]) == TOKEN_PROGRAM_ID and bytes(last.data) == bytes([CLOSE_ACCOUNT])
+    assert [keys[i] for i in bytes(last.accounts)] == [account, trader.pubkey(), trader.pubkey()]
+    assert list(closed.instructions[:-1]) == list(message.instructions)
+    # Another party's signature would no longer match: nothing is appended.
+    signatures = [Signature.default(), other.sign_message(to_bytes_versioned(message))]
+    assert close_appended(bytes(VersionedTransaction.populate(message, signatures)), **names) is None
+    assert close_appended(unsigned, **{**names, "account": str(Keypair().pubkey())}) is None  # not in the swap
