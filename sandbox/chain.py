@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from solders.account import Account
+from solders.compute_budget import ID as COMPUTE_BUDGET_ID
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
@@ -95,6 +96,16 @@ def memo_of(tx: VersionedTransaction) -> str | None:
     return None
 
 
+def unit_price_of(tx: VersionedTransaction) -> int:
+    """The micro-lamports per compute unit a transaction bids (its SetComputeUnitPrice; 0 without one)."""
+    keys = tx.message.account_keys
+    for ix in tx.message.instructions:
+        data = bytes(ix.data)
+        if keys[ix.program_id_index] == COMPUTE_BUDGET_ID and len(data) == 9 and data[0] == 3:
+            return int.from_bytes(data[1:], "little")
+    return 0
+
+
 def message_key(tx: VersionedTransaction) -> bytes:
     """Identifies a transaction's message whatever its signatures (venues register swaps under it)."""
     return hashlib.sha256(to_bytes_versioned(tx.message)).digest()
@@ -136,6 +147,7 @@ class Chain:
         self.executed = 0  # transactions executed so far (landed or failed): sandbox.poolstate re-reads balances on change
         self._pending: list[tuple[float, str, VersionedTransaction]] = []
         self._synced_height = -1
+        self.priority_fee_series: list[int] = []  # set: getRecentPrioritizationFees answers it instead of landed fees
         self.latest_blockhash()
 
     # --- the block clock ------------------------------------------------------------------------------
@@ -253,6 +265,21 @@ class Chain:
     def token_balance(self, owner, mint) -> int:
         accounts = self.token_accounts_by_owner(owner, mint=mint)
         return sum(TokenAccount.from_bytes(bytes(acc.data[:ACCOUNT_SIZE])).amount for _, acc in accounts)
+
+    def landed_unit_prices(self, *, first_slot: int, accounts: set[Pubkey]) -> dict[int, int]:
+        """Per slot from ``first_slot``: the lowest compute-unit price (micro-lamports) of a landed transaction that
+        writes one of ``accounts`` (every landed transaction when empty)."""
+        lowest: dict[int, int] = {}
+        with self.lock:
+            records = [r for r in self._records.values() if r.slot >= first_slot and r.err is None]
+        for record in records:
+            message = record.tx.message
+            if accounts and not any(message.is_maybe_writable(i) and key in accounts
+                                    for i, key in enumerate(message.account_keys)):
+                continue
+            price = unit_price_of(record.tx)
+            lowest[record.slot] = min(price, lowest.get(record.slot, price))
+        return lowest
 
     def record(self, signature: str) -> TxRecord | None:
         self.process_pending()

@@ -2,9 +2,9 @@
 
 A pool is an authority keypair holding SOL and a token account holding the token. A buy moves SOL from the trader to the
 authority (system transfer) and tokens from the pool's token account to the trader's associated token account (created
-idempotently); a sell goes the other way. The authority signs its half when a venue builds the transaction, so the venue
-hands the trader a partially signed VersionedTransaction whose fee payer is the trader; a venue that answers instructions
-instead (Jupiter's /build) leaves that signature to the sandbox chain, which holds every pool authority's key.
+idempotently); a sell goes the other way. The venue hands the trader an unsigned VersionedTransaction whose fee payer
+is the trader (bags.fm), or instructions to assemble one (Jupiter's /build); the authority's signature is left to the
+sandbox chain, which holds every pool authority's key.
 
 Pricing is a constant-product curve around the simulator's price: virtual reserves of `liquidity_lamports` SOL and
 liquidity / price tokens, so the marginal price is the simulator's and a trade of size x moves it by x / (reserve + x).
@@ -174,20 +174,18 @@ class Pools:
 
     def build_swap(self, *, venue: str, quote: Quote, min_out: int, owner: Pubkey, request_id: str,
                    priority_fee_lamports: int = 0, fail_reason: str = "") -> tuple[VersionedTransaction, int]:
-        """A partially signed swap at the current price (the pool's authority signed its leg); returns
-        (transaction, lastValidBlockHeight)."""
-        pool = self.pool(quote.mint)
+        """An unsigned swap at the current price (as bags.fm answers it: only the trader's signature is asked for;
+        the sandbox chain signs for the pool's authority, as a program signs for its own authority on a real AMM), so
+        a client may set its own compute-unit price before signing; returns (transaction, lastValidBlockHeight)."""
         legs, payout, out, fail_reason = self.swap_legs(quote=quote, min_out=min_out, owner=owner, fail_reason=fail_reason)
         micro_lamports = priority_fee_lamports * 1_000_000 // COMPUTE_UNIT_LIMIT
         ixs = [set_compute_unit_limit(COMPUTE_UNIT_LIMIT), set_compute_unit_price(micro_lamports), *legs, payout]
         blockhash, last_valid = self.chain.latest_blockhash()
         message = MessageV0.try_compile(owner, ixs, [], Hash.from_string(blockhash))
-        signers = list(message.account_keys[: message.header.num_required_signatures])
-        signatures = [Signature.default()] * len(signers)
-        signatures[signers.index(pool.authority.pubkey())] = pool.authority.sign_message(to_bytes_versioned(message))
-        tx = VersionedTransaction.populate(message, signatures)
-        self.chain.ledger.register_swap(message_key(tx), self._details(venue, quote, owner, out, min_out, request_id,
-                                                                       fail_reason))
+        tx = VersionedTransaction.populate(message, [Signature.default()] * message.header.num_required_signatures)
+        details = self._details(venue, quote, owner, out, min_out, request_id, fail_reason)
+        self.chain.ledger.register_swap(message_key(tx), details)
+        self.chain.ledger.register_swap(instruction_key(payout), details)  # found again after a new price is set
         return tx, last_valid
 
     def build_instructions(self, *, venue: str, quote: Quote, min_out: int, owner: Pubkey, request_id: str,

@@ -22,13 +22,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from monitoring import metrics
+from trading.chain.compute_budget import compute_unit_price_of
 from trading.chain.observe import provider_calls_batched, provider_calls_flush
 from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus
 from trading.chain.signing import SigningError
 from trading.execution.clients import Rails, execution_alert, rails_for, venue_auth_alert
 from trading.execution.fills import position_apply_fill
 from trading.execution.locks import OrderLease, identical_buy_offset, signature_claim
-from trading.execution.policy import Fill, fee_policy_for, fill_from_deltas, slippage_for
+from trading.execution.policy import Fill, compute_unit_price_for, fee_policy_for, fill_from_deltas, slippage_for
 from trading.execution.state import order_fail, order_transition
 from trading.models import Order, OrderSide, OrderStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
@@ -152,6 +153,8 @@ class Lander:
             side=order.side,
             max_lamports=order.priority_fee_lamports or settings.EXECUTION_PRIORITY_FEE_MAX_LAMPORTS,
             attempt=number,
+            compute_unit_price=self._unit_price(order, token),
+            policy=order.priority_fee_policy or "auto",
         )
         slippage = slippage_for(
             side=order.side,
@@ -194,6 +197,7 @@ class Lander:
             "venue": venue,
             "amount_out_expected": routed.quote.out_amount,
             "min_amount_out": routed.quote.min_out_amount,
+            "compute_unit_price": compute_unit_price_of(signed),  # what the signed transaction actually bids
         }
         if self.rails.instant:
             return self._land_at_once(order, number=number, fields=fields)
@@ -210,6 +214,23 @@ class Lander:
             setattr(order, name, value)
         order.status, order.attempts = OrderStatus.SIGNED, number
         return order
+
+    def _unit_price(self, order: Order, token) -> int:
+        """The order's compute-unit price (micro-lamports) from the trader's policy; "auto" reads the recent
+        prioritization fees of the accounts the swap writes (the wallet and the mint). On paper nothing is bid."""
+        if self.rails.instant:
+            return 0
+        policy = order.priority_fee_policy or "auto"
+        recent = None
+        if policy == "auto":
+            try:
+                recent = self.rails.chain.recent_prioritization_fees([self.rails.owner, token.mint])
+            except RpcError as exc:  # the level's fixed price stands in
+                log.warning("order %s: recent prioritization fees unreadable (%s)", order.id, exc.message)
+        return compute_unit_price_for(
+            policy=policy, side=order.side, recent_fees=recent,
+            level_prices=settings.EXECUTION_PRIORITY_LEVEL_PRICES, percentiles=settings.EXECUTION_PRIORITY_AUTO_PERCENTILES,
+        )
 
     def _land_at_once(self, order: Order, *, number: int, fields: dict) -> str:
         """Send to a chain that lands at once (paper): nothing is ever in flight there, so nothing needs persisting

@@ -8,10 +8,11 @@ tests hold this client and the sandbox's stand-in to them (tests/contracts/schem
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from trading.chain.b58 import b58decode
+from trading.chain.compute_budget import compute_unit_limit_of, compute_unit_price_of, with_compute_unit_price
 from trading.venues.base import (
     FeePolicy,
     HttpVenue,
@@ -124,6 +125,20 @@ class BagsVenue(HttpVenue):
         return self._quote(raw, input_mint=input_mint, output_mint=output_mint, min_out_key="minOutAmount", impact=impact)
 
     def swap(self, *, quote: Quote, user_public_key: str, fee: FeePolicy) -> SwapTransaction:
-        # The documented request is {quoteResponse, userPublicKey}: bags.fm chooses the priority fee itself.
+        """The documented request is {quoteResponse, userPublicKey}: bags.fm puts a priority fee of its own choosing in
+        the transaction's SetComputeUnitPrice. The desk sets its own price there (capped by the order's cap over
+        the answer's computeUnitLimit) before signing; a transaction another signer already signed keeps bags.fm's."""
         raw = self._call("POST", "/trade/swap", json={"quoteResponse": quote.raw, "userPublicKey": user_public_key})
-        return self._swap(raw, decode=b58decode)
+        swap = self._swap(raw, decode=b58decode)
+        limit = swap.compute_unit_limit or compute_unit_limit_of(swap.transaction) or 0
+        if not limit:
+            return swap
+        price = fee.unit_price_within(limit, venue_price=compute_unit_price_of(swap.transaction) or 0)
+        try:
+            priced = with_compute_unit_price(swap.transaction, price)
+        except ValueError:
+            raise VenueMalformedAnswer("bags.fm answered a swap transaction that cannot be read", venue=NAME) from None
+        if priced is None:
+            log.info("bags.fm swap keeps its own priority fee (signed by another party, or no price instruction)")
+            return swap
+        return replace(swap, transaction=priced, prioritization_fee_lamports=price * limit // 1_000_000)
