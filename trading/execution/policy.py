@@ -28,6 +28,15 @@ def priority_level_for(*, policy: str, side: str) -> str:
     return level
 
 
+def priority_fee_describe(*, policy: str, level_prices: dict[str, int], percentiles: dict[str, int]) -> str:
+    """What a policy bids, in one sentence for the trader (entries; exits one level higher)."""
+    entry, exit_ = (priority_level_for(policy=policy, side=side) for side in ("buy", "sell"))
+    if policy == "auto":
+        return (f"the {percentiles[entry]}th percentile of recent priority fees on the accounts a swap touches "
+                f"(exits the {percentiles[exit_]}th)")
+    return f"{level_prices[entry]:,} micro-lamports a compute unit (exits {level_prices[exit_]:,})"
+
+
 def percentile(values: list[int], pct: int) -> int:
     """The nearest-rank percentile of ``values`` (0 for none)."""
     if not values:
