@@ -37,6 +37,16 @@ def priority_fee_describe(*, policy: str, level_prices: dict[str, int], percenti
     return f"{level_prices[entry]:,} micro-lamports a compute unit (exits {level_prices[exit_]:,})"
 
 
+def bundle_tip_for(*, side: str, landed_tips: dict[int, int], percentile: int, minimum: int, maximum: int) -> int:
+    """A bundle's tip in lamports: the landed tips at ``percentile`` (the next percentile reported for an exit),
+    within [minimum, maximum]. ``landed_tips``: percentile -> lamports (bags.fm's jito-recent-fees)."""
+    reported = sorted(landed_tips)
+    at = [p for p in reported if p >= percentile] or reported[-1:]
+    if side == "sell" and len(at) > 1:
+        at = at[1:]
+    return max(minimum, min(maximum, landed_tips[at[0]]))
+
+
 def percentile(values: list[int], pct: int) -> int:
     """The nearest-rank percentile of ``values`` (0 for none)."""
     if not values:

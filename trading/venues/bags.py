@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from trading.chain.b58 import b58decode
+from trading.chain.b58 import b58decode, b58encode
 from trading.chain.compute_budget import compute_unit_limit_of, compute_unit_price_of, with_compute_unit_price
 from trading.venues.base import (
     FeePolicy,
@@ -27,6 +27,7 @@ from trading.venues.base import (
 log = logging.getLogger(__name__)
 
 NAME = "bags"
+LAMPORTS_PER_SOL = 1_000_000_000
 QUOTE_PATH = "/trade/quote"
 
 
@@ -104,6 +105,35 @@ class BagsVenue(HttpVenue):
         response = self._request(method, path, **kwargs)
         return envelope_unwrap(status=response.status_code, payload=response_json(response, venue=NAME),
                                no_route=path == QUOTE_PATH)
+
+    # --- bundles (bags-sdk src/services/solana.ts, src/types/solana.ts) ----------------------------------
+    def jito_recent_fees(self) -> dict[int, int]:
+        """GET /solana/jito-recent-fees: Jito's landed tips by percentile (25, 50, 75, 95, 99), in lamports. The
+        JitoTipResponse numbers are SOL, as Jito's tip floor reports them."""
+        raw = self._call("GET", "/solana/jito-recent-fees")
+        out = {}
+        for pct in (25, 50, 75, 95, 99):
+            value = _number_or_none(raw.get(f"landed_tips_{pct}th_percentile"))
+            if value is None or value < 0:
+                raise VenueMalformedAnswer(f"bags.fm answered a malformed landed_tips_{pct}th_percentile", venue=NAME)
+            out[pct] = int(value * LAMPORTS_PER_SOL)
+        return out
+
+    def send_bundle(self, transactions: list[bytes], *, region: str = "mainnet") -> str:
+        """POST /solana/send-bundle {transactions: base58[], region}: the bundle id bags.fm answers."""
+        response = self._request("POST", "/solana/send-bundle",
+                                 json={"transactions": [b58encode(raw) for raw in transactions], "region": region})
+        return envelope_unwrap(status=response.status_code, payload=response_json(response, venue=NAME), expect=str)
+
+    def bundle_statuses(self, bundle_ids: list[str], *, region: str = "mainnet") -> dict[str, str]:
+        """POST /solana/get-bundle-statuses: the confirmation status of each landed bundle ("confirmed",
+        "finalized"; a bundle bags.fm does not report is absent), from BundleStatusesResponse."""
+        raw = self._call("POST", "/solana/get-bundle-statuses", json={"bundleIds": bundle_ids, "region": region})
+        rows = raw.get("value")
+        if not isinstance(rows, list):
+            raise VenueMalformedAnswer("bags.fm answered bundle statuses without a value list", venue=NAME)
+        return {row["bundle_id"]: str(row.get("confirmation_status")) for row in rows
+                if isinstance(row, dict) and isinstance(row.get("bundle_id"), str)}
 
     def top_tokens(self) -> list[TopToken]:
         """GET /token-launch/top-tokens/lifetime-fees: bags.fm's top tokens, in the order bags.fm ranks them."""
