@@ -190,6 +190,10 @@ class RemoteSandbox:
     def expire_blockhash(self) -> int:
         return self._call("POST", "/expire-blockhash")["block_height"]
 
+    def priority_fees(self, fees: list[int]) -> list[int]:
+        """Set the series getRecentPrioritizationFees answers (newest last); [] for the landed fees again."""
+        return self._call("POST", "/priority-fees", json={"fees": fees})["fees"]
+
     def balance(self, owner: str, mint: str | None = None) -> dict:
         params = {"owner": str(owner), **({"mint": mint} if mint else {})}
         return self._call("GET", "/balance", params=params)
