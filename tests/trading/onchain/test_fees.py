@@ -100,6 +100,19 @@ def test_a_protected_buy_goes_as_a_bundle_that_lands_whole_with_its_tip(desk, ce
     assert Position.objects.get(id=position.id).size == chain.token_balance(desk.owner, mint) > 0
 
 
+def test_a_protected_order_is_never_sent_unprotected(desk, celery_worker):
+    """bags.fm down: Jupiter could build the swap, but no bundle can be sized or sent, so nothing is sent at all."""
+    _policy(desk, mev_protection=True)
+    desk.sandbox.faults.set("bags", "outage")
+    position = position_open(trader=desk.trader, mint=desk.sandbox.market.tokens()[0].mint, amount_lamports=50_000_000)
+    wait_for(lambda: Order.objects.filter(position=position, status=OrderStatus.FAILED).exists(), timeout=30,
+             message="the protected buy to fail")
+    order = Order.objects.get(position=position)
+    assert "MEV-protected bundle could not be prepared" in order.error and "nothing was sent" in order.error
+    assert order.signature == "" and desk.sandbox.ledger.landed_swaps(owner=desk.owner) == []
+    assert not [e for e in desk.sandbox.ledger.entries.values() if desk.owner in e.signers]
+
+
 def test_a_bundle_lands_whole_or_not_at_all(sandbox, sandbox_settings, sandbox_trader):
     from solders.hash import Hash
     from solders.keypair import Keypair
