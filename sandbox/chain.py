@@ -13,6 +13,7 @@ import hashlib
 import json
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from solders.account import Account
@@ -163,6 +164,7 @@ class Chain:
         self._pending: list[tuple[float, str, VersionedTransaction]] = []
         self._synced_height = -1
         self.priority_fee_series: list[int] = []
+        self._recent: deque[str] = deque(maxlen=20_000)  # executed signatures, oldest first (recent fees read the tail)
         self.bundles: dict[str, tuple[list[str], int]] = {}  # landed bundles: id -> (signatures, slot)
         self.bundle_failures: dict[str, str] = {}  # bundles that landed nothing: id -> why  # set: getRecentPrioritizationFees answers it instead of landed fees
         self.latest_blockhash()
@@ -288,7 +290,13 @@ class Chain:
         writes one of ``accounts`` (every landed transaction when empty)."""
         lowest: dict[int, int] = {}
         with self.lock:
-            records = [r for r in self._records.values() if r.slot >= first_slot and r.err is None]
+            records = []
+            for signature in reversed(self._recent):  # newest first, so only the last 150 slots are read
+                record = self._records[signature]
+                if record.slot < first_slot:
+                    break
+                if record.err is None:
+                    records.append(record)
         for record in records:
             message = record.tx.message
             if accounts and not any(message.is_maybe_writable(i) and key in accounts
@@ -424,6 +432,7 @@ class Chain:
                 signature = str(tx.signatures[0])
                 post_balances, post_tokens = self._snapshot(list(tx.message.account_keys))
                 self.executed += 1
+                self._recent.append(signature)
                 self._records[signature] = TxRecord(
                     tx=tx, slot=slot, block_time=int(time.time()), err=None, fee=meta.fee(), logs=list(meta.logs()),
                     compute_units=meta.compute_units_consumed(), pre_balances=pre_balances, post_balances=post_balances,
@@ -482,6 +491,7 @@ class Chain:
                 err, meta = None, result
             post_balances, post_tokens = self._snapshot(keys)
             self.executed += 1
+            self._recent.append(signature)
             self._records[signature] = TxRecord(
                 tx=tx, slot=slot, block_time=int(time.time()), err=err, fee=meta.fee(), logs=list(meta.logs()),
                 compute_units=meta.compute_units_consumed(), pre_balances=pre_balances, post_balances=post_balances,
