@@ -307,6 +307,19 @@ EXECUTION_LOCK_SECONDS = env_int("EXECUTION_LOCK_SECONDS", 15, minimum=1)
 EXECUTION_MAX_ATTEMPTS = env_int("EXECUTION_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
 EXECUTION_VENUE_ROUNDS = env_int("EXECUTION_VENUE_ROUNDS", 3, minimum=1, maximum=10)
 EXECUTION_PRIORITY_FEE_MAX_LAMPORTS = env_int("EXECUTION_PRIORITY_FEE_MAX_LAMPORTS", 1_000_000, minimum=1)
+# The compute-unit price (micro-lamports) of each fixed priority level, and the percentile of recent
+# prioritization fees each level takes when the trader's policy is "auto" (exits go one level higher).
+EXECUTION_PRIORITY_LEVEL_PRICES = {
+    "low": env_int("EXECUTION_PRIORITY_LOW_MICROLAMPORTS", 1_000, minimum=0),
+    "medium": env_int("EXECUTION_PRIORITY_MEDIUM_MICROLAMPORTS", 10_000, minimum=0),
+    "high": env_int("EXECUTION_PRIORITY_HIGH_MICROLAMPORTS", 100_000, minimum=0),
+    "veryHigh": env_int("EXECUTION_PRIORITY_VERY_HIGH_MICROLAMPORTS", 500_000, minimum=0),
+}
+EXECUTION_PRIORITY_AUTO_PERCENTILES = {"low": 25, "medium": 50, "high": 75, "veryHigh": 95}
+# MEV protection: the bundle's tip is this percentile of bags.fm's jito-recent-fees (landed tips), at least the floor.
+EXECUTION_BUNDLE_TIP_PERCENTILE = env_int("EXECUTION_BUNDLE_TIP_PERCENTILE", 50, minimum=25, maximum=99)
+EXECUTION_BUNDLE_TIP_MIN_LAMPORTS = env_int("EXECUTION_BUNDLE_TIP_MIN_LAMPORTS", 1_000, minimum=1_000)
+EXECUTION_BUNDLE_TIP_MAX_LAMPORTS = env_int("EXECUTION_BUNDLE_TIP_MAX_LAMPORTS", 10_000_000, minimum=1_000)
 EXECUTION_EXIT_SLIPPAGE_BONUS_BPS = env_int("EXECUTION_EXIT_SLIPPAGE_BONUS_BPS", 200, minimum=0, maximum=5000)
 EXECUTION_STALE_SECONDS = env_int("EXECUTION_STALE_SECONDS", 60, minimum=5)
 

@@ -7,13 +7,27 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import base58
+from solders.pubkey import Pubkey
 
+from sandbox.chain import ChainError
 from sandbox.faults import Faults
 from sandbox.httpserver import Request, Response
 from sandbox.pools import Pools, pool_supply
 from sandbox.venues import Venue, VenueError
 
 PREFIX = "/api/v1"
+# Jito's tip accounts (public addresses): a bundle must tip one of them by a SystemProgram transfer.
+JITO_TIP_ACCOUNTS = (
+    "96gYZGLnJYVFmbjzopPSU6QiEV5fGqZNyN9nmNhvrZU5", "HFqU5x63VTqvQss8hp11i4wVV8bD44PvwucfZ2bU7gRe",
+    "Cw8CFyM9FkoMi7K7Crf6HNQqf4uEMzpKw6QNghXLvLkY", "ADaUMid9yfUytqMBgopwjb2DTLSokTSzL1zt6iGPaS49",
+    "DfXygSm4jCyNCybVYYK6DwvWqjKee8pbDmJGcLWNDXjh", "ADuUkR4vqLUMWXxW9gh6D6L8pMSawimctcNZ5pGwDcEt",
+    "DttWaMuVvTiduZRnguLF7jNxTgiMBZ1hyAumKUiL2KRL", "3AVi9Tg9Uo68tJfuvoKvqKNWKkC5wPdSSdeBnizKZ6jT",
+)
+JITO_REGIONS = ("mainnet", "amsterdam", "frankfurt", "ny", "tokyo", "slc", "london", "singapore")
+# Landed-tip percentiles in SOL, as Jito's tip floor reports them (bags-sdk src/types/solana.ts JitoTipResponse).
+JITO_RECENT_TIPS = {"landed_tips_25th_percentile": 0.000001, "landed_tips_50th_percentile": 0.00001,
+                    "landed_tips_75th_percentile": 0.00005, "landed_tips_95th_percentile": 0.0005,
+                    "landed_tips_99th_percentile": 0.002, "ema_landed_tips_50th_percentile": 0.000012}
 AUTO_SLIPPAGE_BPS = 100
 RATE_WINDOW_SECONDS = 3600
 
@@ -32,7 +46,13 @@ class BagsApp(Venue):
             ("GET", f"{PREFIX}/trade/quote"): self.trade_quote,
             ("POST", f"{PREFIX}/trade/swap"): self.trade_swap,
             ("GET", f"{PREFIX}/token-launch/top-tokens/lifetime-fees"): self.top_tokens,
+            ("POST", f"{PREFIX}/solana/send-bundle"): self.send_bundle,
+            ("POST", f"{PREFIX}/solana/get-bundle-statuses"): self.bundle_statuses,
+            ("GET", f"{PREFIX}/solana/jito-recent-fees"): self.jito_recent_fees,
         }
+        self.tip_accounts = {Pubkey.from_string(key) for key in JITO_TIP_ACCOUNTS}
+        for account in self.tip_accounts:  # they exist on mainnet, so a tip of any size can land
+            pools.chain.set_lamports(account, 10**9)
 
     def error_response(self, error: VenueError) -> Response:
         return Response.json({"success": False, "error": error.message}, status=error.status)
@@ -96,6 +116,50 @@ class BagsApp(Venue):
             "lastValidBlockHeight": last_valid,
             "prioritizationFeeLamports": fee,
         }
+
+    # --- bundles (bags-sdk src/services/solana.ts) -----------------------------------------------------
+    @staticmethod
+    def _region(body: dict) -> None:
+        if body.get("region", "mainnet") not in JITO_REGIONS:
+            raise VenueError(400, f"region must be one of {', '.join(JITO_REGIONS)}", "INVALID_REQUEST")
+
+    def send_bundle(self, request: Request) -> str:
+        """POST /solana/send-bundle {transactions: base58[], region}: the bundle id. The bundle lands whole or not at
+        all (sandbox.chain.Chain.send_bundle); like Jito, the id is answered either way, and a bundle that lands
+        nothing simply never shows in the statuses."""
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("transactions"), list) or not body["transactions"]:
+            raise VenueError(400, "transactions is required", "INVALID_REQUEST")
+        self._region(body)
+        try:
+            raws = [base58.b58decode(str(tx)) for tx in body["transactions"]]
+        except ValueError:
+            raise VenueError(400, "transactions must be base58", "INVALID_REQUEST") from None
+        try:
+            bundle_id, _ = self.pools.chain.send_bundle(raws, tip_accounts=self.tip_accounts)
+        except ChainError as exc:
+            raise VenueError(400, exc.message, "INVALID_BUNDLE") from None
+        return bundle_id
+
+    def bundle_statuses(self, request: Request) -> dict:
+        """POST /solana/get-bundle-statuses {bundleIds, region}: BundleStatusesResponse, null for a bundle not landed."""
+        body = request.json()
+        ids = body.get("bundleIds") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not ids:
+            raise VenueError(400, "bundleIds is required", "INVALID_REQUEST")
+        self._region(body)
+        chain = self.pools.chain
+        value = []
+        for bundle_id in ids:
+            landed = chain.bundles.get(str(bundle_id))
+            value.append(None if landed is None else {
+                "bundle_id": bundle_id, "transactions": landed[0], "slot": landed[1],
+                "confirmation_status": "confirmed", "err": {"Ok": None}})
+        return {"context": {"slot": chain.block_height()}, "value": value}
+
+    def jito_recent_fees(self, request: Request) -> dict:
+        """GET /solana/jito-recent-fees: JitoTipResponse (landed-tip percentiles, in SOL)."""
+        return {"time": datetime.now(UTC).isoformat().replace("+00:00", "Z"), **JITO_RECENT_TIPS}
 
     def top_tokens(self, request: Request) -> list[dict]:
         """Top tokens by lifetime fees (fees ~ the token's liquidity), in the row shape of the SDK's

@@ -13,15 +13,18 @@ import hashlib
 import json
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from solders.account import Account
+from solders.compute_budget import ID as COMPUTE_BUDGET_ID
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.message import to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.signature import Signature
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from solders.token.state import Mint, TokenAccount, TokenAccountState
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
@@ -32,6 +35,7 @@ from sandbox import ledger as L
 from sandbox.faults import Faults
 
 BLOCKHASH_VALIDITY = 150
+MAX_BUNDLE = 5  # transactions in one bundle (Jito)
 TOKEN_PROGRAMS = ("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
 MINT_SIZE = 82
 MEMO_PROGRAMS = ("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo", "MemoSq4gqABAXKb96qnU1q6bTCEKbqMZZ9E9d1G9e8q")
@@ -95,6 +99,29 @@ def memo_of(tx: VersionedTransaction) -> str | None:
     return None
 
 
+def unit_price_of(tx: VersionedTransaction) -> int:
+    """The micro-lamports per compute unit a transaction bids (its SetComputeUnitPrice; 0 without one)."""
+    keys = tx.message.account_keys
+    for ix in tx.message.instructions:
+        data = bytes(ix.data)
+        if keys[ix.program_id_index] == COMPUTE_BUDGET_ID and len(data) == 9 and data[0] == 3:
+            return int.from_bytes(data[1:], "little")
+    return 0
+
+
+def tip_of(tx: VersionedTransaction, tip_accounts: set[Pubkey]) -> int:
+    """Lamports ``tx`` moves to a tip account by SystemProgram transfers (tag 2, u64 lamports)."""
+    keys = tx.message.account_keys
+    total = 0
+    for ix in tx.message.instructions:
+        data = bytes(ix.data)
+        accounts = bytes(ix.accounts)
+        if (keys[ix.program_id_index] == SYSTEM_PROGRAM_ID and len(data) == 12 and data[:4] == b"\x02\x00\x00\x00"
+                and len(accounts) == 2 and keys[accounts[1]] in tip_accounts):
+            total += int.from_bytes(data[4:], "little")
+    return total
+
+
 def message_key(tx: VersionedTransaction) -> bytes:
     """Identifies a transaction's message whatever its signatures (venues register swaps under it)."""
     return hashlib.sha256(to_bytes_versioned(tx.message)).digest()
@@ -136,6 +163,10 @@ class Chain:
         self.executed = 0  # transactions executed so far (landed or failed): sandbox.poolstate re-reads balances on change
         self._pending: list[tuple[float, str, VersionedTransaction]] = []
         self._synced_height = -1
+        self.priority_fee_series: list[int] = []
+        self._recent: deque[str] = deque(maxlen=20_000)  # executed signatures, oldest first (recent fees read the tail)
+        self.bundles: dict[str, tuple[list[str], int]] = {}  # landed bundles: id -> (signatures, slot)
+        self.bundle_failures: dict[str, str] = {}  # bundles that landed nothing: id -> why  # set: getRecentPrioritizationFees answers it instead of landed fees
         self.latest_blockhash()
 
     # --- the block clock ------------------------------------------------------------------------------
@@ -254,6 +285,27 @@ class Chain:
         accounts = self.token_accounts_by_owner(owner, mint=mint)
         return sum(TokenAccount.from_bytes(bytes(acc.data[:ACCOUNT_SIZE])).amount for _, acc in accounts)
 
+    def landed_unit_prices(self, *, first_slot: int, accounts: set[Pubkey]) -> dict[int, int]:
+        """Per slot from ``first_slot``: the lowest compute-unit price (micro-lamports) of a landed transaction that
+        writes one of ``accounts`` (every landed transaction when empty)."""
+        lowest: dict[int, int] = {}
+        with self.lock:
+            records = []
+            for signature in reversed(self._recent):  # newest first, so only the last 150 slots are read
+                record = self._records[signature]
+                if record.slot < first_slot:
+                    break
+                if record.err is None:
+                    records.append(record)
+        for record in records:
+            message = record.tx.message
+            if accounts and not any(message.is_maybe_writable(i) and key in accounts
+                                    for i, key in enumerate(message.account_keys)):
+                continue
+            price = unit_price_of(record.tx)
+            lowest[record.slot] = min(price, lowest.get(record.slot, price))
+        return lowest
+
     def record(self, signature: str) -> TxRecord | None:
         self.process_pending()
         return self._records.get(signature)
@@ -335,6 +387,73 @@ class Chain:
             self._execute(signature, tx)
         return signature
 
+    # --- bundles (bags.fm's /solana/send-bundle, Jito's rules) ------------------------------------------
+    def send_bundle(self, raws: list[bytes], *, tip_accounts: set[Pubkey]) -> tuple[str, str | None]:
+        """Execute a bundle all or nothing: (bundle id, None) when every transaction landed, in order, in one slot;
+        (bundle id, reason) when one would fail, and then nothing of it happened (every account it touched is as
+        before). A bundle is refused outright (ChainError) when it has no tip (a SystemProgram transfer to one of
+        ``tip_accounts``), more than five transactions, a bad signature or an expired blockhash. The id is the
+        SHA-256 of its signatures, as Jito names bundles."""
+        if not 1 <= len(raws) <= MAX_BUNDLE:
+            raise ChainError(-32602, f"a bundle holds 1 to {MAX_BUNDLE} transactions")
+        txs = [self.decode(raw) for raw in raws]
+        bundle_id = hashlib.sha256(b"".join(bytes(tx.signatures[0]) for tx in txs)).hexdigest()
+        if not any(tip_of(tx, tip_accounts) for tx in txs):
+            raise ChainError(-32602, "bundle has no tip transfer to a tip account")
+        for tx in txs:
+            if not all(tx.verify_with_results()):
+                raise ChainError(-32003, "Transaction signature verification failure")
+            if not self.blockhash_valid(str(tx.message.recent_blockhash)):
+                raise ChainError(-32002, "Blockhash not found")
+        with self.lock:
+            if all(str(tx.signatures[0]) in self._records for tx in txs):
+                return bundle_id, None  # sent again after it landed: it stands, once
+            slot = self._sync_clock()
+            # Each transaction is first simulated on the state before the bundle, so a failing bundle leaves no trace
+            # (not even a processed signature: its transactions may still land later, as with Jito); a transaction
+            # that fails only after an earlier one ran is undone with the rest.
+            for index, tx in enumerate(txs, start=1):
+                simulated = self.svm.simulate_transaction(tx)
+                if isinstance(simulated, FailedTransactionMetadata):
+                    return bundle_id, self._bundle_failed(bundle_id, txs, index, simulated.err())
+            keys = list(dict.fromkeys(k for tx in txs for k in tx.message.account_keys))
+            before = {key: self.svm.get_account(key) for key in keys}
+            landed = []
+            for tx in txs:
+                pre_balances, pre_tokens = self._snapshot(list(tx.message.account_keys))
+                result = self.svm.send_transaction(tx)
+                if isinstance(result, FailedTransactionMetadata):
+                    for key, account in before.items():  # all or nothing: the bundle never happened
+                        self.svm.set_account(key, account if account is not None else
+                                             Account(lamports=0, data=b"", owner=Pubkey.default(), executable=False))
+                    return bundle_id, self._bundle_failed(bundle_id, txs, len(landed) + 1, result.err())
+                landed.append((tx, result, pre_balances, pre_tokens))
+            for tx, meta, pre_balances, pre_tokens in landed:
+                signature = str(tx.signatures[0])
+                post_balances, post_tokens = self._snapshot(list(tx.message.account_keys))
+                self.executed += 1
+                self._recent.append(signature)
+                self._records[signature] = TxRecord(
+                    tx=tx, slot=slot, block_time=int(time.time()), err=None, fee=meta.fee(), logs=list(meta.logs()),
+                    compute_units=meta.compute_units_consumed(), pre_balances=pre_balances, post_balances=post_balances,
+                    pre_tokens=pre_tokens, post_tokens=post_tokens,
+                )
+                swap = self.ledger.swap_for(message_key(tx)) or next(
+                    (found for key in instruction_keys(tx) if (found := self.ledger.swap_for(key)) is not None), None)
+                signers = [str(k) for k in tx.message.account_keys[: tx.message.header.num_required_signatures]]
+                self._note(tx, signature, signers, L.PENDING, swap, None)
+                self.ledger.settle(signature, status=L.LANDED, slot=slot, fee=meta.fee())
+            self.bundles[bundle_id] = ([str(tx.signatures[0]) for tx, *_ in landed], slot)
+        return bundle_id, None
+
+    def _bundle_failed(self, bundle_id: str, txs: list[VersionedTransaction], index: int, err) -> str:
+        reason = f"transaction {index} of the bundle failed: {err}"
+        for tx in txs:
+            signers = [str(k) for k in tx.message.account_keys[: tx.message.header.num_required_signatures]]
+            self._note(tx, str(tx.signatures[0]), signers, L.REJECTED, None, reason)
+        self.bundle_failures[bundle_id] = reason
+        return reason
+
     def _note(self, tx: VersionedTransaction, signature, signers, status, swap, error) -> None:
         entry = self.ledger.record(signature=signature, signers=signers, status=status, swap=swap, error=error,
                                    client_id=memo_of(tx))
@@ -372,6 +491,7 @@ class Chain:
                 err, meta = None, result
             post_balances, post_tokens = self._snapshot(keys)
             self.executed += 1
+            self._recent.append(signature)
             self._records[signature] = TxRecord(
                 tx=tx, slot=slot, block_time=int(time.time()), err=err, fee=meta.fee(), logs=list(meta.logs()),
                 compute_units=meta.compute_units_consumed(), pre_balances=pre_balances, post_balances=post_balances,

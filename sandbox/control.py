@@ -53,6 +53,7 @@ class ControlApp:
             ("POST", "/expire-blockhash"): lambda r, b: {"block_height": self.sb.chain.expire_blockhash()},
             ("POST", "/advance"): lambda r, b: {"block_height": self.sb.chain.advance(_int(b.get("blocks", 1), "blocks"))},
             ("GET", "/balance"): self.balance,
+            ("POST", "/priority-fees"): self.priority_fees,
             ("GET", "/faults"): lambda r, b: self.sb.faults.active(),
             ("POST", "/faults"): self.set_fault,
             ("DELETE", "/faults"): self.clear_faults,
@@ -60,6 +61,14 @@ class ControlApp:
             ("GET", "/ledger/summary"): lambda r, b: self.sb.ledger.summary(),
             ("DELETE", "/ledger"): lambda r, b: self.sb.ledger.clear() or {"cleared": True},
         }
+
+    def priority_fees(self, request: Request, body: dict) -> dict:
+        """The series getRecentPrioritizationFees answers (micro-lamports, newest last; [] for landed fees again)."""
+        fees = body["fees"]
+        if not isinstance(fees, list) or len(fees) > 150:
+            raise BadRequest("fees must be a list of at most 150 integers")
+        self.sb.chain.priority_fee_series = [max(0, _int(fee, "fees")) for fee in fees]
+        return {"fees": self.sb.chain.priority_fee_series}
 
     def __call__(self, request: Request) -> Response:
         path = request.path[len(PREFIX):] or "/"
@@ -180,6 +189,10 @@ class RemoteSandbox:
 
     def expire_blockhash(self) -> int:
         return self._call("POST", "/expire-blockhash")["block_height"]
+
+    def priority_fees(self, fees: list[int]) -> list[int]:
+        """Set the series getRecentPrioritizationFees answers (newest last); [] for the landed fees again."""
+        return self._call("POST", "/priority-fees", json={"fees": fees})["fees"]
 
     def balance(self, owner: str, mint: str | None = None) -> dict:
         params = {"owner": str(owner), **({"mint": mint} if mint else {})}

@@ -176,9 +176,10 @@ class Pools:
 
     def build_swap(self, *, venue: str, quote: Quote, min_out: int, owner: Pubkey, request_id: str,
                    priority_fee_lamports: int = 0, fail_reason: str = "") -> tuple[VersionedTransaction, int]:
-        """A swap at the current price, for the trader to sign (the chain signs for the pool's authority); returns
-        (transaction, lastValidBlockHeight). It is registered under its message and under the pool's leg, so a client
-        that adds an instruction is still known for the same swap."""
+        """A swap at the current price, for the trader to sign (the chain signs for the pool's authority, as a program
+        signs for its own authority on a real AMM), so a client may add instructions (the desk closes the token account
+        a sell empties) or set its own compute-unit price before signing; returns (transaction, lastValidBlockHeight).
+        It is registered under its message and under the pool's leg, so a changed transaction is still known."""
         legs, payout, out, fail_reason = self.swap_legs(quote=quote, min_out=min_out, owner=owner, fail_reason=fail_reason)
         micro_lamports = priority_fee_lamports * 1_000_000 // COMPUTE_UNIT_LIMIT
         ixs = [set_compute_unit_limit(COMPUTE_UNIT_LIMIT), set_compute_unit_price(micro_lamports), *legs, payout]

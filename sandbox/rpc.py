@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 from typing import Any
@@ -222,14 +221,19 @@ class RpcServer:
         return self._ctx(token_amount(ta.amount, self._mint_decimals(ta.mint)))
 
     def get_recent_prioritization_fees(self, params: list) -> list[dict]:
-        """Deterministic per slot: most slots cheap, some busy, like a quiet mainnet hour."""
+        """One entry per slot of the last 150: the configured series when one is set (control API
+        `/sandbox/priority-fees`, the newest slot last), else the lowest compute-unit price of the transactions that
+        landed in that slot writing any of the given accounts (any transaction when none are given), 0 for a slot
+        without one, as a node reports what it saw."""
         height = self.chain.block_height()
-        out = []
-        for slot in range(height - 149, height + 1):
-            roll = hashlib.sha256(slot.to_bytes(8, "little")).digest()[0]
-            fee = 0 if roll < 80 else (roll * 37) if roll < 230 else roll * 400
-            out.append({"slot": slot, "prioritizationFee": fee})
-        return out
+        slots = range(height - 149, height + 1)
+        series = self.chain.priority_fee_series
+        if series:
+            padded = [0] * max(0, 150 - len(series)) + list(series)[-150:]
+            return [{"slot": slot, "prioritizationFee": fee} for slot, fee in zip(slots, padded)]
+        accounts = {_pubkey(a) for a in (params[0] if params and isinstance(params[0], list) else [])}
+        lowest = self.chain.landed_unit_prices(first_slot=slots[0], accounts=accounts)
+        return [{"slot": slot, "prioritizationFee": lowest.get(slot, 0)} for slot in slots]
 
     def get_fee_for_message(self, params: list) -> dict:
         from solders.message import from_bytes_versioned

@@ -264,8 +264,8 @@ class OrderAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     search_fields = ("client_id", "signature", "position__token__symbol", "position__trader__name")
     list_select_related = ("position__token",)
-    exclude = ("signed_tx",)
-    readonly_fields = [f.name for f in Order._meta.fields if f.name != "signed_tx"] + ["transaction"]
+    exclude = ("signed_tx", "tip_tx")
+    readonly_fields = [f.name for f in Order._meta.fields if f.name not in ("signed_tx", "tip_tx")] + ["transaction"]
     actions = ("retry_orders",)
 
     @admin.display(description="transaction")
@@ -388,8 +388,9 @@ class TradingSettingsForm(forms.ModelForm):
 @admin.register(TradingSettings)
 class TradingSettingsAdmin(admin.ModelAdmin):
     form = TradingSettingsForm
-    list_display = ("trader", "mode", "buy_slippage_bps", "sell_slippage_bps", "priority_fee_policy", "updated_at")
-    list_filter = ("mode", "priority_fee_policy")
+    list_display = ("trader", "mode", "buy_slippage_bps", "sell_slippage_bps", "priority_fee_policy", "mev_protection",
+                    "updated_at")
+    list_filter = ("mode", "priority_fee_policy", "mev_protection")
     search_fields = ("trader__name",)
 
     def save_model(self, request, obj, form, change):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings as django_settings
+
 from telegram_app import services
 from telegram_app.bot import screens_security as security
 from telegram_app.bot.core import Answer, Delete, Reply, Screen
 from telegram_app.parsers import ParseError, format_sol, parse_sol_amount
 from telegram_app.selectors import positions_open
 from trading.errors import TradingError
+from trading.execution.policy import priority_fee_describe
 from trading.selectors import wallet_balances
 from trading.services import (
     trading_settings_get,
@@ -192,14 +195,21 @@ def settings_screen(account, inc, *args):
     presets = " / ".join(format_sol(v) for v in (p.buy_presets_lamports or []))
     notifications = "on" if (p.notifications or {}).get("enabled", True) else "off"
     plan = (p.default_exit_plan or {}).get("name") or "balanced"
+    fee = priority_fee_describe(policy=p.priority_fee_policy, level_prices=django_settings.EXECUTION_PRIORITY_LEVEL_PRICES,
+                                percentiles=django_settings.EXECUTION_PRIORITY_AUTO_PERCENTILES)
+    mev = "on (swaps go as a tipped bundle)" if p.mev_protection else "off"
     screen = Screen(f"Settings\nMode: {p.mode}\nBuy slippage: {p.buy_slippage_bps / 100}%  Sell slippage: "
-                    f"{p.sell_slippage_bps / 100}%\nPriority fee: {p.priority_fee_policy}\nDefault exit plan: {plan}\n"
+                    f"{p.sell_slippage_bps / 100}%\nPriority fee: {p.priority_fee_policy}: {fee}; at most "
+                    f"{format_sol(p.priority_fee_max_lamports)} SOL a swap (twice that for exits)\n"
+                    f"MEV protection: {mev}\nDefault exit plan: {plan}\n"
                     f"Buy presets: {presets} SOL\nNotifications: {notifications}\n"
                     f"Risky tokens: {RISKY_TOKENS[p.risky_tokens]}")
     other = "live" if p.mode == "paper" else "paper"
     screen.row(("Buy slip 1%", "st", "bs", 100), ("3%", "st", "bs", 300), ("5%", "st", "bs", 500))
     screen.row(("Sell slip 3%", "st", "ss", 300), ("5%", "st", "ss", 500), ("10%", "st", "ss", 1000))
-    screen.row(("Fee auto", "st", "pf", "auto"), ("low", "st", "pf", "low"), ("high", "st", "pf", "high"))
+    screen.row(("Fee auto", "st", "pf", "auto"), ("low", "st", "pf", "low"), ("medium", "st", "pf", "medium"),
+               ("high", "st", "pf", "high"))
+    screen.button(f"MEV protection {'off' if p.mev_protection else 'on'}", "st", "mv", 0 if p.mev_protection else 1)
     screen.row(("Plan conservative", "st", "ep", "conservative"), ("balanced", "st", "ep", "balanced"),
                ("aggressive", "st", "ep", "aggressive"))
     screen.row(("Edit buy presets", "st", "pr"), (f"Notifications {'off' if notifications == 'on' else 'on'}", "st", "nt",
@@ -218,6 +228,8 @@ def settings_change(account, inc, what, value=None, *args):
         trading_settings_update(trader=t, sell_slippage_bps=int(value))
     elif what == "pf":
         trading_settings_update(trader=t, priority_fee_policy=value)
+    elif what == "mv":
+        trading_settings_update(trader=t, mev_protection=value == "1")
     elif what == "ep":
         trading_settings_update(trader=t, default_exit_plan=spec_to_json(preset(value)))
     elif what == "rk":

@@ -59,6 +59,34 @@ def test_the_bags_client_and_stand_in_follow_the_sdk_types(sandbox, recorded, sa
     assert buy.price_impact == Decimal(quotes[0][1].json()["response"]["priceImpactPct"])  # a fraction, as sent
 
 
+def test_bundles_and_tips_follow_the_sdk_types(sandbox, recorded, sandbox_trader):
+    """POST /solana/send-bundle, POST /solana/get-bundle-statuses, GET /solana/jito-recent-fees: the desk's requests
+    and the stand-in's answers (bags-sdk src/services/solana.ts, src/types/solana.ts)."""
+    from trading.chain.bundles import JITO_TIP_ACCOUNTS, tip_transaction
+    from trading.chain.signing import transaction_sign
+
+    venue, recorder = recorded
+    owner = str(sandbox_trader.pubkey())
+    tips = venue.jito_recent_fees()
+    assert tips[25] <= tips[50] <= tips[75] <= tips[95] <= tips[99] and tips[50] > 0  # lamports
+    quote = venue.quote(input_mint=SOL, output_mint=sandbox.market.by_symbol("JRVS").mint, amount=20_000_000,
+                        slippage_bps=300)
+    swap, _ = transaction_sign(raw=venue.swap(quote=quote, user_public_key=owner, fee=FEE).transaction,
+                               keypair=sandbox_trader)
+    tip, _ = transaction_sign(raw=tip_transaction(swap=swap, payer=owner, tip_account=JITO_TIP_ACCOUNTS[3],
+                                                  lamports=tips[50]), keypair=sandbox_trader)
+    bundle_id = venue.send_bundle([swap, tip])
+    assert venue.bundle_statuses([bundle_id, "0" * 64]) == {bundle_id: "confirmed"}
+    ((fees_sent, fees), (bundle_sent, bundle), (status_sent, status)) = (
+        recorder.calls(p)[0] for p in ("/jito-recent-fees", "/send-bundle", "/get-bundle-statuses"))
+    assert fees_sent == {}
+    _envelope(fees, "jito_recent_fees_response")
+    check("bags", "send_bundle_request", bundle_sent)
+    _envelope(bundle, "send_bundle_response")
+    check("bags", "bundle_statuses_request", status_sent)
+    _envelope(status, "bundle_statuses_response")
+
+
 @pytest.mark.parametrize(("fault", "kind"), [("outage", VenueTransientError), ("http_429", VenueRateLimited),
                                              ("no_route", VenueNoRoute)])
 def test_bags_errors_are_the_sdk_envelope_and_classified_by_status(sandbox, recorded, fault, kind):

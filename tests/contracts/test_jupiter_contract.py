@@ -108,7 +108,8 @@ def test_the_desk_sets_its_own_compute_limit_and_caps_the_price_of_a_build(sandb
                               "taker": str(sandbox_trader.pubkey())}).json()
     build["computeBudgetInstructions"] = [instruction_json(set_compute_unit_limit(1_400_000)),
                                           instruction_json(set_compute_unit_price(10**9))]
-    raw, _, fee = transaction_from_build(build, taker=str(sandbox_trader.pubkey()), max_priority_lamports=50_000)
+    raw, _, fee = transaction_from_build(build, taker=str(sandbox_trader.pubkey()),
+                                         fee=FeePolicy(priority_level="high", max_lamports=50_000))
     message = VersionedTransaction.from_bytes(raw).message
     budget = [bytes(ix.data) for ix in message.instructions
               if str(message.account_keys[ix.program_id_index]) == "ComputeBudget111111111111111111111111111111"]

@@ -22,11 +22,13 @@ def sign_as(trader: Keypair, raw: bytes) -> VersionedTransaction:
 def jupiter_build(sandbox, http, trader: Keypair, *, input_mint: str, output_mint: str, amount: int,
                   slippage_bps: int = 100, level: str = "high") -> tuple[dict, bytes]:
     """Jupiter Swap V2 `/build` and the unsigned transaction the desk's client assembles from its instructions."""
+    from trading.venues.base import FeePolicy
     from trading.venues.jupiter import transaction_from_build
 
     answer = http.get(f"{sandbox.jupiter_url}/swap/v2/build", headers={"x-api-key": sandbox.jupiter_api_key}, params={
         "inputMint": input_mint, "outputMint": output_mint, "amount": str(amount), "taker": str(trader.pubkey()),
         "slippageBps": slippage_bps, "computeUnitPricePercentile": level})
     assert answer.status_code == 200, answer.text
-    raw, _, _ = transaction_from_build(answer.json(), taker=str(trader.pubkey()), max_priority_lamports=10**9)
+    raw, _, _ = transaction_from_build(answer.json(), taker=str(trader.pubkey()),
+                                      fee=FeePolicy(priority_level="high", max_lamports=10**9))
     return answer.json(), raw

@@ -86,3 +86,17 @@ def test_a_token_added_over_http_can_be_bought(sandbox, remote, sandbox_trader):
     asyncio.run(_send(sandbox, bytes(sign_as(sandbox_trader, raw))))
     assert sandbox.chain.token_balance(sandbox_trader.pubkey(), token.mint) == int(quote["outAmount"])
     assert int(quote["outAmount"]) == pytest.approx(2 * 10**9, rel=Decimal("0.01"))  # ~2 tokens for 1 SOL at 0.5
+
+
+def test_the_recent_prioritization_fees_are_a_series_set_over_http_or_what_landed(sandbox, remote):
+    from trading.chain.rpc import SolanaRpc
+
+    rpc = SolanaRpc(sandbox.rpc_url)
+    assert remote.priority_fees([300, 100, 200]) == [300, 100, 200]
+    fees = rpc.recent_prioritization_fees()
+    assert len(fees) == 150 and fees[-3:] == [300, 100, 200] and set(fees[:-3]) == {0}
+    with pytest.raises(httpx.HTTPStatusError, match="400"):
+        remote.priority_fees(["many"])
+    assert rpc.recent_prioritization_fees()[-3:] == [300, 100, 200]  # bad input changed nothing
+    assert remote.priority_fees([]) == []
+    assert set(rpc.recent_prioritization_fees([str(Keypair().pubkey())])) == {0}  # nothing landed writing that account

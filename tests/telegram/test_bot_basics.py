@@ -81,8 +81,12 @@ def test_settings_buttons_change_settings_and_live_needs_a_wallet(tg_user):
     assert "Mode: paper" in screen["text"] and "Buy slippage: 3.0%" in screen["text"]
     assert "Buy slippage: 1.0%" in frank.press("Buy slip 1%")["message"]["text"]
     frank.press("Plan conservative")
+    assert "Priority fee: medium: 10,000 micro-lamports a compute unit (exits 100,000)" in frank.press("medium")[
+        "message"]["text"]
+    assert "MEV protection: on" in frank.press("MEV protection on")["message"]["text"]
     prefs = TradingSettings.objects.get(trader__telegram_account__telegram_user_id=108)
     assert prefs.buy_slippage_bps == 100 and prefs.default_exit_plan["name"] == "conservative"
+    assert (prefs.priority_fee_policy, prefs.mev_protection) == ("medium", True)  # read by every order (order_build)
     refused = frank.press("Switch to live mode")
     assert refused["answer"]["show_alert"] and "needs a wallet" in refused["answer"]["text"]
     frank.press("Edit buy presets")

@@ -254,7 +254,7 @@ def test_an_exit_by_the_sweep_and_a_sell_by_the_trader_are_built_alike(make_trad
 
     from trading.services import order_fail, position_sell
 
-    trader = make_trader("fields", sell_slippage_bps=777, priority_fee_max_lamports=4242)
+    trader = make_trader("fields", sell_slippage_bps=777, priority_fee_max_lamports=4242, priority_fee_policy="low")
     token = listed_token(price=E)
     position = make_position(trader=trader, token=token, entry_price=E, size=1_000_000)
     price_feed.market.set_price(token.mint, E / 2)
@@ -264,6 +264,7 @@ def test_an_exit_by_the_sweep_and_a_sell_by_the_trader_are_built_alike(make_trad
     by_sweep = {k: v for k, v in model_to_dict(automatic).items() if k not in ignore}
     assert automatic.reason == "sl" and automatic.trader_id == trader.id
     assert (automatic.slippage_bps, automatic.priority_fee_lamports, automatic.venue) == (777, 4242, "paper")
+    assert automatic.priority_fee_policy == "low"
 
     order_fail(order_id=automatic.id, error="the venue was down")  # the slot is free again
     manual = position_sell(trader=trader, position_id=position.id, percent=Decimal(50))

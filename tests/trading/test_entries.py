@@ -53,10 +53,13 @@ def test_buys_and_sells_carry_the_traders_slippage_and_priority_fee_cap(make_tra
     """The one order builder gives a trader's own settings to buys and manual sells alike, not only to automatic exits."""
     from trading.services import position_apply_fill, position_sell
 
-    trader = make_trader("fees", buy_slippage_bps=123, sell_slippage_bps=456, priority_fee_max_lamports=7890)
+    trader = make_trader("fees", buy_slippage_bps=123, sell_slippage_bps=456, priority_fee_max_lamports=7890,
+                         priority_fee_policy="high", mev_protection=True)
     position = position_open(trader=trader, mint=listed, amount_lamports=SOL // 10)
     buy = position.orders.get()
     assert (buy.trader_id, buy.slippage_bps, buy.priority_fee_lamports) == (trader.id, 123, 7890)
+    # the fee policy too; MEV protection is for on-chain orders only (this paper order has no bundle)
+    assert (buy.priority_fee_policy, buy.mev_protection) == ("high", False)
     position_apply_fill(order_id=buy.id, in_amount=SOL // 10, out_amount=10**6, price=Decimal("0.0001"), fee_lamports=0)
     sell = position_sell(trader=trader, position_id=position.id, percent=Decimal(100))
     assert (sell.trader_id, sell.slippage_bps, sell.priority_fee_lamports) == (trader.id, 456, 7890)

@@ -38,6 +38,7 @@ class Rails:
     owner: str | None  # the account whose balances the swap moves (None: an on-chain position without a wallet)
     sign: Callable[[bytes, int], tuple[bytes, str]]  # (unsigned bytes, attempt number) -> (signed bytes, signature)
     instant: bool  # the chain lands a transaction the moment it is sent (paper): nothing is ever in flight
+    bundler: BagsVenue | None = None  # sends MEV-protected bundles (bags.fm /solana/send-bundle); None on paper
 
 
 def rails_for(order: Order) -> Rails:
@@ -52,12 +53,14 @@ def rails_for(order: Order) -> Rails:
             instant=True,
         )
     wallet = order.position.wallet
+    venues = venues_in_order()
     return Rails(
-        venues=venues_in_order(),
+        venues=venues,
         chain=rpc_for_execution(),
         owner=None if wallet is None else wallet.public_key,
         sign=lambda raw, attempt: transaction_sign(raw=raw, keypair=wallet.keypair()),
         instant=False,
+        bundler=venues[0],
     )
 
 

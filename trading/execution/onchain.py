@@ -22,6 +22,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from monitoring import metrics
+from trading.chain.bundles import bundle_id_of, tip_account_for, tip_transaction
+from trading.chain.compute_budget import compute_unit_price_of
 from trading.chain.observe import provider_calls_batched, provider_calls_flush
 from trading.chain.rpc import SOL_MINT, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, RpcError, SignatureStatus
 from trading.chain.signing import SigningError
@@ -29,7 +31,14 @@ from trading.chain.token_accounts import account_amount, associated_token_addres
 from trading.execution.clients import Rails, execution_alert, rails_for, venue_auth_alert
 from trading.execution.fills import position_apply_fill
 from trading.execution.locks import OrderLease, identical_buy_offset, signature_claim
-from trading.execution.policy import Fill, fee_policy_for, fill_from_deltas, slippage_for
+from trading.execution.policy import (
+    Fill,
+    bundle_tip_for,
+    compute_unit_price_for,
+    fee_policy_for,
+    fill_from_deltas,
+    slippage_for,
+)
 from trading.execution.state import order_fail, order_transition
 from trading.models import Order, OrderSide, OrderStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
@@ -155,6 +164,8 @@ class Lander:
             side=order.side,
             max_lamports=order.priority_fee_lamports or settings.EXECUTION_PRIORITY_FEE_MAX_LAMPORTS,
             attempt=number,
+            compute_unit_price=self._unit_price(order, token),
+            policy=order.priority_fee_policy or "auto",
         )
         slippage = slippage_for(
             side=order.side,
@@ -203,7 +214,16 @@ class Lander:
             "venue": venue,
             "amount_out_expected": routed.quote.out_amount,
             "min_amount_out": routed.quote.min_out_amount,
+            "compute_unit_price": compute_unit_price_of(signed),  # what the signed transaction actually bids
         }
+        if order.mev_protection and self.rails.bundler is not None:
+            try:
+                fields.update(self._bundle(order, signed=signed, signature=signature, number=number))
+            except (VenueError, SigningError, ValueError) as exc:
+                message = getattr(exc, "message", None) or str(exc)
+                order_fail(order_id=order.id, error=f"The MEV-protected bundle could not be prepared ({message}); "
+                                                    "nothing was sent.")
+                return OrderStatus.FAILED
         if self.rails.instant:
             return self._land_at_once(order, number=number, fields=fields)
         if not order_transition(
@@ -219,6 +239,36 @@ class Lander:
             setattr(order, name, value)
         order.status, order.attempts = OrderStatus.SIGNED, number
         return order
+
+    def _bundle(self, order: Order, *, signed: bytes, signature: str, number: int) -> dict:
+        """The tip transaction of a protected order and the bundle's id, to persist with the signature before the
+        bundle is sent: the tip sized from bags.fm's jito-recent-fees, paid by the wallet, on the swap's blockhash."""
+        tip = bundle_tip_for(
+            side=order.side, landed_tips=self.rails.bundler.jito_recent_fees(),
+            percentile=settings.EXECUTION_BUNDLE_TIP_PERCENTILE, minimum=settings.EXECUTION_BUNDLE_TIP_MIN_LAMPORTS,
+            maximum=settings.EXECUTION_BUNDLE_TIP_MAX_LAMPORTS,
+        )
+        unsigned = tip_transaction(swap=signed, payer=self.rails.owner, tip_account=tip_account_for(str(order.client_id)),
+                                   lamports=tip)
+        tip_tx, tip_signature = self.rails.sign(unsigned, number)
+        return {"tip_tx": tip_tx, "tip_lamports": tip, "bundle_id": bundle_id_of([signature, tip_signature])}
+
+    def _unit_price(self, order: Order, token) -> int:
+        """The order's compute-unit price (micro-lamports) from the trader's policy; "auto" reads the recent
+        prioritization fees of the accounts the swap writes (the wallet and the mint). On paper nothing is bid."""
+        if self.rails.instant:
+            return 0
+        policy = order.priority_fee_policy or "auto"
+        recent = None
+        if policy == "auto":
+            try:
+                recent = self.rails.chain.recent_prioritization_fees([self.rails.owner, token.mint])
+            except RpcError as exc:  # the level's fixed price stands in
+                log.warning("order %s: recent prioritization fees unreadable (%s)", order.id, exc.message)
+        return compute_unit_price_for(
+            policy=policy, side=order.side, recent_fees=recent,
+            level_prices=settings.EXECUTION_PRIORITY_LEVEL_PRICES, percentiles=settings.EXECUTION_PRIORITY_AUTO_PERCENTILES,
+        )
 
     def _land_at_once(self, order: Order, *, number: int, fields: dict) -> str:
         """Send to a chain that lands at once (paper): nothing is ever in flight there, so nothing needs persisting
@@ -338,9 +388,16 @@ class Lander:
             poll = min(poll * 2, POLL_MAX)
 
     def _send(self, order: Order, raw: bytes) -> float:
+        """Send (or re-send) the persisted bytes: the transaction alone, or the whole bundle (swap, then tip) of a
+        protected order. A bundle lands whole or not at all, so the swap's signature status decides it as well."""
         try:
-            self.rails.chain.send_raw(raw)
-        except RpcError as exc:
+            if order.bundle_id and self.rails.bundler is not None:
+                answered = self.rails.bundler.send_bundle([raw, bytes(order.tip_tx)])
+                if answered != order.bundle_id:
+                    log.warning("order %s: bags.fm named bundle %s, expected %s", order.id, answered, order.bundle_id)
+            else:
+                self.rails.chain.send_raw(raw)
+        except (RpcError, VenueError) as exc:
             # Whatever the node says, the signature's status and the block height decide; never re-sign here.
             log.warning("order %s: send failed (%s); will re-send the same bytes", order.id, exc.message)
         return time.monotonic()
@@ -406,7 +463,7 @@ def order_confirm_landed(*, order: Order, rails: Rails) -> str | None:
         return None  # confirmed but unreadable for now: stays in flight, reconciliation retries
     provider_calls_flush()  # every call that led to this fill is counted before the fill is
     try:
-        fill = _fill_of(order=order, meta=meta, owner=rails.owner)
+        fill = _with_tip(_fill_of(order=order, meta=meta, owner=rails.owner), order=order)
         position_apply_fill(
             order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
             fee_lamports=fill.fee_lamports, rent_lamports=fill.rent_lamports,
@@ -447,6 +504,18 @@ def _fill_of(*, order: Order, meta, owner: str) -> Fill:
         decimals=token.decimals,
         exact_in_lamports=exact_in,
     )
+
+
+def _with_tip(fill: Fill, *, order: Order) -> Fill:
+    """A bundled order's fill with its tip (a transfer of its own, next to the swap) counted as a fee: a buy cost
+    that much more, a sell brought that much less."""
+    tip = order.tip_lamports if order.bundle_id else 0
+    if not tip:
+        return fill
+    buying = order.side == OrderSide.BUY
+    return Fill(in_amount=fill.in_amount + tip if buying else fill.in_amount,
+                out_amount=fill.out_amount if buying else max(1, fill.out_amount - tip),
+                price=fill.price, fee_lamports=fill.fee_lamports + tip)
 
 
 def _count(venue: str, outcome: str) -> None:

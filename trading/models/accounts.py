@@ -85,6 +85,7 @@ class TradingSettings(models.Model):
     sell_slippage_bps = models.PositiveIntegerField(default=500)
     priority_fee_policy = models.CharField(max_length=8, choices=PriorityFee.choices, default=PriorityFee.AUTO)
     priority_fee_max_lamports = models.PositiveBigIntegerField(default=1_000_000)
+    mev_protection = models.BooleanField(default=False, help_text="Send swaps as a tipped bundle (bags.fm send-bundle).")
     default_exit_plan = models.JSONField(default=dict, blank=True, help_text="Exit plan spec (trading.tpsl.plans JSON).")
     buy_presets_lamports = models.JSONField(default=list, blank=True)
     notifications = models.JSONField(default=dict, blank=True)

@@ -43,7 +43,17 @@ class Order(models.Model):
     )
     realised_pnl_lamports = models.BigIntegerField(null=True, blank=True, help_text="Set on a confirmed sell.")
     slippage_bps = models.PositiveIntegerField(default=300)
-    priority_fee_lamports = models.BigIntegerField(default=0)
+    priority_fee_lamports = models.BigIntegerField(default=0)  # the trader's cap for this order's priority fee
+    # The trader's fee policy (auto, low, medium, high) and MEV protection when the order was placed; the
+    # micro-lamports per compute unit its signed transaction carries (recorded with the signature, before the send).
+    priority_fee_policy = models.CharField(max_length=8, default="auto")
+    compute_unit_price = models.BigIntegerField(null=True, blank=True, help_text="Micro-lamports per compute unit.")
+    mev_protection = models.BooleanField(default=False)
+    # A protected order goes as a bundle (swap + tip transfer): its id (the SHA-256 of its signatures, known before
+    # it is sent), the signed tip transaction, and the tip, all persisted before the bundle is sent.
+    bundle_id = models.CharField(max_length=64, blank=True)
+    tip_tx = models.BinaryField(null=True, blank=True)
+    tip_lamports = models.BigIntegerField(default=0)
     signature = models.CharField(max_length=100, blank=True, db_index=True)
     signed_tx = models.BinaryField(null=True, blank=True)
     last_valid_block_height = models.BigIntegerField(null=True, blank=True)

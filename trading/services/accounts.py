@@ -61,6 +61,10 @@ def _validate(field: str, value):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000_000:
             raise InvalidInput("The priority fee cap must be between 0 and 0.1 SOL.", "invalid_priority_fee")
         return value
+    if field == "mev_protection":
+        if not isinstance(value, bool):
+            raise InvalidInput("MEV protection is on or off.", "invalid_mev_protection")
+        return value
     if field == "default_exit_plan":
         if value in (None, "", {}):
             return {}  # no default of one's own: the balanced preset

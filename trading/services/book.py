@@ -75,8 +75,9 @@ _COLUMNS = (
 )
 # Rows an entry needs besides the figures, read by the same statement (columns are the models' own field names).
 SETTINGS_FIELDS = (
-    "id", "trader_id", "mode", "buy_slippage_bps", "sell_slippage_bps", "priority_fee_max_lamports", "default_exit_plan"
-)
+    "id", "trader_id", "mode", "buy_slippage_bps", "sell_slippage_bps", "priority_fee_policy", "priority_fee_max_lamports",
+    "mev_protection", "default_exit_plan",
+)  # in the model's field order (Model.from_db fills the fields not read as deferred, in that order)
 WALLET_FIELDS = ("id", "trader_id", "public_key", "key_id")
 TOKEN_FIELDS = ("id", "mint", "symbol", "name", "decimals", "token_program")
 _ROWS = ((TradingSettings, "settings", SETTINGS_FIELDS), (Wallet, "wallet", WALLET_FIELDS), (Token, "token", TOKEN_FIELDS))

@@ -1,8 +1,9 @@
 """Orders: the one builder every order goes through, queueing, and execution.
 
 `order_build` sets every field of an order the same way whoever places it (a trader's buy or sell, an operator's
-close or retry, the exit engine's automatic exits in bulk): trader, mode, venue, slippage, priority fee cap, client
-id, leg. Execution is `order_execute`, the same steps for every mode (trading.execution.onchain).
+close or retry, the exit engine's automatic exits in bulk): trader, mode, venue, slippage, priority fee
+policy and cap, MEV protection, client id, leg. Execution is `order_execute`, the same steps for every mode
+(trading.execution.onchain).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def order_build(
         min_amount_out=None if expected_out is None else expected_out * (_BPS - slippage_bps) // _BPS,
         slippage_bps=slippage_bps,
         priority_fee_lamports=prefs.priority_fee_max_lamports,
+        priority_fee_policy=prefs.priority_fee_policy,
+        mev_protection=prefs.mev_protection and position.mode != Mode.PAPER,
     )
 
 

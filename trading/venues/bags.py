@@ -8,10 +8,11 @@ tests hold this client and the sandbox's stand-in to them (tests/contracts/schem
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from trading.chain.b58 import b58decode
+from trading.chain.b58 import b58decode, b58encode
+from trading.chain.compute_budget import compute_unit_limit_of, compute_unit_price_of, with_compute_unit_price
 from trading.venues.base import (
     FeePolicy,
     HttpVenue,
@@ -26,6 +27,7 @@ from trading.venues.base import (
 log = logging.getLogger(__name__)
 
 NAME = "bags"
+LAMPORTS_PER_SOL = 1_000_000_000
 QUOTE_PATH = "/trade/quote"
 
 
@@ -104,6 +106,35 @@ class BagsVenue(HttpVenue):
         return envelope_unwrap(status=response.status_code, payload=response_json(response, venue=NAME),
                                no_route=path == QUOTE_PATH)
 
+    # --- bundles (bags-sdk src/services/solana.ts, src/types/solana.ts) ----------------------------------
+    def jito_recent_fees(self) -> dict[int, int]:
+        """GET /solana/jito-recent-fees: Jito's landed tips by percentile (25, 50, 75, 95, 99), in lamports. The
+        JitoTipResponse numbers are SOL, as Jito's tip floor reports them."""
+        raw = self._call("GET", "/solana/jito-recent-fees")
+        out = {}
+        for pct in (25, 50, 75, 95, 99):
+            value = _number_or_none(raw.get(f"landed_tips_{pct}th_percentile"))
+            if value is None or value < 0:
+                raise VenueMalformedAnswer(f"bags.fm answered a malformed landed_tips_{pct}th_percentile", venue=NAME)
+            out[pct] = int(value * LAMPORTS_PER_SOL)
+        return out
+
+    def send_bundle(self, transactions: list[bytes], *, region: str = "mainnet") -> str:
+        """POST /solana/send-bundle {transactions: base58[], region}: the bundle id bags.fm answers."""
+        response = self._request("POST", "/solana/send-bundle",
+                                 json={"transactions": [b58encode(raw) for raw in transactions], "region": region})
+        return envelope_unwrap(status=response.status_code, payload=response_json(response, venue=NAME), expect=str)
+
+    def bundle_statuses(self, bundle_ids: list[str], *, region: str = "mainnet") -> dict[str, str]:
+        """POST /solana/get-bundle-statuses: the confirmation status of each landed bundle ("confirmed",
+        "finalized"; a bundle bags.fm does not report is absent), from BundleStatusesResponse."""
+        raw = self._call("POST", "/solana/get-bundle-statuses", json={"bundleIds": bundle_ids, "region": region})
+        rows = raw.get("value")
+        if not isinstance(rows, list):
+            raise VenueMalformedAnswer("bags.fm answered bundle statuses without a value list", venue=NAME)
+        return {row["bundle_id"]: str(row.get("confirmation_status")) for row in rows
+                if isinstance(row, dict) and isinstance(row.get("bundle_id"), str)}
+
     def top_tokens(self) -> list[TopToken]:
         """GET /token-launch/top-tokens/lifetime-fees: bags.fm's top tokens, in the order bags.fm ranks them."""
         response = self._request("GET", "/token-launch/top-tokens/lifetime-fees")
@@ -124,6 +155,20 @@ class BagsVenue(HttpVenue):
         return self._quote(raw, input_mint=input_mint, output_mint=output_mint, min_out_key="minOutAmount", impact=impact)
 
     def swap(self, *, quote: Quote, user_public_key: str, fee: FeePolicy) -> SwapTransaction:
-        # The documented request is {quoteResponse, userPublicKey}: bags.fm chooses the priority fee itself.
+        """The documented request is {quoteResponse, userPublicKey}: bags.fm puts a priority fee of its own choosing in
+        the transaction's SetComputeUnitPrice. The desk sets its own price there (capped by the order's cap over
+        the answer's computeUnitLimit) before signing; a transaction another signer already signed keeps bags.fm's."""
         raw = self._call("POST", "/trade/swap", json={"quoteResponse": quote.raw, "userPublicKey": user_public_key})
-        return self._swap(raw, decode=b58decode)
+        swap = self._swap(raw, decode=b58decode)
+        limit = swap.compute_unit_limit or compute_unit_limit_of(swap.transaction) or 0
+        if not limit:
+            return swap
+        price = fee.unit_price_within(limit, venue_price=compute_unit_price_of(swap.transaction) or 0)
+        try:
+            priced = with_compute_unit_price(swap.transaction, price)
+        except ValueError:
+            raise VenueMalformedAnswer("bags.fm answered a swap transaction that cannot be read", venue=NAME) from None
+        if priced is None:
+            log.info("bags.fm swap keeps its own priority fee (signed by another party, or no price instruction)")
+            return swap
+        return replace(swap, transaction=priced, prioritization_fee_lamports=price * limit // 1_000_000)

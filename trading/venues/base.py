@@ -105,6 +105,13 @@ class FeePolicy:
 
     priority_level: str  # "medium" | "high" | "veryHigh"
     max_lamports: int
+    compute_unit_price: int = 0  # micro-lamports per compute unit the desk chose (0: the venue's own choice)
+
+    def unit_price_within(self, compute_unit_limit: int, venue_price: int) -> int:
+        """The price to put in a transaction of ``compute_unit_limit`` units: the desk's (or else the venue's),
+        capped so that the whole priority fee (price x limit) stays within ``max_lamports``."""
+        price = self.compute_unit_price or venue_price
+        return min(price, self.max_lamports * 1_000_000 // max(1, compute_unit_limit))
 
 
 class Venue(abc.ABC):

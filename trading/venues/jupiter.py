@@ -95,9 +95,10 @@ def instruction_from(raw, what: str) -> Instruction:
     return Instruction(_pubkey(raw.get("programId"), what), data, metas)
 
 
-def _compute_unit_price(build: dict, *, max_lamports: int) -> int:
-    """The micro-lamports per compute unit /build chose (its SetComputeUnitPrice), capped so that the whole priority
-    fee (price x the desk's limit) stays within the desk's cap for this order."""
+def _compute_unit_price(build: dict, *, fee: FeePolicy) -> int:
+    """The micro-lamports per compute unit to bid: the desk's own price when it chose one, else the one /build chose
+    (its SetComputeUnitPrice), capped so that the whole priority fee (price x the desk's limit) stays within the
+    desk's cap for this order."""
     price = 0
     instructions = build.get("computeBudgetInstructions")
     if not isinstance(instructions, list):
@@ -112,13 +113,13 @@ def _compute_unit_price(build: dict, *, max_lamports: int) -> int:
         if len(data) != 9 or data[0] != SET_COMPUTE_UNIT_PRICE:
             raise _malformed("compute budget instruction (only SetComputeUnitPrice is documented)")
         price = int.from_bytes(data[1:], "little")
-    return min(price, max_lamports * 1_000_000 // COMPUTE_UNIT_LIMIT)
+    return fee.unit_price_within(COMPUTE_UNIT_LIMIT, venue_price=price)
 
 
-def transaction_from_build(build: dict, *, taker: str, max_priority_lamports: int) -> tuple[bytes, int, int]:
+def transaction_from_build(build: dict, *, taker: str, fee: FeePolicy) -> tuple[bytes, int, int]:
     """Assemble /build's answer into an unsigned v0 transaction paid by ``taker``:
     (serialized transaction, lastValidBlockHeight, priority fee in lamports)."""
-    price = _compute_unit_price(build, max_lamports=max_priority_lamports)
+    price = _compute_unit_price(build, fee=fee)
     instructions = [set_compute_unit_limit(COMPUTE_UNIT_LIMIT), set_compute_unit_price(price)]
     for index, raw in enumerate(build.get("setupInstructions") or []):
         instructions.append(instruction_from(raw, f"setupInstructions[{index}]"))
@@ -200,8 +201,7 @@ class JupiterVenue(HttpVenue):
         if built_min_out < quote.min_out_amount:
             log.info("jupiter build's minimum is below the quote's", extra={"quoted": quote.min_out_amount,
                                                                              "built": built_min_out})
-        transaction, last_valid, priority = transaction_from_build(build, taker=user_public_key,
-                                                                   max_priority_lamports=fee.max_lamports)
+        transaction, last_valid, priority = transaction_from_build(build, taker=user_public_key, fee=fee)
         return SwapTransaction(venue=NAME, transaction=transaction, last_valid_block_height=last_valid,
                                prioritization_fee_lamports=priority, compute_unit_limit=COMPUTE_UNIT_LIMIT)
 

@@ -191,3 +191,62 @@ def test_close_is_appended_only_to_a_transaction_the_trader_alone_signs():
     signatures = [Signature.default(), other.sign_message(to_bytes_versioned(message))]
     assert close_appended(bytes(VersionedTransaction.populate(message, signatures)), **names) is None
     assert close_appended(unsigned, **{**names, "account": str(Keypair().pubkey())}) is None  # not in the swap
+
+
+LEVEL_PRICES = {"low": 1, "medium": 10, "high": 100, "veryHigh": 1000}
+PERCENTILES = {"low": 25, "medium": 50, "high": 75, "veryHigh": 95}
+
+
+@pytest.mark.parametrize("policy, buy, sell", [
+    ("low", 1, 10), ("medium", 10, 100), ("high", 100, 1000), ("auto", 50, 75),
+])
+def test_each_policy_prices_entries_at_its_level_and_exits_one_level_higher(policy, buy, sell):
+    from trading.execution.policy import compute_unit_price_for
+
+    recent = list(range(1, 101))  # auto: the level's percentile of these (medium p50 for entries, high p75 for exits)
+    priced = {side: compute_unit_price_for(policy=policy, side=side, recent_fees=recent, level_prices=LEVEL_PRICES,
+                                           percentiles=PERCENTILES) for side in ("buy", "sell")}
+    assert priced == {"buy": buy, "sell": sell}
+    # auto without a readable fee history falls back to the level's fixed price
+    assert compute_unit_price_for(policy="auto", side="buy", recent_fees=None, level_prices=LEVEL_PRICES,
+                                  percentiles=PERCENTILES) == LEVEL_PRICES["medium"]
+    with pytest.raises(ValueError):
+        compute_unit_price_for(policy="turbo", side="buy", recent_fees=recent, level_prices=LEVEL_PRICES,
+                               percentiles=PERCENTILES)
+
+
+@given(price=st.integers(min_value=0, max_value=10**12), cap=st.integers(min_value=1, max_value=10**9),
+       limit=st.integers(min_value=1, max_value=1_400_000))
+def test_the_price_put_in_a_transaction_never_makes_the_priority_fee_exceed_the_cap(price, cap, limit):
+    from trading.venues.base import FeePolicy
+
+    chosen = FeePolicy(priority_level="high", max_lamports=cap, compute_unit_price=price).unit_price_within(limit, 7)
+    assert chosen * limit // 1_000_000 <= cap
+    assert chosen == min(price or 7, cap * 1_000_000 // limit)
+
+
+def test_the_desk_sets_its_price_in_an_unsigned_transaction_and_never_voids_a_signature():
+    from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+    from solders.hash import Hash
+    from solders.keypair import Keypair
+    from solders.message import MessageV0, to_bytes_versioned
+    from solders.signature import Signature
+    from solders.system_program import TransferParams, transfer
+    from solders.transaction import VersionedTransaction
+
+    from trading.chain.compute_budget import compute_unit_limit_of, compute_unit_price_of, with_compute_unit_price
+
+    payer, other = Keypair(), Keypair()
+    ixs = [set_compute_unit_limit(120_000), set_compute_unit_price(10_000),
+           transfer(TransferParams(from_pubkey=payer.pubkey(), to_pubkey=other.pubkey(), lamports=5)),
+           transfer(TransferParams(from_pubkey=other.pubkey(), to_pubkey=payer.pubkey(), lamports=1))]
+    message = MessageV0.try_compile(payer.pubkey(), ixs, [], Hash.default())
+    unsigned = bytes(VersionedTransaction.populate(message, [Signature.default()] * 2))
+    priced = with_compute_unit_price(unsigned, 7_500)
+    assert (compute_unit_price_of(unsigned), compute_unit_price_of(priced), compute_unit_limit_of(priced)) == (
+        10_000, 7_500, 120_000)
+    assert VersionedTransaction.from_bytes(priced).message.instructions[2:] == message.instructions[2:]
+    signatures = [Signature.default(), other.sign_message(to_bytes_versioned(message))]
+    cosigned = bytes(VersionedTransaction.populate(message, signatures))
+    assert with_compute_unit_price(cosigned, 7_500) is None  # the other signer's signature would no longer hold
+    assert compute_unit_price_of(b"{}") is None  # a paper transaction bids nothing
