@@ -2,6 +2,7 @@
 against one Redis and one Postgres; and the resource that saturated, from CPU measurements.
 
     .venv/bin/python bench/scale.py [--workers 1,2,4] [--buys 600] [--traders 50] [--mints 10] [--concurrency 1]
+                                    [--settle 11]
 
 On a database of its own (jarvis_bench_scale_<pid> on BENCH_DATABASE_SERVER, created, migrated and dropped by the
 run) and Redis database BENCH_REDIS_DB (default 13; flushed), with the sandbox's price stand-in in a process of its
@@ -286,9 +287,10 @@ class Meter:
         return {k: round(v, 2) for k, v in usage.items()}
 
 
-def settle_pg() -> tuple[int, int]:
-    """pg_stat_database after the backends' pending counters are flushed (an idle backend flushes within 10 s)."""
-    time.sleep(11)
+def settle_pg(seconds: float) -> tuple[int, int]:
+    """pg_stat_database after the backends' pending counters are flushed (an idle backend flushes within 10 s, so
+    --settle 11 by default; less gives rougher per-unit costs, not other rates)."""
+    time.sleep(seconds)
     return pg_writes()
 
 
@@ -316,9 +318,9 @@ def one_round(*, count: int, round_no: int, args, feed: Feed, helpers: set[int])
         cluster.consume_trades(False)
         # idle baseline (beat's sweeps, the workers' polling, whatever else uses this Redis): 11 s between two
         # settled readings of pg_stat_database
-        settle_pg()
+        settle_pg(args.settle)
         idle_pg, idle_commands, idle_start = pg_writes(), redis_commands(), time.monotonic()
-        pg0 = settle_pg()
+        pg0 = settle_pg(max(args.settle, 1))
         redis0, idle_s = redis_commands(), time.monotonic() - idle_start
         redis_idle_rate = (redis0 - idle_commands) / idle_s
         pg_idle_rate = ((pg0[0] - idle_pg[0]) / idle_s, (pg0[1] - idle_pg[1]) / idle_s)
@@ -341,7 +343,7 @@ def one_round(*, count: int, round_no: int, args, feed: Feed, helpers: set[int])
         order_redis = redis_commands() - redis0 - redis_idle_rate * (time.monotonic() - start)
         print(f"  orders: {orders_s:.1f}/s (all {args.buys} in {time.monotonic() - order_start:.1f} s); "
               f"cpu cores {order_cpu}", flush=True)
-        pg1, pg1_at = settle_pg(), time.monotonic()
+        pg1, pg1_at = settle_pg(args.settle), time.monotonic()
 
         redis1 = redis_commands()
         meter = Meter(cluster=cluster, helpers=helpers)
@@ -355,7 +357,7 @@ def one_round(*, count: int, round_no: int, args, feed: Feed, helpers: set[int])
         exit_redis = redis_commands() - redis1 - redis_idle_rate * (time.monotonic() - exit_start)
         print(f"  exits: {exits_s:.1f}/s (all {args.buys} filled {time.monotonic() - exit_start:.1f} s after the "
               f"price move); cpu cores {exit_cpu}", flush=True)
-        pg2, pg2_at = settle_pg(), time.monotonic()
+        pg2, pg2_at = settle_pg(args.settle), time.monotonic()
         per_host = cluster.executions()
         print(f"  orders finished per worker (each one's METRICS_PORT): {[int(c) for c in per_host]}", flush=True)
         if sum(per_host) != 2 * args.buys:
@@ -399,6 +401,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--traders", type=int, default=50)
     parser.add_argument("--mints", type=int, default=10, help="mints per round")
     parser.add_argument("--concurrency", type=int, default=1, help="pool processes per worker")
+    parser.add_argument("--settle", type=float, default=11, help="seconds for Postgres's statistics to settle")
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.workers.split(",")]
 
