@@ -112,12 +112,6 @@ def snapshot() -> Snapshot:
     return Snapshot(time.monotonic(), proc_table(), machine_ticks())
 
 
-def cores(first: Snapshot, last: Snapshot, pids: set[int]) -> float:
-    """CPU cores the processes used between the two snapshots (processes present in both)."""
-    ticks = sum(last.table[pid][2] - first.table[pid][2] for pid in pids if pid in first.table and pid in last.table)
-    return ticks / CLK_TCK / max(last.at - first.at, 1e-9)
-
-
 def saturation(usage: dict[str, float], *, ncpu: int, pool_processes: int) -> str:
     """The resource that ran out, from the cores each part used: redis-server is one thread (one core is its
     ceiling); the machine's ceiling is its cores; each worker pool process is one Python thread. The biggest user
@@ -247,7 +241,7 @@ def backend_pids() -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def count_until(query, total: int, *, timeout: float, failed=None) -> list[tuple[float, int]]:
+def count_until(query, total: int, *, timeout: float, failed=None, meter=None) -> list[tuple[float, int]]:
     """(seconds since the start, done) samples every 50 ms until `total` are done; stops at a failure."""
     start = time.monotonic()
     samples = [(0.0, 0)]
@@ -258,29 +252,44 @@ def count_until(query, total: int, *, timeout: float, failed=None) -> list[tuple
             raise SystemExit(f"an order failed: {failed()}")
         time.sleep(0.05)
         samples.append((time.monotonic() - start, query()))
+        if meter is not None:
+            meter.sample()
     return samples
 
 
 class Meter:
-    """CPU of the parts during one phase (cores), from two snapshots."""
+    """CPU of the parts during one phase (cores). The process table is read every half second, so a process that
+    started (a Postgres backend reopened after DATABASE_CONN_MAX_AGE, a pool process replaced) or ended during the
+    phase counts with the time it used within it."""
 
     def __init__(self, *, cluster: Cluster, helpers: set[int]):
         self.cluster, self.helpers = cluster, helpers
         self.first = snapshot()
+        self.latest = dict(self.first.table)
+        self.groups: dict[str, set[int]] = {part: set() for part in PARTS}
+        self.sampled = 0.0
+        self.sample()
 
-    def stop(self, backends: set[int]) -> dict[str, float]:
-        last = snapshot()
-        workers = descendants(last.table, self.cluster.roots())
-        redis_pids = {pid for pid, (name, _p, _t) in last.table.items() if name == "redis-server"}
-        helpers = descendants(last.table, self.helpers) - workers
-        (busy0, total0), (busy1, total1) = self.first.machine, last.machine
-        usage = {
-            "workers": cores(self.first, last, workers),
-            "postgres": cores(self.first, last, backends),
-            "redis": cores(self.first, last, redis_pids),
-            "others": cores(self.first, last, helpers),  # beat, the price feed, this process
-            "machine": (busy1 - busy0) / max(total1 - total0, 1) * NCPU,
-        }
+    def sample(self) -> None:
+        if time.monotonic() - self.sampled < 0.5:
+            return
+        table = proc_table()
+        self.latest.update(table)
+        workers = descendants(table, self.cluster.roots())
+        self.groups["workers"] |= workers
+        self.groups["postgres"] |= backend_pids()
+        self.groups["redis"] |= {pid for pid, (name, _p, _t) in table.items() if name == "redis-server"}
+        self.groups["others"] |= descendants(table, self.helpers) - workers  # beat, the price feed, this process
+        self.sampled = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        self.sampled = 0.0
+        self.sample()
+        seconds = time.monotonic() - self.first.at
+        busy, total = (last - first for last, first in zip(machine_ticks(), self.first.machine))
+        usage = {part: sum(self.latest[pid][2] - self.first.table.get(pid, ("", 0, 0))[2] for pid in pids)
+                 / CLK_TCK / seconds for part, pids in self.groups.items()}
+        usage["machine"] = busy / max(total, 1) * NCPU
         # the rest of the machine's busy time: Postgres's own processes (WAL writer, checkpointer), the kernel, and
         # whatever else runs on this machine
         usage["elsewhere"] = max(0.0, usage["machine"] - sum(usage[k] for k in PARTS))
@@ -337,8 +346,9 @@ def one_round(*, count: int, round_no: int, args, feed: Feed, helpers: set[int])
         meter = Meter(cluster=cluster, helpers=helpers)
         cluster.consume_trades(True)
         order_start = time.monotonic()
-        samples = count_until(lambda: book.filter(status="open").count(), args.buys, timeout=600, failed=failed_buy)
-        order_cpu = meter.stop(backend_pids())
+        samples = count_until(lambda: book.filter(status="open").count(), args.buys, timeout=600, failed=failed_buy,
+                              meter=meter)
+        order_cpu = meter.stop()
         orders_s = rate(samples, args.buys)
         order_redis = redis_commands() - redis0 - redis_idle_rate * (time.monotonic() - start)
         print(f"  orders: {orders_s:.1f}/s (all {args.buys} in {time.monotonic() - order_start:.1f} s); "
@@ -351,8 +361,9 @@ def one_round(*, count: int, round_no: int, args, feed: Feed, helpers: set[int])
         feed.set_prices({mint: BASE_PRICE * CRASH for mint in mints})
         exits = Order.objects.filter(position__in=book, side="sell")
         samples = count_until(lambda: exits.filter(status="confirmed").count(), args.buys, timeout=600,
-                              failed=lambda: exits.filter(status="failed").values_list("error", flat=True).first())
-        exit_cpu = meter.stop(backend_pids())
+                              failed=lambda: exits.filter(status="failed").values_list("error", flat=True).first(),
+                              meter=meter)
+        exit_cpu = meter.stop()
         exits_s = rate(samples, args.buys)
         exit_redis = redis_commands() - redis1 - redis_idle_rate * (time.monotonic() - exit_start)
         print(f"  exits: {exits_s:.1f}/s (all {args.buys} filled {time.monotonic() - exit_start:.1f} s after the "
