@@ -66,8 +66,9 @@ SATURATED = 0.85  # a share of a ceiling (one core for a single-threaded server,
 # --- CPU from /proc (pure helpers; tests/bench/test_scale.py) -----------------------------------------------------
 
 
-def proc_table(proc: Path = Path("/proc")) -> dict[int, tuple[str, int, int]]:
-    """pid -> (command name, parent pid, CPU ticks used: user + system) for every process."""
+def proc_table(proc: Path = Path("/proc")) -> dict[int, tuple[str, int, int, int]]:
+    """pid -> (command name, parent pid, CPU ticks used: user + system, nanoseconds spent runnable but waiting for a
+    core: schedstat's second field, 0 where the kernel keeps none) for every process."""
     table = {}
     for entry in proc.iterdir():
         if not entry.name.isdigit():
@@ -76,18 +77,22 @@ def proc_table(proc: Path = Path("/proc")) -> dict[int, tuple[str, int, int]]:
             raw = (entry / "stat").read_text()
         except OSError:  # gone meanwhile
             continue
+        try:
+            waited = int((entry / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            waited = 0
         name = raw[raw.index("(") + 1:raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2:].split()
-        table[int(entry.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]))
+        table[int(entry.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]), waited)
     return table
 
 
-def descendants(table: dict[int, tuple[str, int, int]], roots: set[int]) -> set[int]:
+def descendants(table: dict[int, tuple], roots: set[int]) -> set[int]:
     """The roots and every process below them."""
     found = set(roots) & set(table)
     grew = True
     while grew:
-        more = {pid for pid, (_name, ppid, _ticks) in table.items() if ppid in found} - found
+        more = {pid for pid, row in table.items() if row[1] in found} - found
         found |= more
         grew = bool(more)
     return found
@@ -104,7 +109,7 @@ def machine_ticks(stat: str | None = None) -> tuple[int, int]:
 @dataclass
 class Snapshot:
     at: float
-    table: dict[int, tuple[str, int, int]]
+    table: dict[int, tuple[str, int, int, int]]
     machine: tuple[int, int]
 
 
@@ -122,7 +127,9 @@ def saturation(usage: dict[str, float], *, ncpu: int, pool_processes: int) -> st
         return f"redis (one core: {usage['redis']:.2f})"
     if usage["machine"] >= SATURATED * ncpu:
         top = max(parts, key=parts.get)
-        return f"cpu: the machine's {ncpu} cores ({usage['machine']:.2f} busy), most of it {top} ({shares})"
+        waited = usage.get("workers_waiting", 0.0)
+        queue = f"; the workers waited for a core {waited:.2f} s a second" if waited else ""
+        return f"cpu: the machine's {ncpu} cores ({usage['machine']:.2f} busy), most of it {top} ({shares}{queue})"
     if usage["workers"] >= SATURATED * pool_processes:
         return f"worker processes (each pool process near one core; {shares})"
     if usage["postgres"] >= SATURATED:
@@ -278,7 +285,7 @@ class Meter:
         workers = descendants(table, self.cluster.roots())
         self.groups["workers"] |= workers
         self.groups["postgres"] |= backend_pids()
-        self.groups["redis"] |= {pid for pid, (name, _p, _t) in table.items() if name == "redis-server"}
+        self.groups["redis"] |= {pid for pid, row in table.items() if row[0] == "redis-server"}
         self.groups["others"] |= descendants(table, self.helpers) - workers  # beat, the price feed, this process
         self.sampled = time.monotonic()
 
@@ -287,8 +294,12 @@ class Meter:
         self.sample()
         seconds = time.monotonic() - self.first.at
         busy, total = (last - first for last, first in zip(machine_ticks(), self.first.machine))
-        usage = {part: sum(self.latest[pid][2] - self.first.table.get(pid, ("", 0, 0))[2] for pid in pids)
-                 / CLK_TCK / seconds for part, pids in self.groups.items()}
+        def used(pids, field):
+            return sum(self.latest[pid][field] - self.first.table.get(pid, ("", 0, 0, 0))[field] for pid in pids)
+
+        usage = {part: used(pids, 2) / CLK_TCK / seconds for part, pids in self.groups.items()}
+        # seconds a second the worker processes were ready to run and waited for a core (the run queue)
+        usage["workers_waiting"] = used(self.groups["workers"], 3) / 1e9 / seconds
         usage["machine"] = busy / max(total, 1) * NCPU
         # the rest of the machine's busy time: Postgres's own processes (WAL writer, checkpointer), the kernel, and
         # whatever else runs on this machine

@@ -27,7 +27,7 @@ def scale():
 def usage(**cores):
     base = {"workers": 0.2, "postgres": 0.1, "redis": 0.05, "others": 0.05, "elsewhere": 0.0}
     base.update(cores)
-    base.setdefault("machine", sum(v for k, v in base.items() if k != "machine"))
+    base.setdefault("machine", sum(v for k, v in base.items() if k not in ("machine", "workers_waiting")))
     return base
 
 
@@ -35,8 +35,8 @@ def test_the_resource_that_saturated_is_named_from_the_cores_each_part_used(scal
     assert scale.saturation(usage(redis=0.95), ncpu=2, pool_processes=4).startswith("redis")
     full = scale.saturation(usage(workers=1.5, postgres=0.3), ncpu=2, pool_processes=4)
     assert full.startswith("cpu: the machine's 2 cores") and "most of it workers" in full
-    busy_elsewhere = scale.saturation(usage(elsewhere=1.6), ncpu=2, pool_processes=4)
-    assert "most of it elsewhere" in busy_elsewhere
+    busy_elsewhere = scale.saturation(usage(elsewhere=1.6, workers_waiting=0.4), ncpu=2, pool_processes=4)
+    assert "most of it elsewhere" in busy_elsewhere and "waited for a core 0.40 s a second" in busy_elsewhere
     assert scale.saturation(usage(workers=0.9), ncpu=8, pool_processes=1).startswith("worker processes")
     assert scale.saturation(usage(postgres=1.2), ncpu=8, pool_processes=4).startswith("postgres")
     assert scale.saturation(usage(), ncpu=8, pool_processes=4).startswith("none of CPU")
@@ -53,8 +53,10 @@ def test_process_cpu_and_trees_come_from_proc(scale, tmp_path):
         (tmp_path / str(pid)).mkdir()
         fields = ["S", str(ppid)] + ["0"] * 9 + [str(utime), str(stime)] + ["0"] * 10
         (tmp_path / str(pid) / "stat").write_text(f"{pid} ({name}) {' '.join(fields)}\n")
+    (tmp_path / "11" / "schedstat").write_text("5000 2500000000 9\n")
     table = scale.proc_table(tmp_path)
-    assert table[11] == ("python (pool)", 10, 340)
+    assert table[11] == ("python (pool)", 10, 340, 2_500_000_000)  # 2.5 s waiting for a core
+    assert table[10][3] == 0  # no schedstat
     assert scale.descendants(table, {10}) == {10, 11, 13}
     assert scale.machine_ticks("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3") == (150, 1000)
     text = 'jarvis_trade_executions_total{venue="paper",outcome="filled"} 7.0\njarvis_trade_executions_created 1.0\n' \
