@@ -319,7 +319,8 @@ def per_unit(before, after, seconds: float, idle: tuple[float, float], redis_ops
     return {
         "pg_commits": round((after[0] - before[0] - idle[0] * seconds) / units, 1),
         "pg_rows_written": round((after[1] - before[1] - idle[1] * seconds) / units, 1),
-        "redis_commands": round(redis_ops / units, 1),
+        # None when the shared server's other traffic swamped the desk's (the delta fell below the idle rate)
+        "redis_commands": round(redis_ops / units, 1) if redis_ops > 0 else None,
     }
 
 
