@@ -190,7 +190,7 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(proc.poll() is not None for proc in self.procs):
-                raise SystemExit(f"a worker exited at start; see var/bench-scale/*/worker.log")
+                raise SystemExit("a worker exited at start; see var/bench-scale/*/worker.log")
             answered = {name for reply in self.app.control.ping(destination=self.names, timeout=1.0) for name in reply}
             if answered >= set(self.names):
                 return
@@ -325,8 +325,6 @@ def per_unit(before, after, seconds: float, idle: tuple[float, float], redis_ops
 
 
 def one_round(*, count: int, round_no: int, args, feed: Feed, helpers: set[int]) -> dict:
-    from django.db.models import Q
-
     from trading.models import Order, Position
     from trading.services import position_open, trader_register
 
@@ -385,7 +383,7 @@ def one_round(*, count: int, round_no: int, args, feed: Feed, helpers: set[int])
         print(f"  orders finished per worker (each one's METRICS_PORT): {[int(c) for c in per_host]}", flush=True)
         if sum(per_host) != 2 * args.buys:
             raise SystemExit(f"the workers' metrics count {sum(per_host):.0f} orders, not the {2 * args.buys} filled")
-        closed = book.filter(Q(status="closed")).count()
+        closed = book.filter(status="closed").count()
         if closed != args.buys:
             raise SystemExit(f"{closed} of {args.buys} positions closed")
     finally:
@@ -465,7 +463,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     top = by_workers[str(max(counts))]
     saturated = top["orders_saturated"]
-    print(f"\nworkers  orders/s  exits/s   load average   saturated (orders)")
+    print("\nworkers  orders/s  exits/s   load average   saturated (orders)")
     for count, r in by_workers.items():
         print(f"{count:>7}  {r['orders_per_s']:>8}  {r['exits_per_s']:>7}   {r['load_average']}   {r['orders_saturated']}")
     first = by_workers[str(counts[0])]
