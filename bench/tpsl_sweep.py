@@ -49,7 +49,6 @@ ENV = {
     "LOG_LEVEL": "warning", "TRADING_MODE": "paper", "TPSL_INTERVAL_SECONDS": "1",
     "JARVIS_VAR_DIR": str(ROOT / "var" / "bench-tpsl"),
 }
-os.environ.update(ENV)
 
 PLANS = None  # filled after Django is set up
 rng = random.Random(20261123)
@@ -103,7 +102,7 @@ def _feed_main(conn, listing: list[tuple[str, str]]) -> None:
 
     sandbox = Sandbox(walk=False, seed_tokens=False).start()
     mints = [sandbox.market.add_token(symbol=symbol, decimals=6, price=Decimal(price)).mint for symbol, price in listing]
-    conn.send((sandbox.jupiter_url, sandbox.jupiter_api_key, mints))
+    conn.send(({name: getattr(sandbox, name) for name in Feed.URLS}, mints))
     while True:
         command, payload = conn.recv()
         if command == "stop":
@@ -115,7 +114,10 @@ def _feed_main(conn, listing: list[tuple[str, str]]) -> None:
 
 
 class Feed:
-    """The price feed in its own process (as a remote price API is): the bench never shares a GIL with it."""
+    """The price feed in its own process (as a remote price API is): the bench never shares a GIL with it. It has the
+    stand-ins' URLs and keys as a Sandbox has them (bench/trade_latency.py's environment() takes either)."""
+
+    URLS = ("jupiter_url", "jupiter_api_key", "rpc_url", "bags_url", "bags_api_key")
 
     def __init__(self, listing: list[tuple[str, str]]):
         import multiprocessing
@@ -124,7 +126,9 @@ class Feed:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_feed_main, args=(child, listing), daemon=True)
         self.proc.start()
-        self.jupiter_url, self.jupiter_api_key, self.mints = self.conn.recv()
+        urls, self.mints = self.conn.recv()
+        for name, value in urls.items():
+            setattr(self, name, value)
 
     def set_prices(self, prices: dict[str, Decimal]) -> None:
         self.conn.send(("set", {mint: str(price) for mint, price in prices.items()}))
@@ -405,6 +409,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args()
+    os.environ.update(ENV)
     import django
 
     django.setup()

@@ -44,10 +44,12 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))]
 
 
-def environment(sandbox) -> dict:
+def environment(sandbox, *, db_name: str = DB_NAME, redis_url: str = REDIS_URL, var_dir: str = "bench-trade") -> dict:
+    """The bench processes' settings: `sandbox` is anything with the stand-ins' URLs and keys (sandbox.server.Sandbox,
+    bench/tpsl_sweep.py's Feed)."""
     return {
-        "DATABASE_URL": f"{SERVER}/{DB_NAME}",
-        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": f"{SERVER}/{db_name}",
+        "REDIS_URL": redis_url,
         "DJANGO_SETTINGS_MODULE": "jarvis.settings",
         "JARVIS_IGNORE_DOTENV": "true",
         "SECRET_KEY": "bench-only-secret-key-not-for-production",
@@ -61,7 +63,7 @@ def environment(sandbox) -> dict:
         "JUPITER_API_KEY": sandbox.jupiter_api_key,
         "PRICE_MAX_AGE_SECONDS": "3600",
         "PAPER_START_BALANCE_SOL": "1000000",
-        "JARVIS_VAR_DIR": str(ROOT / "var" / "bench-trade"),
+        "JARVIS_VAR_DIR": str(ROOT / "var" / var_dir),
     }
 
 
@@ -80,14 +82,18 @@ def recreate_database() -> None:
     server_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)", f"CREATE DATABASE {DB_NAME}")
 
 
-def start_worker() -> subprocess.Popen:
-    command = [str(ROOT / ".venv" / "bin" / "celery"), "-A", "jarvis", "worker", "-Q", "trades", "-P", "prefork",
-               "-c", "2", "--prefetch-multiplier", "1", "-l", "warning", "--without-gossip", "--without-mingle",
-               "--without-heartbeat", "-n", f"bench-trades-{os.getpid()}@%h"]
-    log_path = Path(os.environ["JARVIS_VAR_DIR"]) / "worker.log"
+def start_worker(
+    *, queues: str = "trades", concurrency: int = 2, name: str | None = None, env: dict | None = None
+) -> subprocess.Popen:
+    """One `celery worker` process (prefork, prefetch 1); its log is worker.log in its env's JARVIS_VAR_DIR."""
+    env = os.environ.copy() if env is None else env
+    command = [str(ROOT / ".venv" / "bin" / "celery"), "-A", "jarvis", "worker", "-Q", queues, "-P", "prefork",
+               "-c", str(concurrency), "--prefetch-multiplier", "1", "-l", "warning", "--without-gossip",
+               "--without-mingle", "--without-heartbeat", "-n", name or f"bench-trades-{os.getpid()}@%h"]
+    log_path = Path(env["JARVIS_VAR_DIR"]) / "worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:  # a file, not a pipe: an unread pipe would block a chatty worker
-        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def probe_round_trips(count: int) -> list[float]:

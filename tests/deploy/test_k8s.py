@@ -82,7 +82,7 @@ def test_each_overlay_renders_to_objects_valid_for_kubernetes_and_keda(objects):
     assert set(of_kind(objects, "Deployment")) == ROLES
     for obj in objects:
         assert validation_errors(obj) == [], f"{obj['kind']} {obj['metadata']['name']}"
-    for example in (K8S / "examples").glob("*.yaml"):  # the plain-HPA alternative (docs/scaling.md)
+    for example in (K8S / "examples").glob("*.yaml"):  # the plain-HPA alternative (docs/scaling.md), the base backup
         for obj in yaml.safe_load_all(example.read_text()):
             assert validation_errors(obj) == [], example.name
 
@@ -233,6 +233,25 @@ def test_the_migration_job_migrates_and_sets_up_schedules_and_groups(objects):
     for name, obj in of_kind(objects, "Deployment").items():  # and nothing starts on an unmigrated database
         init = pod_spec(obj)["initContainers"]
         assert [c["command"] for c in init] == [["python", "manage.py", "migrate", "--check"]], name
+
+
+def test_the_base_backup_example_runs_base_backup_daily_one_at_a_time_with_the_desks_settings_and_secrets(objects):
+    """deploy/k8s/examples/cronjob-base-backup.yaml (valid against the schemas above): point-in-time recovery's
+    daily base backup, with what a Job of the overlay gets (its settings, the Secret's files, a writable BACKUP_DIR)."""
+    (cron,) = yaml.safe_load_all((K8S / "examples" / "cronjob-base-backup.yaml").read_text())
+    assert cron["kind"] == "CronJob" and cron["spec"]["schedule"] == "15 2 * * *"
+    assert cron["spec"]["timeZone"] == "Etc/UTC" and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    spec = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["command"][:2] == ["python", "manage.py"] and container["command"][2] == "base_backup"
+    assert "base_backup" in get_commands()
+    (job,) = of_kind(objects, "Job").values()
+    config = of_kind(objects, "ConfigMap")["jarvis-config"]["data"]
+    assert container["envFrom"] == app_container(job)["envFrom"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts[SECRET_MOUNT] == "secrets" and config["BACKUP_DIR"].startswith(next(p for p in mounts if p != SECRET_MOUNT))
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["secrets"]["secret"]["secretName"] == "jarvis-secrets" and "emptyDir" in volumes[mounts["/var/run/jarvis"]]
 
 
 def _settings_names() -> set[str]:
