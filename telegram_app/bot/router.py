@@ -12,7 +12,7 @@ import time
 from jarvis.redact import contains_secret
 from telegram_app import limits, selectors, services
 from telegram_app.bot import screens_account as acc, screens_admin as adm, screens_plan as plan, screens_trade as trade
-from telegram_app.bot import screens_security as sec
+from telegram_app.bot import screens_security as sec, screens_withdraw as wd
 from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply, Screen, callback_key
 from telegram_app.callbacks import SHORT_LIVED, CallbackError, cb_verify
 from telegram_app.models import TelegramAccount
@@ -38,6 +38,9 @@ COMMANDS = {
     "settings": (acc.settings_screen, True, True, False),
     "demo": (acc.demo, True, True, False),
     "trending": (trade.trending, True, True, False),
+    "withdraw": (wd.withdraw, True, True, False),
+    "allowlist": (wd.allowlist, True, True, False),
+    "withdrawcap": (wd.withdraw_cap, True, True, False),
     "cancel": (acc.cancel, True, False, False),
     "status": (adm.status, False, False, True),
     "killswitch": (adm.killswitch, False, False, True),
@@ -55,6 +58,7 @@ CALLBACKS = {
     "sc": trade.sell_confirm, "se": trade.stop_prompt, "te": trade.take_profit_prompt, "lp": trade.ladder_set,
     "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss, "va": adm.vibe_decide,
     "fa": sec.setup_begin, "wa": acc.wallet_switch, "wn": acc.wallet_rename_prompt,
+    "wp": wd.withdraw_pick, "wd": wd.withdraw_confirm,
     "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt, "pl": plan.plan,
 }
 ADMIN_CALLBACKS = {"va"}  # buttons an admin may press without a trader account
@@ -71,6 +75,9 @@ AWAITING = {
     "wallet_name": acc.wallet_rename_do,
     "plan_trailing": plan.trailing_figures,
     "plan_time": plan.time_stop_set,
+    "withdraw_amount": wd.withdraw_amount,
+    "withdraw_address": wd.withdraw_address,
+    "withdraw_code": wd.withdraw_code,
 }
 
 

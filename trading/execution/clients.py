@@ -19,11 +19,12 @@ from monitoring import metrics
 from trading.chain import SolanaRpc, rpc_client, shared_client
 from trading.chain.paper import paper_chain, paper_sign
 from trading.chain.signing import transaction_sign
-from trading.models import Mode, Order
+from trading.models import Mode, Order, OrderSide
 from trading.venues.bags import BagsVenue
 from trading.venues.base import Venue, VenueAuthError
 from trading.venues.jupiter import JupiterVenue
 from trading.venues.paper import PaperVenue
+from trading.venues.transfer import PaperTransferVenue, TransferVenue
 
 log = logging.getLogger(__name__)
 PAPER_OWNER = "paper"  # the account a paper transaction moves
@@ -39,19 +40,22 @@ class Rails:
 
 
 def rails_for(order: Order) -> Rails:
-    """The rails of `order` (read with its position's token; the wallet is read here, for on-chain modes only)."""
+    """The rails of `order` (read with its position's token; the wallet is read here, for on-chain modes only).
+    A withdrawal's one "venue" builds the transfer itself (trading.venues.transfer); its wallet is the order's own."""
+    withdrawal = order.side == OrderSide.WITHDRAW
     if order.mode == Mode.PAPER:
         return Rails(
-            venues=[PaperVenue(decimals=order.position.token.decimals)],
+            venues=[PaperTransferVenue() if withdrawal else PaperVenue(decimals=order.position.token.decimals)],
             chain=paper_chain,
             owner=PAPER_OWNER,
             sign=lambda raw, attempt: paper_sign(raw=raw, signer=f"{order.client_id}:{attempt}"),
             instant=True,
         )
-    wallet = order.position.wallet
+    wallet = order.wallet if withdrawal else order.position.wallet
+    chain = rpc_for_execution()
     return Rails(
-        venues=venues_in_order(),
-        chain=rpc_for_execution(),
+        venues=[TransferVenue(rpc=chain)] if withdrawal else venues_in_order(),
+        chain=chain,
         owner=None if wallet is None else wallet.public_key,
         sign=lambda raw, attempt: transaction_sign(raw=raw, keypair=wallet.keypair()),
         instant=False,

@@ -26,7 +26,7 @@ from trading.chain.observe import provider_calls_batched, provider_calls_flush
 from trading.chain.rpc import SOL_MINT, RpcError, SignatureStatus
 from trading.chain.signing import SigningError
 from trading.execution.clients import Rails, execution_alert, rails_for, venue_auth_alert
-from trading.execution.fills import position_apply_fill
+from trading.execution.fills import position_apply_fill, withdrawal_apply_fill
 from trading.execution.locks import OrderLease, identical_buy_offset, signature_claim
 from trading.execution.policy import Fill, fee_policy_for, fill_from_deltas, slippage_for
 from trading.execution.state import order_fail, order_transition
@@ -143,7 +143,7 @@ class Lander:
         (the lease keeps other landers away), and the one compare-and-swap from the status read here to "signed",
         with the signature, bytes and last valid block height, decides which attempt exists."""
         source = order.status
-        token = order.position.token
+        token = order.position.token if order.position_id else None  # None: a withdrawal of SOL
         if self.rails.owner is None:
             order_fail(order_id=order.id, error="This position has no wallet, so it cannot trade on chain.")
             return OrderStatus.FAILED
@@ -216,12 +216,9 @@ class Lander:
         before the send; the fill records the attempt together with the confirmation, under the order's row lock."""
         chain = self.rails.chain
         chain.send_raw(fields["signed_tx"])
-        fill = _fill_of(order=order, meta=chain.transaction(fields["signature"]), owner=self.rails.owner)
+        meta = chain.transaction(fields["signature"])
         provider_calls_flush()
-        position_apply_fill(
-            order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
-            fee_lamports=fill.fee_lamports, attempt={**fields, "attempts": number},
-        )
+        _apply_fill(order=order, meta=meta, owner=self.rails.owner, attempt={**fields, "attempts": number})
         log.info("order %s attempt %s landed on %s: %s", order.id, number, fields["venue"], fields["signature"])
         _count(fields["venue"], "confirmed")
         return OrderStatus.CONFIRMED
@@ -239,6 +236,19 @@ class Lander:
         if buying and order.attempts == 0 and not rails.instant:
             amount -= identical_buy_offset(wallet=rails.owner, mint=token.mint, amount=amount)
         for _ in range(DISTINCT_TRIES):
+            if order.side == OrderSide.WITHDRAW:  # the transfer, built here: no swap venue is asked
+                routed = rails.venues[0].build(
+                    owner=rails.owner, destination=order.destination, mint=token.mint if token else SOL_MINT,
+                    decimals=token.decimals if token else 9, program=token.token_program if token else "",
+                    amount=amount, fee=fee)
+                signed, signature = rails.sign(routed.swap.transaction, number)
+                if rails.instant:
+                    return routed, signed, signature, amount
+                taken = Order.objects.filter(signature=signature).exclude(id=order.id).exists()
+                if not taken and signature_claim(signature=signature, order_id=order.id):
+                    return routed, signed, signature, amount
+                time.sleep(DISTINCT_WAIT)  # the same transfer as another order's: wait for a later blockhash
+                continue
             routed = route_swap(
                 venues=rails.venues,
                 input_mint=SOL_MINT if buying else token.mint,
@@ -368,11 +378,7 @@ def order_confirm_landed(*, order: Order, rails: Rails) -> str | None:
         return None  # confirmed but unreadable for now: stays in flight, reconciliation retries
     provider_calls_flush()  # every call that led to this fill is counted before the fill is
     try:
-        fill = _fill_of(order=order, meta=meta, owner=rails.owner)
-        position_apply_fill(
-            order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
-            fee_lamports=fill.fee_lamports,
-        )
+        _apply_fill(order=order, meta=meta, owner=rails.owner)
     except Exception as exc:
         # The swap is on chain but the books refuse it: keep the order in flight (reconciliation retries) and call
         # an operator; never fail an order whose swap happened.
@@ -385,6 +391,22 @@ def order_confirm_landed(*, order: Order, rails: Rails) -> str | None:
         return None
     _count(order.venue, "confirmed")
     return OrderStatus.CONFIRMED
+
+
+def _apply_fill(*, order: Order, meta, owner: str, attempt: dict | None = None) -> None:
+    """Record a landed transaction: a swap's fill on its position, or a withdrawal's (what left the wallet)."""
+    if order.side == OrderSide.WITHDRAW:
+        token = order.position.token if order.position_id else None
+        spent = -meta.sol_delta(owner)  # the amount of SOL sent (if SOL), the fee and any account rent
+        sent = spent - meta.fee if token is None else -meta.token_delta(owner, token.mint)
+        withdrawal_apply_fill(order_id=order.id, sent=sent, fee_lamports=spent - (sent if token is None else 0),
+                              attempt=attempt)
+        return
+    fill = _fill_of(order=order, meta=meta, owner=owner)
+    position_apply_fill(
+        order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
+        fee_lamports=fill.fee_lamports, attempt=attempt,
+    )
 
 
 def _fill_of(*, order: Order, meta, owner: str) -> Fill:
