@@ -99,7 +99,7 @@ def test_a_paper_token_withdrawal_takes_tokens_and_their_cost_from_the_position(
 
 
 @pytest.mark.parametrize("text,code", [
-    ("1_000", "separator"), ("nan", "not_a_number"), ("inf", "not_a_number"), ("1e400", "exponent"), ("-0", "sign"),
+    ("1_000", "separator"), ("1,5", "separator"), ("nan", "not_a_number"), ("inf", "not_a_number"), ("1e400", "exponent"), ("-0", "sign"),
     ("١٢", "not_ascii"), ("１", "not_ascii"), ("0", "not_positive"), ("0%", "invalid_percent"), ("101%", "invalid_percent"),
     ("0.0000000001", "too_precise"), ("", "empty"),
 ])

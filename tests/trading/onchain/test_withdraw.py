@@ -93,6 +93,7 @@ def test_withdraw_sol_and_a_token_with_2fa_off(sandbox, trader_bot, celery_worke
     assert "the wallet the funds are in" in alice.send(f"/withdraw SOL 0.1 {alice.owner}")["text"]
     assert "You can withdraw at most" in alice.send(f"/withdraw SOL 1000 {_address()}")["text"]
     assert "not a Solana address" in alice.send(f"/withdraw SOL 0.1 {to[:-5]}")["text"]
+    assert "needs at least 0.00089088 SOL" in alice.send(f"/withdraw SOL 0.0001 {_address()}")["text"]
     for amount in ("1_000", "nan", "inf", "-0", "١٢"):
         assert "Send an amount" in alice.send(f"/withdraw SOL {amount} {_address()}")["text"]
     assert "You hold" in alice.send(f"/withdraw {position.id} {position.size + 1} {_address()}")["text"]
