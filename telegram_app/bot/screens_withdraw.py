@@ -75,7 +75,7 @@ def withdraw(account, inc, *args):
     return screen
 
 
-def withdraw_pick(account, inc, asset, *args):
+def withdraw_pick(account, inc, asset="", *args):
     symbol, _ = _holding(account, str(asset))
     services.conversation_set(telegram_user_id=inc.user_id, state="withdraw_amount", data={"asset": str(asset)})
     return Screen(f"How much {symbol}? Send an amount like 0.5, a percent like 25%, or max. /cancel to stop.")
@@ -112,10 +112,10 @@ def _confirm_screen(account, *, asset: str, amount_text: str, destination: str):
             .row(("✅ Confirm withdrawal", "wd", q.asset, _b36(q.amount), ref), ("Cancel", "no")))
 
 
-def withdraw_confirm(account, inc, asset, amount36, ref, *args):
+def withdraw_confirm(account, inc, asset="", amount36="", ref="", *args):
     """The signed, one-shot confirm button (a second tap is refused by the router)."""
-    destination = services.mint_of(ref=ref)
-    if destination is None:
+    destination = services.mint_of(ref=ref) if str(ref).isdigit() else None
+    if destination is None or not str(amount36).isalnum() or not str(amount36).isascii():
         return Screen("That withdrawal is unknown now; send /withdraw again.")
     amount = int(amount36, 36)
     withdrawal_preview(trader=account.trader, asset=str(asset), amount=amount, destination=destination)

@@ -43,10 +43,10 @@ def test_allow_list_and_cap_through_the_bot_and_with_2fa_only_with_a_code(tg_use
     assert "cap is now 2 SOL" in al.send("/withdrawcap 2")["text"]
     assert "'1e3' has an exponent" in al.send("/withdrawcap 1e3")["text"]
     listed = _address()
+    assert "over your daily withdrawal cap" in al.send(f"/withdraw SOL 3 {listed}")["text"]
     assert "it can receive from" in al.send(f"/allowlist add {listed}")["text"]
     assert "recently" in al.send(f"/withdraw SOL 0.1 {listed}")["text"]  # cooling down
     assert "not on your withdrawal allow-list" in al.send(f"/withdraw SOL 0.1 {_address()}")["text"]
-    assert "over your daily withdrawal cap" in al.send(f"/withdraw SOL 3 {listed}")["text"]
 
     secret, recovery, _ = _turn_on(al)
     other = _address()

@@ -236,20 +236,8 @@ class Lander:
         if buying and order.attempts == 0 and not rails.instant:
             amount -= identical_buy_offset(wallet=rails.owner, mint=token.mint, amount=amount)
         for _ in range(DISTINCT_TRIES):
-            if order.side == OrderSide.WITHDRAW:  # the transfer, built here: no swap venue is asked
-                routed = rails.venues[0].build(
-                    owner=rails.owner, destination=order.destination, mint=token.mint if token else SOL_MINT,
-                    decimals=token.decimals if token else 9, program=token.token_program if token else "",
-                    amount=amount, fee=fee)
-                signed, signature = rails.sign(routed.swap.transaction, number)
-                if rails.instant:
-                    return routed, signed, signature, amount
-                taken = Order.objects.filter(signature=signature).exclude(id=order.id).exists()
-                if not taken and signature_claim(signature=signature, order_id=order.id):
-                    return routed, signed, signature, amount
-                time.sleep(DISTINCT_WAIT)  # the same transfer as another order's: wait for a later blockhash
-                continue
-            routed = route_swap(
+            # A withdrawal's transfer is built by its own venue; a clash waits for a later blockhash, as a sell's does.
+            routed = self._transfer(order, token, amount, fee) if order.side == OrderSide.WITHDRAW else route_swap(
                 venues=rails.venues,
                 input_mint=SOL_MINT if buying else token.mint,
                 output_mint=token.mint if buying else SOL_MINT,
@@ -272,6 +260,13 @@ class Lander:
             else:
                 time.sleep(DISTINCT_WAIT)
         return None, b"", "", amount
+
+    def _transfer(self, order: Order, token, amount: int, fee):
+        """A withdrawal's unsigned transfer (trading.venues.transfer): SOL when `token` is None, else the token."""
+        return self.rails.venues[0].build(
+            owner=self.rails.owner, destination=order.destination, mint=token.mint if token else SOL_MINT,
+            decimals=token.decimals if token else 9, program=token.token_program if token else "", amount=amount,
+            fee=fee)
 
     # --- the landing loop of one signed attempt -----------------------------------------------------------
     def land(self, order: Order, *, fresh: bool = False) -> str:

@@ -314,7 +314,7 @@ def withdraw_cap_set(*, trader: Trader, text: str, code: str | None = None) -> i
     if lamports != lamports.to_integral_value() or not 0 < lamports <= 10**6 * LAMPORTS_PER_SOL:
         raise InvalidInput("A daily cap is more than 0 and at most 1000000 SOL, with at most 9 decimals.", "bad_cap")
     second_factor_check(trader=trader, code=code)
-    TradingSettings.objects.get_or_create(trader=trader)
+    trading_settings_get(trader=trader)  # the row, made with its defaults if missing
     TradingSettings.objects.filter(trader=trader).update(withdraw_daily_cap_lamports=int(lamports),
                                                          updated_at=timezone.now())
     return int(lamports)
