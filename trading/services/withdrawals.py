@@ -182,6 +182,8 @@ def withdrawal_preview(*, trader: Trader, asset: str, amount_text: str | None = 
         raise InvalidInput(f"This desk runs in {settings.TRADING_MODE} mode, so {mode} funds cannot move now.",
                            "mode_not_allowed")
     wallet = None if mode == Mode.PAPER else (position.wallet if position else _active_wallet(trader))
+    if mode != Mode.PAPER and wallet is None:
+        raise InvalidInput("That holding has no wallet on record, so it cannot be sent from here.", "no_wallet")
     if wallet is not None and destination == wallet.public_key:
         raise InvalidInput("That is the wallet the funds are in; give the address you want them sent to.", "self")
     if mode == Mode.PAPER:
