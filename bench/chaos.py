@@ -11,15 +11,18 @@ control API), the Bot API stand-in (in this process), gunicorn (web), two Celery
 Traders (each with a wallet funded on the sandbox chain and a Telegram chat) open positions across many mints; the
 exit plan depends on the mint's scenario: `tp` (ladder 1.5x/2x/3x, the price is driven to 1.6x then 2.1x: two
 exits, 20% stays open), `sl` (price to 0.7x: the stop-loss sells all), `trailing` (armed at +30%, 10% below the
-peak: 1.5x then 1.3x), `time` (60 s time stop, flat price) and `hold` (nothing triggers). Meanwhile a trades worker
+peak: 1.5x then 1.3x), `time` (60 s time stop, flat price) and `hold` (nothing triggers). A few traders also
+withdraw SOL, each to an address of its own with an amount of its own, while the killing goes on. Meanwhile a trades worker
 is killed with SIGKILL at random moments (the whole worker, or only the pool process running a task) and restarted,
 Redis is restarted once, Postgres once (fast shutdown), beat is killed once and restarted.
 
 After the reconciliation window the run compares, per (wallet, mint), the sandbox's ledger of submitted
 transactions with what the scenario asks for and with the database: double submissions (more landed swaps than
 expected), lost exits (fewer), stuck orders and positions (non-terminal), wallet balances on chain against the
-positions' sizes, and the messages the Bot API stand-in received against the domain events (by chat and text).
-Last line: {"bench": "chaos", "kills", "orders", "exits_expected", "exits_done", "double_submissions", "lost",
+positions' sizes, and the messages the Bot API stand-in received against the domain events (by chat and text). A
+withdrawal is read back from the chain: its address holding twice its amount is a double submission, nothing a lost one.
+Last line: {"bench": "chaos", "kills", "orders", "exits_expected", "exits_done", "withdrawals_expected",
+"withdrawals_done", "double_submissions", "lost",
 "stuck", "duplicate_messages", ...}; the exit status is 1 when any of the failure counts is not zero.
 """
 
@@ -105,6 +108,15 @@ class PositionFacts:
     orders_open: int  # orders of this position not in a terminal state
 
 
+@dataclass(frozen=True)
+class WithdrawalFacts:
+    destination: str
+    amount: int  # lamports the withdrawal sends; the address receives nothing else
+    on_chain: int  # lamports the address holds at the end
+    confirmed: int  # confirmed withdrawal orders to it in the database
+    orders_open: int  # its orders not in a terminal state
+
+
 @dataclass
 class Report:
     exits_expected: int = 0
@@ -116,11 +128,14 @@ class Report:
     unrecorded_fills: int = 0
     duplicate_messages: int = 0
     missing_messages: int = 0
+    withdrawals_expected: int = 0
+    withdrawals_done: int = 0
     notes: list[str] = field(default_factory=list)
 
 
 def account(*, ledger: list[dict], positions: list[PositionFacts], balances: dict[tuple[str, str], int],
-            expected_messages: dict[int, list[str]], sent_messages: dict[int, list[str]]) -> Report:
+            expected_messages: dict[int, list[str]], sent_messages: dict[int, list[str]],
+            withdrawals: list[WithdrawalFacts] = ()) -> Report:
     """Compare the sandbox's ledger, the chain's balances and the stand-in's messages with the database.
 
     ledger: the sandbox ledger's swap entries (`GET /sandbox/ledger?swaps=true`); balances: token amount on chain
@@ -162,6 +177,25 @@ def account(*, ledger: list[dict], positions: list[PositionFacts], balances: dic
         if on_chain != held:
             report.balance_mismatches += 1
             report.notes.append(f"{p.owner[:8]}/{p.mint[:8]}: {on_chain} on chain, {held} in the database")
+    for w in withdrawals:
+        landed, odd = divmod(w.on_chain, w.amount)
+        report.withdrawals_expected += 1
+        report.withdrawals_done += landed
+        if odd:
+            report.balance_mismatches += 1
+            report.notes.append(f"withdrawal to {w.destination[:8]}: {w.on_chain} on chain, not a multiple of {w.amount}")
+        if landed > 1:
+            report.double_submissions += landed - 1
+            report.notes.append(f"withdrawal to {w.destination[:8]}: landed {landed} times")
+        elif landed == 0:
+            report.lost += 1
+            report.notes.append(f"withdrawal to {w.destination[:8]}: nothing arrived")
+        if landed != w.confirmed:
+            report.unrecorded_fills += abs(landed - w.confirmed)
+            report.notes.append(f"withdrawal to {w.destination[:8]}: {landed} on chain, {w.confirmed} confirmed")
+        if w.orders_open:
+            report.stuck += w.orders_open
+            report.notes.append(f"withdrawal to {w.destination[:8]}: {w.orders_open} order(s) in flight")
     for chat in set(expected_messages) | set(sent_messages):
         want, got = Counter(expected_messages.get(chat, [])), Counter(sent_messages.get(chat, []))
         for text in set(want) | set(got):
@@ -385,6 +419,7 @@ class Chaos:
         self.beat_held = threading.Event()
         self.lock = threading.Lock()
         self.exits: dict[str, int] = {}
+        self.withdrawals: list[tuple[str, int]] = []  # (destination, lamports) of each withdrawal placed
         self.t0 = time.monotonic()
 
     def note(self, text: str) -> None:
@@ -464,6 +499,7 @@ def main() -> int:
                         help="seconds a share of transactions waits before its status shows (widens the send-confirm window)")
     parser.add_argument("--confirm-delay-share", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--withdrawals", type=int, default=6, help="SOL withdrawals placed while workers are killed")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, data) at the end")
     args = parser.parse_args()
     if args.per_trader > args.mints:
@@ -548,6 +584,7 @@ def drive(run: Chaos, env: dict, procs: list[Proc], pg: Postgres, redis_server: 
     run.note("desk up; killing trades workers from now on")
 
     open_positions(run, traders, base_prices)
+    place_withdrawals(run, traders)
     wait_for(run, remote, traders, base_prices, phase=-1, timeout=150)
     run.note("Redis restart")
     redis_server.restart()
@@ -637,6 +674,35 @@ def open_positions(run: Chaos, traders: list[dict], base_prices: dict) -> None:
                 if db_retry(lambda: Position.objects.filter(trader=t["trader"], token__mint=mint).exists()):
                     break
     run.note(f"{len(wanted)} positions requested ({refused} refused, {errors} service errors on the way)")
+
+
+def place_withdrawals(run: Chaos, traders: list[dict]) -> None:
+    """SOL withdrawals of the first traders, through the desk's service (the order path every withdrawal takes), each
+    to a fresh address with an amount no other has; retried like the entries while Redis or Postgres are away."""
+    from solders.keypair import Keypair
+
+    from trading.errors import TradingError
+    from trading.models import Order
+    from trading.services.withdrawals import SOL as SOL_ASSET, withdrawal_place
+
+    errors = 0
+    for index, t in enumerate(traders[: run.args.withdrawals]):
+        destination, amount = str(Keypair().pubkey()), SOL // 50 + index
+        for _ in range(20):
+            try:
+                withdrawal_place(trader=t["trader"], asset=SOL_ASSET, amount=amount, destination=destination)
+                run.withdrawals.append((destination, amount))
+                break
+            except TradingError as exc:
+                run.note(f"withdrawal refused: {exc}")
+                break
+            except Exception as exc:  # noqa: BLE001 - Redis or Postgres may be down; the order may exist already
+                errors += 1
+                time.sleep(0.5)
+                if db_retry(lambda: Order.objects.filter(destination=destination).exists()):
+                    run.withdrawals.append((destination, amount))
+                    break
+    run.note(f"{len(run.withdrawals)} withdrawals placed ({errors} service errors on the way)")
 
 
 def landed_counts(remote) -> Counter:
@@ -748,8 +814,15 @@ def finish(run: Chaos, remote, standin, traders, base_prices, web: Proc) -> int:
     sent: dict[int, list[str]] = {}
     for entry in standin.log(method="sendMessage"):
         sent.setdefault(entry["chat_id"], []).append(entry["text"])
+    withdrawals = []
+    for destination, amount in run.withdrawals:
+        orders = Counter(Order.objects.filter(destination=destination).values_list("status", flat=True))
+        withdrawals.append(WithdrawalFacts(
+            destination=destination, amount=amount, on_chain=int(remote.balance(destination)["lamports"]),
+            confirmed=orders["confirmed"], orders_open=sum(n for st, n in orders.items() if st not in TERMINAL_ORDERS)))
     ledger = remote.ledger(swaps="true")
-    report = account(ledger=ledger, positions=facts, balances=balances, expected_messages=expected, sent_messages=sent)
+    report = account(ledger=ledger, positions=facts, balances=balances, expected_messages=expected, sent_messages=sent,
+                     withdrawals=withdrawals)
     delays = exit_delays(ledger=ledger, scenario_of={m: sc for m, (sc, _) in base_prices.items()}, moves=run.moves)
     orders = Order.objects.count()
     statuses = dict(Counter(Order.objects.values_list("status", flat=True)))
@@ -765,6 +838,7 @@ def finish(run: Chaos, remote, standin, traders, base_prices, web: Proc) -> int:
         "kills_pool_process": run.kills["pool_process"], "kills_with_orders_in_flight": run.kills["with_orders_in_flight"],
         "restarts": {"redis": 1, "postgres": 1, "beat": 1},
         "positions": len(facts), "orders": orders, "exits_expected": report.exits_expected, "exits_done": report.exits_done,
+        "withdrawals_expected": report.withdrawals_expected, "withdrawals_done": report.withdrawals_done,
         "double_submissions": report.double_submissions, "lost": report.lost, "stuck": report.stuck,
         "duplicate_messages": report.duplicate_messages, "missing_messages": report.missing_messages,
         "balance_mismatches": report.balance_mismatches, "unrecorded_fills": report.unrecorded_fills,

@@ -272,6 +272,11 @@ if _LIVE and not WALLET_ENCRYPTION_KEYS:
 PAPER_START_BALANCE_LAMPORTS = int(env_decimal("PAPER_START_BALANCE_SOL", "10") * 1_000_000_000)
 if PAPER_START_BALANCE_LAMPORTS < 0:
     raise ConfigError("PAPER_START_BALANCE_SOL must not be negative")
+# Withdrawals: a trader's daily cap unless they set their own, and how long a new allow-list address waits.
+WITHDRAW_DAILY_CAP_LAMPORTS = int(env_decimal("WITHDRAW_DAILY_CAP_SOL", "100") * 1_000_000_000)
+if WITHDRAW_DAILY_CAP_LAMPORTS <= 0:
+    raise ConfigError("WITHDRAW_DAILY_CAP_SOL must be positive")
+WITHDRAW_ALLOWLIST_COOLDOWN_SECONDS = env_int("WITHDRAW_ALLOWLIST_COOLDOWN_SECONDS", 24 * 3600, minimum=0)
 PAPER_FEE_BPS = env_int("PAPER_FEE_BPS", 100, minimum=0, maximum=1000)
 PAPER_SLIPPAGE_BPS = env_int("PAPER_SLIPPAGE_BPS", 30, minimum=0, maximum=5000)
 PAPER_IMPACT_BPS_PER_SOL = env_int("PAPER_IMPACT_BPS_PER_SOL", 10, minimum=0, maximum=5000)

@@ -17,7 +17,7 @@ MAX_BYTES = 64
 SIG_CHARS = 10
 DEFAULT_MAX_AGE_S = 24 * 3600
 # Buttons that move money or reveal secrets expire quickly.
-SHORT_LIVED = {"bc": 600, "ba": 600, "sc": 600, "wx": 120, "lv": 300, "kc": 300, "va": 300}
+SHORT_LIVED = {"bc": 600, "ba": 600, "sc": 600, "wx": 120, "lv": 300, "kc": 300, "va": 300, "wd": 300}
 
 
 class CallbackError(ValueError):

@@ -58,10 +58,10 @@ def event_text(kind: str, p: dict) -> str | None:
     if kind == "position.closed":
         return f"🏁 {symbol} position closed. Realised PnL {_pnl(int(p.get('total_realised_pnl_lamports') or 0))}."
     if kind == "order.failed":
-        side = "buy" if p.get("side") == "buy" else "sell"
+        side = {"buy": "buy", "withdraw": "withdrawal"}.get(p.get("side"), "sell")
         return f"⚠️ Your {side} of {symbol} did not go through: {str(p.get('error') or 'unknown error')[:200]}. Nothing else changed."
     if kind == "order.delayed":
-        side = "buy" if p.get("side") == "buy" else "sell"
+        side = {"buy": "buy", "withdraw": "withdrawal"}.get(p.get("side"), "sell")
         return (f"⏳ Your {side} of {symbol} is accepted but delayed: the desk could not queue it just now. It is kept "
                 "and goes through as soon as the desk can take work again; you will get a message then.")
     if kind == "exit.stuck":
@@ -76,13 +76,20 @@ def event_text(kind: str, p: dict) -> str | None:
         head = {"done": "✅", "stopped": "🛑", "paused": "⏸", "refused": "⚠️"}.get(status, "ℹ️")
         return (f"{head} DCA #{p.get('plan_id')} on {symbol} ({p.get('buys_done', 0)} of {p.get('buys_total', 0)} buys, "
                 f"{format_sol(int(p.get('spent_lamports') or 0))} SOL): {str(p.get('note') or '')[:300]}")
+    if kind == "withdrawal.landed":
+        decimals = int(p.get("decimals") or 9)
+        whole, frac = divmod(int(p.get("sent") or 0), 10**decimals)
+        sent = f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".") if decimals else str(whole)
+        return (f"📤 Withdrawal landed: {sent} {symbol} sent to {p.get('destination', '')} ({p.get('mode', '')}); "
+                f"fees and rent {format_sol(int(p.get('fee_lamports') or 0))} SOL.")
     if kind == "wallet.exported":
         return "🔐 Your wallet's private key was exported. If this was not you, move your funds now."
     return None
 
 
 def _wants(kind: str, prefs: dict | None) -> bool:
-    if kind in ("order.failed", "order.delayed", "exit.stuck", "wallet.exported", "limit.ended", "dca.notice"):
+    if kind in ("order.failed", "order.delayed", "exit.stuck", "wallet.exported", "withdrawal.landed", "limit.ended",
+                "dca.notice"):
         return True  # failures and security notices are always sent
     return (prefs or {}).get("enabled", True) is not False
 

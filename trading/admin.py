@@ -32,6 +32,7 @@ from trading.models import (
     Trader,
     TradingSettings,
     Wallet,
+    WithdrawAddress,
 )
 from trading.models.choices import LAMPORTS_PER_SOL
 from trading.prices import prices_get_many
@@ -132,6 +133,16 @@ class SecondFactorAdmin(ReadOnlyAdmin):
     list_display = ("id", "trader", "confirmed_at", "key_id", "created_at")
     search_fields = ("trader__name",)
     fields = ("trader", "confirmed_at", "key_id", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(WithdrawAddress)
+class WithdrawAddressAdmin(ReadOnlyAdmin):
+    """A trader's withdrawal allow-list (read-only: a trader changes it with /allowlist, behind 2FA when it is on)."""
+
+    list_display = ("id", "trader", "address", "added_at", "usable_at")
+    search_fields = ("trader__name", "address")
+    fields = ("trader", "address", "label", "added_at", "usable_at")
     readonly_fields = fields
 
 

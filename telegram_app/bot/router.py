@@ -14,6 +14,7 @@ from telegram_app import limits, selectors, services
 from telegram_app.bot import screens_account as acc, screens_admin as adm, screens_plan as plan, screens_trade as trade
 from telegram_app.bot import screens_orders as orders
 from telegram_app.bot import screens_security as sec
+from telegram_app.bot import screens_withdraw as wd
 from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply, Screen, callback_key
 from telegram_app.callbacks import SHORT_LIVED, CallbackError, cb_verify
 from telegram_app.models import TelegramAccount
@@ -42,6 +43,9 @@ COMMANDS = {
     "limit": (orders.limit, True, True, False),
     "dca": (orders.dca, True, True, False),
     "orders": (orders.orders, True, True, False),
+    "withdraw": (wd.withdraw, True, True, False),
+    "allowlist": (wd.allowlist, True, True, False),
+    "withdrawcap": (wd.withdraw_cap, True, True, False),
     "cancel": (acc.cancel, True, False, False),
     "status": (adm.status, False, False, True),
     "killswitch": (adm.killswitch, False, False, True),
@@ -59,6 +63,7 @@ CALLBACKS = {
     "sc": trade.sell_confirm, "se": trade.stop_prompt, "te": trade.take_profit_prompt, "lp": trade.ladder_set,
     "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss, "va": adm.vibe_decide,
     "fa": sec.setup_begin, "wa": acc.wallet_switch, "wn": acc.wallet_rename_prompt,
+    "wp": wd.withdraw_pick, "wd": wd.withdraw_confirm,
     "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt, "pl": plan.plan,
     "or": orders.orders_cb, "lx": orders.limit_cancel_cb, "dp": orders.dca_pause, "dr": orders.dca_resume,
     "dx": orders.dca_cancel, "lb": orders.limit_prompt, "dc": orders.dca_prompt,
@@ -79,6 +84,9 @@ AWAITING = {
     "plan_time": plan.time_stop_set,
     "limit_buy": orders.limit_from_card,
     "dca_plan": orders.dca_from_card,
+    "withdraw_amount": wd.withdraw_amount,
+    "withdraw_address": wd.withdraw_address,
+    "withdraw_code": wd.withdraw_code,
 }
 
 

@@ -29,7 +29,8 @@ from trading.wallets import wallet_activate, wallet_rename
 EXPORT_VISIBLE_S = 60
 HELP = """Commands
 /wallet – your wallets: names, balances, the active one, create, import, switch, export
-/2fa – the second factor (authenticator codes) that guards exporting a key
+/2fa – the second factor (authenticator codes) that guards exporting a key and withdrawals
+/withdraw – send SOL or a token to an address (/allowlist, /withdrawcap: where to and how much a day)
 /buy <mint> [SOL] – buy a token (or just paste its address)
 /sell – sell part or all of a holding
 /positions – open positions, their exit plans, sell and edit buttons
@@ -42,7 +43,7 @@ HELP = """Commands
 /demo – paper trading with a paper balance
 /trending – top tokens with buy buttons
 /cancel – stop what I am waiting for
-The trader's guide and FAQ (paper and live, fees, exit plans, 2FA): docs/traders.md in the desk's repository."""
+The trader's guide and FAQ (paper and live, fees, exit plans, withdrawals, 2FA): docs/traders.md in the desk's repository."""
 
 
 def start(account, inc, created: bool = False):

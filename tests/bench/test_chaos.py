@@ -100,3 +100,35 @@ def test_exit_delays_pair_each_landed_sell_with_the_price_move_that_triggered_it
     moves = {("t", 0): 100.0, ("t", 1): 120.0, ("s", 0): 100.0}
     delays = chaos.exit_delays(ledger=ledger, scenario_of={"t": "tp", "s": "sl", "h": "time"}, moves=moves)
     assert sorted(delays) == [1.5, 4.0, 10.0]  # the time stop has no price move to measure from
+
+
+def test_withdrawals_are_read_back_from_the_chain_once_each(chaos):
+    ledger, positions, balances, messages = clean_case(chaos)
+    amount = 20_000_000
+
+    def w(destination, landed, confirmed=None, in_flight=0):
+        return chaos.WithdrawalFacts(destination=destination, amount=amount, on_chain=landed * amount,
+                                     confirmed=landed if confirmed is None else confirmed, orders_open=in_flight)
+
+    clean = chaos.account(ledger=ledger, positions=positions, balances=balances, expected_messages=messages,
+                          sent_messages=messages, withdrawals=[w("W1", 1), w("W2", 1)])
+    assert (clean.withdrawals_expected, clean.withdrawals_done) == (2, 2)
+    assert all(getattr(clean, key) == 0 for key in chaos.FAILURE_KEYS), clean
+    bad = chaos.account(ledger=ledger, positions=positions, balances=balances, expected_messages=messages,
+                        sent_messages=messages, withdrawals=[w("W1", 2, confirmed=1), w("W2", 0, in_flight=1)])
+    assert bad.double_submissions == 1 and bad.lost == 1 and bad.stuck == 1 and bad.unrecorded_fills == 1
+
+
+@pytest.mark.django_db
+def test_the_run_places_its_withdrawals_through_the_desk(chaos, make_trader):
+    """The chaos run's own code path (on paper here; the run itself is on the sandbox chain): one order each."""
+    from types import SimpleNamespace
+
+    from trading.models import Order
+
+    traders = [{"trader": make_trader(f"chaos-{i}")} for i in range(3)]
+    run = SimpleNamespace(args=SimpleNamespace(withdrawals=2), withdrawals=[], note=lambda text: None)
+    chaos.place_withdrawals(run, traders)
+    assert len(run.withdrawals) == 2 and len({d for d, _ in run.withdrawals}) == 2
+    orders = Order.objects.filter(side="withdraw").order_by("id")
+    assert [(o.destination, o.amount_in) for o in orders] == run.withdrawals

@@ -45,3 +45,23 @@ def test_what_a_trader_types_when_asked_for_plan_figures_a_name_or_a_code_gets_a
         assert _snapshot(desk) == before, (state, text, answers)
         assert_sentence(answers[-1])
     services.conversation_clear(telegram_user_id=ALICE_ID)
+
+
+addresses = st.sampled_from(["11111111111111111111111111111111", "So11111111111111111111111111111111111111112",
+                             "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T", "0OIl", "x" * 44])
+
+
+@DB_FUZZ
+@given(st.sampled_from(["withdraw_amount", "withdraw_address"]), typed | addresses)
+def test_what_a_trader_types_when_asked_for_a_withdrawal_amount_or_address_gets_a_sentence(two_traders, state, text):
+    from telegram_app import services
+    from trading.models import Order
+
+    desk = two_traders
+    services.conversation_set(telegram_user_id=ALICE_ID, state=state, data={"asset": "sol", "amount": "0.1"})
+    answers = [t for t in texts(desk.say(ALICE_ID, text)) if t]
+    assert answers and OOPS not in answers, (state, text, answers)
+    assert not Order.objects.filter(side="withdraw").exists()  # a confirmation at most: nothing is sent by typing
+    if not any(a in " ".join(answers) for a in ("Send the address", "Withdraw ")) and not text.strip().startswith("/"):
+        assert_sentence(answers[-1])
+    services.conversation_clear(telegram_user_id=ALICE_ID)

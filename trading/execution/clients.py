@@ -20,12 +20,13 @@ from monitoring import metrics
 from trading.chain import SolanaRpc, rpc_client, shared_client
 from trading.chain.paper import paper_chain, paper_sign
 from trading.chain.signing import transaction_sign
-from trading.models import Mode, Order, Position
+from trading.models import Mode, Order, OrderSide, Position
 from trading.models.choices import POSITION_LIVE
 from trading.venues.bags import BagsVenue
 from trading.venues.base import Venue, VenueAuthError
 from trading.venues.jupiter import JupiterVenue
 from trading.venues.paper import PaperVenue
+from trading.venues.transfer import PaperTransferVenue, TransferVenue
 
 log = logging.getLogger(__name__)
 PAPER_OWNER = "paper"  # the account a paper transaction moves
@@ -42,25 +43,32 @@ class Rails:
 
 
 def rails_for(order: Order) -> Rails:
-    """The rails of `order` (read with its position's token; the wallet is read here, for on-chain modes only)."""
+    """The rails of `order` (read with its position's token; the wallet is read here, for on-chain modes only).
+    A withdrawal's one "venue" builds the transfer itself (trading.venues.transfer); its wallet is the order's own."""
+    withdrawal = order.side == OrderSide.WITHDRAW
     if order.mode == Mode.PAPER:
-        held, held_rent = paper_token_account(order)
+        if withdrawal:
+            venue = PaperTransferVenue()
+        else:
+            held, held_rent = paper_token_account(order)
+            venue = PaperVenue(decimals=order.position.token.decimals, held=held, held_rent=held_rent)
         return Rails(
-            venues=[PaperVenue(decimals=order.position.token.decimals, held=held, held_rent=held_rent)],
+            venues=[venue],
             chain=paper_chain,
             owner=PAPER_OWNER,
             sign=lambda raw, attempt: paper_sign(raw=raw, signer=f"{order.client_id}:{attempt}"),
             instant=True,
         )
-    wallet = order.position.wallet
-    venues = venues_in_order()
+    wallet = order.wallet if withdrawal else order.position.wallet
+    chain = rpc_for_execution()
+    venues = [TransferVenue(rpc=chain)] if withdrawal else venues_in_order()
     return Rails(
         venues=venues,
-        chain=rpc_for_execution(),
+        chain=chain,
         owner=None if wallet is None else wallet.public_key,
         sign=lambda raw, attempt: transaction_sign(raw=raw, keypair=wallet.keypair()),
         instant=False,
-        bundler=venues[0],
+        bundler=None if withdrawal else venues[0],
     )
 
 

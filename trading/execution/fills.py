@@ -12,7 +12,7 @@ from django.utils import timezone
 from trading.errors import Conflict
 from trading.events import event_publish
 from trading.models import ExitLeg, Mode, Order, OrderSide, OrderStatus, PaperLedger, Position, PositionStatus
-from trading.models.choices import LAMPORTS_PER_SOL
+from trading.models.choices import LAMPORTS_PER_SOL, SOL_MINT
 from trading.tpsl.plans import spec_from_json, spec_summary
 from trading.tpsl.triggers import TRIGGER_FIELDS, position_triggers_refresh
 
@@ -53,7 +53,7 @@ def position_apply_fill(
         order = (
             Order.objects.select_for_update(of=("self", "position"))
             .select_related("position__token", "position__trader", "position__exit_plan")
-            .get(id=order_id)
+            .get(id=order_id, position__size__gte=0)  # always true (a constraint): joins the position inner, to lock it
         )
         if order.status == OrderStatus.CONFIRMED:
             return order
@@ -173,3 +173,56 @@ def _opened_payload(position: Position, order: Order) -> dict:
         "mode": position.mode,
         "plan": spec_summary(spec_from_json(position.exit_plan.spec)),
     }
+
+
+def withdrawal_apply_fill(*, order_id: int, sent: int, fee_lamports: int, attempt: dict | None = None) -> Order:
+    """Record a landed withdrawal in one transaction: the order confirmed with what left the wallet (`sent`: lamports
+    of SOL, or base units of the token; `fee_lamports`: the network fee and any account rent paid); a token's
+    position gives up the tokens and their share of its cost basis (no PnL: nothing was sold); on paper the ledger's
+    withdrawn SOL grows by the SOL sent (or the tokens' cost) and the fee. Idempotent like `position_apply_fill`."""
+    for name, value in (("sent", sent), ("fee_lamports", fee_lamports)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    with transaction.atomic():
+        order = Order.objects.select_for_update(of=("self",)).select_related("trader").get(id=order_id)
+        if order.status == OrderStatus.CONFIRMED:
+            return order
+        if order.status == OrderStatus.FAILED:
+            raise Conflict(f"Order {order.id} already failed; a fill cannot be applied to it.", "order_finished")
+        source, now = order.status, timezone.now()
+        fields = {**(attempt or {}), "amount_out_actual": sent, "fee_lamports": fee_lamports, "confirmed_at": now}
+        if (attempt or source == OrderStatus.SIGNED) and order.submitted_at is None:
+            fields["submitted_at"] = now
+        paper_out, mint, symbol, decimals = sent + fee_lamports, SOL_MINT, "SOL", 9
+        if order.position_id is not None:
+            position = (Position.objects.select_for_update(of=("self",)).select_related("token", "exit_plan")
+                        .get(id=order.position_id))
+            mint, symbol, decimals = position.token.mint, position.token.symbol, position.token.decimals
+            taken = min(sent, position.size)
+            if taken != sent:
+                logger.error("withdrawal %s sent %s but its position holds %s", order.id, sent, position.size)
+            basis = position.cost_lamports * taken // position.size if position.size else 0
+            position.size -= taken
+            position.cost_lamports -= basis
+            position.fees_lamports += fee_lamports
+            if position.size == 0:
+                position.status, position.closed_at, position.cost_lamports = PositionStatus.CLOSED, now, 0
+            else:
+                position.status = PositionStatus.OPEN  # from closing, where the withdrawal held it
+            position_triggers_refresh(position=position)
+            position.save(update_fields=FILLED_FIELDS)
+            paper_out = basis + fee_lamports
+        if order.mode == Mode.PAPER:
+            PaperLedger.objects.filter(trader_id=order.trader_id).update(
+                withdrawn_lamports=F("withdrawn_lamports") + paper_out)
+        if Order.objects.filter(id=order.id, status=source).update(status=OrderStatus.CONFIRMED, updated_at=now,
+                                                                    **fields) != 1:
+            raise RuntimeError(f"order {order.id} moved while locked")
+        order.status = OrderStatus.CONFIRMED
+        event_publish(kind="withdrawal.landed", trader=order.trader, payload={
+            "order_id": order.id, "mint": mint, "symbol": symbol, "decimals": decimals, "sent": sent,
+            "fee_lamports": fee_lamports, "destination": order.destination, "mode": order.mode,
+            "signature": fields.get("signature", order.signature),
+        })
+    logger.info("withdrawal %s confirmed: sent %s to %s", order.id, sent, order.destination)
+    return order

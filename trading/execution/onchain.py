@@ -12,6 +12,8 @@ venue and the paper chain for paper, bags.fm and Jupiter and the configured clus
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import logging
 import time
 
@@ -29,7 +31,7 @@ from trading.chain.rpc import SOL_MINT, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID,
 from trading.chain.signing import SigningError
 from trading.chain.token_accounts import account_amount, associated_token_address, close_appended, withheld_fee
 from trading.execution.clients import Rails, execution_alert, rails_for, venue_auth_alert
-from trading.execution.fills import position_apply_fill
+from trading.execution.fills import position_apply_fill, withdrawal_apply_fill
 from trading.execution.locks import OrderLease, identical_buy_offset, signature_claim
 from trading.execution.policy import (
     Fill,
@@ -155,7 +157,7 @@ class Lander:
         (the lease keeps other landers away), and the one compare-and-swap from the status read here to "signed",
         with the signature, bytes and last valid block height, decides which attempt exists."""
         source = order.status
-        token = order.position.token
+        token = order.position.token if order.position_id else None  # None: a withdrawal of SOL
         if self.rails.owner is None:
             order_fail(order_id=order.id, error="This position has no wallet, so it cannot trade on chain.")
             return OrderStatus.FAILED
@@ -262,7 +264,7 @@ class Lander:
         recent = None
         if policy == "auto":
             try:
-                recent = self.rails.chain.recent_prioritization_fees([self.rails.owner, token.mint])
+                recent = self.rails.chain.recent_prioritization_fees([self.rails.owner, *([token.mint] if token else [])])
             except RpcError as exc:  # the level's fixed price stands in
                 log.warning("order %s: recent prioritization fees unreadable (%s)", order.id, exc.message)
         return compute_unit_price_for(
@@ -275,12 +277,9 @@ class Lander:
         before the send; the fill records the attempt together with the confirmation, under the order's row lock."""
         chain = self.rails.chain
         chain.send_raw(fields["signed_tx"])
-        fill = _fill_of(order=order, meta=chain.transaction(fields["signature"]), owner=self.rails.owner)
+        meta = chain.transaction(fields["signature"])
         provider_calls_flush()
-        position_apply_fill(
-            order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
-            fee_lamports=fill.fee_lamports, rent_lamports=fill.rent_lamports, attempt={**fields, "attempts": number},
-        )
+        _apply_fill(order=order, meta=meta, owner=self.rails.owner, attempt={**fields, "attempts": number})
         log.info("order %s attempt %s landed on %s: %s", order.id, number, fields["venue"], fields["signature"])
         _count(fields["venue"], "confirmed")
         return OrderStatus.CONFIRMED
@@ -300,7 +299,8 @@ class Lander:
         closing = None if buying or self.close_refused else self._account_emptied(order, token)
         self.close_added = False
         for _ in range(DISTINCT_TRIES):
-            routed = route_swap(
+            # A withdrawal's transfer is built by its own venue; a clash waits for a later blockhash, as a sell's does.
+            routed = self._transfer(order, token, amount, fee) if order.side == OrderSide.WITHDRAW else route_swap(
                 venues=rails.venues,
                 input_mint=SOL_MINT if buying else token.mint,
                 output_mint=token.mint if buying else SOL_MINT,
@@ -350,6 +350,13 @@ class Lander:
                 continue
             return address, program, token.mint if withheld_fee(account[1]) else None
         return None
+
+    def _transfer(self, order: Order, token, amount: int, fee):
+        """A withdrawal's unsigned transfer (trading.venues.transfer): SOL when `token` is None, else the token."""
+        return self.rails.venues[0].build(
+            owner=self.rails.owner, destination=order.destination, mint=token.mint if token else SOL_MINT,
+            decimals=token.decimals if token else 9, program=token.token_program if token else "", amount=amount,
+            fee=fee)
 
     # --- the landing loop of one signed attempt -----------------------------------------------------------
     def land(self, order: Order, *, fresh: bool = False) -> str:
@@ -463,11 +470,7 @@ def order_confirm_landed(*, order: Order, rails: Rails) -> str | None:
         return None  # confirmed but unreadable for now: stays in flight, reconciliation retries
     provider_calls_flush()  # every call that led to this fill is counted before the fill is
     try:
-        fill = _with_tip(_fill_of(order=order, meta=meta, owner=rails.owner), order=order)
-        position_apply_fill(
-            order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
-            fee_lamports=fill.fee_lamports, rent_lamports=fill.rent_lamports,
-        )
+        _apply_fill(order=order, meta=meta, owner=rails.owner)
     except Exception as exc:
         # The swap is on chain but the books refuse it: keep the order in flight (reconciliation retries) and call
         # an operator; never fail an order whose swap happened.
@@ -480,6 +483,22 @@ def order_confirm_landed(*, order: Order, rails: Rails) -> str | None:
         return None
     _count(order.venue, "confirmed")
     return OrderStatus.CONFIRMED
+
+
+def _apply_fill(*, order: Order, meta, owner: str, attempt: dict | None = None) -> None:
+    """Record a landed transaction: a swap's fill on its position, or a withdrawal's (what left the wallet)."""
+    if order.side == OrderSide.WITHDRAW:
+        token = order.position.token if order.position_id else None
+        spent = -meta.sol_delta(owner)  # the amount of SOL sent (if SOL), the fee and any account rent
+        sent = spent - meta.fee if token is None else -meta.token_delta(owner, token.mint)
+        withdrawal_apply_fill(order_id=order.id, sent=sent, fee_lamports=spent - (sent if token is None else 0),
+                              attempt=attempt)
+        return
+    fill = _with_tip(_fill_of(order=order, meta=meta, owner=owner), order=order)
+    position_apply_fill(
+        order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
+        fee_lamports=fill.fee_lamports, rent_lamports=fill.rent_lamports, attempt=attempt,
+    )
 
 
 def _fill_of(*, order: Order, meta, owner: str) -> Fill:
@@ -513,9 +532,9 @@ def _with_tip(fill: Fill, *, order: Order) -> Fill:
     if not tip:
         return fill
     buying = order.side == OrderSide.BUY
-    return Fill(in_amount=fill.in_amount + tip if buying else fill.in_amount,
-                out_amount=fill.out_amount if buying else max(1, fill.out_amount - tip),
-                price=fill.price, fee_lamports=fill.fee_lamports + tip)
+    return replace(fill, in_amount=fill.in_amount + tip if buying else fill.in_amount,
+                   out_amount=fill.out_amount if buying else max(1, fill.out_amount - tip),
+                   fee_lamports=fill.fee_lamports + tip)
 
 
 def _count(venue: str, outcome: str) -> None:

@@ -56,10 +56,16 @@ def order_fail(*, order_id: int, error: str) -> bool:
     order had already ended.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("position").get(id=order_id)
+        order = Order.objects.select_for_update(of=("self",)).select_related("position", "trader").get(id=order_id)
         if order.status in ORDER_TERMINAL:
             return False
         order_transition(order_id=order.id, from_statuses=[order.status], to_status=OrderStatus.FAILED, error=error[:2000])
+        if order.position_id is None:  # a withdrawal of SOL: nothing was reserved
+            event_publish(kind="order.failed", trader=order.trader, payload={
+                "order_id": order.id, "position_id": None, "side": order.side, "reason": order.reason,
+                "mint": "", "symbol": "SOL", "error": error[:500]})
+            logger.warning("order %s failed: %s", order_id, error[:200])
+            return True
         position = (  # trader and token read now, not lazily while the row locks are held
             Position.objects.select_for_update(of=("self",)).select_related("trader", "token").get(id=order.position_id)
         )
@@ -68,7 +74,7 @@ def order_fail(*, order_id: int, error: str) -> bool:
             position.cost_lamports = 0
             position.closed_at = timezone.now()
             position.save(update_fields=["status", "cost_lamports", "closed_at", "updated_at"])
-        elif order.side == OrderSide.SELL and position.status == PositionStatus.CLOSING:
+        elif order.side in (OrderSide.SELL, OrderSide.WITHDRAW) and position.status == PositionStatus.CLOSING:
             position.status = PositionStatus.OPEN
             position.save(update_fields=["status", "updated_at"])
         if order.leg_id is not None:

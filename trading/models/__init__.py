@@ -1,6 +1,6 @@
 """Trading models: money lives here. Amounts are integers (lamports, token base units); prices are Decimal."""
 
-from trading.models.accounts import KillSwitch, RiskLimits, SecondFactor, Trader, TradingSettings, Wallet
+from trading.models.accounts import KillSwitch, RiskLimits, SecondFactor, Trader, TradingSettings, Wallet, WithdrawAddress
 from trading.models.choices import Mode, OrderReason, OrderSide, OrderStatus, PositionStatus
 from trading.models.events import DomainEvent
 from trading.models.ledger import PaperLedger
@@ -30,4 +30,5 @@ __all__ = [
     "Trader",
     "TradingSettings",
     "Wallet",
+    "WithdrawAddress",
 ]

@@ -90,6 +90,9 @@ class TradingSettings(models.Model):
     buy_presets_lamports = models.JSONField(default=list, blank=True)
     notifications = models.JSONField(default=dict, blank=True)
     risky_tokens = models.CharField(max_length=8, choices=RiskyTokens.choices, default=RiskyTokens.REFUSE_FREEZE)
+    withdraw_daily_cap_lamports = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="SOL (SOL worth of tokens) a trader may withdraw per UTC day; empty: the desk's "
+        "default (WITHDRAW_DAILY_CAP_LAMPORTS).")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -101,6 +104,24 @@ class TradingSettings(models.Model):
 
     def __str__(self) -> str:
         return f"settings of {self.trader}"
+
+
+class WithdrawAddress(models.Model):
+    """An address on a trader's withdrawal allow-list. While the list has any address, withdrawals go only to listed
+    addresses whose cool-down (`usable_at`) has passed."""
+
+    trader = models.ForeignKey(Trader, on_delete=models.CASCADE, related_name="withdraw_addresses")
+    address = models.CharField(max_length=44)
+    label = models.CharField(max_length=32, blank=True)
+    added_at = models.DateTimeField(auto_now_add=True)
+    usable_at = models.DateTimeField(help_text="When the address may first receive (added_at + the cool-down).")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["trader", "address"], name="withdraw_address_once_per_trader")]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.trader})"
 
 
 class RiskLimits(models.Model):

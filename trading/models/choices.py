@@ -28,6 +28,7 @@ class PositionStatus(models.TextChoices):
 class OrderSide(models.TextChoices):
     BUY = "buy", "Buy"
     SELL = "sell", "Sell"
+    WITHDRAW = "withdraw", "Withdraw"  # a transfer out of the wallet (SOL or a token) to an address
 
 
 class OrderReason(models.TextChoices):

@@ -1,4 +1,4 @@
-"""Paper money: each trader's simulated SOL balance = start + realised PnL - cost of open paper positions."""
+"""Paper money: each trader's simulated SOL balance = start + realised PnL - withdrawn - cost of open paper positions."""
 
 from django.db import models
 from django.db.models import Q
@@ -11,6 +11,8 @@ class PaperLedger(models.Model):
     start_balance_lamports = models.BigIntegerField()
     # Running total of realised PnL of paper sells, kept by the fill, so the balance never sums all history.
     realised_pnl_lamports = models.BigIntegerField(default=0)
+    # Paper SOL that left by withdrawals (SOL sent, the cost of tokens sent, and their fees), kept by the fill.
+    withdrawn_lamports = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

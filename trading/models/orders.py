@@ -16,15 +16,16 @@ from trading.models.choices import (
     OrderSide,
     OrderStatus,
 )
-from trading.models.accounts import Trader
+from trading.models.accounts import Trader, Wallet
 from trading.models.positions import ExitLeg, Position
 
 
 class Order(models.Model):
-    position = models.ForeignKey(Position, on_delete=models.PROTECT, related_name="orders")
+    # Every swap has its position; a withdrawal of a token has the position it takes from, a withdrawal of SOL none.
+    position = models.ForeignKey(Position, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     # The position's trader, copied so today's volume and losses are an index range, not a join over all history.
     trader = models.ForeignKey(Trader, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
-    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    side = models.CharField(max_length=8, choices=OrderSide.choices)
     reason = models.CharField(max_length=8, choices=OrderReason.choices, default=OrderReason.MANUAL)
     leg = models.ForeignKey(ExitLeg, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     mode = models.CharField(max_length=8, choices=Mode.choices)
@@ -61,6 +62,11 @@ class Order(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A withdrawal: the wallet it leaves (None on paper), the address it goes to, and what it was worth in SOL when
+    # asked for (counted against the trader's daily withdrawal cap).
+    wallet = models.ForeignKey(Wallet, null=True, blank=True, on_delete=models.PROTECT, related_name="withdrawals")
+    destination = models.CharField(max_length=44, blank=True)
+    value_lamports = models.BigIntegerField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
@@ -78,6 +84,10 @@ class Order(models.Model):
                 name="one_inflight_exit_per_position",
             ),
             models.CheckConstraint(condition=Q(amount_in__gt=0), name="order_amount_in_positive"),
+            models.CheckConstraint(
+                condition=Q(side=OrderSide.WITHDRAW, destination__gt="") | (~Q(side=OrderSide.WITHDRAW) & Q(position__isnull=False)),
+                name="order_withdrawal_has_destination_swap_has_position",
+            ),
             models.CheckConstraint(condition=Q(amount_out_expected__gte=0), name="order_amount_out_expected_non_negative"),
             models.CheckConstraint(condition=Q(min_amount_out__gte=0), name="order_min_amount_out_non_negative"),
             models.CheckConstraint(condition=Q(amount_out_actual__gte=0), name="order_amount_out_actual_non_negative"),

@@ -39,7 +39,7 @@ def _book_sql(*, lock: bool) -> str:
     pos = f"FROM {t['Position']} p WHERE p.trader_id = l.trader_id AND p.status IN {live}"
     limits = ", ".join(f"r.{f}, g.{f}" for f in LIMIT_FIELDS)
     sql = f"""
-        SELECT l.id, l.start_balance_lamports, l.realised_pnl_lamports, tr.is_paused,
+        SELECT l.id, l.start_balance_lamports, l.realised_pnl_lamports, l.withdrawn_lamports, tr.is_paused,
             EXISTS (SELECT 1 FROM {t['KillSwitch']} k WHERE k.trader_id IS NULL AND k.enabled),
             EXISTS (SELECT 1 FROM {t['KillSwitch']} k WHERE k.trader_id = l.trader_id AND k.enabled),
             (SELECT COUNT(*) {pos}),
@@ -69,7 +69,7 @@ def _book_sql(*, lock: bool) -> str:
 
 
 _COLUMNS = (
-    "id", "start_balance_lamports", "realised_pnl_lamports", "is_paused", "kill_global", "kill_trader", "live_count",
+    "id", "start_balance_lamports", "realised_pnl_lamports", "withdrawn_lamports", "is_paused", "kill_global", "kill_trader", "live_count",
     "paper_open_cost", "sandbox_opening", "live_opening", "volume_today", "realised_today",
     *(f"{scope}_{field}" for field in LIMIT_FIELDS for scope in ("own", "global")),
 )
@@ -132,6 +132,7 @@ def trader_book(*, trader: Trader, lock: bool = False, mint: str | None = None) 
         trader_id=trader.pk,
         start_balance_lamports=book.pop("start_balance_lamports"),
         realised_pnl_lamports=book.pop("realised_pnl_lamports"),
+        withdrawn_lamports=book.pop("withdrawn_lamports"),
     )
     book["kill_global"], book["kill_trader"] = bool(book["kill_global"]), bool(book["kill_trader"])
     book["is_paused"] = bool(book["is_paused"])
@@ -140,5 +141,6 @@ def trader_book(*, trader: Trader, lock: bool = False, mint: str | None = None) 
 
 
 def paper_balance_from(*, ledger: PaperLedger, book: dict) -> int:
-    """start + realised PnL - cost and token account rent of open positions (paper mode), in lamports."""
-    return ledger.start_balance_lamports + ledger.realised_pnl_lamports - book["paper_open_cost"]
+    """start + realised PnL - withdrawn - cost and token account rent of open positions (paper mode), in lamports."""
+    return (ledger.start_balance_lamports + ledger.realised_pnl_lamports - ledger.withdrawn_lamports
+            - book["paper_open_cost"])

@@ -16,7 +16,7 @@ from django.db import transaction
 from trading.events import event_publish
 from trading.execution.onchain import order_land
 from trading.execution.state import order_fail, order_transition
-from trading.models import Mode, Order, OrderSide, OrderStatus, Position, TradingSettings
+from trading.models import Mode, Order, OrderReason, OrderSide, OrderStatus, Position, Trader, TradingSettings, Wallet
 
 _BPS = 10_000
 
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def order_build(
     *,
-    position: Position,
+    position: Position | None,
     side: str,
     reason: str,
     amount: int,
@@ -35,14 +35,19 @@ def order_build(
     leg_id: int | None = None,
     slippage_bps: int | None = None,
     expected_out: int | None = None,
+    withdrawal: dict | None = None,
 ) -> Order:
     """The unsaved order of `amount` (lamports to buy, base units to sell) for `position`.
 
     `prefs`: the trader's TradingSettings (None: the defaults of a trader who has none). `slippage_bps`: an override
     of the trader's buy or sell slippage. `expected_out`: what a quote at the current price gives; the order then
     carries a minimum out under that slippage.
+    A withdrawal (side "withdraw"): `amount` is lamports of SOL when `position` is None, else base units of the
+    position's token; `withdrawal` holds trader, mode, wallet (None on paper), destination and value_lamports.
     """
     prefs = prefs or TradingSettings()
+    if side == OrderSide.WITHDRAW:
+        return _withdrawal_build(position=position, amount=amount, prefs=prefs, **(withdrawal or {}))
     if slippage_bps is None:
         slippage_bps = prefs.buy_slippage_bps if side == OrderSide.BUY else prefs.sell_slippage_bps
     return Order(
@@ -71,6 +76,30 @@ def order_execute(*, order_id: int) -> None:
     order_land(order_id=order_id)
 
 
+def _withdrawal_build(
+    *, trader: Trader, mode: str, position: Position | None, wallet: Wallet | None, destination: str, amount: int,
+    value_lamports: int, prefs: TradingSettings,
+) -> Order:
+    return Order(
+        position=position,
+        trader=trader,
+        side=OrderSide.WITHDRAW,
+        reason=OrderReason.MANUAL,
+        mode=mode,
+        venue="paper" if mode == Mode.PAPER else "transfer",
+        client_id=uuid.uuid4(),
+        status=OrderStatus.PENDING,
+        amount_in=amount,
+        amount_out_expected=amount,
+        slippage_bps=0,
+        priority_fee_lamports=prefs.priority_fee_max_lamports,
+        priority_fee_policy=prefs.priority_fee_policy,
+        wallet=wallet,
+        destination=destination,
+        value_lamports=value_lamports,
+    )
+
+
 def order_enqueue(*, order_id: int) -> None:
     """Queue execution once the surrounding transaction commits (never from inside an open one).
 
@@ -95,8 +124,8 @@ def order_delayed(*, order_id: int, error: Exception) -> None:
     order = Order.objects.select_related("position__token", "trader").filter(id=order_id).first()
     if order is None:
         return
-    token = order.position.token
+    token = order.position.token if order.position_id else None  # None: a withdrawal of SOL
     event_publish(kind="order.delayed", trader=order.trader, payload={
         "order_id": order.id, "position_id": order.position_id, "side": order.side, "reason": order.reason,
-        "mint": token.mint, "symbol": token.symbol,
+        "mint": token.mint if token else "", "symbol": token.symbol if token else "SOL",
     })

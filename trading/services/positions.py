@@ -186,6 +186,8 @@ def order_retry(*, order_id: int) -> Order:
         raise NotFound("There is no order with that number.", "order_not_found")
     if order.status != OrderStatus.FAILED:
         raise Conflict("Only a failed order can be retried.", "not_retryable")
+    if order.side == OrderSide.WITHDRAW:
+        raise Conflict("A failed withdrawal is not retried here; the trader asks for it again.", "not_retryable")
     if order.side == OrderSide.BUY:
         return _buy_retry(order)
     amount = min(order.amount_in, order.position.size)
