@@ -33,7 +33,7 @@ class LimitOrder(models.Model):
 
     trader = models.ForeignKey(Trader, on_delete=models.PROTECT, related_name="limit_orders")
     token = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="limit_orders")
-    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    side = models.CharField(max_length=4, choices=[(v, label) for v, label in OrderSide.choices if v != OrderSide.WITHDRAW])
     direction = models.CharField(max_length=5, choices=Direction.choices)
     price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, help_text="SOL per whole token.")
     amount_lamports = models.BigIntegerField(null=True, blank=True, help_text="What a buy spends.")
