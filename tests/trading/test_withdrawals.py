@@ -204,4 +204,6 @@ def test_the_fill_of_a_withdrawal_is_idempotent_and_a_failed_one_frees_its_posit
     withdrawal_apply_fill(order_id=sol.id, sent=LAMPORTS // 10, fee_lamports=5000)
     assert PaperLedger.objects.get(trader=trader).withdrawn_lamports == LAMPORTS // 10 + 5000
     assert DomainEvent.objects.filter(kind="withdrawal.landed").count() == 1
-    assert Decimal(paper_balance(trader=trader)) == 4 * LAMPORTS - LAMPORTS // 10 - 5000
+    # the open position's token account rent stays held (trading.services.book.paper_balance)
+    assert position.rent_lamports > 0
+    assert Decimal(paper_balance(trader=trader)) == 4 * LAMPORTS - LAMPORTS // 10 - 5000 - position.rent_lamports

@@ -296,7 +296,8 @@ class Lander:
         number = order.attempts + 1
         if buying and order.attempts == 0 and not rails.instant:
             amount -= identical_buy_offset(wallet=rails.owner, mint=token.mint, amount=amount)
-        closing = None if buying or self.close_refused else self._account_emptied(order, token)
+        withdrawing = order.side == OrderSide.WITHDRAW  # a transfer of ours: nothing to close after it
+        closing = None if buying or withdrawing or self.close_refused else self._account_emptied(order, token)
         self.close_added = False
         for _ in range(DISTINCT_TRIES):
             # A withdrawal's transfer is built by its own venue; a clash waits for a later blockhash, as a sell's does.
