@@ -54,7 +54,7 @@ CALLBACKS = {
     "pv": trade.position_card_cb, "sv": trade.sell_pick, "sp": trade.sell_preview, "sx": trade.sell_custom_prompt,
     "sc": trade.sell_confirm, "se": trade.stop_prompt, "te": trade.take_profit_prompt, "lp": trade.ladder_set,
     "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss, "va": adm.vibe_decide,
-    "fa": sec.setup_begin, "wa": acc.wallet_switch, "wn": acc.wallet_rename_prompt,
+    "fa": sec.setup_begin, "fo": sec.off_prompt, "fr": sec.recovery_prompt, "wa": acc.wallet_switch, "wn": acc.wallet_rename_prompt,
     "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt, "pl": plan.plan,
 }
 ADMIN_CALLBACKS = {"va"}  # buttons an admin may press without a trader account
@@ -68,6 +68,8 @@ AWAITING = {
     "presets": acc.presets_set,
     "totp_confirm": sec.setup_confirm,
     "export_code": sec.export_code,
+    "totp_off": sec.off_code,
+    "totp_recovery": sec.recovery_code,
     "wallet_name": acc.wallet_rename_do,
     "plan_trailing": plan.trailing_figures,
     "plan_time": plan.time_stop_set,
