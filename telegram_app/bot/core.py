@@ -40,6 +40,15 @@ class Reply:
 
 
 @dataclass
+class Photo:
+    """A picture sent as a new message (sendPhoto, uploaded): a PNG's bytes and its caption."""
+
+    png: bytes
+    caption: str = ""
+    markup: dict | None = None
+
+
+@dataclass
 class Edit:
     text: str
     markup: dict | None = None

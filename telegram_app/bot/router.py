@@ -55,6 +55,7 @@ CALLBACKS = {
     "sc": trade.sell_confirm, "se": trade.stop_prompt, "te": trade.take_profit_prompt, "lp": trade.ladder_set,
     "tr": trade.trailing_set, "ps": trade.positions, "no": acc.dismiss, "va": adm.vibe_decide,
     "fa": sec.setup_begin, "fo": sec.off_prompt, "fr": sec.recovery_prompt, "wa": acc.wallet_switch, "wn": acc.wallet_rename_prompt,
+    "cc": trade.position_share, "pc": trade.pnl_share, "pn": trade.pnl,
     "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt, "pl": plan.plan,
 }
 ADMIN_CALLBACKS = {"va"}  # buttons an admin may press without a trader account
