@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from telegram_app.callbacks import cb_sign
+from telegram_app.callbacks import callback_key, cb_sign
 
 
 @dataclass(frozen=True)
@@ -90,6 +89,3 @@ class Screen:
                                                                                 action=action, args=args, now=now)}
                                      for label, action, args in row] for row in self.rows]}
 
-
-def callback_key() -> bytes:
-    return hashlib.sha256(b"jarvis-telegram-callbacks|" + settings.SECRET_KEY.encode()).digest()

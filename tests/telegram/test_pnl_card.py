@@ -75,28 +75,36 @@ def test_card_lines_carry_the_core_figures_gain_and_loss_with_and_without_usd(tr
 
 @pytest.mark.django_db(transaction=True)
 def test_a_closed_position_and_a_period_send_their_card_through_the_bot(tg_user, price_standin, redis_client):
-    from telegram_app.models import TelegramAccount
+    from tests.conftest import wait_for
+    from telegram_app.models import OutboxMessage, TelegramAccount
+    from telegram_app.outbox import outbox_send
 
     alice = tg_user(2301)
     alice.send("/start")
     trader = TelegramAccount.objects.get(telegram_user_id=2301).trader
     sol_usd_store(price=Decimal("150"), at=time.time())
     position = _closed_position(trader, price_standin, sells=[(100, 125 * SOL // 1000)])
+    figures = "+25.00%, +0.025 SOL, +$3.75"
 
-    assert "Recently closed" in alice.send("/pnl")["text"]
-    screen = alice.press(f"#{position.pk} ")["message"]["text"]
-    assert "Realised PnL: +25.00%, +0.025 SOL, +$3.75" in screen
-    answer = alice.press("Share card")["answer"]
-    assert answer["text"] == "Card sent: forward it to share."
+    for row in OutboxMessage.objects.filter(chat_id=2301).order_by("pk"):  # the fills' messages, as the worker sends them
+        wait_for(lambda: outbox_send(outbox_id=row.pk).done, timeout=20, message=f"outbox row {row.kind}")
+    closed = next(m for m in alice.standin.bot_messages(2301) if m.get("text", "").startswith("🏁"))
+    assert alice.press("Share card", message_id=closed["message_id"])["answer"]["text"] == "Card sent: forward it to share."
     sent = alice.standin.log(2301, "sendPhoto")
-    assert len(sent) == 1 and "+25.00%, +0.025 SOL, +$3.75" in sent[0]["caption"]
+    assert len(sent) == 1 and figures in sent[0]["caption"]
     png = alice.standin.photo(sent[0]["file_id"])
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and 5_000 < len(png) < 500_000
     with Image.open(io.BytesIO(png)) as image:
         image.verify()
     assert (sent[0]["width"], sent[0]["height"]) == (1200, 630)
 
+    assert "Recently closed" in alice.send("/pnl")["text"]
+    assert f"Realised PnL: {figures}" in alice.press(f"#{position.pk} ")["message"]["text"]
+    alice.press("Share card")  # the closed position's screen: the same card
+    cards = alice.standin.log(2301, "sendPhoto")
+    assert len(cards) == 2 and cards[1]["caption"] == sent[0]["caption"]
+
     alice.send("/pnl")
     alice.press("week")
     cards = alice.standin.log(2301, "sendPhoto")
-    assert len(cards) == 2 and cards[1]["caption"].startswith("This week: +25.00%, +0.025 SOL, +$3.75")
+    assert len(cards) == 3 and cards[2]["caption"].startswith(f"This week: {figures}")
