@@ -74,21 +74,37 @@ def test_card_lines_carry_the_core_figures_gain_and_loss_with_and_without_usd(tr
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_closed_position_and_a_period_send_their_card_through_the_bot(tg_user, price_standin, redis_client):
+def test_a_closed_position_and_a_period_send_their_card_through_the_bot(tg_user, price_standin, redis_client,
+                                                                        celery_worker):
+    """A paper buy and sell filled by the real worker; the card's figures are the closed position's."""
     from tests.conftest import wait_for
-    from telegram_app.models import OutboxMessage, TelegramAccount
-    from telegram_app.outbox import outbox_send
+    from tests.fixtures.trading import mint_address
+    from telegram_app.models import TelegramAccount
+    from telegram_app.pnl_card import signed_percent, signed_sol, signed_usd
+    from trading.models import Position
 
     alice = tg_user(2301)
     alice.send("/start")
     trader = TelegramAccount.objects.get(telegram_user_id=2301).trader
     sol_usd_store(price=Decimal("150"), at=time.time())
-    position = _closed_position(trader, price_standin, sells=[(100, 125 * SOL // 1000)])
-    figures = "+25.00%, +0.025 SOL, +$3.75"
+    mint = mint_address()
+    price_standin.set(mint, "0.0001")
+    position = position_open(trader=trader, mint=mint, amount_lamports=SOL // 10)
+    wait_for(lambda: Position.objects.get(pk=position.pk).status == "open", timeout=30, message="the buy filled")
+    price_standin.set(mint, "0.000125")
+    position_sell(trader=trader, position_id=position.pk, percent=Decimal(100))
+    wait_for(lambda: Position.objects.get(pk=position.pk).status == "closed", timeout=30, message="the sell filled")
+    position.refresh_from_db()
+    r = position_realised_pnl(position=position)
+    sells = position.orders.filter(side="sell")
+    assert r["pnl_lamports"] == position.realised_pnl_lamports == sum(o.realised_pnl_lamports for o in sells)
+    assert r["pnl_pct"] == Decimal(r["pnl_lamports"]) * 100 / (position.proceeds_lamports - r["pnl_lamports"])
+    figures = f"{signed_percent(r['pnl_pct'])}, {signed_sol(r['pnl_lamports'])}, {signed_usd(r['pnl_usd'])}"
 
-    for row in OutboxMessage.objects.filter(chat_id=2301).order_by("pk"):  # the fills' messages, as the worker sends them
-        wait_for(lambda: outbox_send(outbox_id=row.pk).done, timeout=20, message=f"outbox row {row.kind}")
-    closed = next(m for m in alice.standin.bot_messages(2301) if m.get("text", "").startswith("🏁"))
+    def closed_message():  # the fills' messages, sent by the worker through the outbox
+        return next((m for m in alice.standin.bot_messages(2301) if m.get("text", "").startswith("🏁")), None)
+
+    closed = wait_for(closed_message, timeout=30, message="the position-closed message")
     assert alice.press("Share card", message_id=closed["message_id"])["answer"]["text"] == "Card sent: forward it to share."
     sent = alice.standin.log(2301, "sendPhoto")
     assert len(sent) == 1 and figures in sent[0]["caption"]
