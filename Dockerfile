@@ -11,7 +11,7 @@ LABEL org.opencontainers.image.title="jarvis" \
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 JARVIS_VAR_DIR=/var/lib/jarvis \
     JARVIS_VERSION="${VERSION}" JARVIS_COMMIT="${COMMIT}"
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends postgresql-client \
+    && apt-get install -y --no-install-recommends postgresql-client fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --uid 10001 jarvis \
     && mkdir -p /var/lib/jarvis/backups /var/lib/jarvis/flower /var/lib/jarvis/prometheus \

@@ -6,7 +6,8 @@ from django.contrib import admin, messages
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
-from jarvis.selectors import desk_overview
+from jarvis.charts import svg_chart
+from jarvis.selectors import desk_overview, desk_week_series
 from trading.errors import TradingError
 from trading.models.choices import LAMPORTS_PER_SOL
 from trading.services import kill_switch_set
@@ -35,8 +36,33 @@ def sol(lamports: int | None) -> str:
     return f"{sign}{abs(lamports) / LAMPORTS_PER_SOL:,.4f} SOL"
 
 
+def _ms(value: float) -> str:
+    return f"{value / 1000:,.1f} s" if value >= 1000 else f"{value:,.0f} ms"
+
+
+def week_charts(series: dict) -> list:
+    """The front page's three charts of the last 7 days: realised PnL, volume, exit latency (inline SVG)."""
+    labels = [day.strftime("%a %d") for day in series["days"]]
+
+    def sol_axis(lamports: float) -> str:
+        return sol(int(lamports)).replace(" SOL", "")
+
+    return [
+        {"id": "chart-pnl", "title": "Realised PnL per day (SOL)",
+         "svg": svg_chart(chart_id="chart-pnl", title="Realised PnL per day (SOL)", labels=labels,
+                          values=series["pnl_lamports"], fmt=sol_axis)},
+        {"id": "chart-volume", "title": "Volume per day (SOL)",
+         "svg": svg_chart(chart_id="chart-volume", title="Volume per day (SOL)", labels=labels,
+                          values=series["volume_lamports"], fmt=sol_axis)},
+        {"id": "chart-exit-latency", "title": "Exit latency per day (median, trigger to order sent)",
+         "svg": svg_chart(chart_id="chart-exit-latency", title="Exit latency per day (median, trigger to order sent)",
+                          labels=labels, values=series["exit_latency_ms"], fmt=_ms, kind="line")},
+    ]
+
+
 def _index(request, extra_context=None):
     desk = desk_overview()
+    desk["charts"] = week_charts(desk_week_series())
     pnl = desk["pnl"]
     desk["pnl_text"] = {"realised": sol(pnl["realised_lamports"]), "unrealised": sol(pnl["unrealised_lamports"])}
     context = {

@@ -7,9 +7,12 @@ a broken page; the page is what an operator opens when something is wrong.
 from __future__ import annotations
 
 import logging
+import statistics
 from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone as dt_timezone
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Case, Count, F, Q, Sum, When
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from monitoring.checks import readiness_cached
@@ -106,6 +109,46 @@ def kill_switch_global():
 
 def traders_paused() -> int:
     return Trader.objects.filter(is_paused=True).count()
+
+
+CHART_DAYS = 7
+AUTOMATIC_EXITS = ("tp", "sl", "trailing", "time", "kill")
+
+
+def desk_week_series(*, days: int = CHART_DAYS, now: datetime | None = None) -> dict:
+    """Per UTC day over the last `days` days (today last), for the front page's charts; a day with no data is 0.
+
+    - pnl_lamports: realised PnL of the sells confirmed that day (Order.realised_pnl_lamports, as the fills set it);
+    - volume_lamports: SOL moved by confirmed orders that day (a buy's lamports in, a sell's lamports out);
+    - exit_latency_ms: the median, over the automatic exits (take-profit, stop, trailing, time, kill) triggered that
+      day, of the time from the trigger (the exit order row the engine creates) to the order sent (`submitted_at`),
+      or filled (`confirmed_at`) where no send time is recorded; exits_triggered counts them.
+    """
+    today = (now or timezone.now()).astimezone(dt_timezone.utc).date()
+    day_list = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+    start = datetime.combine(day_list[0], datetime.min.time(), tzinfo=dt_timezone.utc)
+    end = start + timedelta(days=days)
+    confirmed = Order.objects.filter(status="confirmed", confirmed_at__gte=start, confirmed_at__lt=end)
+    per_day = (confirmed.annotate(day=TruncDate("confirmed_at", tzinfo=dt_timezone.utc)).values("day").order_by()
+               .annotate(pnl=Sum("realised_pnl_lamports", filter=Q(side="sell")),
+                         volume=Sum(Case(When(side="buy", then=F("amount_in")), default=F("amount_out_actual")))))
+    pnl: dict[date, int] = {}
+    volume: dict[date, int] = {}
+    for row in per_day:
+        pnl[row["day"]], volume[row["day"]] = int(row["pnl"] or 0), int(row["volume"] or 0)
+    latencies: dict[date, list[float]] = defaultdict(list)
+    exits = (Order.objects.filter(side="sell", reason__in=AUTOMATIC_EXITS, created_at__gte=start, created_at__lt=end)
+             .annotate(sent=Coalesce("submitted_at", "confirmed_at")).filter(sent__isnull=False)
+             .values_list("created_at", "sent"))
+    for triggered, sent in exits.iterator():
+        latencies[triggered.astimezone(dt_timezone.utc).date()].append((sent - triggered).total_seconds() * 1000)
+    return {
+        "days": day_list,
+        "pnl_lamports": [pnl.get(d, 0) for d in day_list],
+        "volume_lamports": [volume.get(d, 0) for d in day_list],
+        "exit_latency_ms": [round(statistics.median(latencies[d])) if latencies.get(d) else 0 for d in day_list],
+        "exits_triggered": [len(latencies.get(d, ())) for d in day_list],
+    }
 
 
 def desk_overview() -> dict:

@@ -3,7 +3,7 @@
 Format (at most 64 bytes, Telegram's limit): ``<action>:<arg>:...:<minute36>:<sig>`` where ``sig`` is an
 HMAC over the Telegram user id and the rest. A button pressed by anyone else, edited by a client, or
 older than its action allows is refused before any handler runs. Pure: the key and the clock are
-arguments.
+arguments (`callback_key()` derives the desk's key from SECRET_KEY).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
+
+from django.conf import settings
 
 MAX_BYTES = 64
 SIG_CHARS = 10
@@ -33,6 +35,11 @@ class Callback:
     args: tuple[str, ...]
     issued_minute: int
     sig: str
+
+
+def callback_key() -> bytes:
+    """The key every button of the desk is signed with (the bot's screens and the notifications' buttons)."""
+    return hashlib.sha256(b"jarvis-telegram-callbacks|" + settings.SECRET_KEY.encode()).digest()
 
 
 def _b36(n: int) -> str:

@@ -8,6 +8,7 @@ sweep delivers events a crash left undelivered. Alerts go to every admin chat, k
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from telegram_app.callbacks import callback_key, cb_sign
 from telegram_app.models import TelegramAccount
 from telegram_app.outbox import outbox_enqueue
 from telegram_app.parsers import format_sol
@@ -56,7 +58,8 @@ def event_text(kind: str, p: dict) -> str | None:
                 f"PnL {_pnl(int(p.get('realised_pnl_lamports') or 0))}; {left}.\n{_costs(p)}"
                 f"Plan: {p.get('plan', '')}")
     if kind == "position.closed":
-        return f"🏁 {symbol} position closed. Realised PnL {_pnl(int(p.get('total_realised_pnl_lamports') or 0))}."
+        return (f"🏁 {symbol} position closed. Realised PnL {_pnl(int(p.get('total_realised_pnl_lamports') or 0))}."
+                "\nShare card: a picture of the result to forward.")
     if kind == "order.failed":
         side = {"buy": "buy", "withdraw": "withdrawal"}.get(p.get("side"), "sell")
         return f"⚠️ Your {side} of {symbol} did not go through: {str(p.get('error') or 'unknown error')[:200]}. Nothing else changed."
@@ -94,10 +97,20 @@ def _wants(kind: str, prefs: dict | None) -> bool:
     return (prefs or {}).get("enabled", True) is not False
 
 
-def _claim(event_id: int) -> tuple[str, dict, int | None, dict | None] | None:
+def event_markup(kind: str, p: dict, telegram_user_id: int | None) -> dict | None:
+    """A closed position's message carries the button that sends its PnL card, signed for the trader's Telegram user
+    (valid for a day, like any button)."""
+    if kind != "position.closed" or not telegram_user_id or not p.get("position_id"):
+        return None
+    data = cb_sign(key=callback_key(), user_id=int(telegram_user_id), action="cc", args=(int(p["position_id"]),),
+                   now=time.time())
+    return {"inline_keyboard": [[{"text": "📸 Share card", "callback_data": data}]]}
+
+
+def _claim(event_id: int) -> tuple[str, dict, int | None, dict | None, int | None] | None:
     """Mark the event delivered if it is not yet (the compare-and-swap that makes delivery happen once) and read, in
     the same transaction, what the message needs: (kind, payload, the trader's chat id or None, their notification
-    settings). None if another delivery had it. Two statements (UPDATE ... RETURNING, one joined read) on every
+    settings, their Telegram user id). None if another delivery had it. Two statements (UPDATE ... RETURNING, one joined read) on every
     backend the desk runs on (Postgres; SQLite 3.35 and later)."""
     DomainEvent = apps.get_model("trading", "DomainEvent")
     TradingSettings = apps.get_model("trading", "TradingSettings")
@@ -113,20 +126,20 @@ def _claim(event_id: int) -> tuple[str, dict, int | None, dict | None] | None:
         if row is None:
             return None
         kind, trader_id, payload = row
-        chat_id = prefs = None
+        chat_id = prefs = user_id = None
         if trader_id is not None:
             cursor.execute(
-                f"SELECT a.chat_id, s.notifications FROM {quote(TelegramAccount._meta.db_table)} a "
+                f"SELECT a.chat_id, s.notifications, a.telegram_user_id FROM {quote(TelegramAccount._meta.db_table)} a "
                 f"LEFT JOIN {quote(TradingSettings._meta.db_table)} s ON s.trader_id = a.trader_id WHERE a.trader_id = %s",
                 [trader_id],
             )
             found = cursor.fetchone()
             if found is not None:
-                chat_id, prefs = found
+                chat_id, prefs, user_id = found
     payload = DomainEvent._meta.get_field("payload").from_db_value(payload, None, connection)
     if prefs is not None:
         prefs = TradingSettings._meta.get_field("notifications").from_db_value(prefs, None, connection)
-    return kind, payload, chat_id, prefs
+    return kind, payload, chat_id, prefs, user_id
 
 
 def on_trading_event(event_id: int) -> None:
@@ -134,12 +147,13 @@ def on_trading_event(event_id: int) -> None:
         claimed = _claim(event_id)
         if claimed is None:
             return
-        kind, payload, chat_id, prefs = claimed
+        kind, payload, chat_id, prefs, user_id = claimed
         if chat_id is None or not _wants(kind, prefs):
             return
         text = event_text(kind, payload or {})
         if text:
-            outbox_enqueue(chat_id=chat_id, text=text, kind=kind, dedupe_key=f"event:{event_id}")
+            outbox_enqueue(chat_id=chat_id, text=text, kind=kind, dedupe_key=f"event:{event_id}",
+                           reply_markup=event_markup(kind, payload or {}, user_id))
 
 
 def events_redeliver(*, older_than: timedelta = timedelta(seconds=20)) -> int:

@@ -69,6 +69,18 @@ def position_values_lamports(positions) -> dict[int, int | None]:
             for p in positions}
 
 
+CLOSED_SHOWN = 5
+
+
+def positions_closed(*, trader, limit: int = CLOSED_SHOWN) -> list[PositionRow]:
+    """The trader's most recently closed positions (at most `limit`), newest first: one query."""
+    rows = (Position.objects.filter(trader_id=trader.pk, status="closed").order_by("-closed_at", "-id")
+            .values_list(*_POSITION_FIELDS)[:limit])
+    return [PositionRow(pk=pk, status=status, size=size, cost_lamports=cost,
+                        token=SimpleNamespace(mint=mint, symbol=symbol, decimals=decimals))
+            for pk, status, size, cost, mint, symbol, decimals in rows]
+
+
 def position_of(*, trader, position_id: int):
     """The trader's own position, or None: a foreign or unknown id looks the same."""
     try:

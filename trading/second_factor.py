@@ -8,7 +8,8 @@
 - Wrong, reused and expired codes count as failures: after MAX_FAILURES within LOCK_SECONDS the factor is locked until
   the window passes (a Redis counter), and no code, right or wrong, is looked at meanwhile.
 
-`second_factor_check(trader=..., code=...)` is the one gate for export, withdrawal and allow-list changes.
+`second_factor_check(trader=..., code=...)` is the one gate for export, withdrawal and allow-list changes; it also
+guards turning the factor off (`second_factor_disable`) and replacing the recovery codes (`second_factor_recovery_renew`).
 """
 
 from __future__ import annotations
@@ -87,8 +88,7 @@ def second_factor_confirm(*, trader: Trader, code: str) -> list[str]:
         raise SecondFactorError("Your second factor is already on.", "second_factor_on")
     _not_locked(trader)
     step = _totp_step(factor, code)
-    codes = [_recovery_new() for _ in range(RECOVERY_CODES)]
-    hashes = [_hash(secrets.token_hex(8), c.replace("-", "")) for c in codes]
+    codes, hashes = _recovery_codes()
     done = SecondFactor.objects.filter(id=factor.id, confirmed_at__isnull=True, last_step__lt=step).update(
         confirmed_at=timezone.now(), last_step=step, recovery_hashes=hashes)
     if done != 1:
@@ -159,6 +159,35 @@ def _recovery_spend(factor: SecondFactor, code: str) -> None:
             break
     _failed(factor.trader)
     raise SecondFactorError("That recovery code is wrong or already used; nothing was changed.", "recovery_wrong")
+
+
+def _recovery_codes() -> tuple[list[str], list[str]]:
+    codes = [_recovery_new() for _ in range(RECOVERY_CODES)]
+    return codes, [_hash(secrets.token_hex(8), c.replace("-", "")) for c in codes]
+
+
+def _required(trader: Trader, code: str | None, what: str) -> None:
+    if not second_factor_enabled(trader=trader):
+        raise SecondFactorError("Your second factor is off: there is nothing to " + what + ".", "second_factor_off")
+    second_factor_check(trader=trader, code=code)
+
+
+def second_factor_disable(*, trader: Trader, code: str | None) -> None:
+    """Turn the second factor off with a current code (or a recovery code): the secret and every recovery code are
+    deleted. A refused code changes nothing (beyond the failure count)."""
+    _required(trader, code, "turn off")
+    SecondFactor.objects.filter(trader=trader).delete()
+    logger.warning("second factor turned off by trader %s", trader.pk)
+
+
+def second_factor_recovery_renew(*, trader: Trader, code: str | None) -> list[str]:
+    """New recovery codes, given a current code (or one of the old recovery codes): the old ones stop working at once.
+    Returns the new codes (shown once, stored hashed)."""
+    _required(trader, code, "renew")
+    codes, hashes = _recovery_codes()
+    SecondFactor.objects.filter(trader=trader, confirmed_at__isnull=False).update(recovery_hashes=hashes)
+    logger.warning("recovery codes replaced by trader %s", trader.pk)
+    return codes
 
 
 def second_factor_recovery_left(*, trader: Trader) -> int:

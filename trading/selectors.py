@@ -6,12 +6,13 @@ from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from monitoring import metrics
 from trading.errors import NotFound, VenueError
 from trading.execution.clients import venues_in_order
+from trading.execution.fills import effective_price
 from trading.models import DcaPlan, LimitOrder, Order, OrderSide, OrderStatus, Position, Trader, Wallet
 from trading.models.choices import LAMPORTS_PER_SOL, POSITION_LIVE
 from trading.prices import PricePoint, price_fresh, price_get as _price_get, prices_get_many, sol_usd_get
@@ -57,10 +58,55 @@ def position_pnl(*, position: Position, price: Decimal | None) -> dict | None:
         return None
     value = position_value_lamports(position=position, price=price)
     pnl = value - position.cost_lamports
-    pct = (Decimal(pnl) * 100 / Decimal(position.cost_lamports)) if position.cost_lamports else None
+    return {"value_lamports": value, **_pnl_figures(pnl, position.cost_lamports)}
+
+
+def _pnl_figures(pnl: int, basis: int) -> dict:
+    """PnL in lamports, in percent of `basis` (None when nothing was paid) and in USD at SOL's cached USD price
+    (None when there is none): the one way every PnL figure is turned into percent and dollars."""
+    pct = (Decimal(pnl) * 100 / Decimal(basis)) if basis else None
     sol_usd = sol_usd_get()
     usd = None if sol_usd is None else (Decimal(pnl) / LAMPORTS_PER_SOL * sol_usd.price).quantize(Decimal("0.01"))
-    return {"value_lamports": value, "pnl_lamports": pnl, "pnl_pct": pct, "pnl_usd": usd}
+    return {"pnl_lamports": pnl, "pnl_pct": pct, "pnl_usd": usd}
+
+
+def position_realised_pnl(*, position: Position) -> dict:
+    """What a position's sells made (all of it once closed): PnL in lamports, percent of the cost of what was sold
+    and USD; that cost and the proceeds; entry price and average exit price (SOL per whole token, fees included;
+    None before a sell); opened and closed times. Figures as the fills recorded them (trading.execution.fills)."""
+    sold = position.original_size - position.size
+    basis = position.proceeds_lamports - position.realised_pnl_lamports  # the cost basis of what was sold
+    exit_price = (effective_price(lamports=position.proceeds_lamports, base_units=sold, decimals=position.token.decimals)
+                  if sold > 0 else None)
+    return {**_pnl_figures(position.realised_pnl_lamports, basis), "cost_lamports": basis,
+            "proceeds_lamports": position.proceeds_lamports, "entry_price": position.entry_price,
+            "exit_price": exit_price, "opened_at": position.opened_at, "closed_at": position.closed_at}
+
+
+PNL_PERIODS = ("today", "week", "all")
+
+
+def pnl_period_start(period: str, now=None):
+    """Where a /pnl period starts (UTC): midnight today, Monday of this week, or None for all time."""
+    if period not in PNL_PERIODS:
+        raise ValueError(f"unknown period {period!r}")
+    now = now or timezone.now()
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return {"today": day, "week": day - timedelta(days=day.weekday()), "all": None}[period]
+
+
+def pnl_period(*, trader: Trader, period: str) -> dict:
+    """Realised PnL of the trader's sells confirmed in `period` (today, week, all; UTC): lamports, percent of the cost
+    of what those sells sold, USD; that cost, the proceeds, the number of sells and closed positions, and the start."""
+    start = pnl_period_start(period)
+    sells = Order.objects.filter(position__trader=trader, side=OrderSide.SELL, status=OrderStatus.CONFIRMED)
+    closed = Position.objects.filter(trader=trader, status="closed")
+    if start is not None:
+        sells, closed = sells.filter(confirmed_at__gte=start), closed.filter(closed_at__gte=start)
+    figures = sells.aggregate(pnl=Sum("realised_pnl_lamports"), proceeds=Sum("amount_out_actual"), sells=Count("id"))
+    pnl, proceeds = figures["pnl"] or 0, figures["proceeds"] or 0
+    return {**_pnl_figures(pnl, proceeds - pnl), "cost_lamports": proceeds - pnl, "proceeds_lamports": proceeds,
+            "sells": figures["sells"], "closed_positions": closed.count(), "start": start}
 
 
 def value_lamports(*, size: int, decimals: int, price: Decimal) -> int:
@@ -98,8 +144,7 @@ def pnl_summary(*, trader: Trader) -> dict:
     Positions without a cached price are left out of the unrealised figure and counted in `unpriced_positions`.
     """
     now = timezone.now()
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    week = day - timedelta(days=day.weekday())
+    day, week = pnl_period_start("today", now), pnl_period_start("week", now)
     sells = Order.objects.filter(position__trader=trader, side=OrderSide.SELL, status=OrderStatus.CONFIRMED)
     realised = sells.aggregate(  # the three periods in one query
         today=Sum("realised_pnl_lamports", filter=Q(confirmed_at__gte=day)),

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import time
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
 
 from sandbox.telegram.state import ApiError, World
 
 MAX_POLL_S = 50.0
 
 # What Telegram's flood limits count (state.FloodLimits): every method that puts a message in a chat or changes one.
-COUNTED_METHODS = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
+COUNTED_METHODS = frozenset({"sendMessage", "sendPhoto", "editMessageText", "editMessageReplyMarkup"})
+PHOTO_MAX_BYTES = 10 * 1024 * 1024  # sendPhoto: "The photo must be at most 10 MB in size."
+PHOTO_MAX_SIDES = 10_000  # "The photo's width and height must not exceed 10000 in total."
+PHOTO_MAX_RATIO = 20  # "Width and height ratio must be at most 20."
+CAPTION_MAX = 1024  # "Photo caption ..., 0-1024 characters after entities parsing"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart/form-data request (an InputFile)."""
+
+    filename: str
+    data: bytes
 
 
 def _count(w: World, method: str, chat_id: int, now: float, *, notification: bool = False) -> None:
@@ -120,6 +137,72 @@ def send_message(w: World, params: dict, conn=None) -> dict:
         w.messages[(chat_id, mid)] = msg
         w.bot_log.append({"method": "sendMessage", "chat_id": chat_id, "message_id": mid, "text": text,
                           "reply_markup": markup, "reply_to": reply_to, "at": now})
+        w.note_answer(chat_id, reply_to, now)
+        return _public(msg)
+
+
+def _photo_bytes(w: World, params: dict) -> bytes:
+    """The photo as the Bot API takes it: the file part itself, an ``attach://<name>`` naming a file part, or the
+    file_id of a photo sent before. A URL would be fetched by Telegram; the stand-in has no network to fetch it on."""
+    photo = params.get("photo")
+    if isinstance(photo, str) and photo.startswith("attach://"):
+        photo = params.get(photo[len("attach://"):])
+    if isinstance(photo, Upload):
+        return photo.data
+    if isinstance(photo, str) and photo in w.files:
+        return w.files[photo]
+    if not photo:
+        raise ApiError(400, "Bad Request: there is no photo in the request")
+    raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+
+
+def _photo_size(data: bytes) -> tuple[int, int]:
+    """Width and height of a picture Telegram would accept as a photo, or its refusal."""
+    if not data:
+        raise ApiError(400, "Bad Request: file must be non-empty")
+    if len(data) > PHOTO_MAX_BYTES:
+        raise ApiError(400, "Bad Request: file is too big")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED") from None
+    if width + height > PHOTO_MAX_SIDES or max(width, height) > PHOTO_MAX_RATIO * min(width, height):
+        raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    return width, height
+
+
+def send_photo(w: World, params: dict, conn=None) -> dict:
+    """sendPhoto: counted like any message; the photo is kept under its file_id (``BotApiStandin.photo``)."""
+    chat_id = _chat_id(params)
+    caption = str(params.get("caption") or "")
+    if len(caption) > CAPTION_MAX:
+        raise ApiError(400, "Bad Request: message caption is too long")
+    markup = _markup(params)
+    data = _photo_bytes(w, params)
+    width, height = _photo_size(data)
+    unique = hashlib.sha256(data).hexdigest()[:16]
+    reply = params.get("reply_parameters") or {}
+    reply_to = reply.get("message_id") if isinstance(reply, dict) else None
+    now = time.monotonic()
+    with w.lock:
+        _known_chat(w, chat_id)
+        _count(w, "sendPhoto", chat_id, now, notification=reply_to is None)
+        mid = w.new_message_id(chat_id)
+        file_id = f"photo-{chat_id}-{mid}-{unique}"
+        w.files[file_id] = data
+        sizes = [{"file_id": file_id, "file_unique_id": unique, "width": width, "height": height, "file_size": len(data)}]
+        msg = {"message_id": mid, "date": int(time.time()), "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+               "from": _public(w.bot), "photo": sizes, "_from_bot": True}
+        if caption:
+            msg["caption"] = caption
+        if markup:
+            msg["reply_markup"] = markup
+        w.messages[(chat_id, mid)] = msg
+        w.bot_log.append({"method": "sendPhoto", "chat_id": chat_id, "message_id": mid, "caption": caption,
+                          "file_id": file_id, "width": width, "height": height, "reply_markup": markup,
+                          "reply_to": reply_to, "at": now})
         w.note_answer(chat_id, reply_to, now)
         return _public(msg)
 
@@ -247,6 +330,7 @@ METHODS = {
     "getme": get_me,
     "getupdates": get_updates,
     "sendmessage": send_message,
+    "sendphoto": send_photo,
     "editmessagetext": edit_message_text,
     "editmessagereplymarkup": edit_message_reply_markup,
     "deletemessage": delete_message,

@@ -1,7 +1,7 @@
 """The stand-in Bot API server: ``/bot<token>/<method>`` over HTTP, as python-telegram-bot calls it.
 
 Implements getMe, getUpdates (long polling; a second consumer gets 409 Conflict, as does polling while
-a webhook is set), sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery,
+a webhook is set), sendMessage, sendPhoto (multipart upload), editMessageText, editMessageReplyMarkup, answerCallbackQuery,
 deleteMessage, sendChatAction, setWebhook, deleteWebhook, getWebhookInfo, setMyCommands,
 getMyCommands, deleteMyCommands, close and logOut; the flood limits live in ``state.FloodLimits``.
 Tests and tools drive the user side in process (``send_text``, ``press``, ``bot_messages``) or over
@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from sandbox.telegram.methods import METHODS
+from sandbox.telegram.methods import METHODS, Upload
 from sandbox.telegram.state import ApiError, FloodLimits, World
 
 
@@ -138,6 +140,11 @@ class BotApiStandin:
                 if c == chat_id and m["_from_bot"]
             ]
 
+    def photo(self, file_id: str) -> bytes | None:
+        """The bytes of a photo the bot sent (its file_id is in the sendPhoto log entry and the message)."""
+        with self.world.lock:
+            return self.world.files.get(file_id)
+
     def message(self, chat_id: int, message_id: int) -> dict | None:
         with self.world.lock:
             return self.world.messages.get((chat_id, message_id))
@@ -181,13 +188,29 @@ class BotApiStandin:
         return impl(self.world, params, conn=conn)
 
 
+def _multipart(body: bytes, content_type: str) -> dict:
+    """multipart/form-data fields: a file part (one with a filename) as an Upload, any other as text."""
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    if not message.is_multipart():
+        raise ApiError(400, "Bad Request: can't parse the multipart request")
+    fields: dict = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        fields[name] = Upload(filename, data) if filename is not None else data.decode()
+    return fields
+
+
 def _decode_params(body: bytes, content_type: str, query: str) -> dict:
     params: dict = dict(parse_qsl(query))
     if body:
         if content_type.startswith("application/json"):
             params.update(json.loads(body))
         elif content_type.startswith("multipart/form-data"):
-            raise ApiError(400, "Bad Request: file uploads are not supported by the stand-in")
+            params.update(_multipart(body, content_type))
         else:
             params.update(parse_qsl(body.decode(), keep_blank_values=True))
     for key, value in list(params.items()):

@@ -92,6 +92,7 @@ class World:
         self.allowed_updates: list[str] = []  # getUpdates' allowed_updates, kept between calls; empty: every kind
         self.delivered: dict[int, float] = {}  # update_id -> time it left the server
         self.answered: dict[int, float] = {}  # update_id -> time the first answer arrived
+        self.files: dict[str, bytes] = {}  # file_id -> the bytes uploaded (sendPhoto)
         self.update_chat: dict[int, tuple[int, int | None]] = {}  # update_id -> (chat_id, user message id)
         self.unanswered: dict[int, list[int]] = defaultdict(list)  # chat -> delivered update ids not answered yet
         self.calls: dict[str, int] = defaultdict(int)

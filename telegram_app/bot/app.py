@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import connection, connections
-from telegram import Update
+from telegram import InputFile, Update
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -27,7 +27,7 @@ from telegram.ext import (
     filters,
 )
 
-from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Reply
+from telegram_app.bot.core import Answer, Delete, Edit, Incoming, Photo, Reply
 from telegram_app.bot.pool import handle_in_child, pool_create
 from telegram_app.bot.router import handle
 from telegram_app.bot.transport import BotApiRequest
@@ -118,9 +118,21 @@ async def _send(bot, params: dict) -> dict:
     """sendMessage with plain parameters, answered as a plain dict: building and parsing python-telegram-bot's
     objects for a reply cost the event loop more than the request. (Method names are case-insensitive in the Bot
     API; spelled in lower case, python-telegram-bot does not warn that Bot.send_message exists.)"""
+    return await _once_more_after_429(lambda: bot.do_api_request("sendmessage", api_kwargs=params))
+
+
+async def _send_photo(bot, chat_id: int, photo: Photo):
+    """sendPhoto, the PNG uploaded as multipart/form-data (python-telegram-bot's InputFile)."""
+    return await _once_more_after_429(lambda: bot.send_photo(
+        chat_id=chat_id, photo=InputFile(photo.png, filename="pnl.png"), caption=photo.caption[:1024] or None,
+        api_kwargs={"reply_markup": photo.markup} if photo.markup else None))
+
+
+async def _once_more_after_429(call):
+    """The call; after a 429 asking for at most 5 s, once more after that wait."""
     for attempt in range(2):
         try:
-            return await bot.do_api_request("sendmessage", api_kwargs=params)
+            return await call()
         except RetryAfter as exc:
             wait = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else float(exc.retry_after)
             if attempt or wait > 5:
@@ -212,6 +224,14 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
                     continue
                 try:
                     await bot.do_api_request("editmessagetext", api_kwargs=params)
+                finally:
+                    await _send_done(inc.chat_id, slot)
+            elif isinstance(action, Photo):
+                slot = await _send_slot(inc.chat_id)  # a picture is a message: it takes its place in the windows
+                if slot is None:
+                    continue
+                try:
+                    await _send_photo(bot, inc.chat_id, action)
                 finally:
                     await _send_done(inc.chat_id, slot)
             elif isinstance(action, Delete):

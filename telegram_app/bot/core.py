@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from telegram_app.callbacks import cb_sign
+from telegram_app.callbacks import callback_key, cb_sign
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,15 @@ class Reply:
     text: str
     markup: dict | None = None
     delete_after_s: int | None = None  # auto-delete (exported keys)
+
+
+@dataclass
+class Photo:
+    """A picture sent as a new message (sendPhoto, uploaded): a PNG's bytes and its caption."""
+
+    png: bytes
+    caption: str = ""
+    markup: dict | None = None
 
 
 @dataclass
@@ -81,6 +89,3 @@ class Screen:
                                                                                 action=action, args=args, now=now)}
                                      for label, action, args in row] for row in self.rows]}
 
-
-def callback_key() -> bytes:
-    return hashlib.sha256(b"jarvis-telegram-callbacks|" + settings.SECRET_KEY.encode()).digest()

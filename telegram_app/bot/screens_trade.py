@@ -5,14 +5,26 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from django.utils import timezone
+
 from telegram_app import selectors, services
-from telegram_app.bot.core import Answer, Screen
+from telegram_app.bot.core import Answer, Photo, Screen
 from telegram_app.parsers import ParseError, format_sol, parse_mint, parse_percent, parse_sol_amount
 from telegram_app.bot.safety_card import accepted_from_mask, accepted_mask, safety_lines
+from telegram_app.pnl_card import card_png, period_card_lines, position_card_lines, signed_percent, signed_sol, signed_usd
 from trading.errors import VenueError
 from trading.ratelimit import Priority, call_priority
 from trading.safety import token_safety
-from trading.selectors import bags_top_tokens, pnl_summary, position_pnl, price_get, price_now
+from trading.selectors import (
+    PNL_PERIODS,
+    bags_top_tokens,
+    pnl_period,
+    pnl_summary,
+    position_pnl,
+    position_realised_pnl,
+    price_get,
+    price_now,
+)
 from trading.services import (
     exit_plan_update,
     position_open,
@@ -181,6 +193,8 @@ def position_card_cb(account, inc, position_id, refresh=0):
     p = selectors.position_of(trader=account.trader, position_id=int(position_id))
     if p is None:
         return Answer("You have no position with that number.", alert=True)
+    if p.status == "closed":
+        return closed_position(p)
 
     point = price_now(mint=p.token.mint) if str(refresh) == "1" else price_get(mint=p.token.mint)
     spec = spec_from_json(p.exit_plan.spec)
@@ -199,6 +213,31 @@ def position_card_cb(account, inc, position_id, refresh=0):
             .row((f"Break-even after TP1 {'off' if spec.breakeven_after_first_tp else 'on'}", "be", p.pk,
                   0 if spec.breakeven_after_first_tp else 1), ("Time stop", "ts", p.pk))
             .row(("🔄 Refresh", "pv", p.pk, 1), ("« Positions", "ps")))
+
+
+def closed_position(p):
+    """A closed position: what it made (the core's realised figures), and the card to share."""
+    r = position_realised_pnl(position=p)
+    usd = signed_usd(r["pnl_usd"])
+    text = (f"#{p.pk} {p.token.symbol or p.token.mint[:6]} closed ({p.mode})\n"
+            f"Realised PnL: {signed_percent(r['pnl_pct'])}, {signed_sol(r['pnl_lamports'])}"
+            f"{', ' + usd if usd else ', USD unavailable'}\n"
+            f"Entry {_price(r['entry_price'] or 0)} SOL, average exit "
+            f"{_price(r['exit_price']) + ' SOL' if r['exit_price'] is not None else '—'}\n"
+            f"Cost {format_sol(r['cost_lamports'])} SOL, received {format_sol(r['proceeds_lamports'])} SOL")
+    return Screen(text).row(("📸 Share card", "cc", p.pk), ("« PnL", "pn"))
+
+
+def position_share(account, inc, position_id):
+    """The closed position's PnL card as a picture (a position still open has no final figures yet)."""
+    p = selectors.position_of(trader=account.trader, position_id=int(position_id))
+    if p is None:
+        return Answer("You have no position with that number.", alert=True)
+    if p.status != "closed":
+        return Answer("A card is made once the position is closed.", alert=True)
+    card = position_card_lines(symbol=p.token.symbol, mint=p.token.mint, mode=p.mode,
+                               figures=position_realised_pnl(position=p))
+    return [Photo(card_png(card), card.caption), Answer("Card sent: forward it to share.")]
 
 
 def sell_list(account, inc, *args):
@@ -310,9 +349,24 @@ def pnl(account, inc, *args):
         return ("+" if v > 0 else "") + format_sol(v) + " SOL"
 
     note = "" if not f["unpriced_positions"] else f"\n({f['unpriced_positions']} open positions have no current price and are left out)"
-    return Screen(f"Realised PnL\nToday: {fmt(f['today']['realised_lamports'])}\nThis week: {fmt(f['week']['realised_lamports'])}\n"
-                  f"All time: {fmt(f['all']['realised_lamports'])}\n"
-                  f"Unrealised (open positions): {fmt(f['all']['unrealised_lamports'])}{note}")
+    screen = Screen(f"Realised PnL\nToday: {fmt(f['today']['realised_lamports'])}\nThis week: {fmt(f['week']['realised_lamports'])}\n"
+                    f"All time: {fmt(f['all']['realised_lamports'])}\n"
+                    f"Unrealised (open positions): {fmt(f['all']['unrealised_lamports'])}{note}")
+    screen.row(("📸 Share card: today", "pc", "today"), ("week", "pc", "week"), ("all time", "pc", "all"))
+    closed = selectors.positions_closed(trader=account.trader)
+    if closed:
+        screen.text += "\nRecently closed (tap one for its card):"
+        for p in closed:
+            screen.button(f"#{p.pk} {p.token.symbol or p.token.mint[:6]} closed", "pv", p.pk)
+    return screen
+
+
+def pnl_share(account, inc, period):
+    """The period's PnL card as a picture: the same figures as /pnl's realised lines (trading.selectors.pnl_period)."""
+    if period not in PNL_PERIODS:
+        return Answer("That button no longer does anything. Send /pnl again.", alert=True)
+    card = period_card_lines(period=period, figures=pnl_period(trader=account.trader, period=period), now=timezone.now())
+    return [Photo(card_png(card), card.caption), Answer("Card sent: forward it to share.")]
 
 
 def trending(account, inc, *args):

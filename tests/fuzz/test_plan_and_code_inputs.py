@@ -1,5 +1,5 @@
 """Hypothesis through the router (real Postgres and Redis): whatever a trader types while the bot waits for trailing
-figures, a time stop, a wallet name, a 2FA code at set-up or a code for an export, the answer is a sentence, never the
+figures, a time stop, a wallet name, a 2FA code at set-up, for an export, to turn 2FA off or for new recovery codes, the answer is a sentence, never the
 "something went wrong" of an unexpected exception, and a refusal changes nothing."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ DB_FUZZ = settings(max_examples=40, deadline=None,
 pytestmark = pytest.mark.django_db
 figures = st.from_regex(r"\A[0-9]{1,6}([.,][0-9]{0,6})?[%mhdsx]?( [0-9]{1,4}([.,][0-9]{0,6})?%?)?\Z")
 typed = tricky_text | figures | st.sampled_from(["off", "30 15", "24h", "0m", "abcde-fghij", "123456", "Main"])
-ACCEPTED = ("updated for #", "renamed to", "recovery codes", "Private key")
+ACCEPTED = ("updated for #", "renamed to", "recovery codes", "Private key", "2FA is off")
 
 
 def _snapshot(desk):
@@ -28,13 +28,14 @@ def _snapshot(desk):
 
 
 @DB_FUZZ
-@given(st.sampled_from(["plan_trailing", "plan_time", "wallet_name", "totp_confirm", "export_code"]), typed)
+@given(st.sampled_from(["plan_trailing", "plan_time", "wallet_name", "totp_confirm", "export_code", "totp_off",
+                        "totp_recovery"]), typed)
 def test_what_a_trader_types_when_asked_for_plan_figures_a_name_or_a_code_gets_a_sentence(two_traders, state, text):
     from telegram_app import services
     from trading.second_factor import second_factor_begin
 
     desk = two_traders
-    if state in ("totp_confirm", "export_code"):
+    if state in ("totp_confirm", "export_code", "totp_off", "totp_recovery"):
         second_factor_begin(trader=desk.alice.trader, account_label="alice")
     data = {"position": desk.position.pk, "wallet": desk.wallet.pk}
     services.conversation_set(telegram_user_id=ALICE_ID, state=state, data=data)

@@ -154,3 +154,27 @@ def test_a_show_key_button_from_before_2fa_was_turned_on_asks_for_a_code(tg_user
     asked = dave.press("", data=old_button, message_id=dave.last_with_buttons()["message_id"])["message"]["text"]
     assert "send the 6-digit code" in asked
     assert _keys_shown(dave, str(wallet.keypair())) == 0
+
+
+def test_new_recovery_codes_and_turning_off_need_a_current_code(tg_user):
+    from trading.models import SecondFactor
+
+    erin = tg_user(2105)
+    secret, old_codes, confirm_code = _turn_on(erin)
+    erin.send("/2fa")
+    assert "send the 6-digit code" in erin.press("New recovery codes")["message"]["text"]
+    assert "already used" in erin.send(confirm_code)["text"]  # a spent code: the old codes still stand
+    hashes = SecondFactor.objects.get().recovery_hashes
+    assert len(hashes) == 8
+    erin.press("New recovery codes")
+    answer = erin.send(_code(secret, steps_ahead=1))
+    new_codes = re.findall(r"\b[a-z2-7]{5}-[a-z2-7]{5}\b", answer["text"])
+    assert len(new_codes) == 8 and not set(new_codes) & set(old_codes) and "deleted in 60 s" in answer["text"]
+    assert "old ones no longer work" in answer["text"] and not set(SecondFactor.objects.get().recovery_hashes) & set(hashes)
+
+    erin.send("/2fa")
+    erin.press("Turn off 2FA")
+    assert "wrong or already used" in erin.send(old_codes[1])["text"]  # the replaced codes stopped working
+    assert SecondFactor.objects.filter(confirmed_at__isnull=False).count() == 1  # still on
+    assert "2FA is off" in erin.send(new_codes[0])["text"]
+    assert not SecondFactor.objects.exists()

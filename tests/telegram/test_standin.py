@@ -144,3 +144,42 @@ def test_permanent_errors(standin):
                 await bot.send_message(123456789, "x")
 
     _run(scenario())
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 20, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_send_photo_takes_a_multipart_upload_or_a_file_id_checks_it_and_counts_it_as_a_message(standin):
+    """sendPhoto as the Bot API documents it: an upload (multipart/form-data) or a file_id sent before; at most 10 MB,
+    width + height at most 10000, a ratio at most 20, a caption at most 1024 characters; a message like any other."""
+    standin.send_text(7, "/pnl")
+    picture = _png(120, 63)
+
+    async def scenario():
+        async with _bot(standin) as bot:
+            sent = await bot.send_photo(7, photo=picture, caption="a card")
+            assert sent.photo[-1].width == 120 and sent.photo[-1].height == 63 and sent.caption == "a card"
+            with pytest.raises(RetryAfter):  # the chat's second is taken: a picture counts like a message
+                await bot.send_photo(7, photo=picture)
+            await asyncio.sleep(1.05)
+            again = await bot.send_photo(7, photo=sent.photo[-1].file_id)  # a file_id: no upload
+            assert again.photo[-1].file_unique_id == sent.photo[-1].file_unique_id
+            for photo, caption, error in ((b"not a picture", None, "IMAGE_PROCESS_FAILED"),
+                                          (_png(300, 10), None, "PHOTO_INVALID_DIMENSIONS"),
+                                          (picture, "x" * 1025, "caption is too long"),
+                                          ("https://example.invalid/card.png", None, "wrong file identifier")):
+                with pytest.raises(BadRequest, match="(?i)" + error):  # the client re-cases the description
+                    await bot.send_photo(7, photo=photo, caption=caption)
+            return sent.photo[-1].file_id
+
+    file_id = _run(scenario())
+    assert standin.photo(file_id) == picture
+    assert [e["method"] for e in standin.log(7)] == ["sendPhoto", "sendPhoto"]
+    assert standin.stats()["flood_429s_by_method"] == {"sendPhoto": 1}

@@ -19,6 +19,9 @@ from trading.second_factor import (
     second_factor_begin,
     second_factor_check,
     second_factor_confirm,
+    second_factor_disable,
+    second_factor_enabled,
+    second_factor_recovery_renew,
 )
 from trading.wallets import wallet_activate, wallet_create, wallet_export
 
@@ -83,6 +86,34 @@ def test_export_spends_the_code_before_the_key_and_recovery_codes_work_once(trad
         wallet_export(trader=trader, wallet_id=wallet.id, code=codes[3])
     assert info.value.code == "recovery_wrong"
     assert len(SecondFactor.objects.get().recovery_hashes) == len(codes) - 1
+
+
+def test_turning_off_and_new_recovery_codes_need_a_current_code(trader, clean_redis):
+    totp, old_codes = _on(trader)
+    for code, name in ((None, "code_required"), ("000000" if totp.at(T0 + 30) != "000000" else "111111", "code_wrong")):
+        with time_machine.travel(T0 + 30, tick=False), pytest.raises(SecondFactorError) as info:
+            second_factor_recovery_renew(trader=trader, code=code)
+        assert info.value.code == name
+    assert SecondFactor.objects.get().recovery_hashes and second_factor_enabled(trader=trader)  # nothing changed
+    with time_machine.travel(T0 + 30, tick=False):
+        new_codes = second_factor_recovery_renew(trader=trader, code=totp.at(T0 + 30))
+    assert len(new_codes) == len(old_codes) and not set(new_codes) & set(old_codes)
+    _refused(trader, old_codes[0], "recovery_wrong", T0 + 40)  # the old codes stopped working
+    with time_machine.travel(T0 + 40, tick=False):
+        assert second_factor_check(trader=trader, code=new_codes[0]) == "recovery"
+
+    _refused(trader, totp.at(T0 + 30), "code_reused", T0 + 45)  # turning off: a spent code is refused, 2FA stays on
+    with time_machine.travel(T0 + 45, tick=False), pytest.raises(SecondFactorError):
+        second_factor_disable(trader=trader, code=totp.at(T0 + 30))
+    assert second_factor_enabled(trader=trader)
+    with time_machine.travel(T0 + 60, tick=False):
+        second_factor_disable(trader=trader, code=totp.at(T0 + 60))
+    assert not SecondFactor.objects.filter(trader=trader).exists()
+    assert second_factor_check(trader=trader, code=None) == "off"
+    with pytest.raises(SecondFactorError) as info:
+        second_factor_disable(trader=trader, code=totp.at(T0 + 90))
+    assert info.value.code == "second_factor_off"
+    second_factor_begin(trader=trader, account_label="alice")  # and it can be turned on again
 
 
 def test_the_secret_is_encrypted_bound_to_its_trader_and_never_logged(make_trader, clean_redis, caplog):
