@@ -10,6 +10,7 @@ import base58
 
 from sandbox.faults import Faults
 from sandbox.httpserver import Request, Response
+from sandbox.launches import Launches
 from sandbox.pools import Pools, pool_supply
 from sandbox.venues import Venue, VenueError
 
@@ -26,12 +27,14 @@ class BagsApp(Venue):
     no_route_message = "Unable to get a quote for this token pair"
 
     def __init__(self, *, pools: Pools, faults: Faults, api_key: str, rate_limit: int | None = 1000,
-                 rate_window: float = RATE_WINDOW_SECONDS):
+                 rate_window: float = RATE_WINDOW_SECONDS, launches: Launches | None = None):
         super().__init__(pools=pools, faults=faults, api_key=api_key, rate_limit=rate_limit, rate_window=rate_window)
+        self.launches = launches
         self.routes = {
             ("GET", f"{PREFIX}/trade/quote"): self.trade_quote,
             ("POST", f"{PREFIX}/trade/swap"): self.trade_swap,
             ("GET", f"{PREFIX}/token-launch/top-tokens/lifetime-fees"): self.top_tokens,
+            ("GET", f"{PREFIX}/token-launch/feed"): self.launch_feed,
         }
 
     def error_response(self, error: VenueError) -> Response:
@@ -96,6 +99,10 @@ class BagsApp(Venue):
             "lastValidBlockHeight": last_valid,
             "prioritizationFeeLamports": fee,
         }
+
+    def launch_feed(self, request: Request) -> list[dict]:
+        """Recent and active launches with their launch status (sandbox/launches.py: the bonding curves)."""
+        return self.launches.feed() if self.launches is not None else []
 
     def top_tokens(self, request: Request) -> list[dict]:
         """Top tokens by lifetime fees (fees ~ the token's liquidity), in the row shape of the SDK's

@@ -1,0 +1,153 @@
+"""bags.fm launches in the sandbox: a bonding curve that fills as buys land and migrates to a constant-product pool.
+
+A launch goes through bags.fm's launch states (bags-sdk src/types/token-launch.ts ``TokenLaunchStatus``): PRE_LAUNCH
+(registered, not trading), PRE_GRAD (trading on its bonding curve), MIGRATING (the curve reached its migration
+threshold; trading paused while the pool is made) and MIGRATED (trading on the pool). As on Meteora's dynamic bonding
+curve, which bags.fm launches on, migration starts when the SOL the curve holds reaches its threshold.
+
+The curve holds ``filled_lamports``: the SOL of the buys of other wallets (the control API's ``/launches/fill``) plus
+the SOL of every buy of the token that landed on the sandbox chain. Its price follows a constant-product curve on a
+virtual SOL reserve: ``start_price * ((virtual + filled) / virtual) ** 2``. At migration the token's pool (the same
+constant-product pool every sandbox token trades on) takes the curve's SOL as its liquidity, at the curve's last price.
+
+The feed (``GET /token-launch/feed``) answers each launch in the row shape bags.fm's API reference documents for
+it: ``{name, symbol, description, image, tokenMint, status, twitter, website, launchSignature, accountKeys,
+numRequiredSigners, uri, dbcPoolKey, dbcConfigKey}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from solders.keypair import Keypair
+
+from sandbox.ledger import Ledger
+from sandbox.simulator import Market, MarketError
+
+PRE_LAUNCH, PRE_GRAD, MIGRATING, MIGRATED = "PRE_LAUNCH", "PRE_GRAD", "MIGRATING", "MIGRATED"
+STATES = (PRE_LAUNCH, PRE_GRAD, MIGRATING, MIGRATED)
+DEFAULT_THRESHOLD = 85 * 10**9  # SOL the curve collects before it migrates (a common DBC configuration)
+MIGRATE_SECONDS = 0.5  # how long MIGRATING lasts in the sandbox
+
+
+def _key(*parts: str) -> str:
+    return str(Keypair.from_seed(hashlib.sha256(":".join(("jarvis-sandbox-launch", *parts)).encode()).digest()).pubkey())
+
+
+@dataclass
+class Launch:
+    mint: str
+    symbol: str
+    name: str
+    start_price: Decimal
+    threshold_lamports: int
+    status: str = PRE_LAUNCH
+    filled_by_others: int = 0
+    migrating_since: float | None = None
+
+    @property
+    def virtual_lamports(self) -> int:
+        return max(1, self.threshold_lamports // 3)
+
+
+class Launches:
+    def __init__(self, *, market: Market, ledger: Ledger, migrate_seconds: float = MIGRATE_SECONDS):
+        self.market = market
+        self.ledger = ledger
+        self.migrate_seconds = migrate_seconds
+        self._launches: dict[str, Launch] = {}
+        self._lock = threading.RLock()
+
+    def create(self, *, symbol: str, price: Decimal, decimals: int = 6, name: str = "",
+               threshold_lamports: int = DEFAULT_THRESHOLD, launched: bool = False) -> Launch:
+        if threshold_lamports <= 0:
+            raise MarketError("threshold_lamports must be positive")
+        token = self.market.add_token(symbol=symbol, decimals=decimals, price=Decimal(price), name=name or symbol,
+                                      liquidity_lamports=max(1, threshold_lamports // 3), volatility=Decimal(0),
+                                      jump_probability=Decimal(0))
+        launch = Launch(mint=token.mint, symbol=symbol, name=token.name, start_price=token.price,
+                        threshold_lamports=int(threshold_lamports), status=PRE_GRAD if launched else PRE_LAUNCH)
+        with self._lock:
+            self._launches[launch.mint] = launch
+        return launch
+
+    def get(self, mint: str) -> Launch:
+        with self._lock:
+            if mint not in self._launches:
+                raise MarketError(f"no launch for {mint}")
+            return self._launches[mint]
+
+    def go_live(self, mint: str) -> Launch:
+        """PRE_LAUNCH -> PRE_GRAD: the launch transaction landed; the curve trades."""
+        with self._lock:
+            launch = self.get(mint)
+            if launch.status == PRE_LAUNCH:
+                launch.status = PRE_GRAD
+            return launch
+
+    def fill(self, mint: str, lamports: int) -> Launch:
+        """Buys of other wallets landing on the curve: ``lamports`` of SOL more in it."""
+        if lamports <= 0:
+            raise MarketError("lamports must be positive")
+        with self._lock:
+            launch = self.get(mint)
+            if launch.status != PRE_GRAD:
+                raise MarketError(f"the launch is {launch.status}: only a PRE_GRAD curve takes buys")
+            launch.filled_by_others += int(lamports)
+        self.advance()
+        return launch
+
+    def filled(self, launch: Launch) -> int:
+        landed = sum(e.swap.in_amount for e in self.ledger.landed_swaps(mint=launch.mint, side="buy"))
+        return launch.filled_by_others + landed
+
+    def progress_pct(self, launch: Launch) -> Decimal:
+        if launch.status in (MIGRATING, MIGRATED):
+            return Decimal(100)
+        if launch.status == PRE_LAUNCH:
+            return Decimal(0)
+        return min(Decimal(100), Decimal(self.filled(launch) * 100) / launch.threshold_lamports).quantize(Decimal("0.01"))
+
+    def advance(self) -> None:
+        """Move each curve's price with its fill, start migrating a full curve, finish a migration that is due."""
+        now = time.monotonic()
+        with self._lock:
+            for launch in self._launches.values():
+                if launch.status == PRE_GRAD:
+                    filled = min(self.filled(launch), launch.threshold_lamports)
+                    v = Decimal(launch.virtual_lamports)
+                    price = launch.start_price * ((v + filled) / v) ** 2
+                    if self.market.price(launch.mint) != price:
+                        self.market.set_price(launch.mint, price)
+                    if filled >= launch.threshold_lamports:
+                        launch.status, launch.migrating_since = MIGRATING, now
+                elif launch.status == MIGRATING and now - (launch.migrating_since or now) >= self.migrate_seconds:
+                    self.market.token(launch.mint).liquidity_lamports = launch.threshold_lamports
+                    launch.status = MIGRATED
+
+    def feed(self) -> list[dict]:
+        """The launch feed, newest first, in bags.fm's documented row shape."""
+        self.advance()
+        with self._lock:
+            launches = list(self._launches.values())[::-1]
+        return [self.row(launch) for launch in launches]
+
+    @staticmethod
+    def row(launch: Launch) -> dict:
+        live = launch.status != PRE_LAUNCH
+        return {
+            "name": launch.name, "symbol": launch.symbol, "description": f"{launch.name} on the sandbox curve",
+            "image": "", "tokenMint": launch.mint, "status": launch.status, "twitter": None, "website": None,
+            "launchSignature": _key(launch.mint, "signature") if live else None, "accountKeys": [launch.mint],
+            "numRequiredSigners": 1, "uri": None,
+            "dbcPoolKey": _key(launch.mint, "dbc-pool"), "dbcConfigKey": _key("dbc-config"),
+        }
+
+    def as_dict(self, launch: Launch) -> dict:
+        return {"mint": launch.mint, "symbol": launch.symbol, "status": launch.status,
+                "threshold_lamports": launch.threshold_lamports, "filled_lamports": self.filled(launch),
+                "progress_pct": str(self.progress_pct(launch)), "price": str(self.market.price(launch.mint))}
