@@ -22,7 +22,8 @@ from telegram_app.parsers import format_sol
 
 logger = logging.getLogger(__name__)
 REASONS = {"tp": "Take-profit", "sl": "Stop-loss", "trailing": "Trailing stop", "time": "Time stop",
-           "kill": "Kill switch", "manual": "Your sell", "limit": "Limit sell", "dca": "DCA"}
+           "kill": "Kill switch", "manual": "Your sell", "limit": "Limit sell", "dca": "DCA",
+           "launch": "Launch watch"}
 
 
 def _pnl(lamports: int) -> str:
@@ -62,13 +63,19 @@ def event_text(kind: str, p: dict) -> str | None:
         head = {"done": "✅", "stopped": "🛑", "paused": "⏸", "refused": "⚠️"}.get(status, "ℹ️")
         return (f"{head} DCA #{p.get('plan_id')} on {symbol} ({p.get('buys_done', 0)} of {p.get('buys_total', 0)} buys, "
                 f"{format_sol(int(p.get('spent_lamports') or 0))} SOL): {str(p.get('note') or '')[:300]}")
+    if kind == "launch.notice":
+        when = "graduated (migrated to its pool)" if p.get("status") == "graduated" else "launched"
+        head = "🎓" if p.get("status") == "graduated" else "🚀"
+        note = str(p.get("note") or "")[:300]
+        return f"{head} {symbol} {when} on bags.fm." + (f" {note}" if note else "")
     if kind == "wallet.exported":
         return "🔐 Your wallet's private key was exported. If this was not you, move your funds now."
     return None
 
 
 def _wants(kind: str, prefs: dict | None) -> bool:
-    if kind in ("order.failed", "order.delayed", "exit.stuck", "wallet.exported", "limit.ended", "dca.notice"):
+    if kind in ("order.failed", "order.delayed", "exit.stuck", "wallet.exported", "limit.ended", "dca.notice",
+                "launch.notice"):
         return True  # failures and security notices are always sent
     return (prefs or {}).get("enabled", True) is not False
 
