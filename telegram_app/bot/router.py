@@ -42,6 +42,7 @@ COMMANDS = {
     "limit": (orders.limit, True, True, False),
     "dca": (orders.dca, True, True, False),
     "orders": (orders.orders, True, True, False),
+    "watch": (orders.watch, True, True, False),
     "cancel": (acc.cancel, True, False, False),
     "status": (adm.status, False, False, True),
     "killswitch": (adm.killswitch, False, False, True),
@@ -61,7 +62,7 @@ CALLBACKS = {
     "fa": sec.setup_begin, "wa": acc.wallet_switch, "wn": acc.wallet_rename_prompt,
     "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt, "pl": plan.plan,
     "or": orders.orders_cb, "lx": orders.limit_cancel_cb, "dp": orders.dca_pause, "dr": orders.dca_resume,
-    "dx": orders.dca_cancel, "lb": orders.limit_prompt, "dc": orders.dca_prompt,
+    "dx": orders.dca_cancel, "lb": orders.limit_prompt, "dc": orders.dca_prompt, "lw": orders.watch_cancel_cb,
 }
 ADMIN_CALLBACKS = {"va"}  # buttons an admin may press without a trader account
 # conversation state -> screen(account, inc, text, data)
