@@ -1,8 +1,8 @@
 """bags.fm launches in the sandbox: a bonding curve that fills as buys land and migrates to a constant-product pool.
 
 A launch goes through bags.fm's launch states (bags-sdk src/types/token-launch.ts ``TokenLaunchStatus``): PRE_LAUNCH
-(registered, not trading), PRE_GRAD (trading on its bonding curve), MIGRATING (the curve reached its migration
-threshold; trading paused while the pool is made) and MIGRATED (trading on the pool). As on Meteora's dynamic bonding
+(registered, not trading: the pools refuse to route it), PRE_GRAD (trading on its bonding curve), MIGRATING (the curve
+reached its migration threshold; trading paused while the pool is made) and MIGRATED (trading on the pool). As on Meteora's dynamic bonding
 curve, which bags.fm launches on, migration starts when the SOL the curve holds reaches its threshold.
 
 The curve holds ``filled_lamports``: the SOL of the buys of other wallets (the control API's ``/launches/fill``) plus
@@ -26,6 +26,7 @@ from decimal import Decimal
 from solders.keypair import Keypair
 
 from sandbox.ledger import Ledger
+from sandbox.pools import Pools
 from sandbox.simulator import Market, MarketError
 
 PRE_LAUNCH, PRE_GRAD, MIGRATING, MIGRATED = "PRE_LAUNCH", "PRE_GRAD", "MIGRATING", "MIGRATED"
@@ -34,8 +35,12 @@ DEFAULT_THRESHOLD = 85 * 10**9  # SOL the curve collects before it migrates (a c
 MIGRATE_SECONDS = 0.5  # how long MIGRATING lasts in the sandbox
 
 
+def _keypair(*parts: str) -> Keypair:
+    return Keypair.from_seed(hashlib.sha256(":".join(("jarvis-sandbox-launch", *parts)).encode()).digest())
+
+
 def _key(*parts: str) -> str:
-    return str(Keypair.from_seed(hashlib.sha256(":".join(("jarvis-sandbox-launch", *parts)).encode()).digest()).pubkey())
+    return str(_keypair(*parts).pubkey())
 
 
 @dataclass
@@ -55,8 +60,9 @@ class Launch:
 
 
 class Launches:
-    def __init__(self, *, market: Market, ledger: Ledger, migrate_seconds: float = MIGRATE_SECONDS):
-        self.market = market
+    def __init__(self, *, pools: Pools, ledger: Ledger, migrate_seconds: float = MIGRATE_SECONDS):
+        self.pools = pools
+        self.market: Market = pools.market
         self.ledger = ledger
         self.migrate_seconds = migrate_seconds
         self._launches: dict[str, Launch] = {}
@@ -73,7 +79,15 @@ class Launches:
                         threshold_lamports=int(threshold_lamports), status=PRE_GRAD if launched else PRE_LAUNCH)
         with self._lock:
             self._launches[launch.mint] = launch
+            self._halt(launch)
         return launch
+
+    def _halt(self, launch: Launch) -> None:
+        """The pools route a launch's token only while it trades: on its curve (PRE_GRAD) or its pool (MIGRATED)."""
+        if launch.status in (PRE_LAUNCH, MIGRATING):
+            self.pools.halted.add(launch.mint)
+        else:
+            self.pools.halted.discard(launch.mint)
 
     def get(self, mint: str) -> Launch:
         with self._lock:
@@ -87,6 +101,7 @@ class Launches:
             launch = self.get(mint)
             if launch.status == PRE_LAUNCH:
                 launch.status = PRE_GRAD
+                self._halt(launch)
             return launch
 
     def fill(self, mint: str, lamports: int) -> Launch:
@@ -125,9 +140,11 @@ class Launches:
                         self.market.set_price(launch.mint, price)
                     if filled >= launch.threshold_lamports:
                         launch.status, launch.migrating_since = MIGRATING, now
+                        self._halt(launch)
                 elif launch.status == MIGRATING and now - (launch.migrating_since or now) >= self.migrate_seconds:
                     self.market.token(launch.mint).liquidity_lamports = launch.threshold_lamports
                     launch.status = MIGRATED
+                    self._halt(launch)
 
     def feed(self) -> list[dict]:
         """The launch feed, newest first, in bags.fm's documented row shape."""
@@ -142,7 +159,7 @@ class Launches:
         return {
             "name": launch.name, "symbol": launch.symbol, "description": f"{launch.name} on the sandbox curve",
             "image": "", "tokenMint": launch.mint, "status": launch.status, "twitter": None, "website": None,
-            "launchSignature": _key(launch.mint, "signature") if live else None, "accountKeys": [launch.mint],
+            "launchSignature": str(_keypair(launch.mint).sign_message(b"launch")) if live else None, "accountKeys": [launch.mint],
             "numRequiredSigners": 1, "uri": None,
             "dbcPoolKey": _key(launch.mint, "dbc-pool"), "dbcConfigKey": _key("dbc-config"),
         }

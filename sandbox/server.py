@@ -59,7 +59,7 @@ class Sandbox:
         self.chain = Chain(ledger=self.ledger, faults=self.faults, slot_seconds=slot_seconds)
         self.pools = Pools(market=self.market, chain=self.chain, fee_bps=fee_bps)
         self.pools.ensure()
-        self.launches = Launches(market=self.market, ledger=self.ledger)
+        self.launches = Launches(pools=self.pools, ledger=self.ledger)
         self.rpc = RpcServer(chain=self.chain, faults=self.faults)
         self.ws = WsServer(chain=self.chain)
         self._pool_states: dict[str, bytes] = {}
