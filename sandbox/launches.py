@@ -10,6 +10,11 @@ the SOL of every buy of the token that landed on the sandbox chain. Its price fo
 virtual SOL reserve: ``start_price * ((virtual + filled) / virtual) ** 2``. At migration the token's pool (the same
 constant-product pool every sandbox token trades on) takes the curve's SOL as its liquidity, at the curve's last price.
 
+The curve is on the chain as Meteora's DBC program keeps it: at ``dbcPoolKey`` a ``VirtualPool`` account (its config,
+base mint, ``quote_reserve`` = the SOL in the curve, ``is_migrated``) and at ``dbcConfigKey`` a ``PoolConfig`` account
+(its ``migration_quote_threshold``), owned by the DBC program id, in the layout of the program's IDL (the fields a
+reader of the curve's progress reads; the rest zero).
+
 The feed (``GET /token-launch/feed``) answers each launch in the row shape bags.fm's API reference documents for
 it: ``{name, symbol, description, image, tokenMint, status, twitter, website, launchSignature, accountKeys,
 numRequiredSigners, uri, dbcPoolKey, dbcConfigKey}``.
@@ -18,12 +23,15 @@ numRequiredSigners, uri, dbcPoolKey, dbcConfigKey}``.
 from __future__ import annotations
 
 import hashlib
+import struct
 import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from solders.account import Account
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 
 from sandbox.ledger import Ledger
 from sandbox.pools import Pools
@@ -33,6 +41,10 @@ PRE_LAUNCH, PRE_GRAD, MIGRATING, MIGRATED = "PRE_LAUNCH", "PRE_GRAD", "MIGRATING
 STATES = (PRE_LAUNCH, PRE_GRAD, MIGRATING, MIGRATED)
 DEFAULT_THRESHOLD = 85 * 10**9  # SOL the curve collects before it migrates (a common DBC configuration)
 MIGRATE_SECONDS = 0.5  # how long MIGRATING lasts in the sandbox
+# Meteora's dynamic bonding curve program and its two accounts' layouts (bags-sdk src/idl/dynamic-bonding-curve/idl.json)
+DBC_PROGRAM = Pubkey.from_string("dbcij3LWUppWqq96dh6gJWwBifmcGfLSB5D4DuSMaqN")
+VIRTUAL_POOL = (bytes([213, 224, 5, 209, 98, 69, 119, 92]), 424)
+POOL_CONFIG = (bytes([26, 108, 14, 123, 116, 230, 129, 43]), 1048)
 
 
 def _keypair(*parts: str) -> Keypair:
@@ -58,6 +70,14 @@ class Launch:
     def virtual_lamports(self) -> int:
         return max(1, self.threshold_lamports // 3)
 
+    @property
+    def pool_key(self) -> str:
+        return _key(self.mint, "dbc-pool")
+
+    @property
+    def config_key(self) -> str:
+        return _key(self.mint, "dbc-config")
+
 
 class Launches:
     def __init__(self, *, pools: Pools, ledger: Ledger, migrate_seconds: float = MIGRATE_SECONDS):
@@ -66,6 +86,7 @@ class Launches:
         self.ledger = ledger
         self.migrate_seconds = migrate_seconds
         self._launches: dict[str, Launch] = {}
+        self._written: dict[str, tuple] = {}
         self._lock = threading.RLock()
 
     def create(self, *, symbol: str, price: Decimal, decimals: int = 6, name: str = "",
@@ -80,6 +101,7 @@ class Launches:
         with self._lock:
             self._launches[launch.mint] = launch
             self._halt(launch)
+            self._write_accounts(launch)
         return launch
 
     def _halt(self, launch: Launch) -> None:
@@ -145,6 +167,30 @@ class Launches:
                     self.market.token(launch.mint).liquidity_lamports = launch.threshold_lamports
                     launch.status = MIGRATED
                     self._halt(launch)
+                self._write_accounts(launch)
+
+    def _write_accounts(self, launch: Launch) -> None:
+        """The curve's VirtualPool and PoolConfig accounts on the chain, when what they hold changed."""
+        reserve = min(self.filled(launch), launch.threshold_lamports)
+        mark = (reserve, launch.status)
+        if self._written.get(launch.mint) == mark:
+            return
+        pool = bytearray(VIRTUAL_POOL[1])
+        pool[:8] = VIRTUAL_POOL[0]
+        pool[72:104] = bytes(Pubkey.from_string(launch.config_key))
+        pool[136:168] = bytes(Pubkey.from_string(launch.mint))
+        struct.pack_into("<Q", pool, 240, reserve)
+        pool[305] = 1 if launch.status == MIGRATED else 0
+        config = bytearray(POOL_CONFIG[1])
+        config[:8] = POOL_CONFIG[0]
+        struct.pack_into("<Q", config, 264, launch.threshold_lamports)
+        chain = self.pools.chain
+        with chain.lock:
+            for key, data in ((launch.pool_key, pool), (launch.config_key, config)):
+                rent = chain.svm.minimum_balance_for_rent_exemption(len(data))
+                chain.svm.set_account(Pubkey.from_string(key),
+                                      Account(lamports=rent, data=bytes(data), owner=DBC_PROGRAM, executable=False))
+        self._written[launch.mint] = mark
 
     def feed(self) -> list[dict]:
         """The launch feed, newest first, in bags.fm's documented row shape."""
@@ -161,7 +207,7 @@ class Launches:
             "image": "", "tokenMint": launch.mint, "status": launch.status, "twitter": None, "website": None,
             "launchSignature": str(_keypair(launch.mint).sign_message(b"launch")) if live else None, "accountKeys": [launch.mint],
             "numRequiredSigners": 1, "uri": None,
-            "dbcPoolKey": _key(launch.mint, "dbc-pool"), "dbcConfigKey": _key("dbc-config"),
+            "dbcPoolKey": launch.pool_key, "dbcConfigKey": launch.config_key,
         }
 
     def as_dict(self, launch: Launch) -> dict:

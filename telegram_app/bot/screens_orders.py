@@ -194,6 +194,8 @@ def orders(account, inc, *args, note: str = ""):
         screen.row((f"{toggle[0]} DCA #{p.pk}", toggle[1], p.pk), (f"Cancel DCA #{p.pk}", "dx", p.pk))
     for w in watches:
         status = f", now {w.launch_status}" if w.launch_status else ""
+        if w.progress_pct is not None and w.launch_status == "PRE_GRAD":
+            status += f", curve {w.progress_pct.normalize():f}% full"
         screen.text += f"\nWatch #{w.pk}: {w.symbol or w.mint[:6]} ({w.state}{status}).{_watch_buy(w)}"
         screen.button(f"Cancel watch #{w.pk}", "lw", w.pk)
     return screen

@@ -75,6 +75,7 @@ def test_a_buy_above_the_ceiling_is_refused_with_a_message(trader, bags_launches
     bags_launches.launches.fill(curve.mint, 10 * SOL)  # the curve's price is now 4x its start, over the ceiling
     assert launches_follow() == {watch.id: "launched"}
     watch.refresh_from_db()
+    assert watch.progress_pct == Decimal("33.33")  # 10 of 30 SOL, read from the curve's accounts on the chain
     assert (watch.state, watch.launch_status, watch.position_id) == ("launched", "PRE_GRAD", None)
     assert "above your ceiling" in watch.note and not Order.objects.exists()
     (notice,) = DomainEvent.objects.filter(kind="launch.notice")
@@ -87,11 +88,13 @@ def test_a_watched_launch_graduates_in_the_sandbox_and_the_worker_buys_once(trad
     curve = launch(bags_launches, "LWGRAD")
     watch = launch_watch_create(trader=trader, mint=curve.mint, buy_on="graduation", amount_lamports=SOL // 5,
                                 price_ceiling=START * 100)
+    bags_launches.launches.fill(curve.mint, 6 * SOL)
     launches_follow_task.apply_async()  # what beat sends every LAUNCH_TICK_SECONDS
     wait_for(lambda: LaunchWatch.objects.get(id=watch.id).launch_status == "PRE_GRAD", message="the launch followed")
-    assert LaunchWatch.objects.get(id=watch.id).state == "watching" and not Order.objects.exists()
+    followed = LaunchWatch.objects.get(id=watch.id)
+    assert (followed.state, followed.progress_pct) == ("watching", Decimal("20.00")) and not Order.objects.exists()
 
-    bags_launches.launches.fill(curve.mint, 30 * SOL)  # the curve fills: MIGRATING, then MIGRATED to its pool
+    bags_launches.launches.fill(curve.mint, 24 * SOL)  # the curve fills: MIGRATING, then MIGRATED to its pool
 
     def graduated():
         launches_follow_task.apply_async()
@@ -100,6 +103,7 @@ def test_a_watched_launch_graduates_in_the_sandbox_and_the_worker_buys_once(trad
 
     done = wait_for(graduated, interval=0.3, message="the watch saw the graduation")
     assert done.launch_status == "MIGRATED" and done.position_id is not None, done.note
+    assert done.progress_pct == 100
     bought = wait_for(lambda: Order.objects.filter(reason="launch", side="buy", status="confirmed").first(),
                       message="the buy on graduation filled by the worker")
     assert bought.position_id == done.position_id and bought.amount_in == SOL // 5
@@ -112,3 +116,18 @@ def test_a_watched_launch_graduates_in_the_sandbox_and_the_worker_buys_once(trad
     assert bags_launches.bags.requests == polls  # no live watch: the feed is not even polled
     assert Order.objects.filter(reason="launch").count() == 1  # acted once
     assert DomainEvent.objects.filter(kind="launch.notice").count() == 1
+
+
+@pytest.mark.django_db
+def test_curve_progress_is_read_only_from_the_dbc_programs_accounts_of_that_mint(bags_launches):
+    """The curve's fill comes from its VirtualPool and PoolConfig accounts (Meteora DBC layout): another program's
+    account, another mint's pool or a pool of another config is no data, never a figure."""
+    from trading.launches import CurveKeys, curves_progress
+
+    curve, other = launch(bags_launches, "LWPROG"), launch(bags_launches, "LWPROG2")
+    bags_launches.launches.fill(curve.mint, 3 * SOL)
+    keys = CurveKeys(mint=curve.mint, pool=curve.pool_key, config=curve.config_key)
+    assert curves_progress([keys]) == {curve.mint: Decimal("10.00")}
+    assert curves_progress([CurveKeys(mint=other.mint, pool=curve.pool_key, config=curve.config_key)]) == {}
+    assert curves_progress([CurveKeys(mint=curve.mint, pool=curve.pool_key, config=other.config_key)]) == {}
+    assert curves_progress([CurveKeys(mint=curve.mint, pool=curve.mint, config=curve.config_key)]) == {}

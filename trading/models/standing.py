@@ -162,6 +162,8 @@ class LaunchWatch(models.Model):
     price_ceiling = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True)
     state = models.CharField(max_length=9, choices=State.choices, default=State.WATCHING)
     launch_status = models.CharField(max_length=10, blank=True, help_text="The last launch status bags.fm reported.")
+    progress_pct = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True,
+                                       help_text="How full its bonding curve was when last read (percent).")
     position = models.ForeignKey(Position, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

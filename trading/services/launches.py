@@ -1,7 +1,8 @@
 """bags.fm launches: a trader watches a launch, is told when it graduates, and may buy on launch or on graduation.
 
 The beat task `trading.launches_follow` polls bags.fm's launch feed (`BagsVenue.launch_feed`, a non-essential caller
-on the shared rate limiter) and moves each live watch of a mint in the feed along the launch states:
+on the shared rate limiter), records how full each watched curve is (read from its accounts on chain,
+trading/launches.py) and moves each live watch of a mint in the feed along the launch states:
 
 - PRE_GRAD (or later) with a buy on launch: the watch moves watching -> launched (a compare-and-swap) and its buy is
   tried once;
@@ -26,6 +27,7 @@ from django.db import transaction
 from trading.errors import Conflict, InvalidInput, NotFound, TokenRisk, TradingError
 from trading.events import event_publish
 from trading.execution.clients import venues_in_order
+from trading.launches import CurveKeys, curves_progress
 from trading.models import LaunchWatch, OrderReason, Position, Token, Trader
 from trading.prices import price_fresh
 from trading.services.amounts import amount_validate, mint_validate
@@ -162,6 +164,7 @@ def launches_follow(*, rows=None) -> dict[int, str]:
     status = {row.mint: row.status for row in rows}
     done = {}
     watches = LaunchWatch.objects.filter(state__in=LIVE, mint__in=list(status)).order_by("id")
+    progress_record(rows=rows, mints=set(watches.values_list("mint", flat=True)))
     for watch_id, mint, symbol in watches.values_list("id", "mint", "symbol"):
         row_symbol = next((r.symbol for r in rows if r.mint == mint), "")
         if not symbol and row_symbol:
@@ -170,3 +173,17 @@ def launches_follow(*, rows=None) -> dict[int, str]:
         if outcome is not None:
             done[watch_id] = outcome
     return done
+
+
+def progress_record(*, rows, mints: set[str]) -> dict[str, Decimal]:
+    """Read how full the curves of the watched launches on their curve (PRE_GRAD) are, one RPC call for them all, and
+    write it on their live watches (trading/launches.py)."""
+    curves = [CurveKeys(mint=r.mint, pool=r.dbc_pool_key, config=r.dbc_config_key) for r in rows
+              if r.mint in mints and r.status == "PRE_GRAD" and r.dbc_pool_key and r.dbc_config_key]
+    progress = curves_progress(curves) if curves else {}
+    for mint, pct in progress.items():
+        LaunchWatch.objects.filter(mint=mint, state__in=LIVE).exclude(progress_pct=pct).update(progress_pct=pct)
+    graduated = [r.mint for r in rows if r.mint in mints and r.status in ("MIGRATING", "MIGRATED")]
+    if graduated:
+        LaunchWatch.objects.filter(mint__in=graduated, state__in=LIVE).update(progress_pct=Decimal(100))
+    return progress

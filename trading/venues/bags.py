@@ -109,6 +109,12 @@ class LaunchRow:
     status: str
     symbol: str
     name: str
+    dbc_pool_key: str | None = None  # the curve's VirtualPool account (Meteora DBC), where its fill is read
+    dbc_config_key: str | None = None  # its PoolConfig account (the migration threshold)
+
+
+def _key_or_none(value) -> str | None:
+    return value if isinstance(value, str) and 32 <= len(value) <= 44 else None
 
 
 def launch_row_from(row) -> LaunchRow | None:
@@ -120,7 +126,8 @@ def launch_row_from(row) -> LaunchRow | None:
         log.warning("bags.fm launch feed row without the documented tokenMint/status; skipped")
         return None
     return LaunchRow(mint=row["tokenMint"], status=row["status"], symbol=str(row.get("symbol") or "")[:16],
-                     name=str(row.get("name") or "")[:64])
+                     name=str(row.get("name") or "")[:64], dbc_pool_key=_key_or_none(row.get("dbcPoolKey")),
+                     dbc_config_key=_key_or_none(row.get("dbcConfigKey")))
 
 
 class BagsVenue(HttpVenue):
