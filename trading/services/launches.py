@@ -43,6 +43,15 @@ LIVE = (LaunchWatch.State.WATCHING, LaunchWatch.State.LAUNCHED)
 MAX_LIVE_PER_TRADER = 50
 
 
+def _ceiling_validate(value) -> Decimal:
+    """A price ceiling follows the rules of a limit price (a plain positive number the price column holds)."""
+    try:
+        return limit_price_validate(value)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message.replace("limit price", "price ceiling").replace("A price ceiling", "A ceiling"),
+                           exc.code) from None
+
+
 def launch_watch_create(*, trader: Trader, mint: str, buy_on: str = "none", amount_lamports: int | None = None,
                         price_ceiling=None) -> LaunchWatch:
     """Watch `mint`; with `buy_on` launch or graduation, buy `amount_lamports` then unless the price is above
@@ -59,7 +68,7 @@ def launch_watch_create(*, trader: Trader, mint: str, buy_on: str = "none", amou
         if amount_lamports is None:
             raise InvalidInput("Say how much SOL to buy with, like buy 0.1 on graduation.", "invalid_amount")
         amount = amount_validate(amount_lamports)
-        ceiling = None if price_ceiling is None else limit_price_validate(price_ceiling)
+        ceiling = None if price_ceiling is None else _ceiling_validate(price_ceiling)
     with transaction.atomic():
         live = LaunchWatch.objects.select_for_update().filter(trader=trader, state__in=LIVE)
         if any(w.mint == mint for w in live):
