@@ -72,6 +72,8 @@ def test_a_buy_above_the_ceiling_is_refused_with_a_message(trader, bags_launches
                                 price_ceiling=START * 2)
     assert launches_follow() == {}  # PRE_LAUNCH: nothing to do yet
     bags_launches.launches.go_live(curve.mint)
+    bags_launches.faults.set("bags", "outage", count=1)
+    assert launches_follow() == {} and LaunchWatch.objects.get().launch_status == "PRE_LAUNCH"  # an outage: next tick
     bags_launches.launches.fill(curve.mint, 10 * SOL)  # the curve's price is now 4x its start, over the ceiling
     assert launches_follow() == {watch.id: "launched"}
     watch.refresh_from_db()

@@ -24,7 +24,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 
-from trading.errors import Conflict, InvalidInput, NotFound, TokenRisk, TradingError
+from trading.errors import Conflict, InvalidInput, NotFound, TokenRisk, TradingError, VenueError
 from trading.events import event_publish
 from trading.execution.clients import venues_in_order
 from trading.launches import CurveKeys, curves_progress
@@ -169,7 +169,11 @@ def launches_follow(*, rows=None) -> dict[int, str]:
         if not LaunchWatch.objects.filter(state__in=LIVE).exists():
             return {}
         bags = next(v for v in venues_in_order() if v.name == "bags")
-        rows = bags.launch_feed()
+        try:
+            rows = bags.launch_feed()
+        except VenueError as exc:  # the next tick asks again; nothing changed
+            log.warning("bags.fm launch feed not read: %s", exc.message)
+            return {}
     status = {row.mint: row.status for row in rows}
     done = {}
     watches = LaunchWatch.objects.filter(state__in=LIVE, mint__in=list(status)).order_by("id")
