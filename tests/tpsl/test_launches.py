@@ -133,3 +133,27 @@ def test_curve_progress_is_read_only_from_the_dbc_programs_accounts_of_that_mint
     assert curves_progress([CurveKeys(mint=other.mint, pool=curve.pool_key, config=curve.config_key)]) == {}
     assert curves_progress([CurveKeys(mint=curve.mint, pool=curve.pool_key, config=other.config_key)]) == {}
     assert curves_progress([CurveKeys(mint=curve.mint, pool=curve.mint, config=curve.config_key)]) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_four_followers_racing_on_one_graduation_buy_and_tell_once(trader, bags_launches):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from trading.services.launches import launch_watch_step
+
+    curve = launch(bags_launches, "LWRACE")
+    watch = launch_watch_create(trader=trader, mint=curve.mint, buy_on="graduation", amount_lamports=SOL // 10)
+
+    def follow(_):
+        try:
+            return launch_watch_step(watch_id=watch.id, launch_status="MIGRATED")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(follow, range(4)))
+    assert sorted(outcomes, key=str) == [None, None, None, "graduated"]
+    assert Order.objects.filter(reason="launch").count() == 1
+    assert DomainEvent.objects.filter(kind="launch.notice").count() == 1
