@@ -33,6 +33,7 @@ ROUTES = (
     ("trading.tpsl_*", "tpsl"),
     ("trading.refresh_prices", "tpsl"),
     ("trading.dca_*", "tpsl"),
+    ("trading.launches_*", "tpsl"),
     ("telegram_app.*", "telegram"),
     ("backups.*", "backups"),
     ("assistant.*", "vibe"),

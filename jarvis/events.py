@@ -2,7 +2,7 @@
 with the event's message. Publishers never import their subscribers (docs/architecture.md, "Direction of knowledge").
 
 - DOMAIN_KINDS (position.opened, position.closed, order.failed, order.delayed, exit.filled, exit.stuck, wallet.exported,
-  withdrawal.landed, prices.stale, limit.ended, dca.notice): published by trading (`trading.events`: a DomainEvent row, after commit); the message is the
+  withdrawal.landed, prices.stale, limit.ended, dca.notice, launch.notice): published by trading (`trading.events`: a DomainEvent row, after commit); the message is the
   DomainEvent id; telegram_app turns them into messages, monitoring counts exits.
 - alert.raise: published by trading and backups (at once); `{"key", "summary", "severity"}`; monitoring raises it.
 - alert.changed: published by monitoring when an AlertEvent fires or resolves (after commit); the AlertEvent id;
@@ -35,6 +35,7 @@ DOMAIN_KINDS = (
     "withdrawal.landed",  # a withdrawal's transfer landed: what was sent, where, its fees
     "prices.stale",  # trading.tpsl: mints with open positions and no fresh price
     "limit.ended",  # a limit order cancelled at trigger time (a check refused it) or expired unfilled
+    "launch.notice",  # a watched bags.fm launch launched (its buy on launch) or graduated (told; its buy on graduation)
     "dca.notice",  # a DCA plan finished, stopped by a stop condition, paused by the kill switch, or a round refused
 )
 KINDS = frozenset({*DOMAIN_KINDS, "alert.raise", "alert.changed", "provider.calls"})

@@ -301,6 +301,8 @@ LIMIT_PRICE_MAX_RATIO = env_int("LIMIT_PRICE_MAX_RATIO", 1000, minimum=2)  # a l
 DCA_MIN_INTERVAL_SECONDS = env_int("DCA_MIN_INTERVAL_SECONDS", 60, minimum=1)  # the shortest interval between DCA buys
 DCA_MAX_BUYS = env_int("DCA_MAX_BUYS", 1000, minimum=1)  # the most buys one DCA plan makes
 DCA_TICK_SECONDS = env_int("DCA_TICK_SECONDS", 5, minimum=1, maximum=60)  # beat period of the DCA task
+# beat period of the launch follower: one bags.fm feed call per tick (bags.fm allows 1,000-5,000 calls an hour per key)
+LAUNCH_TICK_SECONDS = env_int("LAUNCH_TICK_SECONDS", 10, minimum=2, maximum=300)
 
 # --- Execution (trading/chain, trading/venues, trading/execution; docs/execution.md) -------------------
 # Timeouts are seconds (not money, so float is fine); fees are integer lamports.

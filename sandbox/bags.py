@@ -12,6 +12,7 @@ from solders.pubkey import Pubkey
 from sandbox.chain import ChainError
 from sandbox.faults import Faults
 from sandbox.httpserver import Request, Response
+from sandbox.launches import Launches
 from sandbox.pools import Pools, pool_supply
 from sandbox.venues import Venue, VenueError
 
@@ -40,8 +41,9 @@ class BagsApp(Venue):
     no_route_message = "Unable to get a quote for this token pair"
 
     def __init__(self, *, pools: Pools, faults: Faults, api_key: str, rate_limit: int | None = 1000,
-                 rate_window: float = RATE_WINDOW_SECONDS):
+                 rate_window: float = RATE_WINDOW_SECONDS, launches: Launches | None = None):
         super().__init__(pools=pools, faults=faults, api_key=api_key, rate_limit=rate_limit, rate_window=rate_window)
+        self.launches = launches
         self.routes = {
             ("GET", f"{PREFIX}/trade/quote"): self.trade_quote,
             ("POST", f"{PREFIX}/trade/swap"): self.trade_swap,
@@ -49,6 +51,7 @@ class BagsApp(Venue):
             ("POST", f"{PREFIX}/solana/send-bundle"): self.send_bundle,
             ("POST", f"{PREFIX}/solana/get-bundle-statuses"): self.bundle_statuses,
             ("GET", f"{PREFIX}/solana/jito-recent-fees"): self.jito_recent_fees,
+            ("GET", f"{PREFIX}/token-launch/feed"): self.launch_feed,
         }
         self.tip_accounts = {Pubkey.from_string(key) for key in JITO_TIP_ACCOUNTS}
         for account in self.tip_accounts:  # they exist on mainnet, so a tip of any size can land
@@ -160,6 +163,9 @@ class BagsApp(Venue):
     def jito_recent_fees(self, request: Request) -> dict:
         """GET /solana/jito-recent-fees: JitoTipResponse (landed-tip percentiles, in SOL)."""
         return {"time": datetime.now(UTC).isoformat().replace("+00:00", "Z"), **JITO_RECENT_TIPS}
+    def launch_feed(self, request: Request) -> list[dict]:
+        """Recent and active launches with their launch status (sandbox/launches.py: the bonding curves)."""
+        return self.launches.feed() if self.launches is not None else []
 
     def top_tokens(self, request: Request) -> list[dict]:
         """Top tokens by lifetime fees (fees ~ the token's liquidity), in the row shape of the SDK's

@@ -12,6 +12,7 @@ import httpx
 
 from sandbox.faults import FaultError
 from sandbox.httpserver import Request, Response
+from sandbox.launches import DEFAULT_THRESHOLD
 from sandbox.simulator import MarketError
 
 if TYPE_CHECKING:
@@ -59,6 +60,12 @@ class ControlApp:
             ("DELETE", "/faults"): self.clear_faults,
             ("GET", "/ledger"): self.ledger,
             ("GET", "/ledger/summary"): lambda r, b: self.sb.ledger.summary(),
+            ("POST", "/launches"): self.launch_create,
+            ("POST", "/launches/live"): lambda r, b: self._launch(self.sb.launches.go_live(str(b["mint"]))),
+            ("POST", "/launches/fill"): lambda r, b: self._launch(
+                self.sb.launches.fill(str(b["mint"]), _int(b["lamports"], "lamports"))),
+            ("GET", "/launches"): lambda r, b: [self._launch(self.sb.launches.get(row["tokenMint"]))
+                                                for row in self.sb.launches.feed()],
             ("DELETE", "/ledger"): lambda r, b: self.sb.ledger.clear() or {"cleared": True},
         }
 
@@ -111,6 +118,19 @@ class ControlApp:
                                          price=_decimal(body["price"], "price"), **fields)
         self.sb.pools.ensure()
         return token.as_dict()
+
+    def launch_create(self, request: Request, body: dict) -> dict:
+        """A bags.fm launch on a bonding curve (sandbox/launches.py); ``launched`` starts it at PRE_GRAD."""
+        launch = self.sb.launches.create(
+            symbol=str(body["symbol"]), price=_decimal(body["price"], "price"), decimals=_int(body.get("decimals", 6), "decimals"),
+            threshold_lamports=_int(body.get("threshold_lamports", DEFAULT_THRESHOLD), "threshold_lamports"),
+            launched=bool(body.get("launched", False)))
+        self.sb.pools.ensure()
+        return self._launch(launch)
+
+    def _launch(self, launch) -> dict:
+        self.sb.launches.advance()
+        return self.sb.launches.as_dict(launch)
 
     def force_path(self, request: Request, body: dict) -> dict:
         prices = [_decimal(p, "prices") for p in body["prices"]]
@@ -212,6 +232,16 @@ class RemoteSandbox:
 
     def ledger_summary(self) -> dict:
         return self._call("GET", "/ledger/summary")
+
+    def launch_create(self, symbol: str, price: Decimal, *, threshold_lamports: int, launched: bool = False) -> dict:
+        return self._call("POST", "/launches", json={"symbol": symbol, "price": str(price),
+                                                      "threshold_lamports": threshold_lamports, "launched": launched})
+
+    def launch_live(self, mint: str) -> dict:
+        return self._call("POST", "/launches/live", json={"mint": mint})
+
+    def launch_fill(self, mint: str, lamports: int) -> dict:
+        return self._call("POST", "/launches/fill", json={"mint": mint, "lamports": lamports})
 
     def close(self) -> None:
         self.http.close()

@@ -107,6 +107,7 @@ class Pools:
         self.fee_bps = fee_bps
         self._pools: dict[str, Pool] = {}
         self._lock = threading.Lock()
+        self.halted: set[str] = set()  # mints that do not trade now (a launch not live yet, or migrating: sandbox/launches.py)
 
     def ensure(self) -> None:
         """Create chain accounts for every simulated token that has no pool yet."""
@@ -143,6 +144,8 @@ class Pools:
             side, mint = "sell", input_mint
         else:
             raise NoRoute("no route between these mints")
+        if mint in self.halted:
+            raise NoRoute("this token is not trading now (its launch is not live, or it is migrating to its pool)")
         token = self.market.token(mint)
         if side == "sell" and not token.sellable:
             raise NoRoute("this token cannot be sold")

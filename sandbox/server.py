@@ -13,6 +13,7 @@ import threading
 from decimal import Decimal
 
 from sandbox.bags import BagsApp
+from sandbox.launches import Launches
 from sandbox.chain import Chain
 from sandbox.control import PREFIX as CONTROL_PREFIX
 from sandbox.control import ControlApp
@@ -58,6 +59,7 @@ class Sandbox:
         self.chain = Chain(ledger=self.ledger, faults=self.faults, slot_seconds=slot_seconds)
         self.pools = Pools(market=self.market, chain=self.chain, fee_bps=fee_bps)
         self.pools.ensure()
+        self.launches = Launches(pools=self.pools, ledger=self.ledger)
         self.rpc = RpcServer(chain=self.chain, faults=self.faults)
         self.ws = WsServer(chain=self.chain)
         self._pool_states: dict[str, bytes] = {}
@@ -67,7 +69,7 @@ class Sandbox:
         # Plan limits: bags.fm 1,000 requests an hour per key by default; Jupiter none unless asked (its free plan is
         # 60 in a 60 s sliding window, shared by Swap and Price).
         self.bags = BagsApp(pools=self.pools, faults=self.faults, api_key=bags_api_key, rate_limit=bags_rate_limit,
-                            rate_window=bags_rate_window)
+                            rate_window=bags_rate_window, launches=self.launches)
         self.jupiter = JupiterApp(pools=self.pools, faults=self.faults, api_key=jupiter_api_key,
                                   rate_limit=jupiter_rate_limit, rate_window=jupiter_rate_window)
         self._services: dict[str, HTTPService] = {}
@@ -95,6 +97,7 @@ class Sandbox:
         state accounts in step with the simulator and the pools' balances."""
         while not self._stop.wait(0.05):
             self.chain.process_pending()
+            self.launches.advance()
             self._sync_pool_states()
 
     def _sync_pool_states(self) -> None:

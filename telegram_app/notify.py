@@ -24,7 +24,8 @@ from telegram_app.parsers import format_sol
 
 logger = logging.getLogger(__name__)
 REASONS = {"tp": "Take-profit", "sl": "Stop-loss", "trailing": "Trailing stop", "time": "Time stop",
-           "kill": "Kill switch", "manual": "Your sell", "limit": "Limit sell", "dca": "DCA"}
+           "kill": "Kill switch", "manual": "Your sell", "limit": "Limit sell", "dca": "DCA",
+           "launch": "Launch watch"}
 
 
 def _pnl(lamports: int) -> str:
@@ -85,6 +86,11 @@ def event_text(kind: str, p: dict) -> str | None:
         sent = f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".") if decimals else str(whole)
         return (f"📤 Withdrawal landed: {sent} {symbol} sent to {p.get('destination', '')} ({p.get('mode', '')}); "
                 f"fees and rent {format_sol(int(p.get('fee_lamports') or 0))} SOL.")
+    if kind == "launch.notice":
+        when = "graduated (migrated to its pool)" if p.get("status") == "graduated" else "launched"
+        head = "🎓" if p.get("status") == "graduated" else "🚀"
+        note = str(p.get("note") or "")[:300]
+        return f"{head} {symbol} {when} on bags.fm." + (f" {note}" if note else "")
     if kind == "wallet.exported":
         return "🔐 Your wallet's private key was exported. If this was not you, move your funds now."
     return None
@@ -92,7 +98,7 @@ def event_text(kind: str, p: dict) -> str | None:
 
 def _wants(kind: str, prefs: dict | None) -> bool:
     if kind in ("order.failed", "order.delayed", "exit.stuck", "wallet.exported", "withdrawal.landed", "limit.ended",
-                "dca.notice"):
+                "dca.notice", "launch.notice"):
         return True  # failures and security notices are always sent
     return (prefs or {}).get("enabled", True) is not False
 

@@ -22,6 +22,7 @@ from trading.models import (
     ExitLeg,
     ExitPlan,
     KillSwitch,
+    LaunchWatch,
     LimitOrder,
     Order,
     PaperLedger,
@@ -352,6 +353,16 @@ class DcaBuyAdmin(ReadOnlyAdmin):
     list_display = ("plan", "run", "position", "amount_lamports", "note", "created_at")
     search_fields = ("=plan__id",)
     list_select_related = ("plan", "position")
+
+
+@admin.register(LaunchWatch)
+class LaunchWatchAdmin(ReadOnlyAdmin):
+    list_display = ("id", "trader", "mint", "symbol", "buy_on", "amount_lamports", "price_ceiling", "state",
+                    "launch_status", "position")
+    list_filter = ("state", "buy_on", "launch_status")
+    search_fields = ("trader__name", "=mint", "symbol")
+    list_select_related = ("trader", "position")
+    readonly_fields = [f.name for f in LaunchWatch._meta.fields]
 
 
 @admin.register(DomainEvent)

@@ -15,4 +15,11 @@ PERIODIC_TASKS = [
         "expire_seconds": settings.DCA_TICK_SECONDS,
         "description": "Place the DCA buys that are due (each an ordinary buy), and end plans whose stop condition is met.",
     },
+    {
+        "name": "bags.fm launches",
+        "task": "trading.launches_follow",
+        "every_seconds": settings.LAUNCH_TICK_SECONDS,
+        "expire_seconds": settings.LAUNCH_TICK_SECONDS,
+        "description": "Poll bags.fm's launch feed: tell watchers of a graduation, place buys on launch or graduation.",
+    },
 ]

@@ -13,7 +13,7 @@ from monitoring import metrics
 from trading.errors import NotFound, VenueError
 from trading.execution.clients import venues_in_order
 from trading.execution.fills import effective_price
-from trading.models import DcaPlan, LimitOrder, Order, OrderSide, OrderStatus, Position, Trader, Wallet
+from trading.models import DcaPlan, LaunchWatch, LimitOrder, Order, OrderSide, OrderStatus, Position, Trader, Wallet
 from trading.models.choices import LAMPORTS_PER_SOL, POSITION_LIVE
 from trading.prices import PricePoint, price_fresh, price_get as _price_get, prices_get_many, sol_usd_get
 from trading.services.quotes import onchain_balance, paper_balance
@@ -193,3 +193,9 @@ def standing_orders(*, trader: Trader) -> tuple[list[LimitOrder], list[DcaPlan]]
     plans = list(DcaPlan.objects.filter(trader=trader, state__in=(DcaPlan.State.ACTIVE, DcaPlan.State.PAUSED))
                  .select_related("token").order_by("id"))
     return limits, plans
+
+
+def launch_watches_live(*, trader: Trader) -> list[LaunchWatch]:
+    """The trader's launch watches still following their launch, oldest first."""
+    return list(LaunchWatch.objects.filter(trader=trader, state__in=(LaunchWatch.State.WATCHING,
+                                                                     LaunchWatch.State.LAUNCHED)).order_by("id"))

@@ -45,3 +45,12 @@ def dca_run() -> None:
     from trading.services.dca import dca_due_run
 
     dca_due_run()
+
+
+@shared_task(name="trading.launches_follow", soft_time_limit=30, time_limit=45, ignore_result=True)
+def launches_follow() -> None:
+    """Beat, every LAUNCH_TICK_SECONDS (tpsl queue, early acks: the next tick covers a lost one): poll bags.fm's launch
+    feed and move the watched launches (notices, buys on launch or graduation)."""
+    from trading.services.launches import launches_follow as follow
+
+    follow()

@@ -46,6 +46,7 @@ COMMANDS = {
     "withdraw": (wd.withdraw, True, True, False),
     "allowlist": (wd.allowlist, True, True, False),
     "withdrawcap": (wd.withdraw_cap, True, True, False),
+    "watch": (orders.watch, True, True, False),
     "cancel": (acc.cancel, True, False, False),
     "status": (adm.status, False, False, True),
     "killswitch": (adm.killswitch, False, False, True),
@@ -67,7 +68,7 @@ CALLBACKS = {
     "cc": trade.position_share, "pc": trade.pnl_share, "pn": trade.pnl,
     "tf": plan.trailing_prompt, "be": plan.breakeven_set, "ts": plan.time_stop_prompt, "pl": plan.plan,
     "or": orders.orders_cb, "lx": orders.limit_cancel_cb, "dp": orders.dca_pause, "dr": orders.dca_resume,
-    "dx": orders.dca_cancel, "lb": orders.limit_prompt, "dc": orders.dca_prompt,
+    "dx": orders.dca_cancel, "lb": orders.limit_prompt, "dc": orders.dca_prompt, "lw": orders.watch_cancel_cb,
 }
 ADMIN_CALLBACKS = {"va"}  # buttons an admin may press without a trader account
 # conversation state -> screen(account, inc, text, data)

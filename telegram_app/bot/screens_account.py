@@ -36,7 +36,8 @@ HELP = """Commands
 /positions – open positions, their exit plans, sell and edit buttons
 /limit – limit orders: buy at a price (a dip or a breakout), sell part of a position at a price
 /dca <mint> <SOL> <buys> <interval> – buy an amount again and again, with a price ceiling and a total cap
-/orders – your limit orders and DCA plans: cancel, pause, resume
+/watch <mint> [buy <SOL> on launch|graduation] [ceiling <price>] – follow a bags.fm launch; told when it graduates
+/orders – your limit orders, DCA plans and launch watches: cancel, pause, resume
 /pnl – profit and loss today, this week, all time
 /settings – mode, slippage, fees, default exit plan, buy presets, notifications
 /plan – the default exit plan: trailing stop, break-even after the first take-profit, time stop

@@ -1,4 +1,5 @@
-"""Screens: limit orders (/limit), DCA plans (/dca) and the list of both with their buttons (/orders)."""
+"""Screens: limit orders (/limit), DCA plans (/dca), launch watches (/watch) and the list of all three with their
+buttons (/orders)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from telegram_app.bot.core import Screen
 from telegram_app.parsers import ParseError, format_sol, parse_duration, parse_mint, parse_percent, parse_sol_amount
 from trading.errors import TokenRisk
 from trading.ratelimit import Priority, call_priority
-from trading.selectors import standing_orders
+from trading.selectors import launch_watches_live, standing_orders
 from trading.services import token_safety_check
+from trading.services.launches import launch_watch_cancel, launch_watch_create
 from trading.services.safety import risk_names
 from trading.services.standing import (
     dca_create,
@@ -32,6 +34,11 @@ LIMIT_USAGE = ("Limit orders:\n"
 DCA_USAGE = ("DCA: /dca <mint> <SOL> <buys> <interval> [max <price>] [cap <SOL>]\n"
              "Buys <SOL> of the token <buys> times, one buy every <interval> (like 10m, 4h, 1d). Stops early when the "
              "price is above max, or when another buy would take the total past cap. /orders pauses, resumes, cancels.")
+
+WATCH_USAGE = ("Launch watch: /watch <mint> [buy <SOL> on launch|graduation] [ceiling <price>]\n"
+               "Follows a bags.fm launch and tells you when it graduates (migrates to its pool). With buy, buys <SOL> of "
+               "it when it launches or when it graduates, unless the price is above ceiling (SOL per token). "
+               "/orders lists and cancels watches.")
 
 
 def _price(value) -> str:
@@ -131,10 +138,46 @@ def _stops(plan) -> str:
     return f" Stops at {' or '.join(parts)}." if parts else ""
 
 
+def watch(account, inc, *args):
+    if not args:
+        return Screen(WATCH_USAGE)
+    mint, rest = parse_mint(args[0]), list(args[1:])
+    words = {"buy": None, "on": None, "ceiling": None}
+    while rest:
+        word = rest.pop(0).lower()
+        if word not in words or words[word] is not None:
+            raise ParseError(f"'{word}' is not part of a watch. " + WATCH_USAGE, "bad_watch")
+        if not rest:
+            raise ParseError(f"Give a value after '{word}'.", "missing_value")
+        words[word] = rest.pop(0)
+    buy_on = (words["on"] or "").lower()
+    if words["buy"] is not None and buy_on not in ("launch", "graduation"):
+        raise ParseError("Say when to buy: buy <SOL> on launch, or buy <SOL> on graduation.", "bad_buy_on")
+    if words["buy"] is None and (words["on"] is not None or words["ceiling"] is not None):
+        raise ParseError("'on' and 'ceiling' go with a buy: buy <SOL> on launch|graduation [ceiling <price>].",
+                         "amount_without_buy")
+    lamports = parse_sol_amount(words["buy"]) if words["buy"] is not None else None
+    if lamports is not None:
+        _safety(account, mint)
+    w = launch_watch_create(trader=account.trader, mint=mint, buy_on=buy_on or "none", amount_lamports=lamports,
+                            price_ceiling=words["ceiling"])
+    return (Screen(f"Watching {w.symbol or w.mint[:6]} (watch #{w.pk}): you are told when it graduates.{_watch_buy(w)}")
+            .row(("Cancel it", "lw", w.pk), ("« Orders", "or")))
+
+
+def _watch_buy(w) -> str:
+    if w.buy_on == "none":
+        return ""
+    ceiling = f" if the price is at most {_price(w.price_ceiling)} SOL" if w.price_ceiling is not None else ""
+    return f" It buys {format_sol(w.amount_lamports)} SOL of it on {w.buy_on}{ceiling}."
+
+
 def orders(account, inc, *args, note: str = ""):
     limits, plans = standing_orders(trader=account.trader)
-    if not limits and not plans:
-        return Screen(f"{note}\n" * bool(note) + "You have no limit orders or DCA plans.\n\n" + LIMIT_USAGE)
+    watches = launch_watches_live(trader=account.trader)
+    if not limits and not plans and not watches:
+        return Screen(f"{note}\n" * bool(note) + "You have no limit orders, DCA plans or launch watches.\n\n"
+                      + LIMIT_USAGE)
     screen = Screen(f"{note}\n" * bool(note) + "Your orders:")
     for o in limits:
         what = (f"buy {format_sol(o.amount_lamports)} SOL" if o.side == "buy"
@@ -149,6 +192,12 @@ def orders(account, inc, *args, note: str = ""):
                         f"{format_sol(p.spent_lamports)} SOL spent.{_stops(p)}")
         toggle = ("Resume", "dr") if p.state == "paused" else ("Pause", "dp")
         screen.row((f"{toggle[0]} DCA #{p.pk}", toggle[1], p.pk), (f"Cancel DCA #{p.pk}", "dx", p.pk))
+    for w in watches:
+        status = f", now {w.launch_status}" if w.launch_status else ""
+        if w.progress_pct is not None and w.launch_status == "PRE_GRAD":
+            status += f", curve {w.progress_pct.normalize():f}% full"
+        screen.text += f"\nWatch #{w.pk}: {w.symbol or w.mint[:6]} ({w.state}{status}).{_watch_buy(w)}"
+        screen.button(f"Cancel watch #{w.pk}", "lw", w.pk)
     return screen
 
 
@@ -159,6 +208,11 @@ def orders_cb(account, inc, *args):
 def limit_cancel_cb(account, inc, limit_id):
     cancelled = limit_cancel(trader=account.trader, limit_id=int(limit_id))
     return orders(account, inc, note=f"Limit order #{cancelled.pk} cancelled.")
+
+
+def watch_cancel_cb(account, inc, watch_id):
+    cancelled = launch_watch_cancel(trader=account.trader, watch_id=int(watch_id))
+    return orders(account, inc, note=f"Launch watch #{cancelled.pk} cancelled.")
 
 
 def _dca_action(action: str, done: str):

@@ -157,3 +157,24 @@ def test_a_top_token_without_a_latest_price_has_no_price_never_zero(sandbox, rec
     assert first.price_sol is None and first.symbol  # listed, without a price
     (_, answer), = recorder.calls("/top-tokens/lifetime-fees")
     check("bags", "top_tokens_response", answer.json()["response"])  # null is documented (TokenLatestPrice | null)
+
+
+def test_the_launch_feed_follows_the_documented_row_and_the_sdk_launch_states(sandbox, recorded):
+    """GET /token-launch/feed: each row in the documented shape, its status one of the SDK's TokenLaunchStatus; the
+    sandbox's curve moves a launch through them (sandbox/launches.py)."""
+    venue, recorder = recorded
+    curve = sandbox.launches.create(symbol="CNTRLNCH", price=Decimal("0.00001"), threshold_lamports=10**10)
+    seen = [next(r.status for r in venue.launch_feed() if r.mint == curve.mint)]
+    with pytest.raises(VenueNoRoute):  # not trading before its launch
+        venue.quote(input_mint=SOL, output_mint=curve.mint, amount=10_000_000, slippage_bps=300)
+    sandbox.launches.go_live(curve.mint)
+    seen.append(next(r.status for r in venue.launch_feed() if r.mint == curve.mint))
+    assert venue.quote(input_mint=SOL, output_mint=curve.mint, amount=10_000_000, slippage_bps=300).out_amount > 0
+    sandbox.launches.fill(curve.mint, 10**10)
+    seen.append(next(r.status for r in venue.launch_feed() if r.mint == curve.mint))
+    assert seen == ["PRE_LAUNCH", "PRE_GRAD", "MIGRATING"]
+    for _, answer in recorder.calls("/token-launch/feed"):
+        _envelope(answer, "launch_feed_response")
+    assert problems("bags", "launch_feed_row", {**answer.json()["response"][0], "status": "GRADUATED"})
+    sandbox.faults.set("bags", "malformed", count=1, field="status", value="GRADUATED")
+    assert curve.mint not in {r.mint for r in venue.launch_feed()}  # a row of an unknown state is skipped

@@ -115,7 +115,7 @@ def test_a_pasted_key_that_is_not_one_is_refused_and_its_message_deleted(two_tra
 
 
 COMMANDS = ["buy", "sell", "positions", "pnl", "settings", "wallet", "help", "cancel", "demo", "trending", "start",
-            "killswitch", "broadcast", "status", "nosuchcommand", "BUY", "buy@jarvis_bot"]
+            "killswitch", "broadcast", "status", "nosuchcommand", "BUY", "buy@jarvis_bot", "watch"]
 
 
 @DB_FUZZ

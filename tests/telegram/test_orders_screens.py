@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.trading import mint_address
-from trading.models import DcaPlan, LimitOrder
+from trading.models import DcaPlan, LaunchWatch, LimitOrder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +45,7 @@ def test_limit_and_dca_are_placed_listed_and_cancelled_paused_resumed_from_order
     assert LimitOrder.objects.get().status == "cancelled"
     alice.press(f"Cancel DCA #{plan.pk}")
     assert DcaPlan.objects.get().state == "cancelled"
-    assert "no limit orders or DCA plans" in alice.send("/orders")["text"]
+    assert "no limit orders, DCA plans or launch watches" in alice.send("/orders")["text"]
 
 
 def test_the_token_card_places_a_limit_buy_and_a_dca_plan(tg_user, listed):
@@ -79,3 +79,33 @@ def test_bad_orders_are_answered_with_a_sentence_and_write_nothing(tg_user, list
     answer = bob.send(command.format(mint=listed))["text"]
     assert sentence in answer, answer
     assert not LimitOrder.objects.exists() and not DcaPlan.objects.exists()
+
+
+def test_a_launch_watch_is_placed_listed_and_cancelled_from_orders(tg_user, listed):
+    dave = tg_user(304)
+    dave.send("/start")
+    assert "/watch <mint>" in dave.send("/watch")["text"]
+    placed = dave.send(f"/watch {listed} buy 0.2 on graduation ceiling 0.0003")["text"]
+    assert "Watching" in placed and "buys 0.2 SOL of it on graduation" in placed and "0.0003 SOL" in placed
+    watch = LaunchWatch.objects.get()
+    assert (watch.buy_on, watch.amount_lamports, watch.state) == ("graduation", 200_000_000, "watching")
+    assert f"Watch #{watch.pk}" in dave.send("/orders")["text"]
+    cancelled = dave.press(f"Cancel watch #{watch.pk}")["message"]
+    assert f"Launch watch #{watch.pk} cancelled." in cancelled["text"]
+    assert LaunchWatch.objects.get().state == "cancelled"
+
+
+@pytest.mark.parametrize("command, sentence", [
+    ("/watch nonsense", "mint"),
+    ("/watch {mint} buy 0.2", "Say when to buy"),
+    ("/watch {mint} buy 0.2 on tuesday", "Say when to buy"),
+    ("/watch {mint} ceiling 0.1", "go with a buy"),
+    ("/watch {mint} buy 0.2 on launch ceiling 0", "more than zero"),
+    ("/watch {mint} sell 3", "not part of a watch"),
+])
+def test_bad_watches_are_answered_with_a_sentence_and_write_nothing(tg_user, listed, command, sentence):
+    erin = tg_user(305)
+    erin.send("/start")
+    answer = erin.send(command.format(mint=listed))["text"]
+    assert sentence in answer, answer
+    assert not LaunchWatch.objects.exists()

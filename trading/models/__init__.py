@@ -6,7 +6,7 @@ from trading.models.events import DomainEvent
 from trading.models.ledger import PaperLedger
 from trading.models.orders import Order
 from trading.models.positions import ExitLeg, ExitPlan, Position, Token
-from trading.models.standing import DcaBuy, DcaPlan, LimitOrder
+from trading.models.standing import DcaBuy, DcaPlan, LaunchWatch, LimitOrder
 
 __all__ = [
     "DcaBuy",
@@ -15,6 +15,7 @@ __all__ = [
     "ExitLeg",
     "ExitPlan",
     "KillSwitch",
+    "LaunchWatch",
     "LimitOrder",
     "Mode",
     "Order",

@@ -40,6 +40,7 @@ class OrderReason(models.TextChoices):
     KILL = "kill", "Kill switch"
     LIMIT = "limit", "Limit order"
     DCA = "dca", "DCA"
+    LAUNCH = "launch", "Launch watch"
 
 
 class OrderStatus(models.TextChoices):

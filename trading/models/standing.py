@@ -135,3 +135,52 @@ class DcaBuy(models.Model):
 
     def __str__(self) -> str:
         return f"DCA #{self.plan_id} round {self.run}"
+
+
+class LaunchWatch(models.Model):
+    """A trader following a bags.fm launch (`mint`) through its launch states, told when it graduates (MIGRATED), with
+    an optional buy of `amount_lamports` when it launches (PRE_GRAD) or when it graduates, refused above
+    `price_ceiling`. A watch acts once: its buy and its graduation notice each move `state` forward by a
+    compare-and-swap (watching -> launched -> done, or straight to done), so two followers racing act once."""
+
+    class BuyOn(models.TextChoices):
+        NONE = "none", "No buy"
+        LAUNCH = "launch", "On launch"
+        GRADUATION = "graduation", "On graduation"
+
+    class State(models.TextChoices):
+        WATCHING = "watching", "Watching"
+        LAUNCHED = "launched", "Launched"  # a buy on launch was handled; the graduation notice is still to come
+        DONE = "done", "Done"  # graduated and told (and a buy on graduation handled), or refused (`note`)
+        CANCELLED = "cancelled", "Cancelled"
+
+    trader = models.ForeignKey(Trader, on_delete=models.PROTECT, related_name="launch_watches")
+    mint = models.CharField(max_length=44)
+    symbol = models.CharField(max_length=16, blank=True)
+    buy_on = models.CharField(max_length=10, choices=BuyOn.choices, default=BuyOn.NONE)
+    amount_lamports = models.BigIntegerField(null=True, blank=True)
+    price_ceiling = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, null=True, blank=True)
+    state = models.CharField(max_length=9, choices=State.choices, default=State.WATCHING)
+    launch_status = models.CharField(max_length=10, blank=True, help_text="The last launch status bags.fm reported.")
+    progress_pct = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True,
+                                       help_text="How full its bonding curve was when last read (percent).")
+    position = models.ForeignKey(Position, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["mint"], condition=Q(state__in=("watching", "launched")), name="launch_watch_live"),
+            models.Index(fields=["trader", "state"], name="launch_watch_trader_state"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_lamports__gt=0), name="launch_watch_amount_positive"),
+            models.CheckConstraint(condition=Q(price_ceiling__gt=0), name="launch_watch_ceiling_positive"),
+            models.CheckConstraint(condition=Q(buy_on="none") | Q(amount_lamports__isnull=False),
+                                   name="launch_watch_buy_has_amount"),
+        ]
+
+    def __str__(self) -> str:
+        return f"launch watch #{self.pk} {self.mint[:8]} ({self.state})"

@@ -1,5 +1,6 @@
 """bags.fm trade API client: GET /trade/quote, POST /trade/swap (base58 transaction), GET
-/token-launch/top-tokens/lifetime-fees, `{success, response}` / `{success: false, error}` envelope, `x-api-key`. Its rate-limit headers
+/token-launch/top-tokens/lifetime-fees, GET /token-launch/feed (launches and their launch states), `{success,
+response}` / `{success: false, error}` envelope, `x-api-key`. Its rate-limit headers
 (X-RateLimit-Limit/-Remaining/-Reset) are read by every HttpVenue (`trading.ratelimit.limit_observe`).
 
 Shapes from the bags.fm SDK (bagsfm/bags-sdk): src/types/trade.ts, src/types/api.ts, src/api/bags-client.ts; the contract
@@ -13,6 +14,7 @@ from decimal import Decimal
 
 from trading.chain.b58 import b58decode, b58encode
 from trading.chain.compute_budget import compute_unit_limit_of, compute_unit_price_of, with_compute_unit_price
+from trading.ratelimit import Priority, call_priority
 from trading.venues.base import (
     FeePolicy,
     HttpVenue,
@@ -98,6 +100,38 @@ def top_token_from(row) -> TopToken | None:
                     price_change_pct=_number_or_none(stats.get("priceChange")))
 
 
+LAUNCH_STATES = ("PRE_LAUNCH", "PRE_GRAD", "MIGRATING", "MIGRATED")  # bags-sdk src/types/token-launch.ts
+
+
+@dataclass(frozen=True)
+class LaunchRow:
+    """One launch of bags.fm's launch feed and its launch status (``TokenLaunchStatus``)."""
+
+    mint: str
+    status: str
+    symbol: str
+    name: str
+    dbc_pool_key: str | None = None  # the curve's VirtualPool account (Meteora DBC), where its fill is read
+    dbc_config_key: str | None = None  # its PoolConfig account (the migration threshold)
+
+
+def _key_or_none(value) -> str | None:
+    return value if isinstance(value, str) and 32 <= len(value) <= 44 else None
+
+
+def launch_row_from(row) -> LaunchRow | None:
+    """A LaunchRow from one row of ``GET /token-launch/feed`` (bags.fm API reference, "Get Token Launch Feed": ``{name,
+    symbol, description, image, tokenMint, status, twitter, website, launchSignature, accountKeys, numRequiredSigners,
+    uri, dbcPoolKey, dbcConfigKey}``, ``status`` one of the SDK's ``TokenLaunchStatus`` values). A row without a mint or
+    with a status the SDK does not name is logged and skipped (None)."""
+    if not isinstance(row, dict) or not isinstance(row.get("tokenMint"), str) or row.get("status") not in LAUNCH_STATES:
+        log.warning("bags.fm launch feed row without the documented tokenMint/status; skipped")
+        return None
+    return LaunchRow(mint=row["tokenMint"], status=row["status"], symbol=str(row.get("symbol") or "")[:16],
+                     name=str(row.get("name") or "")[:64], dbc_pool_key=_key_or_none(row.get("dbcPoolKey")),
+                     dbc_config_key=_key_or_none(row.get("dbcConfigKey")))
+
+
 class BagsVenue(HttpVenue):
     name = NAME
 
@@ -140,6 +174,14 @@ class BagsVenue(HttpVenue):
         response = self._request("GET", "/token-launch/top-tokens/lifetime-fees")
         rows = envelope_unwrap(status=response.status_code, payload=response_json(response, venue=NAME), expect=list)
         return [token for token in map(top_token_from, rows) if token is not None]
+
+    def launch_feed(self) -> list[LaunchRow]:
+        """GET /token-launch/feed: recent and active launches with their launch status. Polling it is not essential
+        (a preview-class call on the shared rate limiter: below exits and entries, refused when the budget is spent)."""
+        with call_priority(Priority.PREVIEW):
+            response = self._request("GET", "/token-launch/feed")
+        rows = envelope_unwrap(status=response.status_code, payload=response_json(response, venue=NAME), expect=list)
+        return [launch for launch in map(launch_row_from, rows) if launch is not None]
 
     def quote(self, *, input_mint: str, output_mint: str, amount: int, slippage_bps: int) -> Quote:
         params = {
