@@ -281,11 +281,20 @@ def drive(standin, users: list[int], rate: float, seconds: float, log: dict, sto
     return sent
 
 
-def surge_report(standin, log: dict[int, str], t0: float, elapsed: float, drain_timeout: float = 45.0) -> dict:
-    """Above the bot's limit: wait for the queued answers to go out or be dropped, then what happened to them."""
+def surge_report(standin, log: dict[int, str], t0: float, elapsed: float, drain_timeout: float = 150.0) -> dict:
+    """Above the bot's limit: wait for the queued answers to go out or be dropped (the line is empty when no answer
+    has come for 3 s: it sends at the budget's pace while it holds any), then what happened to them."""
     world = standin.world
     deadline = time.monotonic() + drain_timeout
-    while time.monotonic() < deadline and any(u not in world.answered for u in log):
+    answered, quiet_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now_answered = sum(1 for u in log if u in world.answered)
+        if now_answered == len(log):
+            break
+        if now_answered != answered:
+            answered, quiet_since = now_answered, time.monotonic()
+        elif time.monotonic() - quiet_since > 3.0:
+            break
         time.sleep(0.5)
     latencies = standin.latencies()
     waits = [latencies[u] * 1000 for u in log if u in latencies]
