@@ -329,7 +329,9 @@ def main() -> int:
         subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=tg_env, check=True)
         print(f"telegram: preparing {args.users} traders (once per database) ...", flush=True)
         procs["telegram_load"] = subprocess.Popen(
-            [PYTHON, "bench/telegram_load.py", "--users", str(args.users), "--seconds", str(args.seconds)],
+            [PYTHON, "bench/telegram_load.py", "--users", str(args.users), "--seconds", str(args.seconds),
+             # the overload the soak was written for: every trader every 10 s, fills at 50/s, typed commands only
+             "--mean-gap", "10", "--notify-rate", "50", "--publishers", "2", "--tap-share", "0", "--surge-seconds", "0"],
             cwd=ROOT, env=tg_env, stdout=subprocess.PIPE, stderr=open(LOG_DIR / "telegram_load.log", "wb"), text=True)
 
     if "telegram_load" in procs:

@@ -354,6 +354,9 @@ PROVIDER_RATE_LIMITS = {
         ("bags", _rate_plan("BAGS_RATE_LIMIT", "1000/3600")),
         ("jupiter", _rate_plan("JUPITER_RATE_LIMIT", "60/60")),
         ("dexscreener", _rate_plan("DEXSCREENER_RATE_LIMIT", "300/60")),
+        # The RPC provider's account: 10 a second is the smallest plans' figure (Solana's public mainnet endpoint
+        # allows 100 per 10 s per IP; free plans of the hosted providers about 10 a second). Set it to your plan.
+        ("solana_rpc", _rate_plan("SOLANA_RPC_RATE_LIMIT", "10/1")),
     )
     if plan is not None
 }

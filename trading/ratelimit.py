@@ -9,7 +9,8 @@ finds no room waits up to its own bound (exits 1 s, entries 2 s, previews 1 s, p
 refused with `RateLimited`: the router tries the next venue, the price feed keeps its cached points.
 
 The vendor has the last word: a 429 pauses the account for every process for as long as its ``Retry-After`` (or its
-``X-RateLimit-Reset``) says, and an answer announcing ``X-RateLimit-Remaining: 0`` pauses it until the reset.
+``X-RateLimit-Reset``) says, an answer announcing ``X-RateLimit-Remaining: 0`` pauses it until the reset, and an
+``X-RateLimit-Limit`` below the configured plan becomes the plan every process counts against.
 
     from trading.ratelimit import Priority, call_priority, slot_acquire
     with call_priority(Priority.EXIT):       # what the venue calls made inside this block are for
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "jarvis:rl:"
 GUARD_MS = 100  # a grant stays in the window this much longer than the plan's window: the network's share
+ANNOUNCED_TTL_MS = 600_000  # an announced limit is kept this long at least after the last answer that carried it
 
 
 class Priority(enum.IntEnum):
@@ -84,13 +86,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
 if pause > now then return {0, pause - now, 1} end
-local allowed = tonumber(ARGV[2])
-if allowed < 0 then return {1, 0, 0} end
-local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2]); local window = tonumber(ARGV[1])
+local announced = redis.call('HMGET', KEYS[3], 'limit', 'window')
+if announced[1] then
+  limit = tonumber(announced[1]); window = tonumber(announced[2]) + tonumber(ARGV[5])
+end
+if limit < 0 then return {1, 0, 0} end
+local allowed = math.max(1, math.floor(limit * tonumber(ARGV[3]) / 100))
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local n = redis.call('ZCARD', KEYS[1])
 if n < allowed then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('PEXPIRE', KEYS[1], window + 1000)
   return {1, 0, 0}
 end
@@ -126,11 +132,6 @@ def _share(priority: Priority) -> int:
     }[priority]
 
 
-def allowed_in_window(*, limit: int, priority: Priority) -> int:
-    """How many grants a class may see in the window before it must wait (at least one)."""
-    return max(1, limit * _share(priority) // 100)
-
-
 # --- priority of the calls made in a block ------------------------------------------------------------
 _priority: ContextVar[Priority | None] = ContextVar("provider_priority", default=None)
 
@@ -151,15 +152,13 @@ def current_priority(*, default: Priority) -> Priority:
 
 # --- the window ---------------------------------------------------------------------------------------
 def slot_try(*, account: str, priority: Priority) -> tuple[bool, float, bool]:
-    """One try: (granted, seconds until there may be room, paused by the vendor)."""
+    """One try: (granted, seconds until there may be room, paused by the vendor). The plan is the configured one, or
+    the one the vendor announced (`limit_observe`) when that is tighter."""
     plan = settings.PROVIDER_RATE_LIMITS.get(account)
-    if plan is None:
-        window_ms, allowed = 1000, -1
-    else:
-        window_ms = int(plan[1] * 1000) + GUARD_MS
-        allowed = allowed_in_window(limit=plan[0], priority=priority)
+    window_ms, limit = (1000, -1) if plan is None else (int(plan[1] * 1000) + GUARD_MS, plan[0])
     granted, wait_ms, paused = _run(
-        _ACQUIRE, [f"{PREFIX}{account}:window", f"{PREFIX}{account}:paused"], [window_ms, allowed, uuid.uuid4().hex]
+        _ACQUIRE, [f"{PREFIX}{account}:window", f"{PREFIX}{account}:paused", f"{PREFIX}{account}:announced"],
+        [window_ms, limit, _share(priority), uuid.uuid4().hex, GUARD_MS],
     )
     return bool(granted), int(wait_ms) / 1000, bool(paused)
 
@@ -275,8 +274,64 @@ def pause_seconds(*, status: int, headers, now: float) -> float | None:
     return None
 
 
+def announced_plan(headers) -> tuple[int, float | None] | None:
+    """The limit the vendor announces in ``X-RateLimit-Limit``: (requests, window in seconds, or None when the header
+    names none). Read: ``1000``, and the IETF draft's ``100, 100;w=60`` / ``10;w=1, 600;w=60`` (the quota with the
+    lowest rate wins). None when absent or unreadable."""
+    value = headers.get("x-ratelimit-limit")
+    if value is None:
+        return None
+    best: tuple[int, float | None] | None = None
+    for item in str(value).split(","):
+        parts = [p.strip() for p in item.split(";")]
+        try:
+            limit = int(float(parts[0]))
+            window = next((float(p[2:]) for p in parts[1:] if p.startswith("w=")), None)
+        except ValueError:
+            continue
+        if limit < 1 or (window is not None and window <= 0):
+            continue
+        if best is None or (window is not None and (best[1] is None or limit / window < best[0] / best[1])):
+            best = (limit, window)
+    return best
+
+
+def _plan_follow(*, account: str, headers) -> None:
+    """Follow an announced limit tighter than the configured plan (another desk on the same key, a plan downgraded,
+    a smaller plan than the settings say): every process's window then counts against it. A limit with no window is
+    over the plan's window; with no plan configured only one that names its window is taken. An announcement at or
+    above the plan clears an earlier one (the configured plan is the ceiling: several desks may split one key)."""
+    announced = announced_plan(headers)
+    if announced is None:
+        return
+    plan = settings.PROVIDER_RATE_LIMITS.get(account)
+    limit, window = announced
+    if window is None:
+        if plan is None:
+            return
+        window = plan[1]
+    key = f"{PREFIX}{account}:announced"
+    client = redis_client()
+    if plan is not None and limit * plan[1] >= plan[0] * window:
+        client.delete(key)
+        return
+    window_ms = int(window * 1000)
+    if client.hmget(key, ["limit", "window"]) != [str(limit).encode(), str(window_ms).encode()]:
+        logger.warning("provider %s announces %d requests per %.0f s, below the configured plan: following it",
+                       account, limit, window)
+    pipe = client.pipeline()
+    pipe.hset(key, mapping={"limit": limit, "window": window_ms})
+    pipe.pexpire(key, max(2 * window_ms, ANNOUNCED_TTL_MS))
+    pipe.execute()
+
+
 def limit_observe(*, account: str, status: int, headers) -> float | None:
-    """Read an answer's rate-limit headers; pause the account for everyone when the vendor said so. Never raises."""
+    """Read an answer's rate-limit headers: follow an announced limit tighter than the plan, and pause the account
+    for everyone when the vendor said so. Never raises."""
+    try:
+        _plan_follow(account=account, headers=headers)
+    except redis.RedisError as exc:
+        logger.warning("could not record the limit %s announced (Redis unreachable): %s", account, exc)
     seconds = pause_seconds(status=status, headers=headers, now=datetime.now(UTC).timestamp())
     if seconds is None:
         return None

@@ -156,12 +156,14 @@ def _turn() -> asyncio.Lock:
     return _turns[loop]
 
 
-async def _send_slot(chat_id: int) -> str | None:
+async def _send_slot(chat_id: int, *, on_wait=None) -> str | None:
     """Wait until the bot-wide and per-chat windows the dispatcher keeps allow one more message, and record it there,
     before the bot sends or edits a message: Telegram counts every one, replies included. Replies may use the whole
     bot-wide second (notifications get what replies leave). A reply that finds the second full joins the line; one
     waiting for its own chat's second waits out of it, so other chats' replies go first. Returns the send's member
-    in the windows, for `_send_done` once Telegram answered; None when no slot came within SLOT_WAIT_S."""
+    in the windows, for `_send_done` once Telegram answered; None when no slot came within SLOT_WAIT_S. ``on_wait``
+    (a coroutine function) is awaited once when the message must wait for the bot-wide budget (a line of unknown
+    length), not when it waits only for its chat's own second."""
     loop = asyncio.get_running_loop()
     member = f"reply:{chat_id}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + SLOT_WAIT_S
@@ -182,6 +184,9 @@ async def _send_slot(chat_id: int) -> str | None:
             await asyncio.sleep(wait_ms / 1000)
             wait_ms, for_chat = await ask()
             continue
+        if on_wait is not None:  # the bot-wide budget, not the chat's own second: the wait can be long
+            await on_wait()
+            on_wait = None
         async with _turn():
             while wait_ms and not for_chat and time.monotonic() + wait_ms / 1000 <= deadline:
                 await asyncio.sleep(wait_ms / 1000)
@@ -197,6 +202,21 @@ async def _send_done(chat_id: int, member: str) -> None:
 
 async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
     actions = sorted(actions, key=lambda a: isinstance(a, Answer))  # the button's answer last: the tap is done
+    answer = next((a for a in actions if isinstance(a, Answer)), None)
+    answered = False
+
+    async def answer_now() -> None:
+        """A tap whose edit must wait for the bot-wide budget is answered first: the answer is not a message (not
+        counted), it stops the button's spinner at once, and Telegram refuses an answer that comes too late."""
+        nonlocal answered
+        if query is None or answer is None or answered:
+            return
+        answered = True
+        try:
+            await query.answer(text=answer.text or None, show_alert=answer.alert)
+        except TelegramError as exc:
+            logger.warning("bot action Answer failed for user %s: %s", inc.user_id, exc)
+
     for action in actions:
         markup = getattr(action, "markup", None)
         try:
@@ -206,7 +226,7 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
                     params["reply_markup"] = markup
                 if inc.callback_data is None and inc.message_id:
                     params["reply_parameters"] = {"message_id": inc.message_id, "allow_sending_without_reply": True}
-                slot = await _send_slot(inc.chat_id)
+                slot = await _send_slot(inc.chat_id, on_wait=answer_now)
                 if slot is None:
                     continue
                 try:
@@ -219,7 +239,7 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
                 params = {"chat_id": inc.chat_id, "message_id": inc.message_id, "text": action.text}
                 if markup:
                     params["reply_markup"] = markup
-                slot = await _send_slot(inc.chat_id)
+                slot = await _send_slot(inc.chat_id, on_wait=answer_now)
                 if slot is None:
                     continue
                 try:
@@ -236,8 +256,8 @@ async def perform(bot, inc: Incoming, actions: list, *, query=None) -> None:
                     await _send_done(inc.chat_id, slot)
             elif isinstance(action, Delete):
                 await bot.delete_message(chat_id=inc.chat_id, message_id=action.message_id)
-            elif isinstance(action, Answer) and query is not None:
-                await query.answer(text=action.text or None, show_alert=action.alert)
+            elif isinstance(action, Answer):
+                await answer_now()
         except BadRequest as exc:
             if "not modified" not in exc.message.lower():
                 logger.warning("bot action %s failed for user %s: %s", type(action).__name__, inc.user_id, exc.message)

@@ -202,3 +202,27 @@ def test_stopping_after_the_bot_api_went_away_logs_no_traceback(telegram_setting
     assert not runner.bot.state["thread"].is_alive()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text
     assert any("unreachable while stopping" in r.getMessage() for r in caplog.records)
+
+
+def test_a_tap_whose_edit_waits_for_telegrams_budget_is_answered_first(tg_user):
+    """Under a full bot-wide second the edit of a tapped screen waits for its slot (Telegram counts edits), but the
+    tap's answer is no message: it goes at once, so the button stops spinning and Telegram never finds it too late."""
+    from tests.conftest import wait_for
+    from telegram_app import limits
+
+    grace = tg_user(109)
+    grace.send("/start")
+    grace.send("/settings")
+    screen = grace.last_with_buttons()
+    data = next(d for text, d in grace.buttons(screen["message_id"]) if "Buy slip 1%" in text)
+    limits.client().delete(f"{limits.PREFIX}sent:chat:{grace.chat_id}")  # its own chat's second is long past
+    filled = [limits.reply_gate(chat_id=chat, member=f"reply:{chat}")[0] for chat in range(6000, 6031)]
+    assert 0 in filled and filled[-1] > 0  # other chats' replies have filled this second of the bot's 30
+    update = grace.standin.press(grace.user_id, grace.chat_id, screen["message_id"], data)
+    wait_for(lambda: any(e["method"] == "editMessageText" for e in grace.standin.log(grace.chat_id)),
+             message="the edit once the second moved on")
+    methods = [e["method"] for e in grace.standin.log(grace.chat_id) if e["method"] != "sendMessage"]
+    assert methods == ["answerCallbackQuery", "editMessageText"]  # answered before the edit went
+    assert grace.standin.callback_answer(update["update_id"]) is not None
+    assert "Buy slippage: 1.0%" in grace.standin.message(grace.chat_id, screen["message_id"])["text"]
+    assert grace.standin.stats()["flood_429s"] == 0

@@ -6,14 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
+from trading.chain.rpc import RpcTransientError, SolanaRpc
 from trading.models.choices import SOL_MINT
 from trading.prices import prices_refresh
 from trading.ratelimit import (
     Priority,
     RateLimited,
+    announced_plan,
     call_priority,
+    limit_observe,
     pause_seconds,
     provider_paused_for,
     rate_stats,
@@ -143,3 +147,71 @@ def test_price_polling_stays_inside_its_share_and_batches(own_sandbox, own_setti
     finally:
         venue.close()
     assert sandbox.jupiter.requests == 10 and sandbox.jupiter.rate_limited == 0
+
+
+def test_the_announced_limit_is_read_in_every_documented_form():
+    assert announced_plan({"x-ratelimit-limit": "1000"}) == (1000, None)  # bags.fm: per hour, the plan's window
+    assert announced_plan({"x-ratelimit-limit": "100, 100;w=60"}) == (100, 60.0)  # the IETF draft's form
+    assert announced_plan({"x-ratelimit-limit": "600;w=60, 10;w=1"}) == (600, 60.0)  # the tightest rate wins
+    assert announced_plan({"x-ratelimit-limit": "20;w=1, 600;w=60"}) == (600, 60.0)
+    assert announced_plan({"x-ratelimit-limit": "lots"}) is None
+    assert announced_plan({"x-ratelimit-limit": "0"}) is None
+    assert announced_plan({}) is None
+
+
+def test_a_vendor_announcing_a_lower_limit_than_the_plan_is_followed_by_every_class(own_sandbox, own_settings):
+    """The settings say 10 a minute, the vendor's answers say 3 (a smaller plan, or another desk on the key): polling
+    gets its share of 3, not of 10, so an exit still finds room and nothing meets a 429 or a pause."""
+    sandbox = own_sandbox
+    own_settings.PROVIDER_RATE_LIMITS = {"jupiter": (10, 60.0)}
+    own_settings.PROVIDER_SHARE_POLL = 40
+    sandbox.jupiter.rate_limit, sandbox.jupiter.rate_window = 3, 60.0
+    try:
+        mints = [t.mint for t in sandbox.market.tokens()]
+        for _ in range(5):
+            prices_refresh(mints=mints)
+        assert sandbox.jupiter.requests == 1  # 40 % of the announced 3 is one request (of 10 it would be 4)
+        venue = JupiterVenue(base_url=own_settings.JUPITER_API_URL, api_key=own_settings.JUPITER_API_KEY, timeout=2)
+        try:
+            with call_priority(Priority.EXIT):
+                assert venue.quote(input_mint=mints[0], output_mint=SOL_MINT, amount=10**6, slippage_bps=300).out_amount
+        finally:
+            venue.close()
+        assert sandbox.jupiter.rate_limited == 0
+        # The vendor announcing its plan again at or above the configured one: the configured plan is back.
+        limit_observe(account="jupiter", status=200, headers={"x-ratelimit-limit": "10"})
+        assert _granted(Priority.POLL, 10) == 2  # 40 % of 10, less the one poll already in the window
+    finally:
+        sandbox.jupiter.rate_limit, sandbox.jupiter.rate_window = None, 1.0
+
+
+class _Counting(httpx.HTTPTransport):
+    def __init__(self):
+        super().__init__()
+        self.requests = 0
+
+    def handle_request(self, request):
+        self.requests += 1
+        return super().handle_request(request)
+
+
+def test_the_solana_rpc_goes_through_the_same_limiter(own_sandbox, settings, clean_redis, db):
+    """The RPC provider's account has a plan too: its window is shared by every process like the venues', and its
+    429 pauses it for everyone as long as Retry-After says (the retry does not reach the node again)."""
+    settings.PROVIDER_RATE_LIMITS = {"solana_rpc": (4, 60.0)}
+    transport = _Counting()
+    with SolanaRpc(own_sandbox.rpc_url, transport=transport, backoff=0.001) as rpc:
+        for _ in range(3):  # entries (the default class) fill 85 % of the window
+            rpc.block_height()
+        with pytest.raises(RpcTransientError, match="rate limit"):
+            rpc.block_height()
+        with call_priority(Priority.EXIT):
+            rpc.block_height()  # the window's last request is an exit's
+        assert transport.requests == 4
+        settings.PROVIDER_RATE_LIMITS = {}
+        own_sandbox.faults.set("rpc", "http_429", retry_after=30)
+        with pytest.raises(RpcTransientError):
+            rpc.block_height()
+        assert transport.requests == 5  # the 429, then the retries met the pause, not the node
+        assert 28 < provider_paused_for(account="solana_rpc") <= 30
+    own_sandbox.faults.clear()

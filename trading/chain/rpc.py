@@ -18,6 +18,7 @@ from solders.transaction import VersionedTransaction
 
 from trading.chain.observe import provider_call
 from trading.chain.retry import TransientError, call_with_retries
+from trading.ratelimit import Priority, RateLimited, current_priority, limit_observe, slot_acquire
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ SOL_MINT = "So11111111111111111111111111111111111111112"
 
 # JSON-RPC error codes a healthy retry can clear: node unhealthy/behind, slot skipped or not yet available,
 # internal error, and the generic server error range used by rate limiting proxies.
+RPC_ACCOUNT = "solana_rpc"  # the provider account (rate limit, budget, metrics' provider label)
 _TRANSIENT_RPC_CODES = {-32005, -32004, -32007, -32009, -32014, -32016, -32603}
 # agave rpc/src/custom_error.rs: JSON_RPC_SERVER_ERROR_TRANSACTION_HISTORY_NOT_AVAILABLE, answered to
 # getSignatureStatuses with searchTransactionHistory: true by a node that keeps no transaction history.
@@ -192,13 +194,18 @@ class SolanaRpc:
 
     def _call_once(self, method: str, params: list):
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        try:  # the RPC provider's account has its plan too: the same shared limiter as the venues
+            slot_acquire(account=RPC_ACCOUNT, priority=current_priority(default=Priority.ENTRY))
+        except RateLimited as exc:
+            raise RpcTransientError(f"{method}: {exc}", code=429) from exc
         try:
-            with provider_call("solana_rpc", method):
+            with provider_call(RPC_ACCOUNT, method):
                 response = self._http.post(self.url, json=body)
         except httpx.TimeoutException as exc:
             raise RpcTransientError(f"{method}: RPC timed out") from exc
         except httpx.TransportError as exc:
             raise RpcTransientError(f"{method}: RPC unreachable ({type(exc).__name__})") from exc
+        limit_observe(account=RPC_ACCOUNT, status=response.status_code, headers=response.headers)
         if response.status_code == 429 or response.status_code >= 500:
             raise RpcTransientError(f"{method}: RPC answered HTTP {response.status_code}", code=response.status_code)
         if response.status_code >= 400:

@@ -44,6 +44,7 @@ from trading.execution.policy import (
 from trading.execution.state import order_fail, order_transition
 from trading.models import Order, OrderSide, OrderStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
+from trading.ratelimit import Priority, call_priority
 from trading.venues.base import VenueError
 from trading.venues.router import route_swap
 
@@ -88,7 +89,10 @@ def order_land(*, order_id: int) -> str:
         return BUSY
     try:
         # A copy read just before the lease is fine: every move below is a compare-and-swap on the row.
-        with provider_calls_batched():  # the landing's RPC and venue calls are counted in one go
+        # The landing's RPC and venue calls are counted in one go, and take their place in the providers' shared
+        # windows as an exit's (a sell) or an entry's.
+        priority = Priority.EXIT if order.side == OrderSide.SELL else Priority.ENTRY
+        with provider_calls_batched(), call_priority(priority):
             return Lander(order_id=order_id, lease=lease, rails=rails).run(order)
     finally:
         if lease is not None:

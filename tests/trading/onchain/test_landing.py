@@ -94,6 +94,29 @@ def test_sell_exit_lands_and_closes_the_position(desk, celery_worker, settings):
         assert abs(order.min_amount_out - expected_min) <= max(2, expected_min // 1000), (order.side, bps)
 
 
+def test_an_exit_lands_in_the_rpc_window_entries_have_filled(desk, celery_worker, settings, redis_client):
+    """The RPC provider's plan is shared like the venues': with entries at their share of the window, a sell's landing
+    (its blockhash, simulation, send and status calls at exit priority) still finds the rest, and a buy's does not."""
+    from trading.ratelimit import PREFIX, Priority, RateLimited, rate_stats, slot_acquire
+
+    bought = _run(desk.buy())
+    position = Position.objects.get(id=bought.position_id)
+    settings.PROVIDER_RATE_LIMITS = {"solana_rpc": (200, 60.0)}
+    try:
+        with pytest.raises(RateLimited):
+            for _ in range(200):  # entries fill their 85 % of the window
+                slot_acquire(account="solana_rpc", priority=Priority.ENTRY, max_wait=0)
+        sold = _run(desk.sell(position=position, amount=position.size))
+        assert sold.status == OrderStatus.CONFIRMED, sold.error
+        assert rate_stats(account="solana_rpc").get("exit:refused", 0) == 0
+        blocked = _run(desk.buy())
+        assert blocked.status == OrderStatus.FAILED and "rate limit" in blocked.error  # nothing sent, the trader told
+        assert rate_stats(account="solana_rpc")["entry:refused"] >= 1
+    finally:
+        settings.PROVIDER_RATE_LIMITS = {}
+        redis_client.delete(f"{PREFIX}solana_rpc:window", f"{PREFIX}solana_rpc:stats")
+
+
 def test_expired_blockhash_is_resent_then_requoted_with_exactly_one_fill(desk, celery_worker):
     sandbox = desk.sandbox
     sandbox.faults.set("rpc", "drop", methods=["sendTransaction"])  # every send is accepted and lost
