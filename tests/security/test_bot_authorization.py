@@ -39,7 +39,8 @@ def _args_for(desk, action: str) -> tuple:
     return {"we": (wid,), "wx": (wid,), "st": ("ep", "moon"), "tc": (ref,), "bp": (ref, 100_000_000), "bx": (ref,),
             "bc": (ref, 100_000_000), "ba": (ref, 100_000_000, "0"), "pv": (pid,), "sv": (pid,), "sp": (pid, 50), "sx": (pid,), "sc": (pid, 100),
             "se": (pid,), "te": (pid,), "lp": (pid, "moon"), "tr": (pid, 1), "wa": (wid,), "wn": (wid,),
-            "tf": (pid,), "be": (pid, 1), "ts": (pid,), "wp": (pid,), "wd": (pid, "1", ref), "cc": (pid,), "pc": ("week",)}.get(action, ())
+            "tf": (pid,), "be": (pid, 1), "ts": (pid,), "wp": (pid,), "wd": (pid, "1", ref), "cc": (pid,), "pc": ("week",),
+            "lb": (ref,), "dc": (ref,), "lx": (pid,), "dp": (pid,), "dr": (pid,), "dx": (pid,), "lw": (pid,)}.get(action, ())
 
 
 def test_a_button_signed_for_bob_carrying_alices_ids_reaches_only_bobs_things(two_traders):
