@@ -259,6 +259,9 @@ TELEGRAM_SEND_MARGIN_MS = env_int("TELEGRAM_SEND_MARGIN_MS", 25, minimum=0, maxi
 TELEGRAM_REPLY_RESERVE_PER_SECOND = env_int("TELEGRAM_REPLY_RESERVE_PER_SECOND", 5, minimum=0, maximum=999)
 TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND = env_int("TELEGRAM_NOTIFICATION_FLOOR_PER_SECOND", 10, minimum=1, maximum=999)
 TELEGRAM_GROUP_PER_MINUTE = env_int("TELEGRAM_GROUP_PER_MINUTE", 20, minimum=1, maximum=60)
+# Telegram allows one message a second in a private chat; not read from the environment (a shorter gap would be
+# answered with 429s). Tests against a Bot API stand-in whose chat window is as short may set it lower.
+TELEGRAM_CHAT_INTERVAL_MS = 1000
 TELEGRAM_COMMANDS_PER_MINUTE = env_int("TELEGRAM_COMMANDS_PER_MINUTE", 30, minimum=1)
 TELEGRAM_COMMAND_BURST = env_int("TELEGRAM_COMMAND_BURST", 8, minimum=1)
 TELEGRAM_BOT_PROCESSES = env_int("TELEGRAM_BOT_PROCESSES", 0, minimum=0, maximum=64)  # 0: handlers in threads

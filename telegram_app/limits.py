@@ -137,8 +137,9 @@ class Slot:
 
 
 def chat_interval_ms(chat_id: int) -> int:
-    """1 a second per private chat; 20 a minute per group (negative ids are groups and channels)."""
-    return 60_000 // settings.TELEGRAM_GROUP_PER_MINUTE if chat_id < 0 else 1000
+    """1 a second per private chat (TELEGRAM_CHAT_INTERVAL_MS); 20 a minute per group (negative ids are groups and
+    channels)."""
+    return 60_000 // settings.TELEGRAM_GROUP_PER_MINUTE if chat_id < 0 else settings.TELEGRAM_CHAT_INTERVAL_MS
 
 
 # The bot-wide second is kept this much longer. A send's time in the window is when its answer came back (the latest

@@ -26,9 +26,12 @@ class ApiError(Exception):
 
 
 class FloodLimits:
-    def __init__(self, *, per_second: int = 30, per_chat_per_second: int = 1, per_group_per_minute: int = 20):
+    def __init__(self, *, per_second: int = 30, per_chat_per_second: int = 1, per_group_per_minute: int = 20,
+                 chat_window_s: float = 1.0, group_window_s: float = 60.0):
         self.per_second = per_second
         self.per_chat = per_chat_per_second
+        self.chat_window_s = chat_window_s  # a private chat's window: Telegram's second (tests may shorten it)
+        self.group_window_s = group_window_s  # a group's: Telegram's minute
         self.per_group = per_group_per_minute
         self._global: deque[float] = deque()
         self._chat: dict[int, deque[float]] = defaultdict(deque)
@@ -55,7 +58,7 @@ class FloodLimits:
         while g and g[0] <= now - 1.0:
             g.popleft()
         c = self._chat[chat_id]
-        window = 60.0 if chat_id < 0 else 1.0
+        window = self.group_window_s if chat_id < 0 else self.chat_window_s
         limit = self.per_group if chat_id < 0 else self.per_chat
         while c and c[0] <= now - window:
             c.popleft()

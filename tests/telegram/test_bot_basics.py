@@ -9,6 +9,7 @@ from trading.models import KillSwitch
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.usefixtures("quick_chats")  # many screens, one chat
 def test_start_registers_once_and_offers_wallet_and_demo(tg_user):
     alice = tg_user(101)
     first = alice.send("/start")
@@ -20,6 +21,7 @@ def test_start_registers_once_and_offers_wallet_and_demo(tg_user):
     assert account.chat_id == 101 and account.trader.settings.mode == "paper"
 
 
+@pytest.mark.usefixtures("quick_chats")  # many screens, one chat
 def test_help_unknown_command_and_plain_text(tg_user):
     bob = tg_user(102)
     assert "/positions" in bob.send("/help")["text"]
@@ -29,6 +31,7 @@ def test_help_unknown_command_and_plain_text(tg_user):
     assert "did not understand" in bob.send("hello there")["text"]
 
 
+@pytest.mark.usefixtures("quick_chats")  # many screens, one chat
 def test_bad_addresses_get_plain_sentences(tg_user):
     carol = tg_user(103)
     carol.send("/start")
@@ -38,6 +41,7 @@ def test_bad_addresses_get_plain_sentences(tg_user):
     assert "not a number" in reply and "Traceback" not in reply
 
 
+@pytest.mark.usefixtures("quick_chats")  # many screens, one chat
 def test_a_private_key_posted_in_a_group_is_deleted_and_warned_about(tg_user):
     dave = tg_user(104, chat_id=-5001, chat_type="group")
     key = base58.b58encode(bytes(range(64))).decode()
@@ -48,6 +52,7 @@ def test_a_private_key_posted_in_a_group_is_deleted_and_warned_about(tg_user):
     assert "private" in dave.send("/wallet")["text"]
 
 
+@pytest.mark.usefixtures("quick_chats")  # many screens, one chat
 def test_admin_commands_are_refused_to_non_admins_and_work_for_admins(tg_user):
     mallory = tg_user(105)
     for command in ("/status", "/killswitch on", "/health", "/broadcast hi"):
@@ -72,6 +77,7 @@ def test_commands_over_the_per_user_rate_are_told_when_to_retry(tg_user, setting
     assert "/positions" in other.send("/help")["text"]  # limits are per user
 
 
+@pytest.mark.usefixtures("quick_chats")  # many screens, one chat
 def test_settings_buttons_change_settings_and_live_needs_a_wallet(tg_user):
     from trading.models import TradingSettings
 
@@ -98,6 +104,7 @@ def test_settings_buttons_change_settings_and_live_needs_a_wallet(tg_user):
     assert prefs.buy_presets_lamports == [200_000_000, 1_500_000_000] and prefs.mode == "paper"
 
 
+@pytest.mark.usefixtures("quick_chats")  # many screens, one chat
 def test_exported_key_message_is_deleted_by_the_task(tg_user, celery_worker, monkeypatch):
     """Through the bot: the message holding the exported key is there, then the worker's delete task removes it. Its
     time on screen (60 s in the product) is made 1 s here so the test need not wait a minute."""

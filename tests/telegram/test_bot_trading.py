@@ -12,7 +12,7 @@ from tests.conftest import wait_for
 from tests.fixtures.trading import mint_address
 from trading.models import ExitPlan, Order, Position, Token, Wallet
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_chats")]  # many screens, one chat
 
 
 @pytest.fixture

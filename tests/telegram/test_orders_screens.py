@@ -8,7 +8,7 @@ import pytest
 from tests.fixtures.trading import mint_address
 from trading.models import DcaPlan, LaunchWatch, LimitOrder
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_chats")]  # many screens, one chat
 
 
 @pytest.fixture

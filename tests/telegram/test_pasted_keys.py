@@ -11,7 +11,7 @@ import pytest
 from mnemonic import Mnemonic
 from solders.keypair import Keypair
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_chats")]  # many screens, one chat
 
 KEYPAIR = Keypair.from_seed(bytes(range(7, 39)))
 RAW = bytes(KEYPAIR)

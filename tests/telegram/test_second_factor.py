@@ -9,7 +9,7 @@ import time
 import pyotp
 import pytest
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_chats")]  # many screens, one chat
 
 
 def _code(secret: str, steps_ahead: int = 0) -> str:

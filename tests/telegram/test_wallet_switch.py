@@ -10,7 +10,7 @@ import pytest
 from telegram_app.bot.core import callback_key
 from telegram_app.callbacks import cb_sign
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_chats")]  # many screens, one chat
 
 
 def test_wallets_are_named_listed_with_balances_and_the_active_one_switches(tg_user, sandbox_settings, sandbox_trader):

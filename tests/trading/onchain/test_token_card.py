@@ -16,7 +16,7 @@ from trading.models import Position, PositionStatus, Trader, TradingSettings
 from trading.prices import prices_refresh
 from trading.safety import CACHE_PREFIX
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_chats")]  # many screens, one chat
 
 FUNDING = 5 * 10**9
 
