@@ -103,14 +103,14 @@ def _feed_main(conn, listing: list[tuple[str, str]]) -> None:
 
     sandbox = Sandbox(walk=False, seed_tokens=False).start()
     mints = [sandbox.market.add_token(symbol=symbol, decimals=6, price=Decimal(price)).mint for symbol, price in listing]
-    conn.send((sandbox.jupiter_url, sandbox.jupiter_api_key, mints))
+    conn.send((sandbox.jupiter_url, sandbox.jupiter_api_key, mints, sandbox.ws_url))
     while True:
         command, payload = conn.recv()
         if command == "stop":
             break
         for mint, price in payload.items():
             sandbox.market.set_price(mint, Decimal(price))
-        conn.send("ok")
+        conn.send(time.time())  # when the pools changed on the sandbox chain
     sandbox.stop()
 
 
@@ -124,11 +124,12 @@ class Feed:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_feed_main, args=(child, listing), daemon=True)
         self.proc.start()
-        self.jupiter_url, self.jupiter_api_key, self.mints = self.conn.recv()
+        self.jupiter_url, self.jupiter_api_key, self.mints, self.ws_url = self.conn.recv()
 
-    def set_prices(self, prices: dict[str, Decimal]) -> None:
+    def set_prices(self, prices: dict[str, Decimal]) -> float:
+        """Set the prices (their pools change on the sandbox chain); returns the time the pools changed."""
         self.conn.send(("set", {mint: str(price) for mint, price in prices.items()}))
-        self.conn.recv()
+        return self.conn.recv()
 
     def stop(self) -> None:
         self.conn.send(("stop", None))
