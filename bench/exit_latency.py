@@ -47,6 +47,7 @@ os.environ.update({
     "REDIS_URL": f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '10')}",
     "JARVIS_VAR_DIR": str(ROOT / "var" / "bench-exitlat"),
     "TPSL_EXIT_REQUEUE_SECONDS": "86400",
+    "PYTHONPATH": str(ROOT),  # the workers import this checkout's code, not an installed copy's
 })
 GOAL_MS, GOAL_SPEEDUP = 250, 4
 CELERY = str(ROOT / ".venv" / "bin" / "celery")
@@ -118,13 +119,18 @@ def lookup_plan(token_id: int, price: Decimal) -> list[str]:
     return sorted({word.strip("()") for word in plan.split() if word.startswith(("position_", "limit_", "order_"))})
 
 
-def crossing_price(token_id: int, count: int) -> Decimal:
-    """A price between the `count`th and the next highest stop of the mint's open positions: `count` stops fire."""
+def crossing_price(token_id: int, count: int) -> tuple[Decimal, int]:
+    """A price just under the `count`th highest stop of the mint's open positions, and how many exits it fires (ties
+    included)."""
+    from django.db.models import Q
+
     from trading.models import Position
 
-    stops = list(Position.objects.filter(token_id=token_id, status="open", stop_price__isnull=False)
-                 .order_by("-stop_price").values_list("stop_price", flat=True)[:count + 1])
-    return (stops[count - 1] + stops[count]) / 2
+    open_positions = Position.objects.filter(token_id=token_id, status="open")
+    stops = list(open_positions.filter(stop_price__isnull=False).order_by("-stop_price")
+                 .values_list("stop_price", flat=True)[:count])
+    price = stops[-1] * Decimal("0.999999")  # the pool's own rounding is far smaller
+    return price, open_positions.filter(Q(stop_price__gte=price) | Q(trailing_stop_price__gte=price)).count()
 
 
 def crossings(feed, tokens, token_ids: list[int], *, per_crossing: int, warmup: int) -> tuple[list[float], list[float]]:
@@ -134,14 +140,16 @@ def crossings(feed, tokens, token_ids: list[int], *, per_crossing: int, warmup: 
     sent, landed = [], []
     for index, token_id in enumerate(token_ids):
         mint = tokens[token_id][0]
-        changed = feed.set_prices({mint: crossing_price(token_id, per_crossing)})
+        price, expected = crossing_price(token_id, per_crossing)
+        changed = feed.set_prices({mint: price})
         orders = Order.objects.filter(position__token_id=token_id, side="sell")
 
         def done():
             rows = list(orders.values_list("status", "submitted_at", "confirmed_at"))
-            return rows if len(rows) >= per_crossing and all(status == "confirmed" for status, *_ in rows) else None
+            return rows if len(rows) >= expected and all(status == "confirmed" for status, *_ in rows) else None
 
-        rows = wait(done, timeout=30, message=f"the exits of crossing {index + 1}")
+        rows = wait(done, timeout=120 if index < warmup else 30, message=f"the exits of crossing {index + 1} (sell orders: "
+                    f"{list(orders.values_list('status', 'error'))})")
         if index < warmup:
             continue
         for _, submitted_at, confirmed_at in rows:
@@ -186,7 +194,7 @@ def main() -> int:
     os.environ.update({"JUPITER_API_URL": feed.jupiter_url, "JUPITER_API_KEY": feed.jupiter_api_key,
                        "SOLANA_WS_URL": feed.ws_url})
     ids = sorted(tokens)
-    plan = lookup_plan(ids[0], crossing_price(ids[0], args.per_crossing))
+    plan = lookup_plan(ids[0], crossing_price(ids[0], args.per_crossing)[0])
     print(f"book: {args.positions} positions over {args.mints} mints, {args.limits} limit orders; "
           f"one-mint lookup plan uses {', '.join(plan)}", flush=True)
 
@@ -198,7 +206,7 @@ def main() -> int:
 
     procs = {"trades": trade_latency.start_worker(),
              "tpsl": spawn("tpsl", [CELERY, "-A", "jarvis", "worker", "-Q", "tpsl", "-c", "2", "--prefetch-multiplier",
-                                    "1", "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                                    "1", "-l", os.environ.get("BENCH_LOG", "warning"), "--without-gossip", "--without-mingle", "--without-heartbeat",
                                     "-n", f"bench-tpsl-{os.getpid()}@%h"]),
              "prices": spawn("prices", [sys.executable, str(ROOT / "manage.py"), "run_prices"])}
     result: dict = {"bench": "exit_latency", "positions": args.positions}
