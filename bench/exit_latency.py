@@ -3,7 +3,7 @@
     .venv/bin/python bench/exit_latency.py [--positions 10000] [--mints 50] [--limits 1000] [--crossings 20]
                                            [--per-crossing 5]
 
-One run, on its own database (jarvis_bench_exitlat on BENCH_DATABASE_SERVER, dropped at the end) and Redis database
+One run, on its own database (jarvis_bench_exitlat_<pid> on BENCH_DATABASE_SERVER, dropped at the end) and Redis database
 BENCH_REDIS_DB (default 10; flushed): the book of bench/tpsl_sweep.py (--positions open paper positions with mixed
 plans over --mints tokens, loaded with COPY) plus --limits active limit buys over the same mints (levels far from the
 price: they sit in the trigger index the lookup reads, and none fires), and the sandbox (chain with its pools, its RPC
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import tpsl_sweep as book  # noqa: E402 - the book, the sandbox feed process, COPY (sets the bench environment)
 import trade_latency  # noqa: E402 - the trades worker
 
-DB_NAME = "jarvis_bench_exitlat"
+DB_NAME = f"jarvis_bench_exitlat_{os.getpid()}"  # one database per run, dropped at the end
 book.DB_NAME = DB_NAME
 os.environ.update({
     "DATABASE_URL": f"{book.SERVER}/{DB_NAME}",
@@ -134,10 +134,11 @@ def crossing_price(token_id: int, count: int) -> tuple[Decimal, int]:
 
 
 def crossings(feed, tokens, token_ids: list[int], *, per_crossing: int, warmup: int) -> tuple[list[float], list[float]]:
-    """Cross each mint's stops; ms from the pool change to each exit order's submitted_at and confirmed_at."""
+    """Cross each mint's stops; ms from the pool change to each exit order's submitted_at and confirmed_at (and, printed,
+    to its row: the claim)."""
     from trading.models import Order
 
-    sent, landed = [], []
+    sent, landed, claimed = [], [], []
     for index, token_id in enumerate(token_ids):
         mint = tokens[token_id][0]
         price, expected = crossing_price(token_id, per_crossing)
@@ -145,17 +146,19 @@ def crossings(feed, tokens, token_ids: list[int], *, per_crossing: int, warmup: 
         orders = Order.objects.filter(position__token_id=token_id, side="sell")
 
         def done():
-            rows = list(orders.values_list("status", "submitted_at", "confirmed_at"))
+            rows = list(orders.values_list("status", "submitted_at", "confirmed_at", "created_at"))
             return rows if len(rows) >= expected and all(status == "confirmed" for status, *_ in rows) else None
 
         rows = wait(done, timeout=120 if index < warmup else 30, message=f"the exits of crossing {index + 1} (sell orders: "
                     f"{list(orders.values_list('status', 'error'))})")
         if index < warmup:
             continue
-        for _, submitted_at, confirmed_at in rows:
+        for _, submitted_at, confirmed_at, created_at in rows:
+            claimed.append((created_at.timestamp() - changed) * 1000)
             sent.append(((submitted_at or confirmed_at).timestamp() - changed) * 1000)
             landed.append((confirmed_at.timestamp() - changed) * 1000)
         time.sleep(0.2)  # the next crossing on a quiet desk
+    print(line("  (of which -> claimed)", claimed), flush=True)
     return sent, landed
 
 
