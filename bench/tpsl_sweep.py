@@ -109,7 +109,7 @@ def _feed_main(conn, listing: list[tuple[str, str]]) -> None:
             break
         for mint, price in payload.items():
             sandbox.market.set_price(mint, Decimal(price))
-        conn.send("ok")
+        conn.send(time.time())  # when the pools changed on the sandbox chain
     sandbox.stop()
 
 
@@ -117,7 +117,7 @@ class Feed:
     """The price feed in its own process (as a remote price API is): the bench never shares a GIL with it. It has the
     stand-ins' URLs and keys as a Sandbox has them (bench/trade_latency.py's environment() takes either)."""
 
-    URLS = ("jupiter_url", "jupiter_api_key", "rpc_url", "bags_url", "bags_api_key")
+    URLS = ("jupiter_url", "jupiter_api_key", "rpc_url", "bags_url", "bags_api_key", "ws_url")
 
     def __init__(self, listing: list[tuple[str, str]]):
         import multiprocessing
@@ -130,9 +130,10 @@ class Feed:
         for name, value in urls.items():
             setattr(self, name, value)
 
-    def set_prices(self, prices: dict[str, Decimal]) -> None:
+    def set_prices(self, prices: dict[str, Decimal]) -> float:
+        """Set the prices (their pools change on the sandbox chain); returns the time the pools changed."""
         self.conn.send(("set", {mint: str(price) for mint, price in prices.items()}))
-        self.conn.recv()
+        return self.conn.recv()
 
     def stop(self) -> None:
         self.conn.send(("stop", None))

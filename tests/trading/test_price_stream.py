@@ -11,21 +11,27 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
 from monitoring.checks import CheckFailed, check_price_stream
 from monitoring.services import heartbeat_record
 from sandbox.poolstate import pool_state_bytes
 from tests.conftest import wait_for
 from trading.models import Order
-from trading.prices import price_get
+from trading.models import LimitOrder, Position
+from trading.prices import PricePoint, price_get, price_store_slotted
 from trading.pricestream import EVENT_MARKER, PriceStream, price_event_publish
+from trading.services.standing import limit_sell_create
 from trading.tpsl import runner
+from trading.tpsl.stream import mint_evaluate
 from trading.tpsl.sweep import tpsl_sweep
 
 E = Decimal("0.0001")
@@ -232,3 +238,30 @@ def test_a_database_error_reading_the_watched_mints_does_not_stop_the_stream(str
         assert stream.connects == 1
         price_feed.market.set_price(token.mint, E * 5)
         wait_for(lambda: streamed(token.mint, E * 5), message="the streamed price")
+
+
+def test_an_event_evaluates_only_its_mint_and_leaves_the_clock_to_the_sweep(price_feed, listed_token, make_position,
+                                                                         trader, clean_redis):
+    hit, other = listed_token(price=E), listed_token(price=E)
+    stopped = make_position(trader=trader, token=hit, entry_price=E)
+    held = make_position(trader=trader, token=hit, entry_price=E / 3)  # at E / 3: neither its stop nor a take-profit
+    timed_out = make_position(trader=trader, token=hit, entry_price=E / 3)
+    Position.objects.filter(id=timed_out.id).update(time_stop_at=timezone.now() - timedelta(minutes=1))
+    elsewhere = make_position(trader=trader, token=other, entry_price=E)
+    expires = timezone.now() + timedelta(hours=1)
+    limit = limit_sell_create(trader=trader, position_id=held.id, percent=50, price=E / 2, expires_at=expires)
+    other_limit = limit_sell_create(trader=trader, position_id=elsewhere.id, percent=50, price=E / 2, expires_at=expires)
+    for token in (hit, other):  # both mints' cached prices are through their triggers
+        assert price_store_slotted(mint=token.mint, point=PricePoint(E / 3, time.time(), "stream", slot=10**9))
+
+    report = mint_evaluate(mint=hit.mint)
+
+    assert (report.mints, report.candidates, report.limits) == (1, 1, 1)
+    assert Order.objects.get(position=stopped, side="sell").reason == "sl"
+    assert Order.objects.get(position=held, side="sell").reason == "limit"
+    limit.refresh_from_db()
+    other_limit.refresh_from_db()
+    assert (limit.status, other_limit.status) == (LimitOrder.Status.PLACED, LimitOrder.Status.ACTIVE)
+    assert not Order.objects.filter(position__in=[elsewhere, timed_out], side="sell").exists()
+    assert mint_evaluate(mint=hit.mint).claimed == []  # the same event again: the claim holds, nothing more
+    assert Order.objects.filter(side="sell").count() == 2

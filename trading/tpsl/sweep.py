@@ -155,14 +155,17 @@ class Triggered:
     limits: list[int] = field(default_factory=list)
 
 
-def triggers_find(*, prices: dict[int, Decimal], now: datetime, shard: int = 0, shards: int = 1) -> Triggered:
+def triggers_find(
+    *, prices: dict[int, Decimal], now: datetime, shard: int = 0, shards: int = 1, time_stops: bool = True
+) -> Triggered:
     """The trigger index lookup, one statement: open positions with no exit in flight whose stored triggers fire at
     their mint's price (or whose time is up), and active limit orders whose level the price has crossed (or whose
     expiry has passed).
 
     Per mint, range scans on the partial (token, trigger) indexes, so only triggered rows are ever read: the positions'
     stop, trailing stop and take-profit, and the limit orders' levels (`below`: price <= level, `above`: price >=
-    level); then the time stops and expiries of the shard."""
+    level); then the time stops and expiries of the shard (unless `time_stops` is False: a price event looks at the
+    price triggers of its one mint only, and the beat sweep keeps the clock)."""
     params: list = []
     values = ""
     hits: list[str] = []
@@ -179,8 +182,11 @@ def triggers_find(*, prices: dict[int, Decimal], now: datetime, shard: int = 0, 
         ]
     shard_filter = " AND {t}.token_id %% %s = %s" if shards > 1 else ""
     at = connection.ops.adapt_datetimefield_value(now)
-    for kind, table, alias, condition in (("p", POSITION, "p", "p.status = 'open' AND p.time_stop_at <= %s"),
-                                          ("l", LIMIT, "l", "l.status = 'active' AND l.expires_at <= %s")):
+    clock = (("p", POSITION, "p", "p.status = 'open' AND p.time_stop_at <= %s"),
+             ("l", LIMIT, "l", "l.status = 'active' AND l.expires_at <= %s")) if time_stops else ()
+    if not hits and not clock:
+        return Triggered()
+    for kind, table, alias, condition in clock:
         hits.append(f"SELECT '{kind}' AS kind, {alias}.id AS id FROM {table} {alias} WHERE {condition}" + shard_filter.format(t=alias))
         params.append(at)
         if shards > 1:
@@ -213,6 +219,24 @@ def tpsl_sweep(
     """Run one sweep over the mints of `shard` (of `shards`). `still_owner()` is checked before claiming."""
     report = SweepReport(shard=shard, shards=shards)
     clock = time.perf_counter()
+    mints = open_mints(shard=shard, shards=shards)
+    points = prices_for(mints=list(mints.values()), refresh=refresh) if mints else {}
+    report.timings_ms["prices"] = round((time.perf_counter() - clock) * 1000, 2)
+    now = now or timezone.now()
+    mints_evaluate(report=report, mints=mints, points=points, now=now, still_owner=still_owner)
+    if report.unpriced:
+        retry.prices_stale_alert(mints=report.unpriced, max_age_seconds=settings.TPSL_PRICE_MAX_AGE_SECONDS)
+    retry.stalled_exits_requeue(now=now)
+    return report
+
+
+def mints_evaluate(
+    *, report: SweepReport, mints: dict[int, str], points: dict[str, PricePoint], now: datetime,
+    time_stops: bool = True, still_owner=None,
+) -> SweepReport:
+    """The steps after the prices, for the sweep (every mint of its shard, and the clock) and for a price event (one
+    mint, `time_stops` False): freshness, bulk peaks, the index lookup, the claim, the limit orders."""
+    clock = time.perf_counter()
 
     def lap(name: str) -> None:
         nonlocal clock
@@ -220,11 +244,7 @@ def tpsl_sweep(
         report.timings_ms[name] = round((tick - clock) * 1000, 2)
         clock = tick
 
-    mints = open_mints(shard=shard, shards=shards)
     report.mints = len(mints)
-    points = prices_for(mints=list(mints.values()), refresh=refresh) if mints else {}
-    lap("prices")
-    now = now or timezone.now()
     by_token = {tid: points[m] for tid, m in mints.items() if m in points}
     fresh: dict[int, Decimal] = {}
     for token_id, mint in mints.items():
@@ -237,7 +257,7 @@ def tpsl_sweep(
     report.fresh = len(fresh)
     report.peaks_updated = peaks_update(prices=fresh)
     lap("peaks")
-    found = triggers_find(prices=fresh, now=now, shard=shard, shards=shards)
+    found = triggers_find(prices=fresh, now=now, shard=report.shard, shards=report.shards, time_stops=time_stops)
     candidates = found.positions
     report.candidates = len(candidates)
     report.limits = len(found.limits)
@@ -249,7 +269,4 @@ def tpsl_sweep(
     if found.limits and (still_owner is None or still_owner()):
         report.limits_placed = limits_fire(limit_ids=found.limits, prices=fresh, now=now).placed
     lap("limits")
-    if report.unpriced:
-        retry.prices_stale_alert(mints=report.unpriced, max_age_seconds=settings.TPSL_PRICE_MAX_AGE_SECONDS)
-    retry.stalled_exits_requeue(now=now)
     return report

@@ -29,9 +29,7 @@ def tpsl_exits_publish(order_ids: list[int]) -> None:
     orders_publish(order_ids=[int(i) for i in order_ids])
 
 
-@shared_task(name="trading.tpsl_evaluate_mint", bind=True, soft_time_limit=10, time_limit=15, ignore_result=True,
-             max_retries=50)
-def tpsl_evaluate_mint(self, mint: str) -> None:
-    """A price event from the stream (trading.pricestream): evaluate the exits of `mint`'s shard now."""
-    if mint_evaluate(mint=str(mint)) is False:
-        raise self.retry(countdown=0.05)  # a sweep of that shard holds the lock: it may have read the older price
+@shared_task(name="trading.tpsl_evaluate_mint", soft_time_limit=10, time_limit=15, ignore_result=True)
+def tpsl_evaluate_mint(mint: str) -> None:
+    """A price event from the stream (trading.pricestream): evaluate `mint`'s triggered exits and limit orders now."""
+    mint_evaluate(mint=str(mint))
