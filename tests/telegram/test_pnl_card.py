@@ -74,6 +74,7 @@ def test_card_lines_carry_the_core_figures_gain_and_loss_with_and_without_usd(tr
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("quick_chats")
 def test_a_closed_position_and_a_period_send_their_card_through_the_bot(tg_user, price_standin, redis_client,
                                                                         celery_worker):
     """A paper buy and sell filled by the real worker; the card's figures are the closed position's."""

@@ -11,7 +11,7 @@ from tests.conftest import wait_for
 from tests.telegram.test_second_factor import _code, _turn_on
 from trading.models import Trader, TradingSettings, WithdrawAddress
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_chats")]  # many screens, one chat
 
 
 def _address() -> str:

@@ -23,7 +23,7 @@ from trading.execution.locks import order_lease_held
 from trading.execution.reconcile import orders_reconcile
 from trading.models import Order, OrderStatus, Position
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_chats")]  # many screens, one chat
 
 SOL = 10**9
 
