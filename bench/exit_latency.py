@@ -37,11 +37,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-import tpsl_sweep as book  # noqa: E402 - the book, the sandbox feed process, COPY (sets the bench environment)
+import tpsl_sweep as book  # noqa: E402 - the book, the sandbox feed process, COPY, the bench environment
 import trade_latency  # noqa: E402 - the trades worker
 
 DB_NAME = f"jarvis_bench_exitlat_{os.getpid()}"  # one database per run, dropped at the end
 book.DB_NAME = DB_NAME
+os.environ.update(book.ENV)  # the sweep bench's settings, then this run's own database, Redis and files
 os.environ.update({
     "DATABASE_URL": f"{book.SERVER}/{DB_NAME}",
     "REDIS_URL": f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '10')}",
