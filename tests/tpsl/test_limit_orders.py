@@ -25,6 +25,7 @@ from trading.services.standing import (
 )
 from trading.tpsl.plans import spec_custom
 from trading.tpsl.sweep import triggers_find, tpsl_sweep
+from tests.conftest import wait_for
 
 E = Decimal("0.0001")
 SOL = 10**9
@@ -235,7 +236,7 @@ def test_dca_rounds_stop_at_the_spend_cap_and_pause_resume_cancel(trader, listed
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_fires_racing_for_one_limit_order_place_one_order(trader, listed_token, price_feed):
+def test_two_fires_racing_for_one_limit_order_place_one_order(trader, listed_token, price_feed, celery_worker):
     import threading
 
     from django.db import connection
@@ -261,3 +262,5 @@ def test_two_fires_racing_for_one_limit_order_place_one_order(trader, listed_tok
         thread.join(30)
     (order,) = Order.objects.all()
     assert placed == [order.id] and LimitOrder.objects.get(id=limit.id).order_id == order.id
+    # The one order was queued on commit: let the worker finish it, so nothing of this test runs into the next one.
+    wait_for(lambda: Order.objects.get(id=order.id).status in ("confirmed", "failed"), message="the order to finish")
