@@ -53,7 +53,7 @@ def position_apply_fill(
         order = (
             Order.objects.select_for_update(of=("self", "position"))
             .select_related("position__token", "position__trader", "position__exit_plan")
-            .get(id=order_id, position__size__gte=0)  # always true (a constraint): joins the position inner, to lock it
+            .get(id=order_id, position__isnull=False)  # a swap has its position: an inner join, so the row lock can take it
         )
         if order.status == OrderStatus.CONFIRMED:
             return order
