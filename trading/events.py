@@ -15,15 +15,20 @@ from trading.models import DomainEvent, Trader
 KINDS = DOMAIN_KINDS
 
 
-def event_build(*, kind: str, trader: Trader | None, payload: dict) -> DomainEvent:
-    """The event row, not saved: for a caller that writes it together with other rows (then `event_deliver_on_commit`)."""
+def event_build(
+    *, kind: str, trader: Trader | None = None, payload: dict, trader_id: int | None = None
+) -> DomainEvent:
+    """The event row, not saved: for a caller that writes it together with other rows (then `event_deliver_on_commit`).
+    Its trader is `trader`, or the one of id `trader_id` (a caller that has the id only), or none."""
     if kind not in KINDS:
         raise ValueError(f"unknown event kind {kind!r}")
-    return DomainEvent(kind=kind, trader=trader, payload=payload)
+    return DomainEvent(kind=kind, trader_id=trader.id if trader is not None else trader_id, payload=payload)
 
 
-def event_publish(*, kind: str, trader: Trader | None, payload: dict) -> DomainEvent:
-    event = event_build(kind=kind, trader=trader, payload=payload)
+def event_publish(
+    *, kind: str, trader: Trader | None = None, payload: dict, trader_id: int | None = None
+) -> DomainEvent:
+    event = event_build(kind=kind, trader=trader, payload=payload, trader_id=trader_id)
     event.save(force_insert=True)
     event_deliver_on_commit(event)
     return event

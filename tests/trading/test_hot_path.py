@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.fixtures.trading import mint_address
 from trading.errors import TradingError
 from trading.models import RiskLimits
-from trading.services import exit_plan_update, position_apply_fill, position_open, position_sell
+from trading.services import exit_plan_update, order_execute, position_apply_fill, position_open, position_sell
 from trading.services.book import trader_book
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +67,19 @@ def test_exit_plan_update_replaces_the_plan_and_its_triggers(trader, price_stand
         exit_plan_update(trader=trader, position_id=position.id, spec="no-such-preset")
     assert info.value.code == "unknown_preset"
     assert position.exit_plan.preset == "single"
+
+
+def test_a_paper_order_lands_reading_its_order_once_under_its_row_lock(trader, price_standin):
+    """On a chain that lands at once the landing is one transaction from the locked read to the fill: the fill reads
+    nothing again, and the paper venue quotes at the price the landing read."""
+    mint = mint_address()
+    price_standin.set(mint, "0.0001")
+    position = position_open(trader=trader, mint=mint, amount_lamports=SOL // 100)
+    order = position.orders.get()
+    with CaptureQueriesContext(connection) as queries:
+        order_execute(order_id=order.id)
+    order.refresh_from_db()
+    position.refresh_from_db()
+    assert order.status == "confirmed" and position.status == "open" and position.size == order.amount_out_actual > 0
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and 'FROM "trading_order"' in q["sql"]]
+    assert len(reads) == 1 and 'FOR UPDATE OF "trading_order", "trading_position"' in reads[0]

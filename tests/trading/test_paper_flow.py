@@ -107,7 +107,7 @@ def test_a_paper_buy_without_a_price_fails_with_a_reason_and_releases_the_balanc
 def test_a_stale_price_is_fetched_with_no_lock_held_then_filled(trader, tripwired, settings, monkeypatch):
     from django.db import connection
 
-    import trading.venues.paper as paper
+    import trading.execution.onchain as landing
     from trading.models import Token
     from trading.prices import price_fresh as price_cache
     from trading.services.exits import exit_plan_create
@@ -128,8 +128,8 @@ def test_a_stale_price_is_fetched_with_no_lock_held_then_filled(trader, tripwire
         fetched.append(connection.in_atomic_block)
         return real(**kwargs)
 
-    real = paper.price_fresh
-    monkeypatch.setattr(paper, "price_fresh", price_fresh)
+    real = landing.price_fresh
+    monkeypatch.setattr(landing, "price_fresh", price_fresh)
     order_execute(order_id=order.pk)
     position.refresh_from_db()
     order.refresh_from_db()

@@ -22,6 +22,7 @@ from trading.chain.paper import paper_chain, paper_sign
 from trading.chain.signing import transaction_sign
 from trading.models import Mode, Order, OrderSide, Position
 from trading.models.choices import POSITION_LIVE
+from trading.prices import PricePoint
 from trading.venues.bags import BagsVenue
 from trading.venues.base import Venue, VenueAuthError
 from trading.venues.jupiter import JupiterVenue
@@ -42,16 +43,16 @@ class Rails:
     bundler: BagsVenue | None = None  # sends MEV-protected bundles (bags.fm /solana/send-bundle); None on paper
 
 
-def rails_for(order: Order) -> Rails:
+def rails_for(order: Order, *, price: PricePoint | None = None) -> Rails:
     """The rails of `order` (read with its position's token; the wallet is read here, for on-chain modes only).
-    A withdrawal's one "venue" builds the transfer itself (trading.venues.transfer); its wallet is the order's own."""
+    A withdrawal's one "venue" builds the transfer itself (trading.venues.transfer); its wallet is the order's own.
+    `price`: the price a paper swap quotes at (see `paper_price_mint`)."""
     withdrawal = order.side == OrderSide.WITHDRAW
     if order.mode == Mode.PAPER:
         if withdrawal:
             venue = PaperTransferVenue()
         else:
-            held, held_rent = paper_token_account(order)
-            venue = PaperVenue(decimals=order.position.token.decimals, held=held, held_rent=held_rent)
+            venue = PaperVenue(decimals=order.position.token.decimals, account=PaperAccount(order), price=price)
         return Rails(
             venues=[venue],
             chain=paper_chain,
@@ -72,14 +73,29 @@ def rails_for(order: Order) -> Rails:
     )
 
 
-def paper_token_account(order: Order) -> tuple[int, int]:
-    """(base units held, rent paid and not returned) of the trader's paper token account of the order's mint: what
-    their live paper positions of that token hold."""
-    position = order.position
-    found = Position.objects.filter(
-        trader_id=position.trader_id, token_id=position.token_id, mode=Mode.PAPER, status__in=POSITION_LIVE,
-    ).aggregate(held=Sum("size"), rent=Sum("rent_lamports"))
-    return found["held"] or 0, found["rent"] or 0
+def paper_price_mint(order: Order) -> str | None:
+    """The mint whose price from the desk's feed the order's venue quotes at (a paper swap), else None."""
+    if order.mode == Mode.PAPER and order.side != OrderSide.WITHDRAW:
+        return order.position.token.mint
+    return None
+
+
+class PaperAccount:
+    """The trader's paper token account of the order's mint: what their live paper positions of that token hold,
+    read when the swap asks (a buy only whether it is empty)."""
+
+    def __init__(self, order: Order):
+        position = order.position
+        self.live = Position.objects.filter(
+            trader_id=position.trader_id, token_id=position.token_id, mode=Mode.PAPER, status__in=POSITION_LIVE,
+        )
+
+    def is_empty(self) -> bool:
+        return not self.live.filter(size__gt=0).exists()
+
+    def holding(self) -> tuple[int, int]:
+        found = self.live.aggregate(held=Sum("size"), rent=Sum("rent_lamports"))
+        return found["held"] or 0, found["rent"] or 0
 
 
 def rpc_for_execution() -> SolanaRpc:

@@ -30,9 +30,19 @@ def effective_price(*, lamports: int, base_units: int, decimals: int) -> Decimal
     return (Decimal(lamports) / LAMPORTS_PER_SOL) / (Decimal(base_units) / (Decimal(10) ** decimals))
 
 
+def order_locked(order_id: int) -> Order:
+    """A swap's order under its row lock and its position's, read with what a fill needs (the position's token and
+    exit plan). Call inside a transaction. Raises Order.DoesNotExist for an order without a position."""
+    return (
+        Order.objects.select_for_update(of=("self", "position"))
+        .select_related("position__token", "position__exit_plan")
+        .get(id=order_id, position__isnull=False)  # a swap has its position: an inner join, so the row lock can take it
+    )
+
+
 def position_apply_fill(
     *, order_id: int, in_amount: int, out_amount: int, price: Decimal, fee_lamports: int, rent_lamports: int = 0,
-    attempt: dict | None = None,
+    attempt: dict | None = None, locked: Order | None = None,
 ) -> Order:
     """Record a confirmed swap: update the position, confirm the order, publish the event, in one transaction.
 
@@ -42,6 +52,8 @@ def position_apply_fill(
     apart from both amounts: a deposit, not a cost. Realised PnL counts it when the position closes with rent paid and
     not returned (the account was left open), or returned rent another position paid (see _apply_sell).
     `attempt`: order fields of the attempt that landed, written with the confirmation (a chain that lands at once).
+    `locked`: the order as `order_locked` read it in the caller's transaction (a chain that lands at once lands the
+    whole order under that lock); else it is read here.
     Idempotent: a second call for an already confirmed order changes nothing and returns it.
     """
     for name, value in (("in_amount", in_amount), ("out_amount", out_amount), ("fee_lamports", fee_lamports)):
@@ -50,11 +62,7 @@ def position_apply_fill(
     if isinstance(rent_lamports, bool) or not isinstance(rent_lamports, int):
         raise ValueError(f"rent_lamports must be an integer, got {rent_lamports!r}")
     with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(of=("self", "position"))
-            .select_related("position__token", "position__trader", "position__exit_plan")
-            .get(id=order_id, position__isnull=False)  # a swap has its position: an inner join, so the row lock can take it
-        )
+        order = locked if locked is not None else order_locked(order_id)
         if order.status == OrderStatus.CONFIRMED:
             return order
         if order.status == OrderStatus.FAILED:
@@ -87,9 +95,9 @@ def position_apply_fill(
         if won != 1:
             raise RuntimeError(f"order {order.id} moved while locked")
         order.status, order.updated_at = OrderStatus.CONFIRMED, now
-        event_publish(kind=kind, trader=position.trader, payload=payload)
+        event_publish(kind=kind, trader_id=position.trader_id, payload=payload)
         if order.side == OrderSide.SELL and position.status == PositionStatus.CLOSED:
-            event_publish(kind="position.closed", trader=position.trader, payload=payload)
+            event_publish(kind="position.closed", trader_id=position.trader_id, payload=payload)
     logger.info("order %s confirmed: in=%s out=%s", order.id, in_amount, out_amount)
     return order
 

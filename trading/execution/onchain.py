@@ -18,7 +18,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -30,8 +30,8 @@ from trading.chain.observe import provider_calls_batched, provider_calls_flush
 from trading.chain.rpc import SOL_MINT, TOKEN_2022_PROGRAM_ID, TOKEN_PROGRAM_ID, RpcError, SignatureStatus
 from trading.chain.signing import SigningError
 from trading.chain.token_accounts import account_amount, associated_token_address, close_appended, withheld_fee
-from trading.execution.clients import Rails, execution_alert, rails_for, venue_auth_alert
-from trading.execution.fills import position_apply_fill, withdrawal_apply_fill
+from trading.execution.clients import Rails, execution_alert, paper_price_mint, rails_for, venue_auth_alert
+from trading.execution.fills import order_locked, position_apply_fill, withdrawal_apply_fill
 from trading.execution.locks import OrderLease, identical_buy_offset, signature_claim
 from trading.execution.policy import (
     Fill,
@@ -44,6 +44,7 @@ from trading.execution.policy import (
 from trading.execution.state import order_fail, order_transition
 from trading.models import Order, OrderSide, OrderStatus
 from trading.models.choices import ORDER_TERMINAL, Mode
+from trading.prices import price_fresh, price_get
 from trading.ratelimit import Priority, call_priority
 from trading.venues.base import VenueError
 from trading.venues.router import route_swap
@@ -60,53 +61,79 @@ DISTINCT_TRIES, DISTINCT_WAIT = 5, 0.4  # a sandbox/mainnet block is ~0.4 s
 
 
 def _order_read(order_id: int) -> Order | None:
+    """The order under its row lock (and its position's: `order_locked`); a withdrawal of SOL, which has no
+    position, under its own. Call inside a transaction."""
     try:
-        return Order.objects.select_related("position__token").get(id=order_id)
+        return order_locked(order_id)
+    except Order.DoesNotExist:
+        pass
+    try:
+        return Order.objects.select_for_update(of=("self",)).select_related("position__token").get(id=order_id)
     except Order.DoesNotExist:
         return None
 
 
 def order_land(*, order_id: int) -> str:
-    """Land one order of any mode; returns the status it ended in (or in_flight/busy/lost). Safe to call twice."""
-    order = _order_read(order_id)
-    if order is None:
-        log.warning("order %s does not exist", order_id)
-        return LOST
-    if order.status in ORDER_TERMINAL:
-        return order.status
-    if order.mode not in (Mode.PAPER, settings.TRADING_MODE):
-        order_fail(
-            order_id=order_id,
-            error=f"This {order.mode} order was not sent because the desk now runs in {settings.TRADING_MODE} mode.",
-        )
-        return OrderStatus.FAILED
-    rails = rails_for(order)
-    # One lander per order while a transaction can be in flight. On a chain that lands at once nothing ever is: the
-    # fill's row lock and compare-and-swap are the whole guard against a second lander, so no lease is taken.
-    lease = None if rails.instant else OrderLease(order_id)
-    if lease is not None and not lease.acquire():
+    """Land one order of any mode; returns the status it ended in (or in_flight/busy/lost). Safe to call twice.
+
+    The order is read under its row lock. On a chain that lands at once (paper) nothing is ever in flight, so the whole
+    landing, from that read to the fill, is one transaction under that lock: the lock is the whole guard against a
+    second lander, and the fill needs no read of its own. A paper swap quotes at the feed's cached price; a stale one
+    is fetched with no lock held (the transaction ends, the order is read again). Elsewhere the lock ends with the
+    read (the landing waits on venues and the chain), and a lease keeps other landers away."""
+    price, fetched = None, False
+    while True:
+        with transaction.atomic():
+            order = _order_read(order_id)
+            if order is None:
+                log.warning("order %s does not exist", order_id)
+                return LOST
+            if order.status in ORDER_TERMINAL:
+                return order.status
+            if order.mode not in (Mode.PAPER, settings.TRADING_MODE):
+                order_fail(
+                    order_id=order_id,
+                    error=f"This {order.mode} order was not sent because the desk now runs in {settings.TRADING_MODE} mode.",
+                )
+                return OrderStatus.FAILED
+            mint = paper_price_mint(order)
+            if mint is not None and not fetched:
+                price = price_get(mint=mint)
+            if mint is None or fetched or (price is not None and price.is_fresh()):
+                rails = rails_for(order, price=price)
+                if not rails.instant:
+                    break
+                with provider_calls_batched(), call_priority(_priority(order)):
+                    return Lander(order_id=order_id, lease=None, rails=rails, locked=True).run(order)
+        with call_priority(_priority(order)):
+            price, fetched = price_fresh(mint=mint), True
+    lease = OrderLease(order_id)
+    if not lease.acquire():
         log.info("order %s is being landed elsewhere", order_id)
         return BUSY
     try:
         # A copy read just before the lease is fine: every move below is a compare-and-swap on the row.
         # The landing's RPC and venue calls are counted in one go, and take their place in the providers' shared
         # windows as an exit's (a sell) or an entry's.
-        priority = Priority.EXIT if order.side == OrderSide.SELL else Priority.ENTRY
-        with provider_calls_batched(), call_priority(priority):
+        with provider_calls_batched(), call_priority(_priority(order)):
             return Lander(order_id=order_id, lease=lease, rails=rails).run(order)
     finally:
-        if lease is not None:
-            lease.release()
+        lease.release()
+
+
+def _priority(order: Order) -> Priority:
+    return Priority.EXIT if order.side == OrderSide.SELL else Priority.ENTRY
 
 
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
 class Lander:
-    def __init__(self, *, order_id: int, lease: OrderLease | None, rails: Rails | None = None):
+    def __init__(self, *, order_id: int, lease: OrderLease | None, rails: Rails | None = None, locked: bool = False):
         self.order_id = order_id
         self.lease = lease
         self.rails = rails
+        self.locked = locked  # the order was read under its row lock in the transaction this landing runs in
         self.deadline = time.monotonic() + settings.EXECUTION_LAND_BUDGET_SECONDS
         self.close_added = False  # this attempt's transaction closes the token account the sell empties
         self.close_refused = False  # a transaction with the close failed simulation: sell without it from now on
@@ -283,7 +310,8 @@ class Lander:
         chain.send_raw(fields["signed_tx"])
         meta = chain.transaction(fields["signature"])
         provider_calls_flush()
-        _apply_fill(order=order, meta=meta, owner=self.rails.owner, attempt={**fields, "attempts": number})
+        _apply_fill(order=order, meta=meta, owner=self.rails.owner, attempt={**fields, "attempts": number},
+                    locked=order if self.locked else None)
         log.info("order %s attempt %s landed on %s: %s", order.id, number, fields["venue"], fields["signature"])
         _count(fields["venue"], "confirmed")
         return OrderStatus.CONFIRMED
@@ -490,7 +518,7 @@ def order_confirm_landed(*, order: Order, rails: Rails) -> str | None:
     return OrderStatus.CONFIRMED
 
 
-def _apply_fill(*, order: Order, meta, owner: str, attempt: dict | None = None) -> None:
+def _apply_fill(*, order: Order, meta, owner: str, attempt: dict | None = None, locked: Order | None = None) -> None:
     """Record a landed transaction: a swap's fill on its position, or a withdrawal's (what left the wallet)."""
     if order.side == OrderSide.WITHDRAW:
         token = order.position.token if order.position_id else None
@@ -502,7 +530,7 @@ def _apply_fill(*, order: Order, meta, owner: str, attempt: dict | None = None) 
     fill = _with_tip(_fill_of(order=order, meta=meta, owner=owner), order=order)
     position_apply_fill(
         order_id=order.id, in_amount=fill.in_amount, out_amount=fill.out_amount, price=fill.price,
-        fee_lamports=fill.fee_lamports, rent_lamports=fill.rent_lamports, attempt=attempt,
+        fee_lamports=fill.fee_lamports, rent_lamports=fill.rent_lamports, attempt=attempt, locked=locked,
     )
 
 

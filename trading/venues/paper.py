@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+from typing import Protocol
 
 from django.conf import settings
 
 from trading.chain.rpc import SOL_MINT
 from trading.chain.token_accounts import SPL_ACCOUNT_RENT
 from trading.models.choices import LAMPORTS_PER_SOL
-from trading.prices import price_fresh
+from trading.prices import PricePoint
 from trading.venues.base import FeePolicy, Quote, SwapTransaction, Venue, VenuePermanentError
 
 _BPS = Decimal(10_000)
@@ -63,27 +64,39 @@ def paper_quote(*, side: str, amount_in: int, price: Decimal, decimals: int) -> 
     return PaperQuote(amount_in, gross - fee, fee, fill_price, slip, price)
 
 
+class PaperTokenAccount(Protocol):
+    """The trader's paper token account of one mint (trading.execution.clients.PaperAccount reads it)."""
+
+    def is_empty(self) -> bool:
+        """It holds nothing (a buy then opens it and pays its rent)."""
+
+    def holding(self) -> tuple[int, int]:
+        """(base units it holds, rent its positions paid and did not get back)."""
+
+
 class PaperVenue(Venue):
-    """Quotes from the price feed (the cached price while fresh, else fetched); a swap is a paper transaction that
-    states what the trade moves: the owner's SOL and token balances and the fee."""
+    """Quotes at the price it is given (the feed's, read by the landing: trading.execution.onchain.order_land); a swap
+    is a paper transaction that states what the trade moves: the owner's SOL and token balances and the fee."""
 
     name = "paper"
 
-    def __init__(self, *, decimals: int, held: int = 0, held_rent: int = 0):
+    def __init__(self, *, decimals: int, account: PaperTokenAccount, price: PricePoint | None):
         self.decimals = decimals
-        self.held = held  # base units the trader's paper token account of the mint holds now
-        self.held_rent = held_rent  # the rent that account's positions paid and did not get back
+        self.account = account  # the trader's paper token account of the mint, asked only what a swap needs
+        self.price = price  # None: the feed had no price for the mint
 
     def rent_for(self, *, buying: bool, amount: int) -> int:
-        """Rent a swap of ``amount`` pays into (+) or gets back from (-) the paper token account."""
+        """Rent a swap of ``amount`` pays into (+) or gets back from (-) the paper token account: a buy opens the
+        account when it holds nothing; a sell of all it holds closes it and gets back the rent its positions paid."""
         if buying:
-            return SPL_ACCOUNT_RENT if self.held == 0 else 0
-        return -max(self.held_rent, 0) if amount >= self.held else 0
+            return SPL_ACCOUNT_RENT if self.account.is_empty() else 0
+        held, held_rent = self.account.holding()
+        return -max(held_rent, 0) if amount >= held else 0
 
     def quote(self, *, input_mint: str, output_mint: str, amount: int, slippage_bps: int) -> Quote:
         buying = input_mint == SOL_MINT
         mint = output_mint if buying else input_mint
-        point = price_fresh(mint=mint)
+        point = self.price
         if point is None:
             raise VenuePermanentError(f"there is no price for {mint} right now, so nothing was traded", venue=self.name)
         found = paper_quote(side="buy" if buying else "sell", amount_in=amount, price=point.price, decimals=self.decimals)
