@@ -13,9 +13,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
+import psycopg2
 from django.conf import settings
-from psycopg import sql
+from psycopg2 import sql
 
 from backups.errors import BackupError
 from backups.manifest import money_tables
@@ -55,7 +55,7 @@ class PgTarget:
         params = {"dbname": self.name, "connect_timeout": 10, "application_name": "jarvis-backups"}
         params.update({key: value for key, value in (("host", self.host), ("port", self.port), ("user", self.user),
                                                       ("password", self.password)) if value})
-        return psycopg.connect(**params)
+        return psycopg2.connect(**params)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -109,8 +109,7 @@ def manifest_compute(cursor) -> dict:
 def manifest_of(target: PgTarget) -> dict:
     connection = target.connect()
     try:
-        connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        connection.read_only = True
+        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with connection.cursor() as cursor:
             return manifest_compute(cursor)
     finally:
@@ -131,8 +130,7 @@ def dump(*, target: PgTarget, dest: Path, compress_level: int, timeout: float) -
     """
     connection = target.connect()
     try:
-        connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        connection.read_only = True
+        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_export_snapshot()")
             snapshot = cursor.fetchone()[0]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
+import psycopg2
 from django.conf import settings
 
 from backups import crypto, pg
@@ -325,7 +325,7 @@ def pitr_start(*, plan: PitrPlan) -> float:
         try:
             in_recovery = _server_value(pg.PgTarget(name="postgres", host=address[0], port=address[1]),
                                         "SELECT pg_is_in_recovery()")
-        except psycopg.Error:  # still starting, or stopping: look again
+        except psycopg2.Error:  # still starting, or stopping: look again
             in_recovery = True
         if not in_recovery:
             return time.monotonic() - started + plan.seconds

@@ -468,17 +468,17 @@ class Chaos:
 
 def orders_in_flight() -> int:
     """Orders between quoting and confirmation right now (0 when Postgres does not answer)."""
-    import psycopg
+    import psycopg2
 
     try:
-        conn = psycopg.connect(f"postgres://postgres@127.0.0.1:{PG_PORT}/jarvis_chaos", connect_timeout=2)
-    except psycopg.Error:
+        conn = psycopg2.connect(f"postgres://postgres@127.0.0.1:{PG_PORT}/jarvis_chaos", connect_timeout=2)
+    except psycopg2.Error:
         return 0
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM trading_order WHERE status IN ('quoting', 'signed', 'submitted')")
             return cursor.fetchone()[0]
-    except psycopg.Error:
+    except psycopg2.Error:
         return 0
     finally:
         conn.close()
@@ -538,9 +538,9 @@ def main() -> int:
 
 def drive(run: Chaos, env: dict, procs: list[Proc], pg: Postgres, redis_server: Redis) -> int:
     args = run.args
-    import psycopg
+    import psycopg2
 
-    conn = psycopg.connect(f"postgres://postgres@127.0.0.1:{PG_PORT}/postgres")
+    conn = psycopg2.connect(f"postgres://postgres@127.0.0.1:{PG_PORT}/postgres")
     conn.autocommit = True
     conn.cursor().execute("CREATE DATABASE jarvis_chaos")
     conn.close()

@@ -209,11 +209,11 @@ def prepare_database(url: str, env: dict) -> None:
     """Create the bench database if missing and migrate it (readiness reads trading tables)."""
     from urllib.parse import urlsplit
 
-    import psycopg
+    import psycopg2
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    admin = psycopg.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username,
+    admin = psycopg2.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username,
                              password=parts.password, dbname="postgres")
     admin.autocommit = True
     with admin.cursor() as cursor:

@@ -43,9 +43,9 @@ rng = random.Random(20261207)
 
 
 def recreate_database() -> None:
-    import psycopg
+    import psycopg2
 
-    conn = psycopg.connect(f"{SERVER}/postgres")
+    conn = psycopg2.connect(f"{SERVER}/postgres")
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")

@@ -55,9 +55,9 @@ os.environ.update({
 
 
 def ensure_database() -> None:
-    import psycopg
+    import psycopg2
 
-    conn = psycopg.connect(f"{SERVER}/postgres")
+    conn = psycopg2.connect(f"{SERVER}/postgres")
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])

@@ -175,9 +175,9 @@ def log_errors(directory: Path) -> dict[str, int]:
 
 
 def server_sql(*statements: str) -> None:
-    import psycopg
+    import psycopg2
 
-    conn = psycopg.connect(f"{SERVER}/postgres")
+    conn = psycopg2.connect(f"{SERVER}/postgres")
     conn.autocommit = True
     with conn.cursor() as cursor:
         for statement in statements:

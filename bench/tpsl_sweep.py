@@ -61,9 +61,9 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def recreate_database() -> None:
-    import psycopg
+    import psycopg2
 
-    conn = psycopg.connect(f"{SERVER}/postgres")
+    conn = psycopg2.connect(f"{SERVER}/postgres")
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
@@ -423,9 +423,9 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        import psycopg
+        import psycopg2
 
-        conn = psycopg.connect(f"{SERVER}/postgres")
+        conn = psycopg2.connect(f"{SERVER}/postgres")
         conn.autocommit = True
         with conn.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")

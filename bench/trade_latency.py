@@ -68,9 +68,9 @@ def environment(sandbox, *, db_name: str = DB_NAME, redis_url: str = REDIS_URL, 
 
 
 def server_sql(*statements: str) -> None:
-    import psycopg
+    import psycopg2
 
-    conn = psycopg.connect(f"{SERVER}/postgres")
+    conn = psycopg2.connect(f"{SERVER}/postgres")
     conn.autocommit = True
     with conn.cursor() as cursor:
         for statement in statements:
@@ -125,9 +125,9 @@ class Settled:
     """Postgres LISTEN/NOTIFY on position status (a trigger in the bench's own database): no polling load."""
 
     def __init__(self):
-        import psycopg
+        import psycopg2
 
-        self.conn = psycopg.connect(f"{SERVER}/{DB_NAME}")
+        self.conn = psycopg2.connect(f"{SERVER}/{DB_NAME}")
         self.conn.autocommit = True
         with self.conn.cursor() as cursor:
             cursor.execute(NOTIFY_SQL)
@@ -135,14 +135,18 @@ class Settled:
         self.seen: dict[int, str] = {}
 
     def wait(self, position_id: int, timeout: float = 30.0) -> str:
+        import select
+
         deadline = time.monotonic() + timeout
         while position_id not in self.seen:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return "timeout"
-            for notice in self.conn.notifies(timeout=remaining, stop_after=1):
-                pid, status = notice.payload.split(":")
-                self.seen[int(pid)] = status
+            if select.select([self.conn], [], [], remaining)[0]:
+                self.conn.poll()
+                while self.conn.notifies:
+                    pid, status = self.conn.notifies.pop(0).payload.split(":")
+                    self.seen[int(pid)] = status
         return self.seen.pop(position_id)
 
 

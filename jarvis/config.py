@@ -130,15 +130,9 @@ def dotenv_load(base_dir: Path) -> Path | None:
     return path
 
 
-def database_from_url(
-    name: str, default: str, *, base_dir: Path, conn_max_age: int = 0, prepare_threshold: int | None = None
-) -> dict:
+def database_from_url(name: str, default: str, *, base_dir: Path, conn_max_age: int = 0) -> dict:
     """Parse DATABASE_URL into a Django DATABASES entry (Postgres or SQLite); connections are kept for
-    `conn_max_age` seconds (0: one per request or task).
-
-    Postgres goes through psycopg 3 with server-side binding, so a statement's text is the same whatever its values,
-    and psycopg prepares a statement once a connection has run it `prepare_threshold` times (None: never, as behind a
-    transaction-pooling PgBouncer, where the next transaction may land on a server that never saw it)."""
+    `conn_max_age` seconds (0: one per request or task)."""
     url = raw(name, default)
     scheme = urlsplit(url).scheme
     if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
@@ -173,8 +167,6 @@ def database_from_url(
                               "is used")
         config.setdefault("OPTIONS", {})
         config["OPTIONS"].setdefault("connect_timeout", 5)
-        config["OPTIONS"]["server_side_binding"] = True
-        config["OPTIONS"]["prepare_threshold"] = prepare_threshold
         config["CONN_HEALTH_CHECKS"] = True
     return config
 

@@ -127,15 +127,12 @@ TEMPLATES = [
 
 # Connections are kept between requests and tasks for DATABASE_CONN_MAX_AGE seconds (health-checked before reuse);
 # a new Postgres connection costs a backend fork, several milliseconds on every order. 0 behind a transaction pooler.
-# A statement a connection has run DATABASE_PREPARE_THRESHOLD times is prepared (psycopg 3): Postgres then skips
-# parsing and planning it; 0 never prepares (behind a transaction pooler too).
 DATABASES = {
     "default": database_from_url(
         "DATABASE_URL",
         f"sqlite:///{VAR_DIR / 'jarvis.sqlite3'}",
         base_dir=BASE_DIR,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        prepare_threshold=env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0) or None,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
+import psycopg2
 
 from backups import pg
 from backups.pitr import wal_command
@@ -82,7 +82,7 @@ class ScratchCluster:
                  check=False)
 
     def connect(self):
-        connection = psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
+        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
                                       connect_timeout=10)
         connection.autocommit = True
         return connection

@@ -91,9 +91,9 @@ def test_a_tiny_run_measures_orders_and_exits_through_real_workers():
     assert line["orders_per_s"]["1"] > 0 and line["exits_per_s"]["1"] > 0
     assert line["by_workers"]["1"]["per_worker_executions"] == [16]  # 8 buys and 8 exits, on its own METRICS_PORT
     assert line["saturated"] and set(line["by_workers"]["1"]["orders_cpu"]) >= {"workers", "postgres", "redis", "machine"}
-    import psycopg
+    import psycopg2
 
-    conn = psycopg.connect(f"{server}/postgres")
+    conn = psycopg2.connect(f"{server}/postgres")
     with conn, conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [f"jarvis_bench_scale_{bench.pid}"])
         assert cursor.fetchone()[0] == 0  # dropped at the end

@@ -98,28 +98,3 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path}/deploy.sqlite3",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_postgres_binds_on_the_server_and_prepares_a_statement_run_often(monkeypatch, tmp_path):
-    """psycopg 3 with server-side binding: a statement the desk's connection runs DATABASE_PREPARE_THRESHOLD times
-    becomes a prepared statement on the server; 0 (behind a transaction pooler) never prepares."""
-    url = "postgres://postgres@127.0.0.1:5432/jarvis"
-    monkeypatch.setenv("DATABASE_URL", url)
-    config = database_from_url("DATABASE_URL", "", base_dir=tmp_path, prepare_threshold=2)
-    assert config["OPTIONS"]["server_side_binding"] is True and config["OPTIONS"]["prepare_threshold"] == 2
-    assert database_from_url("DATABASE_URL", "", base_dir=tmp_path)["OPTIONS"]["prepare_threshold"] is None
-
-
-@pytest.mark.django_db
-def test_the_desks_connection_runs_a_repeated_statement_prepared():
-    from django.conf import settings
-    from django.db import connection
-
-    threshold = settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"]
-    assert connection.vendor == "postgresql" and threshold >= 1
-    with connection.cursor() as cursor:
-        for _ in range(threshold + 1):
-            cursor.execute("SELECT count(*) FROM trading_order WHERE id = %s", [1])
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
-    assert any("trading_order WHERE id = $1" in statement for statement in prepared), prepared

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import psycopg
+import psycopg2
 import pytest
 from django.db import connection
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _terminate(pid: int) -> None:
     db = connection.settings_dict
-    other = psycopg.connect(dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
+    other = psycopg2.connect(dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
                              host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432)
     other.autocommit = True
     with other.cursor() as cursor:
