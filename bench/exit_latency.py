@@ -61,15 +61,6 @@ def spawn(name: str, command: list[str]) -> subprocess.Popen:
         return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def wait(condition, *, timeout: float, message: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -221,7 +212,7 @@ def main() -> int:
         s_sent, s_landed = crossings(feed, tokens, streamed, per_crossing=args.per_crossing, warmup=warmup)
         print(line("stream -> sent", s_sent), flush=True)
         print(line("stream -> landed", s_landed), flush=True)
-        stop(procs.pop("prices"))
+        trade_latency.stop(procs.pop("prices"))
         procs["beat"] = spawn("beat", [CELERY, "-A", "jarvis", "beat", "-l", "warning", "-s",
                                        str(Path(os.environ["JARVIS_VAR_DIR"]) / "beat-schedule"), "--pidfile", ""])
         p_sent, p_landed = crossings(feed, tokens, polled, per_crossing=args.per_crossing, warmup=warmup)
@@ -229,7 +220,7 @@ def main() -> int:
         print(line("poll -> landed", p_landed), flush=True)
     finally:
         for proc in procs.values():
-            stop(proc)
+            trade_latency.stop(proc)
         feed.stop()
         connection.close()
         if not args.keep:

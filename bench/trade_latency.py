@@ -96,6 +96,16 @@ def start_worker(
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a bench process: SIGTERM (a warm shutdown), SIGKILL after 20 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def probe_round_trips(count: int) -> list[float]:
     from trading.tasks import order_probe
 
@@ -239,11 +249,7 @@ def main() -> int:
         else:
             print(f"sandbox buys: not measured ({sandbox_reason})")
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
         sandbox.stop()
         settled.conn.close()
         from django.db import connections
