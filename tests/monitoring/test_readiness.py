@@ -108,6 +108,7 @@ def test_readiness_with_redis_stopped_or_hung_answers_503_naming_redis(client, r
     readiness_settings.MONITORING_READINESS_TOKEN = "t"
     readiness_settings.REDIS_URL = second_redis.url
     readiness_settings.MONITORING_READINESS_SKIP = ["bot", "price_feed", "beat", *(f"queue:{q}" for q in QUEUES)]
+    readiness_settings.MONITORING_CHECK_TIMEOUT_SECONDS = 0.5  # the hung Redis costs this long
     assert client.get(URL, {"token": "t"}).status_code == 200
 
     second_redis.pause()  # accepts connections, answers nothing: the check's own timeout must end it
