@@ -170,6 +170,22 @@ def test_stale_price_triggers_nothing_and_alerts(trader, listed_token, make_posi
     assert tpsl_sweep().claimed  # fresh again: the stop fires
 
 
+def test_the_lookup_skips_a_position_with_an_exit_in_flight_on_every_trigger(trader, make_token, make_position, feed_down):
+    """Each branch of the lookup (price triggers, time stop) leaves out a position whose sell is in flight."""
+    from trading.tpsl.sweep import triggers_find
+
+    token = make_token()
+    plan = replace(preset(), max_hold_seconds=3600)
+    hour_ago = timezone.now() - timedelta(hours=1, seconds=1)
+    busy = make_position(trader=trader, token=token, entry_price=E, plan=plan, opened_at=hour_ago)
+    free = make_position(trader=trader, token=token, entry_price=E, plan=plan, opened_at=hour_ago)
+    Order.objects.create(position=busy, side="sell", reason="manual", mode="paper", amount_in=1000)
+    now = timezone.now()
+    assert triggers_find(prices={token.id: E / 2}, now=now).positions == [free.id]  # stop-loss and time stop
+    assert triggers_find(prices={token.id: E / 2}, now=now, time_stops=False).positions == [free.id]  # the stop alone
+    assert triggers_find(prices={}, now=now).positions == [free.id]  # the time stop alone
+
+
 def test_time_stop_fires_with_the_price_feed_down(trader, make_token, make_position, feed_down):
     token = make_token()
     plan = replace(preset(), max_hold_seconds=3600)

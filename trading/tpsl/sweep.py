@@ -168,13 +168,18 @@ def triggers_find(
     price triggers of its one mint only, and the beat sweep keeps the clock)."""
     params: list = []
     values = ""
-    hits: list[str] = []
+    hits: list[str] = []  # one SELECT per trigger kind; their parameters follow the VALUES list's, in order
+    # Each position branch excludes positions with an exit in flight itself: the planner makes that an anti-join
+    # and costs the statement low. One filter over the union (`kind = 'l' OR NOT EXISTS ...`) was costed at every
+    # row, over Postgres's JIT threshold at 100,000 positions: half a second of compiling for a 0.1 s lookup.
+    no_exit = (f" AND NOT EXISTS (SELECT 1 FROM {ORDER} o WHERE o.position_id = p.id AND o.side = 'sell' "
+               f"AND o.status IN ({', '.join(['%s'] * len(_IN_FLIGHT))}))")
     if prices:
         values, params = _values(prices)
-        hits += [
-            f"SELECT 'p' AS kind, p.id AS id FROM {POSITION} p JOIN v ON p.token_id = v.token_id WHERE p.status = 'open' AND p.{condition}"
-            for condition in ("stop_price >= v.price", "trailing_stop_price >= v.price", "take_profit_price <= v.price")
-        ]
+        for condition in ("stop_price >= v.price", "trailing_stop_price >= v.price", "take_profit_price <= v.price"):
+            hits.append(f"SELECT 'p' AS kind, p.id AS id FROM {POSITION} p JOIN v ON p.token_id = v.token_id "
+                        f"WHERE p.status = 'open' AND p.{condition}{no_exit}")
+            params += _IN_FLIGHT
         hits += [
             f"SELECT 'l' AS kind, l.id AS id FROM {LIMIT} l JOIN v ON l.token_id = v.token_id WHERE l.status = 'active' "
             f"AND l.direction = '{direction}' AND l.price {op} v.price"
@@ -182,22 +187,21 @@ def triggers_find(
         ]
     shard_filter = " AND {t}.token_id %% %s = %s" if shards > 1 else ""
     at = connection.ops.adapt_datetimefield_value(now)
-    clock = (("p", POSITION, "p", "p.status = 'open' AND p.time_stop_at <= %s"),
-             ("l", LIMIT, "l", "l.status = 'active' AND l.expires_at <= %s")) if time_stops else ()
+    clock = (("p", POSITION, "p", "p.status = 'open' AND p.time_stop_at <= %s", no_exit),
+             ("l", LIMIT, "l", "l.status = 'active' AND l.expires_at <= %s", "")) if time_stops else ()
     if not hits and not clock:
         return Triggered()
-    for kind, table, alias, condition in clock:
-        hits.append(f"SELECT '{kind}' AS kind, {alias}.id AS id FROM {table} {alias} WHERE {condition}" + shard_filter.format(t=alias))
+    for kind, table, alias, condition, exclude in clock:
+        hits.append(f"SELECT '{kind}' AS kind, {alias}.id AS id FROM {table} {alias} WHERE {condition}"
+                    + shard_filter.format(t=alias) + exclude)
         params.append(at)
         if shards > 1:
             params += [shards, shard]
-    in_flight = ", ".join(["%s"] * len(_IN_FLIGHT))
-    params += list(_IN_FLIGHT)
+        if exclude:
+            params += _IN_FLIGHT
     sql = f"""
         {values}
         SELECT c.kind, c.id FROM ({" UNION ".join(hits)}) AS c
-        WHERE c.kind = 'l' OR NOT EXISTS (SELECT 1 FROM {ORDER} o WHERE o.position_id = c.id AND o.side = 'sell'
-                                          AND o.status IN ({in_flight}))
         ORDER BY c.kind, c.id
     """
     found = Triggered()
