@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from trading.chain.b58 import b58decode, b58encode
+import base58
+
 from trading.chain.compute_budget import compute_unit_limit_of, compute_unit_price_of, with_compute_unit_price
 from trading.ratelimit import Priority, call_priority
 from trading.venues.base import (
@@ -156,7 +157,7 @@ class BagsVenue(HttpVenue):
     def send_bundle(self, transactions: list[bytes], *, region: str = "mainnet") -> str:
         """POST /solana/send-bundle {transactions: base58[], region}: the bundle id bags.fm answers."""
         response = self._request("POST", "/solana/send-bundle",
-                                 json={"transactions": [b58encode(raw) for raw in transactions], "region": region})
+                                 json={"transactions": [base58.b58encode(raw).decode() for raw in transactions], "region": region})
         return envelope_unwrap(status=response.status_code, payload=response_json(response, venue=NAME), expect=str)
 
     def bundle_statuses(self, bundle_ids: list[str], *, region: str = "mainnet") -> dict[str, str]:
@@ -201,7 +202,7 @@ class BagsVenue(HttpVenue):
         the transaction's SetComputeUnitPrice. The desk sets its own price there (capped by the order's cap over
         the answer's computeUnitLimit) before signing; a transaction another signer already signed keeps bags.fm's."""
         raw = self._call("POST", "/trade/swap", json={"quoteResponse": quote.raw, "userPublicKey": user_public_key})
-        swap = self._swap(raw, decode=b58decode)
+        swap = self._swap(raw, decode=base58.b58decode)
         limit = swap.compute_unit_limit or compute_unit_limit_of(swap.transaction) or 0
         if not limit:
             return swap
