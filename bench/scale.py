@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.tpsl_sweep import Feed  # noqa: E402
-from bench.trade_latency import SERVER, environment, server_sql, start_worker  # noqa: E402
+from bench.trade_latency import SERVER, environment, server_sql, start_worker, stop  # noqa: E402
 
 DB_NAME = f"jarvis_bench_scale_{os.getpid()}"  # one database per run, dropped at the end
 REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '13')}"
@@ -452,9 +452,8 @@ def main(argv: list[str] | None = None) -> dict:
         for round_no, count in enumerate(counts):
             by_workers[str(count)] = one_round(count=count, round_no=round_no, args=args, feed=feed, helpers=helpers)
     finally:
-        if beat is not None:
-            beat.terminate()
-            beat.wait(timeout=30)
+        if beat is not None:  # SIGKILL if SIGTERM is lost (celery beat swallowed one inside a weakref callback once)
+            stop(beat)
         feed.stop()
         from django.db import connections
 
