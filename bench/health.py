@@ -30,6 +30,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.trade_latency import stop  # noqa: E402  (SIGTERM, SIGKILL after 20 s)
+
 RATE = 100
 CLIENTS = 50
 MAX_SECONDS = 10
@@ -178,14 +182,6 @@ def wait_until_up(port: int, path: str, process: subprocess.Popen) -> None:
     raise SystemExit("gunicorn did not answer within 60 s")
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 class Heartbeats(threading.Thread):
     """Stands in for beat, the bot, the price feed and one worker per queue (readiness reads their heartbeats)."""
 
@@ -245,7 +241,6 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jarvis.settings")
     prepare_database(env["DATABASE_URL"], env)
     load_before = os.getloadavg()[0]
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -5,17 +5,7 @@ have pasted a private key into the chat (the bot deletes that message; the admin
 from django.contrib import admin
 
 from telegram_app.models import BlockedChat, ConversationState, InboundUpdate, MintRef, OutboxMessage, TelegramAccount
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from trading.admin.common import ReadOnlyAdmin
 
 
 @admin.register(TelegramAccount)

@@ -105,6 +105,18 @@ def celery_worker(celery_worker_session, transactional_db):
     return celery_worker_session
 
 
+def process_stop(process) -> None:
+    """Stop a process a test started: SIGTERM (a warm shutdown), SIGKILL after 20 s."""
+    import subprocess
+
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def wait_for(predicate, *, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):
     """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout`` seconds."""
     import time

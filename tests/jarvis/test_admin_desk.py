@@ -15,7 +15,7 @@ from monitoring.alerts import alert_raise
 from monitoring.checks import readiness_cache_clear
 from tests.fixtures.trading import mint_address
 from tests.trading.test_admin import admin_client, open_position  # noqa: F401 (shared fixtures)
-from trading.admin import explorer_link
+from trading.admin.common import explorer_link
 from trading.errors import KillSwitchOn
 from trading.models import KillSwitch, Order, Position, Trader
 from trading.services import order_fail, position_close, position_open

@@ -22,7 +22,7 @@ from django.db import connection
 from monitoring.checks import readiness_run
 from monitoring.heartbeats import queue_consumers
 from monitoring.models import AlertEvent
-from tests.conftest import wait_for
+from tests.conftest import process_stop, wait_for
 from tests.fixtures.monitoring import RedisServer
 from trading.models import DomainEvent, Order, Position
 from trading.prices import price_fresh
@@ -138,10 +138,4 @@ def test_a_full_redis_is_named_and_a_delayed_buy_is_told_then_bought(
         assert Position.objects.get(pk=position.pk).status == "open"
     finally:
         sender.release()
-        if worker.poll() is None:
-            worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        process_stop(worker)

@@ -19,7 +19,7 @@ import pytest
 import redis as redis_lib
 from django.conf import settings as django_settings
 
-from tests.conftest import wait_for
+from tests.conftest import process_stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 E = Decimal("0.0001")
@@ -116,9 +116,5 @@ print(json.dumps(order.id))
         assert loss < -5 * 10**7  # sold at a third of the entry price
     finally:
         sender.release()
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        process_stop(worker)
         broker.flushdb()

@@ -1,95 +1,32 @@
-"""Trading in the admin. Wallets show public keys only; money history (positions, orders, exit plans, events,
-ledgers) is read-only; operators act on it through actions that call services (close a position, retry a
-failed order) and steer the desk through settings, risk limits and the kill switch."""
+"""Traders, wallets, tokens, positions, orders, exit plans, events and paper ledgers: money history, read-only, with
+the operator's actions (close a position, retry a failed order, pause a trader) through the services."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
+from trading.admin.common import ReadOnlyAdmin, ReadOnlyInline, explorer_link, prices_for, sol
 from trading.errors import TradingError
 from trading.models import (
-    DcaBuy,
-    DcaPlan,
     DomainEvent,
     ExitLeg,
     ExitPlan,
-    KillSwitch,
-    LaunchWatch,
-    LimitOrder,
     Order,
     PaperLedger,
     Position,
-    RiskLimits,
     SecondFactor,
     Token,
     Trader,
-    TradingSettings,
     Wallet,
     WithdrawAddress,
 )
-from trading.models.choices import LAMPORTS_PER_SOL
-from trading.prices import prices_get_many
 from trading.selectors import position_value_lamports
-from trading.services import kill_switch_set, order_retry, position_close, trading_settings_update
-from trading.services.accounts import settings_changes_validate, trader_pause_set
+from trading.services import order_retry, position_close
+from trading.services.accounts import trader_pause_set
 from trading.services.quotes import paper_balance
-
-
-def _sol(lamports: int | None) -> str:
-    return "—" if lamports is None else f"{lamports / LAMPORTS_PER_SOL:,.4f} SOL"
-
-
-EXPLORER_URL = "https://explorer.solana.com"
-
-
-def explorer_link(order: Order) -> str | None:
-    """The transaction on Solana Explorer for the order's cluster: mainnet in live mode, the desk's own RPC as a
-    custom cluster in sandbox mode, nothing in paper mode (no transaction exists)."""
-    if not order.signature or order.mode == "paper":
-        return None
-    if order.mode == "live":
-        return f"{EXPLORER_URL}/tx/{order.signature}"
-    return f"{EXPLORER_URL}/tx/{order.signature}?cluster=custom&customUrl={quote(settings.SOLANA_RPC_URL, safe='')}"
-
-
-def _prices_for(mints: list[str]) -> dict:
-    """Cached prices for a page of rows; Redis down means no price shown, never a broken page."""
-    try:
-        return prices_get_many(mints=mints)
-    except Exception:
-        return {}
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Money history: viewable and searchable, never added, edited or deleted here."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Trader)
@@ -189,7 +126,7 @@ class PositionAdmin(ReadOnlyAdmin):
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
-        prices = _prices_for(list({p.token.mint for p in changelist.result_list}))
+        prices = prices_for(list({p.token.mint for p in changelist.result_list}))
         for position in changelist.result_list:  # the page's rows, evaluated once: one MGET for all of them
             position.cached_price = prices.get(position.token.mint)
         return changelist
@@ -201,7 +138,7 @@ class PositionAdmin(ReadOnlyAdmin):
             return "—"
         if point is None:
             return "no price"
-        return _sol(position_value_lamports(position=position, price=point.price) - position.cost_lamports)
+        return sol(position_value_lamports(position=position, price=point.price) - position.cost_lamports)
 
     @admin.display(description="exit plan")
     def exit_state(self, position: Position) -> str:
@@ -229,11 +166,11 @@ class PositionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="cost")
     def cost(self, position: Position) -> str:
-        return _sol(position.cost_lamports)
+        return sol(position.cost_lamports)
 
     @admin.display(description="realised PnL")
     def realised(self, position: Position) -> str:
-        return _sol(position.realised_pnl_lamports)
+        return sol(position.realised_pnl_lamports)
 
     def has_close_permission(self, request) -> bool:
         return request.user.has_perm("trading.close_position")
@@ -321,49 +258,6 @@ class ExitLegAdmin(ReadOnlyAdmin):
     list_select_related = ("plan",)
 
 
-@admin.register(LimitOrder)
-class LimitOrderAdmin(ReadOnlyAdmin):
-    list_display = ("id", "trader", "token", "side", "direction", "price", "amount_lamports", "percent", "status",
-                    "expires_at", "order")
-    list_filter = ("status", "side", "direction")
-    search_fields = ("trader__name", "token__mint", "token__symbol")
-    list_select_related = ("trader", "token", "order")
-    readonly_fields = [f.name for f in LimitOrder._meta.fields]
-
-
-class DcaBuyInline(ReadOnlyInline):
-    model = DcaBuy
-    fields = ("run", "position", "amount_lamports", "note", "created_at")
-    readonly_fields = fields
-
-
-@admin.register(DcaPlan)
-class DcaPlanAdmin(ReadOnlyAdmin):
-    list_display = ("id", "trader", "token", "amount_lamports", "buys_done", "buys_total", "interval_seconds",
-                    "spent_lamports", "state", "next_run_at")
-    list_filter = ("state",)
-    search_fields = ("trader__name", "token__mint", "token__symbol")
-    list_select_related = ("trader", "token")
-    readonly_fields = [f.name for f in DcaPlan._meta.fields]
-    inlines = (DcaBuyInline,)
-
-
-@admin.register(DcaBuy)
-class DcaBuyAdmin(ReadOnlyAdmin):
-    list_display = ("plan", "run", "position", "amount_lamports", "note", "created_at")
-    search_fields = ("=plan__id",)
-    list_select_related = ("plan", "position")
-
-
-@admin.register(LaunchWatch)
-class LaunchWatchAdmin(ReadOnlyAdmin):
-    list_display = ("id", "trader", "mint", "symbol", "buy_on", "amount_lamports", "price_ceiling", "state",
-                    "launch_status", "position")
-    list_filter = ("state", "buy_on", "launch_status")
-    search_fields = ("trader__name", "=mint", "symbol")
-    list_select_related = ("trader", "position")
-    readonly_fields = [f.name for f in LaunchWatch._meta.fields]
-
 
 @admin.register(DomainEvent)
 class DomainEventAdmin(ReadOnlyAdmin):
@@ -381,94 +275,9 @@ class PaperLedgerAdmin(ReadOnlyAdmin):
 
     @admin.display(description="start")
     def start(self, ledger: PaperLedger) -> str:
-        return _sol(ledger.start_balance_lamports)
+        return sol(ledger.start_balance_lamports)
 
     @admin.display(description="balance now")
     def balance(self, ledger: PaperLedger) -> str:
-        return _sol(paper_balance(trader=ledger.trader))
+        return sol(paper_balance(trader=ledger.trader))
 
-
-class TradingSettingsForm(forms.ModelForm):
-    class Meta:
-        model = TradingSettings
-        fields = "__all__"
-
-    def clean(self):
-        data = super().clean()
-        changes = {
-            name: data[name]
-            for name in self.changed_data
-            if name in data and name != "trader" and data[name] != getattr(self.instance, name, None)
-        }
-        try:
-            self.validated = settings_changes_validate(changes)
-        except TradingError as exc:
-            raise ValidationError(exc.message) from None
-        return data
-
-
-@admin.register(TradingSettings)
-class TradingSettingsAdmin(admin.ModelAdmin):
-    form = TradingSettingsForm
-    list_display = ("trader", "mode", "buy_slippage_bps", "sell_slippage_bps", "priority_fee_policy", "mev_protection",
-                    "updated_at")
-    list_filter = ("mode", "priority_fee_policy", "mev_protection")
-    search_fields = ("trader__name",)
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            return super().save_model(request, obj, form, change)
-        trading_settings_update(trader=obj.trader, **form.validated)
-
-
-@admin.register(RiskLimits)
-class RiskLimitsAdmin(admin.ModelAdmin):
-    list_display = ("scope", "max_trade", "max_open_positions", "daily_loss", "daily_volume", "updated_at")
-    search_fields = ("trader__name",)
-
-    @admin.display(description="scope")
-    def scope(self, row: RiskLimits) -> str:
-        return str(row.trader) if row.trader_id else "global (defaults)"
-
-    @admin.display(description="max per trade")
-    def max_trade(self, row: RiskLimits) -> str:
-        return _sol(row.max_trade_lamports)
-
-    @admin.display(description="daily loss limit")
-    def daily_loss(self, row: RiskLimits) -> str:
-        return _sol(row.daily_loss_limit_lamports)
-
-    @admin.display(description="daily volume cap")
-    def daily_volume(self, row: RiskLimits) -> str:
-        return _sol(row.daily_volume_cap_lamports)
-
-
-@admin.register(KillSwitch)
-class KillSwitchAdmin(admin.ModelAdmin):
-    list_display = ("scope", "enabled", "changed_by", "changed_at", "reason")
-    list_filter = ("enabled",)
-    search_fields = ("trader__name", "reason")
-    fields = ("trader", "enabled", "reason", "changed_by", "changed_at")
-    readonly_fields = ("changed_by", "changed_at")
-    actions = ("engage", "release")
-
-    @admin.display(description="scope")
-    def scope(self, row: KillSwitch) -> str:
-        return str(row.trader) if row.trader_id else "GLOBAL"
-
-    def save_model(self, request, obj, form, change):
-        switch = kill_switch_set(enabled=obj.enabled, trader=obj.trader, actor=request.user.get_username(), reason=obj.reason)
-        obj.pk = switch.pk
-
-    def _set(self, request, queryset, enabled: bool):
-        for row in queryset:
-            kill_switch_set(enabled=enabled, trader=row.trader, actor=request.user.get_username(), reason=row.reason)
-        self.message_user(request, f"{queryset.count()} kill switch(es) {'engaged' if enabled else 'released'}.")
-
-    @admin.action(description="Engage selected kill switches", permissions=["change"])
-    def engage(self, request, queryset):
-        self._set(request, queryset, True)
-
-    @admin.action(description="Release selected kill switches", permissions=["change"])
-    def release(self, request, queryset):
-        self._set(request, queryset, False)
